@@ -1,0 +1,96 @@
+// Shared pieces of the benchmarks: running pgbench, starting a gateway process, and
+// printing results as ratios against direct access measured in the same run.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+
+export interface PgbenchResult {
+  tps: number;
+  latencyMs: number;
+  failed: number;
+}
+
+export function pgbench(args: { host: string; port: number; user: string; db: string; password?: string; mode: string; clients: number; seconds: number }): PgbenchResult {
+  const out = execFileSync('pgbench', ['-h', args.host, '-p', String(args.port), '-U', args.user, '-S', '-n', '-M', args.mode, '-c', String(args.clients), '-j', String(Math.min(args.clients, 2)), '-T', String(args.seconds), args.db], {
+    env: { ...process.env, PGPASSWORD: args.password ?? '', PGSSLMODE: 'disable' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tps = Number(/^tps = ([\d.]+)/m.exec(out)?.[1] ?? 0);
+  const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? 0);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
+  return { tps, latencyMs, failed };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export interface GatewayProcess {
+  pgPort: number;
+  httpPort: number;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/** Start `warden start` as its own process with the given connections and recording mode. */
+export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown> }): Promise<GatewayProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+  const pgPort = await freePort();
+  const httpPort = await freePort();
+  const config = {
+    gateway: { dataDir: join(dir, 'data'), listen: { http: `127.0.0.1:${httpPort}`, postgres: `127.0.0.1:${pgPort}` }, recording: { mode: opts.mode }, logLevel: 'warn' },
+    connections: opts.connections,
+    ...opts.extra,
+  };
+  const cfgFile = join(dir, 'warden.yaml');
+  writeFileSync(cfgFile, JSON.stringify(config));
+  const token = execFileSync(process.execPath, [join(ROOT, 'bin/warden.js'), 'token', 'create', '--config', cfgFile, '--name', 'bench', '--groups', opts.groups.join(',')], { encoding: 'utf8' }).trim();
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/warden.js'), 'start', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      if (buf.includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${buf}`)));
+  });
+  return {
+    pgPort,
+    httpPort,
+    token,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+export interface Row {
+  target: string;
+  mode: string;
+  clients: number;
+  result: PgbenchResult;
+  direct: PgbenchResult;
+}
+
+export function printRows(rows: Row[]): void {
+  const head = ['target', 'protocol', 'clients', 'tps', 'avg latency ms', 'ratio to direct'];
+  const lines = rows.map((r) => [r.target, r.mode, String(r.clients), r.result.tps.toFixed(0), r.result.latencyMs.toFixed(3), r.target === 'direct' ? '1.00x' : `${(r.result.tps / r.direct.tps).toFixed(2)}x`]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(fmt(head));
+  for (const l of lines) console.log(fmt(l));
+}

@@ -1,0 +1,65 @@
+// Events of the tamper-evident log. Every fact Warden keeps about a session, a
+// command, a result or an authentication is one of these, chained by hash.
+
+export type EventType =
+  | 'session.start'
+  | 'session.end'
+  | 'command'
+  | 'result'
+  | 'auth.denied'
+  | 'auth.ok'
+  | 'token.created'
+  | 'token.revoked'
+  | (string & {});
+
+/** What a caller hands the log. */
+export interface AuditEventInput {
+  type: EventType;
+  sessionId?: string | null;
+  /** identity name (or "system") that caused the event */
+  actor?: string | null;
+  data: Record<string, unknown>;
+}
+
+/** What the log stores: the input plus its place and hashes in the chain. */
+export interface AuditEvent extends AuditEventInput {
+  seq: number;
+  /** ISO-8601 time with milliseconds, set by the log */
+  ts: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** events checked */
+  count: number;
+  lastSeq: number;
+  /** human sentence naming the first broken event, when not ok */
+  problem?: string;
+  /** seq of the first broken event, when known */
+  brokenSeq?: number;
+  /** what kind of break: content changed, event(s) removed, reordered, tail cut off, or a bad checkpoint */
+  kind?: 'changed' | 'removed' | 'reordered' | 'truncated' | 'checkpoint';
+  checkpoints: number;
+}
+
+/** The hash-chained log (see ./log.ts). */
+export interface AuditLog {
+  /**
+   * Queue an event; it is written with others in one transaction (group commit). The
+   * promise resolves once that transaction committed. durable (default true) asks for
+   * the commit to be on disk and for the batch to start at once; durable false lets the
+   * event wait a few ms for company and its commit skip the fsync.
+   */
+  append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<AuditEvent>;
+  /** Resolves when every event appended so far is committed. */
+  flush(): Promise<void>;
+  verify(): Promise<VerifyResult>;
+  /** Flush, sign a checkpoint at the head, stop the writer. Later appends reject. */
+  close(): Promise<void>;
+  /** events appended but not yet committed (for metrics and back-pressure) */
+  readonly queued: number;
+  /** transactions committed by this log so far (events / commits = mean batch size) */
+  readonly commits: number;
+}

@@ -1,0 +1,75 @@
+// Commands that read or change the gateway's state: tokens, sessions, audit, connections.
+import { Option, type Command } from 'commander';
+import { parseDuration } from '../config/duration.ts';
+import { openBackend, type Backend, type BackendOptions } from './backend.ts';
+import { renderReplay, table, shorten } from './render.ts';
+
+const common = (c: Command) =>
+  c.option('-c, --config <file>', 'config file for local use (default: ./warden.yaml when present)').addOption(new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY)'));
+
+async function withBackend<T>(opts: BackendOptions, fn: (b: Backend) => Promise<T>): Promise<T> {
+  const b = await openBackend(opts);
+  try {
+    return await fn(b);
+  } finally {
+    await b.close();
+  }
+}
+
+export function registerAdmin(program: Command): void {
+  const token = program.command('token').description('access tokens (API keys) for people, scripts and AI agents');
+  common(token.command('create').description('create an access token; prints the token alone on stdout'))
+    .requiredOption('--name <name>', 'who or what the token is for')
+    .option('--groups <list>', 'comma-separated groups', '')
+    .option('--ttl <duration>', 'lifetime, e.g. 1h, 7d (default: no expiry)')
+    .action(async (opts: BackendOptions & { name: string; groups: string; ttl?: string }) => {
+      const groups = opts.groups.split(',').map((g) => g.trim()).filter(Boolean);
+      const ttlMs = opts.ttl ? parseDuration(opts.ttl) : null;
+      const t = await withBackend(opts, (b) => b.createToken({ name: opts.name, groups, ttlMs, ttl: opts.ttl }));
+      process.stdout.write(t.token + '\n');
+    });
+
+  const sessions = program.command('sessions').description('recorded sessions');
+  common(sessions.command('list').description('recorded sessions, newest first'))
+    .option('--json', 'machine-readable output')
+    .option('--limit <n>', 'how many', '50')
+    .option('--connection <name>', 'only this connection')
+    .action(async (opts: BackendOptions & { json?: boolean; limit: string; connection?: string }) => {
+      const rows = await withBackend(opts, (b) => b.listSessions({ limit: Number(opts.limit), connection: opts.connection }));
+      if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+      if (rows.length === 0) return console.log('no sessions recorded yet');
+      console.log(table(rows, ['id', 'connection', 'protocol', 'identityName', 'clientAddr', 'startedAt', 'endedAt', 'commands', 'endReason']));
+    });
+  common(sessions.command('show <id>').description('replay a session: every command in order with identity, time, decision and result'))
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: BackendOptions & { json?: boolean }) => {
+      const s = await withBackend(opts, (b) => b.getSession(id));
+      if (!s) {
+        console.error(`no session ${id}`);
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.json) return console.log(JSON.stringify(s, null, 2));
+      console.log(renderReplay(s, s.events as never));
+    });
+
+  const audit = program.command('audit').description('the tamper-evident audit log');
+  common(audit.command('verify').description('check the hash chain and signed checkpoints; exit 0 only when intact'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts: BackendOptions & { json?: boolean }) => {
+      const r = await withBackend(opts, (b) => b.verifyAudit());
+      if (opts.json) console.log(JSON.stringify(r, null, 2));
+      else if (r.ok) console.log(`audit log intact: ${r.count} events (last seq ${r.lastSeq}), ${r.checkpoints} signed checkpoints verified`);
+      else console.error(`audit log BROKEN: ${r.problem}`);
+      process.exitCode = r.ok ? 0 : 1;
+    });
+
+  const connections = program.command('connections').description('configured connections');
+  common(connections.command('list').description('connections (never their credentials)'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts: BackendOptions & { json?: boolean }) => {
+      const rows = await withBackend(opts, (b) => b.connections());
+      if (opts.json) return console.log(JSON.stringify(rows, null, 2));
+      console.log(table(rows.map((r) => ({ ...r, description: shorten(String(r.description ?? ''), 50) })), ['name', 'type', 'host', 'port', 'database', 'agent', 'groups', 'description']));
+    });
+}

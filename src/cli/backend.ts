@@ -1,0 +1,80 @@
+// Where CLI commands get their answers: a running gateway's HTTP API (--gateway or
+// WARDEN_GATEWAY, with WARDEN_TOKEN), or the local data dir named by the config.
+import { loadConfig } from '../config/load.ts';
+import { openServices } from '../gateway/services.ts';
+import type { VerifyResult } from '../audit/types.ts';
+
+export interface Backend {
+  createToken(req: { name: string; groups: string[]; ttlMs: number | null; ttl?: string }): Promise<{ id: string; token: string; expiresAt: number | string | null }>;
+  listSessions(q: { limit: number; connection?: string }): Promise<Record<string, unknown>[]>;
+  getSession(id: string): Promise<(Record<string, unknown> & { events: unknown[] }) | null>;
+  verifyAudit(): Promise<VerifyResult>;
+  connections(): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+export interface BackendOptions {
+  config?: string;
+  gateway?: string;
+}
+
+class RemoteBackend implements Backend {
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+  ) {}
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.base), {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      throw new Error(`cannot reach the gateway at ${this.base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    }
+    const data = (await res.json().catch(() => ({}))) as { error?: string };
+    if (res.status === 404 && method === 'GET' && path.startsWith('/api/v1/sessions/')) return null;
+    if (!res.ok) throw new Error(`gateway answered ${res.status}: ${data.error ?? res.statusText}`);
+    return data;
+  }
+
+  createToken(req: { name: string; groups: string[]; ttl?: string }) {
+    return this.call('POST', '/api/v1/tokens', { name: req.name, groups: req.groups, ttl: req.ttl }) as Promise<{ id: string; token: string; expiresAt: string | null }>;
+  }
+  listSessions(q: { limit: number; connection?: string }) {
+    const p = new URLSearchParams({ limit: String(q.limit), ...(q.connection ? { connection: q.connection } : {}) });
+    return this.call('GET', `/api/v1/sessions?${p}`) as Promise<Record<string, unknown>[]>;
+  }
+  getSession(id: string) {
+    return this.call('GET', `/api/v1/sessions/${encodeURIComponent(id)}`) as Promise<(Record<string, unknown> & { events: unknown[] }) | null>;
+  }
+  verifyAudit() {
+    return this.call('GET', '/api/v1/audit/verify') as Promise<VerifyResult>;
+  }
+  connections() {
+    return this.call('GET', '/api/v1/connections') as Promise<Record<string, unknown>[]>;
+  }
+  async close() {}
+}
+
+export async function openBackend(opts: BackendOptions): Promise<Backend> {
+  const gateway = opts.gateway ?? process.env.WARDEN_GATEWAY;
+  if (gateway) {
+    const token = process.env.WARDEN_TOKEN;
+    if (!token) throw new Error('WARDEN_TOKEN is not set (an access token for the gateway)');
+    return new RemoteBackend(gateway, token);
+  }
+  const { config } = loadConfig(opts.config);
+  const s = await openServices(config, { writer: true });
+  return {
+    createToken: (req) => s.createToken(req, `cli:${process.env.USER ?? 'local'}`),
+    listSessions: async (q) => (await s.listSessions(q)) as unknown as Record<string, unknown>[],
+    getSession: (id) => s.getSession(id) as Promise<(Record<string, unknown> & { events: unknown[] }) | null>,
+    verifyAudit: () => s.verifyAudit(),
+    connections: async () => s.connectionsFor(null),
+    close: () => s.close(),
+  };
+}

@@ -1,0 +1,48 @@
+// `warden start`: run the gateway in the foreground until Ctrl-C.
+import type { Command } from 'commander';
+import { loadConfig } from '../config/load.ts';
+import { startGateway } from '../gateway/gateway.ts';
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('run the gateway (embedded default: SQLite store in ./warden-data, demo database when no connection is configured)')
+    .option('-c, --config <file>', 'config file (default: ./warden.yaml when present)')
+    .option('--demo', 'also serve the demo Postgres database (PGlite) as connection "demo"')
+    .action(async (opts: { config?: string; demo?: boolean }) => {
+      const { config, source } = loadConfig(opts.config);
+      const gw = await startGateway(config, { demo: opts.demo });
+      const pg = gw.postgres;
+      const lines = [
+        `Warden gateway ready (config: ${source}, store: ${config.gateway.store === 'sqlite' ? `${config.gateway.dataDir}/warden.db` : 'postgres'}, recording: ${config.gateway.recording.mode})`,
+        `  HTTP API   ${gw.httpUrl}/api/v1   (health ${gw.httpUrl}/healthz, metrics ${gw.httpUrl}/metrics)`,
+      ];
+      if (pg) lines.push(`  Postgres   ${pg.host}:${pg.port}   (user = connection name, password = access token)`);
+      lines.push(`  Connections: ${gw.services.connectionsFor(null).map((c) => c.name).join(', ') || '(none)'}`);
+      if (gw.bootstrapToken) {
+        lines.push('', 'First start: an admin token was created. It is shown only this once; keep it:', `  ${gw.bootstrapToken}`);
+      }
+      if (gw.demo && pg) {
+        const cfgFlag = opts.config ? ` --config ${opts.config}` : '';
+        lines.push(
+          '',
+          'Connect to the demo database with psql:',
+          `  psql "host=${pg.host} port=${pg.port} user=demo dbname=demo password=$(npx warden token create${cfgFlag} --name $USER --groups demo --ttl 8h)"`,
+          'then try:  SELECT name, email, card_number FROM customers LIMIT 5;',
+          '',
+          'Review what happened:  npx warden sessions list   then   npx warden sessions show <id>',
+        );
+      }
+      console.log(lines.join('\n'));
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        gw.log.info({ signal }, 'shutting down');
+        await gw.close();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,117 @@
+// The shape of warden.yaml. Every key has its default next to it; the loader turns
+// zod's issues into "key.path: reason" lines so a mistake names the key.
+import { z } from 'zod';
+import { rulesSchema } from '../policy/rule-schema.ts';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:15432');
+
+const tlsFiles = z.strictObject({
+  cert: z.string().describe('PEM certificate (path or inline PEM)'),
+  key: z.string().describe('PEM private key (path or inline PEM)'),
+});
+
+export const recordingSchema = z
+  .strictObject({
+    /** strict: a command is stored before it reaches the target; async: stored soon after. */
+    mode: z.enum(['strict', 'async']).default('strict'),
+    /** rows of each result kept in the record */
+    maxRows: z.number().int().min(0).default(1000),
+    /** bytes of row data of each result kept in the record */
+    maxBytes: z.number().int().min(0).default(1024 * 1024),
+    /** events between two signed checkpoints of the audit chain */
+    checkpointEvery: z.number().int().min(1).default(1000),
+  })
+  .prefault({});
+
+export const gatewaySchema = z
+  .strictObject({
+    dataDir: z.string().default('./warden-data'),
+    /** `sqlite` (file in dataDir) or a postgres:// URL */
+    store: z
+      .string()
+      .refine((s) => s === 'sqlite' || /^postgres(ql)?:\/\//.test(s), 'expected "sqlite" or a postgres:// URL')
+      .default('sqlite'),
+    listen: z
+      .strictObject({
+        http: hostPort.default('127.0.0.1:8009'),
+        postgres: hostPort.nullable().default('127.0.0.1:15432'),
+        mysql: hostPort.nullable().default(null),
+      })
+      .prefault({}),
+    /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
+    tls: tlsFiles.optional(),
+    recording: recordingSchema,
+    /** largest frame accepted from a client before the connection is closed */
+    maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .prefault({});
+
+const upstreamTls = z
+  .union([
+    z.boolean(),
+    z.strictObject({
+      /** disable: plain; prefer: TLS when the server offers it; require: TLS, no verification; verify-full: TLS with CA and host check */
+      mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      servername: z.string().optional(),
+    }),
+  ])
+  .optional();
+
+const accessSchema = z
+  .strictObject({
+    groups: z.array(z.string().min(1)).default([]),
+    users: z.array(z.string().min(1)).default([]),
+  })
+  .prefault({});
+
+const connectionBase = {
+  name: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'letters, digits, "_", "." and "-", starting with a letter or digit'),
+  description: z.string().optional(),
+  agent: z.string().default('embedded'),
+  access: accessSchema,
+  /** what commands that cannot be classified get when no rule names them */
+  onUnknown: z.enum(['allow', 'block', 'review']).default('review'),
+  /** the connection's own rules, tried before the global ones */
+  rules: rulesSchema.default([]),
+};
+
+export const postgresConnectionSchema = z.strictObject({
+  ...connectionBase,
+  type: z.literal('postgres'),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(5432),
+  database: z.string().default('postgres'),
+  user: z.string().default('postgres'),
+  password: z.string().optional(),
+  tls: upstreamTls,
+});
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema]);
+
+export const configSchema = z.strictObject({
+  gateway: gatewaySchema,
+  auth: z.record(z.string(), z.unknown()).default({}),
+  connections: z.array(connectionSchema).default([]).superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((c, i) => {
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate connection name "${c.name}"` });
+      seen.add(c.name);
+    });
+  }),
+  rules: rulesSchema.default([]),
+  masking: z.record(z.string(), z.unknown()).default({}),
+  reviews: z.record(z.string(), z.unknown()).default({}),
+});
+
+export type WardenConfig = z.infer<typeof configSchema>;
+export type ConnectionConfig = z.infer<typeof connectionSchema>;
+export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
+export type GatewayConfig = WardenConfig['gateway'];

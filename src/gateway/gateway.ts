@@ -1,0 +1,152 @@
+// The composition root: the only place that wires config, store, audit log, identity,
+// policy, the session pipeline, the dialer and the front doors together.
+import { mkdirSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import type { WardenConfig, PostgresConnectionConfig, ConnectionConfig } from '../config/schema.ts';
+import { Session } from '../session/session.ts';
+import { checkAccess } from '../session/access.ts';
+import type { SessionInfo } from '../session/types.ts';
+import { PolicyGuard } from '../policy/guard.ts';
+import { compilePolicy } from '../policy/policy.ts';
+import { rulesSchema } from '../policy/rule-schema.ts';
+import { initPostgresParser } from '../sql/postgres.ts';
+import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
+import { mountAgentTunnel } from '../tunnel/endpoint.ts';
+import { PostgresFrontDoor, AdmissionError } from '../protocols/postgres/listener.ts';
+import { openServices, type Services } from './services.ts';
+import { buildHttpApi } from './http-api.ts';
+import { gatewayMetrics } from './metrics.ts';
+import { gatewayCertificate } from './tls.ts';
+import { startDemoTarget, type DemoTarget } from './demo.ts';
+
+export interface GatewayHandle {
+  httpUrl: string;
+  postgres: { host: string; port: number } | null;
+  demo: DemoTarget | null;
+  /** printed once: the admin token made on the first start */
+  bootstrapToken: string | null;
+  services: Services;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+function hostPort(s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
+}
+
+export async function startGateway(config: WardenConfig, opts: { demo?: boolean; log?: Logger } = {}): Promise<GatewayHandle> {
+  const log = opts.log ?? pino({ level: config.gateway.logLevel });
+  mkdirSync(config.gateway.dataDir, { recursive: true });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    let demo: DemoTarget | null = null;
+    if (opts.demo || config.connections.length === 0) {
+      demo = await startDemoTarget();
+      cleanups.push(() => demo!.close());
+      const demoConn: PostgresConnectionConfig = {
+        name: 'demo', type: 'postgres', description: 'Demo database (PGlite) with sample customers', agent: 'embedded',
+        host: demo.host, port: demo.port, database: demo.database, user: demo.user, tls: false, onUnknown: 'review',
+        access: { groups: ['admin', 'demo'], users: [] }, rules: [],
+      };
+      config = { ...config, connections: [...config.connections.filter((c) => c.name !== 'demo'), demoConn] };
+    }
+
+    const metrics = gatewayMetrics();
+    const services = await openServices(config, { writer: true, log, metrics });
+    cleanups.push(() => services.close());
+    const bootstrapToken = await services.bootstrapAdmin();
+
+    await initPostgresParser();
+    const policy = compilePolicy(rulesSchema.parse(config.rules));
+    const byName = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
+    const guard = new PolicyGuard(policy, (name) => {
+      const c = byName.get(name);
+      return c && { name: c.name, type: c.type, onUnknown: c.onUnknown, rules: c.rules };
+    });
+    const dialer = new AgentRouter(new EmbeddedDialer());
+    const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
+
+    const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>) => {
+      const session = new Session({ ...info, id: Session.newId(), startedAt: Date.now() }, {
+        events: services.audit,
+        mode: config.gateway.recording.mode,
+        guard,
+        onRecordError: (e) => {
+          metrics.recordErrors.inc();
+          log.error({ err: (e as Error).message }, 'a record could not be written');
+        },
+      });
+      await session.start();
+      metrics.sessions.inc({ protocol: info.protocol, connection: info.connection });
+      return session;
+    };
+
+    let pgDoor: PostgresFrontDoor | null = null;
+    let pgAddr: { host: string; port: number } | null = null;
+    if (config.gateway.listen.postgres) {
+      pgDoor = new PostgresFrontDoor({
+        admit: async ({ token, connection, clientAddr }) => {
+          const conn = byName.get(connection);
+          const who = await services.authenticate(token, { clientAddr, frontDoor: 'postgres', connection });
+          if (!who) throw new AdmissionError('password authentication failed (the password must be a valid Warden access token)', '28P01');
+          if (!conn || conn.type !== 'postgres') {
+            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'postgres', reason: 'no such postgres connection' });
+            metrics.authFailures.inc({ frontDoor: 'postgres', reason: 'unknown_connection' });
+            throw new AdmissionError(`no postgres connection named "${connection}" (connect with user=<connection name>)`);
+          }
+          const access = checkAccess(who, conn);
+          if (!access.allowed) {
+            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'postgres', reason: access.reason });
+            metrics.authFailures.inc({ frontDoor: 'postgres', reason: 'access_denied' });
+            throw new AdmissionError(access.reason, '42501');
+          }
+          return { identity: who, connection: conn };
+        },
+        openSession,
+        dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
+        tls: await gatewayCertificate(config.gateway.dataDir, config.gateway.tls),
+        maxMessageBytes: config.gateway.maxMessageBytes,
+        limits,
+        log,
+      });
+      const want = hostPort(config.gateway.listen.postgres);
+      pgAddr = await pgDoor.listen(want.host, want.port);
+      cleanups.push(() => pgDoor!.close());
+    }
+    metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => pgDoor?.activeSessions ?? 0);
+
+    const app = buildHttpApi({
+      authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }),
+      connections: (who) => services.connectionsFor(who),
+      listSessions: (q) => services.listSessions(q),
+      getSession: (id) => services.getSession(id),
+      createToken: (req, by) => services.createToken(req, by.name),
+      verifyAudit: () => services.verifyAudit(),
+      metrics: () => metrics.metrics.render(),
+      health: () => services.health(),
+    });
+    // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
+    mountAgentTunnel(app, { services, router: dialer, log });
+
+    const httpWant = hostPort(config.gateway.listen.http);
+    await app.listen({ host: httpWant.host, port: httpWant.port });
+    cleanups.push(() => app.close());
+    const httpPort = (app.server.address() as { port: number }).port;
+
+    return {
+      httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,
+      postgres: pgAddr,
+      demo,
+      bootstrapToken,
+      services,
+      log,
+      close: async () => {
+        for (const c of cleanups.reverse()) await c();
+      },
+    };
+  } catch (e) {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+    throw e;
+  }
+}

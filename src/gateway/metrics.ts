@@ -1,0 +1,66 @@
+// Prometheus metrics in the text exposition format. A handful of counters and gauges
+// do not justify a client library; labels are fixed sets known in advance.
+type Labels = Record<string, string>;
+
+function key(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+class Metric {
+  readonly values = new Map<string, number>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+  ) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  set(value: number, labels: Labels = {}): void {
+    this.values.set(key(labels), value);
+  }
+}
+
+export class Metrics {
+  private readonly all: Metric[] = [];
+  private readonly gauges: { metric: Metric; read: () => number }[] = [];
+
+  counter(name: string, help: string): Metric {
+    const m = new Metric(name, help, 'counter');
+    this.all.push(m);
+    return m;
+  }
+
+  /** A gauge read at scrape time. */
+  gauge(name: string, help: string, read: () => number): void {
+    const m = new Metric(name, help, 'gauge');
+    this.all.push(m);
+    this.gauges.push({ metric: m, read });
+  }
+
+  render(): string {
+    for (const g of this.gauges) g.metric.set(g.read());
+    const out: string[] = [];
+    for (const m of this.all) {
+      out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);
+      if (m.values.size === 0) out.push(`${m.name} 0`);
+      for (const [k, v] of m.values) out.push(`${m.name}${k} ${v}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}
+
+/** The gateway's metric set, shared by every front door. */
+export function gatewayMetrics() {
+  const metrics = new Metrics();
+  return {
+    metrics,
+    sessions: metrics.counter('warden_sessions_total', 'Sessions opened, by protocol and connection'),
+    commands: metrics.counter('warden_commands_total', 'Commands judged, by connection and decision'),
+    authFailures: metrics.counter('warden_auth_failures_total', 'Refused authentications and access attempts, by front door and reason'),
+    recordErrors: metrics.counter('warden_record_errors_total', 'Records that could not be written'),
+  };
+}
+export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

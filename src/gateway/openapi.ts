@@ -1,0 +1,62 @@
+// The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json. Kept by hand
+// next to the routes (http-api.ts); a test checks that every route is described.
+const bearer = [{ bearerAuth: [] }];
+const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+const json = (ref: string, description = 'OK') => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+
+export const openapi = {
+  openapi: '3.1.0',
+  info: { title: 'Warden gateway API', version: '1' },
+  components: {
+    securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An access token (API key or gateway token)' } },
+    schemas: {
+      Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+      Identity: { type: 'object', properties: { kind: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } } } },
+      Connection: {
+        type: 'object',
+        properties: { name: { type: 'string' }, type: { type: 'string' }, description: { type: 'string' }, agent: { type: 'string' }, host: { type: 'string' }, port: { type: 'integer' }, database: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } } },
+      },
+      Session: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, connection: { type: 'string' }, protocol: { type: 'string' }, identityName: { type: 'string' }, clientAddr: { type: 'string' },
+          startedAt: { type: 'string', format: 'date-time' }, endedAt: { type: ['string', 'null'], format: 'date-time' }, endReason: { type: ['string', 'null'] }, commands: { type: 'integer' },
+        },
+      },
+      Event: {
+        type: 'object',
+        properties: { seq: { type: 'integer' }, ts: { type: 'string', format: 'date-time' }, type: { type: 'string' }, sessionId: { type: ['string', 'null'] }, actor: { type: ['string', 'null'] }, data: { type: 'object' }, hash: { type: 'string' } },
+      },
+      SessionDetail: { allOf: [{ $ref: '#/components/schemas/Session' }, { type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/Event' } } } }] },
+      Token: { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' }, expiresAt: { type: ['string', 'null'], format: 'date-time' } } },
+      VerifyResult: { type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, lastSeq: { type: 'integer' }, problem: { type: 'string' }, brokenSeq: { type: 'integer' }, checkpoints: { type: 'integer' } } },
+    },
+  },
+  paths: {
+    '/api/v1/whoami': { get: { summary: 'The caller\'s identity', security: bearer, responses: { 200: json('Identity'), 401: err } } },
+    '/api/v1/connections': { get: { summary: 'Connections the caller may use (all for admins)', security: bearer, responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Connection' } } } } }, 401: err } } },
+    '/api/v1/sessions': {
+      get: {
+        summary: 'Recorded sessions, newest first (admin, auditor)',
+        security: bearer,
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          { name: 'connection', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Session' } } } } }, 401: err, 403: err },
+      },
+    },
+    '/api/v1/sessions/{id}': {
+      get: { summary: 'One session with every event in order: the replay (admin, auditor)', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: json('SessionDetail'), 401: err, 403: err, 404: err } },
+    },
+    '/api/v1/tokens': {
+      post: {
+        summary: 'Create an access token (admin)',
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, ttl: { type: 'string', description: 'e.g. 1h, 30m, 7d' } } } } } },
+        responses: { 201: json('Token', 'Created'), 400: err, 401: err, 403: err },
+      },
+    },
+    '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and checkpoints (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
+  },
+} as const;

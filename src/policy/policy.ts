@@ -1,0 +1,160 @@
+// The rule engine: a command's classification in, one decision out.
+//
+// How a command is judged:
+//  - every statement, nested ones included (CTE writes, EXPLAIN ANALYZE targets, PREPARE
+//    and EXECUTE bodies), is judged on its own; the strictest wins: block > review > allow;
+//  - per statement, the connection's rules are tried first, then the global rules; the
+//    first rule that matches decides;
+//  - a statement that cannot be seen through (unparseable, DO, dynamic SQL, EXECUTE of an
+//    unknown prepared statement) that no rule names gets the connection's onUnknown
+//    (default review) — never allow by default;
+//  - a parsed statement that no rule matches is ALLOWED: being here means the access
+//    module already let this identity use this connection, and rules are the guardrails
+//    on top. A deny-by-default connection ends its rules with `{ match: {}, action: block }`.
+// Decisions are cached by (connection, rules, identity groups [and user], normalized text).
+import type { Identity } from '../identity/types.ts';
+import { Lru } from '../sql/lru.ts';
+import { flattenStatements, formatName, type Classification, type Statement } from '../sql/types.ts';
+import { compileRule, type CompiledRule, type CompileOptions } from './match.ts';
+import type { ReviewSpec, Rule, RuleAction } from './rule-schema.ts';
+
+export type Action = RuleAction;
+
+export interface PolicyConnection {
+  name: string;
+  /** what statements that cannot be seen through get when no rule names them (default review) */
+  onUnknown?: Action;
+  /** the connection's own rules, tried before the global ones (parsed by rulesSchema) */
+  rules?: readonly Rule[];
+}
+
+export interface DecideInput {
+  identity: Identity;
+  connection: PolicyConnection;
+  command: { text: string; params?: (string | null)[] };
+  classification: Classification;
+}
+
+export interface StatementDecision {
+  kind: Statement['kind'];
+  category: Statement['category'];
+  tables: string[];
+  functions: string[];
+  opaque: boolean;
+  action: Action;
+  rule?: string;
+  reason: string;
+}
+
+export interface PolicyDecision {
+  action: Action;
+  /** the rule behind the deciding statement's decision, when a rule decided */
+  rule?: string;
+  /** why, in words fit for the client and the record (a rule's message when it has one) */
+  reason: string;
+  /** approvers for a review, from the deciding rule */
+  review?: ReviewSpec;
+  statements: StatementDecision[];
+}
+
+export interface Policy {
+  decide(input: DecideInput): PolicyDecision;
+  /** forget cached decisions (after rules change through the API) */
+  clearCache(): void;
+}
+
+export interface PolicyOptions extends CompileOptions {
+  /** cached decisions kept (default 10000; 0 disables) */
+  cacheSize?: number;
+}
+
+const RANK: Record<Action, number> = { allow: 0, review: 1, block: 2 };
+
+export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}): Policy {
+  const global = rules.map((r) => compileRule(r, opts));
+  // a connection's rules are compiled once per rules array (config reloads bring new arrays)
+  const perConnection = new WeakMap<readonly Rule[], { compiled: CompiledRule[]; id: number }>();
+  let nextId = 1;
+  const cache = new Lru<string, PolicyDecision>(opts.cacheSize ?? 10_000);
+
+  const connectionRules = (list: readonly Rule[] | undefined) => {
+    if (!list || list.length === 0) return { compiled: [] as CompiledRule[], id: 0 };
+    let entry = perConnection.get(list);
+    if (!entry) {
+      entry = { compiled: list.map((r) => compileRule(r, opts)), id: nextId++ };
+      perConnection.set(list, entry);
+    }
+    return entry;
+  };
+
+  const decide = (input: DecideInput): PolicyDecision => {
+    const { identity, connection, command, classification } = input;
+    const conn = connectionRules(connection.rules);
+    const chain = conn.compiled.length ? [...conn.compiled, ...global] : global;
+    const onUnknown = connection.onUnknown ?? 'review';
+
+    // The cache key holds everything a rule can look at. Regex rules read literals, so
+    // with one in play the key is the exact text; EXECUTE depends on the session: no cache.
+    let key: string | undefined;
+    if (!classification.hasExecute && classification.key !== '') {
+      const who = chain.some((r) => r.usesUsers) ? `${identity.subject}\u0000${identity.name}` : '';
+      const what = chain.some((r) => r.usesRegex) ? command.text : classification.key;
+      key = `${connection.name}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${what}`;
+      const hit = cache.get(key);
+      if (hit) return hit;
+    }
+
+    const ctx = { identity, connection: connection.name, text: command.text };
+    const units = flattenStatements(classification.statements);
+    const statements: StatementDecision[] = [];
+    let decisive: StatementDecision | undefined;
+    let decisiveRule: Rule | undefined;
+    for (const s of units) {
+      const rule = chain.find((r) => r.matches(s, ctx))?.rule;
+      const d = judge(s, rule, onUnknown);
+      statements.push(d);
+      if (!decisive || RANK[d.action] > RANK[decisive.action]) {
+        decisive = d;
+        decisiveRule = rule;
+      }
+    }
+    const decision: PolicyDecision = decisive
+      ? {
+          action: decisive.action,
+          ...(decisive.rule !== undefined ? { rule: decisive.rule } : {}),
+          reason: decisive.reason,
+          ...(decisive.action === 'review' && decisiveRule?.review ? { review: decisiveRule.review } : {}),
+          statements,
+        }
+      : { action: 'allow', reason: 'the command has no statements', statements };
+    if (key !== undefined) cache.set(key, decision);
+    return decision;
+  };
+
+  return { decide, clearCache: () => cache.clear() };
+}
+
+function judge(s: Statement, rule: Rule | undefined, onUnknown: Action): StatementDecision {
+  const base = {
+    kind: s.kind,
+    category: s.category,
+    tables: s.tables.map(formatName),
+    functions: s.functions.map(formatName),
+    opaque: s.opaque,
+  };
+  if (rule) {
+    const reason = rule.message ?? `${rule.action === 'allow' ? 'allowed' : rule.action === 'block' ? 'blocked' : 'held for review'} by rule "${rule.name}" (${describe(s)})`;
+    return { ...base, action: rule.action, rule: rule.name, reason };
+  }
+  if (s.opaque) {
+    return { ...base, action: onUnknown, reason: `${s.opaqueReason ?? 'the statement cannot be classified'}; the connection's onUnknown is ${onUnknown}` };
+  }
+  return { ...base, action: 'allow', reason: 'no rule matched (allowed by default once access is granted)' };
+}
+
+function describe(s: Statement): string {
+  const parts: string[] = [s.kind];
+  if (s.tables.length) parts.push(`on ${s.tables.map(formatName).join(', ')}`);
+  if (s.noWhere) parts.push('without WHERE');
+  return parts.join(' ');
+}

@@ -1,0 +1,95 @@
+// The shape of a rule, for warden.yaml's global `rules:` and a connection's `rules:`, and
+// for the API. A rule matches statements; its action applies to the statements it matches.
+import { z } from 'zod';
+import { CATEGORIES, STATEMENT_KINDS } from '../sql/types.ts';
+import { parseDuration } from '../config/duration.ts';
+
+export { parseDuration };
+
+const names = z.array(z.string().min(1)).min(1);
+
+export const ruleMatchSchema = z.strictObject({
+  /** identity name or subject; `*` globs */
+  users: names.optional(),
+  /** any of the identity's groups; `*` globs */
+  groups: names.optional(),
+  /** connection names; `*` globs */
+  connections: names.optional(),
+  kinds: z.array(z.enum(STATEMENT_KINDS)).min(1).optional(),
+  categories: z.array(z.enum(CATEGORIES)).min(1).optional(),
+  /** `secrets`, `public.*`, `*.secrets`, `"MixedCase"`: SQL identifier rules, `*` globs (see names.ts) */
+  tables: names.optional(),
+  /** `pg_read_file`, `pg_catalog.pg_*` */
+  functions: names.optional(),
+  /** an UPDATE or DELETE without WHERE */
+  noWhere: z.literal(true).optional(),
+  /** COPY ... PROGRAM */
+  copyProgram: z.literal(true).optional(),
+  /** statements that cannot be seen through (DO, dynamic SQL, unknown EXECUTE, unparseable) */
+  opaque: z.literal(true).optional(),
+  /** last resort: a case-insensitive regular expression over the whole command text */
+  regex: z
+    .string()
+    .min(1)
+    .refine((r) => {
+      try {
+        new RegExp(r, 'i');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a valid regular expression')
+    .optional(),
+});
+
+export const reviewSpecSchema = z.strictObject({
+  /** groups whose members may approve */
+  groups: names,
+  /** distinct approvals needed */
+  approvals: z.number().int().min(1).default(1),
+  /** how long the review stays open */
+  timeout: z
+    .string()
+    .refine((t) => {
+      try {
+        return parseDuration(t) > 0;
+      } catch {
+        return false;
+      }
+    }, 'expected a duration like 30s, 15m, 1h')
+    .default('15m'),
+});
+
+export const ruleSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    /** all conditions must hold; an empty match matches every statement */
+    match: ruleMatchSchema.default({}),
+    action: z.enum(['allow', 'block', 'review']),
+    /** shown to the client when the rule blocks or holds a command */
+    message: z.string().optional(),
+    review: reviewSpecSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.review && r.action !== 'review') {
+      ctx.addIssue({ code: 'custom', path: ['review'], message: 'only a rule with action "review" takes review settings' });
+    }
+    if (r.match.regex !== undefined && r.action === 'allow') {
+      // text matching can say a command looks dangerous, never prove it safe
+      ctx.addIssue({ code: 'custom', path: ['match', 'regex'], message: 'regex can only block or review, not allow' });
+    }
+  });
+
+export const rulesSchema = z.array(ruleSchema).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((r, i) => {
+    if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate rule name "${r.name}"` });
+    seen.add(r.name);
+  });
+});
+
+export type Rule = z.infer<typeof ruleSchema>;
+export type RuleInput = z.input<typeof ruleSchema>;
+export type RuleMatch = z.infer<typeof ruleMatchSchema>;
+export type ReviewSpec = z.infer<typeof reviewSpecSchema>;
+export type RuleAction = Rule['action'];

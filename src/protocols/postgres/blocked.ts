@@ -1,0 +1,25 @@
+// How a refused command reaches a Postgres client: the target itself raises the
+// error, so the client sees a real ErrorResponse in the right place and the target's
+// transaction state (aborted inside BEGIN) matches what the client believes.
+import { encodeFrontend } from './messages.ts';
+
+/** A statement that fails with `message`; safe for any message text. */
+export function raiseStatement(message: string, hint?: string): string {
+  const lit = (s: string) => `'${s.replace(/\$warden\$/g, '').replace(/'/g, "''")}'`;
+  const h = hint ? `, HINT = ${lit(hint)}` : '';
+  return `DO $warden$BEGIN RAISE EXCEPTION USING MESSAGE = ${lit(message)}, ERRCODE = '42501'${h}; END$warden$`;
+}
+
+/** Replacement for a refused simple Query or FunctionCall. */
+export function raiseQuery(message: string, hint?: string): Buffer {
+  return encodeFrontend({ type: 'Query', text: raiseStatement(message, hint) });
+}
+
+/** Replacement for a refused Execute: Parse, Bind and Execute of the raising statement. */
+export function raiseExtended(name: string, message: string, hint?: string): Buffer {
+  return Buffer.concat([
+    encodeFrontend({ type: 'Parse', name, text: raiseStatement(message, hint), paramTypes: [] }),
+    encodeFrontend({ type: 'Bind', portal: name, statement: name, paramFormats: [], params: [], resultFormats: [] }),
+    encodeFrontend({ type: 'Execute', portal: name, maxRows: 0 }),
+  ]);
+}

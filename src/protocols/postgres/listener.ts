@@ -1,0 +1,200 @@
+// The Postgres front door: accepts native clients, negotiates TLS, authenticates the
+// caller by access token (user = connection name, password = token), opens the
+// gateway's own session to the target, and hands both legs to the relay.
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Identity } from '../../identity/types.ts';
+import type { PostgresConnectionConfig } from '../../config/schema.ts';
+import type { Session } from '../../session/session.ts';
+import type { SessionInfo } from '../../session/types.ts';
+import type { CaptureLimits } from '../../session/row-capture.ts';
+import { HandshakeReader } from './handshake-reader.ts';
+import { decodeStartup, encodeBackend, encodeStartup, fatalResponse } from './messages.ts';
+import { ProtocolError } from './buffers.ts';
+import { connectUpstream, UpstreamError, type UpstreamTls } from './upstream.ts';
+import { CancelRegistry } from './cancel.ts';
+import { PostgresRelay } from './relay.ts';
+
+/** Refusal of a caller, with the SQLSTATE a Postgres client expects. */
+export class AdmissionError extends Error {
+  constructor(
+    message: string,
+    readonly sqlstate = '28000',
+  ) {
+    super(message);
+  }
+}
+
+export interface PostgresFrontDoorDeps {
+  /** who is this and may they use that connection? (audits refusals itself) */
+  admit(req: { token: string; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: PostgresConnectionConfig }>;
+  openSession(info: Omit<SessionInfo, 'id' | 'startedAt'>): Promise<Session>;
+  /** a byte stream to the target, through the connection's agent */
+  dial(connection: PostgresConnectionConfig): Promise<Duplex>;
+  tls: { cert: string; key: string } | null;
+  maxMessageBytes: number;
+  limits: CaptureLimits;
+  log: Logger;
+}
+
+// Startup parameters a client may pass on to the target; user, database, replication
+// and options (which could set role or search_path behind the rules' back) stay ours.
+const PASSED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'datestyle', 'TimeZone', 'timezone', 'extra_float_digits', 'IntervalStyle', 'intervalstyle', 'search_path']);
+
+function upstreamTls(c: PostgresConnectionConfig): UpstreamTls {
+  if (c.tls === undefined || c.tls === false) return { mode: c.tls === false ? 'disable' : 'prefer' };
+  if (c.tls === true) return { mode: 'require' };
+  return c.tls;
+}
+
+export class PostgresFrontDoor {
+  private server: Server | null = null;
+  private readonly cancels = new CancelRegistry();
+  private readonly relays = new Set<PostgresRelay>();
+  private readonly secure: SecureContext | null;
+
+  constructor(private readonly deps: PostgresFrontDoorDeps) {
+    this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer({ noDelay: true }, (s) => void this.accept(s));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const a = server.address();
+        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
+      });
+    });
+  }
+
+  get activeSessions(): number {
+    return this.relays.size;
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.relays) r.close('gateway shutting down');
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async accept(raw: Socket): Promise<void> {
+    const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
+    raw.on('error', () => {});
+    let socket: Duplex = raw;
+    const reader = new HandshakeReader(raw, 64 * 1024);
+    const refuse = (sqlstate: string, message: string) => {
+      if (socket.writable) socket.end(fatalResponse(sqlstate, message));
+      reader.detach();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    try {
+      let startup;
+      for (;;) {
+        const m = await reader.message(false);
+        startup = decodeStartup(m.payload, 0, m.payload.length);
+        if (startup.type === 'SSLRequest') {
+          if (socket !== raw || !this.secure) {
+            socket.write('N');
+            continue;
+          }
+          raw.write('S');
+          const leftover = reader.detach();
+          if (leftover) throw new ProtocolError('unexpected data after SSLRequest');
+          const tls = new TLSSocket(raw, { isServer: true, secureContext: this.secure });
+          tls.on('error', () => {});
+          socket = tls;
+          reader.replaceSocket(tls);
+          continue;
+        }
+        if (startup.type === 'GSSENCRequest') {
+          socket.write('N'); // GSSAPI encryption is not offered; clients fall back to TLS or plain.
+          continue;
+        }
+        break;
+      }
+      if (startup.type === 'CancelRequest') {
+        reader.detach();
+        raw.destroy();
+        await this.cancels.lookup(startup.pid, startup.key)?.cancel().catch(() => {});
+        return;
+      }
+      if (startup.type !== 'Startup') throw new ProtocolError('expected a startup message');
+      const params = startup.params;
+      const connectionName = params.user;
+      if (!connectionName) return refuse('28000', 'warden: no user given; connect with user=<connection name>');
+      if (params.replication && params.replication !== 'false') return refuse('28000', 'warden: replication connections are not supported');
+
+      socket.write(encodeBackend({ type: 'Authentication', code: 3, data: Buffer.alloc(0) }));
+      const pw = await reader.message(true);
+      if (pw.type !== 0x70) throw new ProtocolError('expected a password message');
+      const token = pw.payload.toString('utf8').replace(/\0$/, '');
+
+      let admitted;
+      try {
+        admitted = await this.deps.admit({ token, connection: connectionName, clientAddr });
+      } catch (e) {
+        if (e instanceof AdmissionError) return refuse(e.sqlstate, `warden: ${e.message}`);
+        throw e;
+      }
+      const { identity, connection } = admitted;
+      const passed: Record<string, string> = {};
+      for (const [k, v] of Object.entries(params)) if (PASSED_PARAMS.has(k)) passed[k] = v;
+
+      let upstream;
+      try {
+        const stream = await this.deps.dial(connection);
+        upstream = await connectUpstream(stream, {
+          host: connection.host, database: connection.database, user: connection.user, password: connection.password,
+          tls: upstreamTls(connection), params: passed,
+        });
+      } catch (e) {
+        const msg = e instanceof UpstreamError && e.fields?.M ? `the target refused the connection: ${e.fields.M}` : (e as Error).message;
+        this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
+        return refuse(e instanceof UpstreamError && e.fields?.C ? e.fields.C : '08006', `warden: cannot reach connection "${connection.name}": ${msg}`);
+      }
+
+      const session = await this.deps.openSession({
+        identity, connection: connection.name, connectionType: 'postgres', protocol: 'postgres', clientAddr,
+        attributes: { tls: String(socket !== raw), upstreamTls: String(upstream.tls), application_name: params.application_name ?? '', database: params.database ?? '' },
+      });
+      const upstreamKey = { pid: upstream.pid, key: upstream.key };
+      const ticket = this.cancels.register({
+        cancel: async () => {
+          const s = await this.deps.dial(connection);
+          s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
+        },
+      });
+
+      const leftover = reader.detach();
+      socket.write(Buffer.concat([
+        encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }),
+        ...upstream.announced,
+        encodeBackend({ type: 'BackendKeyData', pid: ticket.pid, key: ticket.key }),
+        encodeBackend({ type: 'ReadyForQuery', status: 'I' }),
+      ]));
+      if (raw !== socket) raw.setNoDelay(true);
+      const relay: PostgresRelay = new PostgresRelay(socket, upstream.socket, session, {
+        maxMessageBytes: this.deps.maxMessageBytes,
+        limits: this.deps.limits,
+        onClose: (reason) => {
+          this.relays.delete(relay);
+          ticket.release();
+          void session.end(reason);
+        },
+      });
+      this.relays.add(relay);
+      relay.start(leftover);
+    } catch (e) {
+      const err = e as Error;
+      if (err instanceof ProtocolError) refuse(err.code, `warden: ${err.message}`);
+      else if (/closed during the handshake/.test(err.message)) socket.destroy();
+      else {
+        this.deps.log.error({ err: err.message, clientAddr }, 'postgres front door failed');
+        refuse('XX000', `warden: internal error`);
+      }
+    }
+  }
+}

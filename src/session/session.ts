@@ -1,0 +1,139 @@
+// The one object every protocol engine talks to. It asks the guard for a decision,
+// records the command (durably, before it may run, in strict mode), records results,
+// and closes the session record. Engines never write records or judge commands.
+import { randomUUID } from 'node:crypto';
+import type { AuditEventInput } from '../audit/types.ts';
+import type { Command, Decision, ResultSummary, SessionInfo } from './types.ts';
+
+export interface EventSink {
+  append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<unknown>;
+}
+
+/** What the guard (rules, reviews; a later layer) says of one command. */
+export interface Verdict {
+  action: 'allow' | 'block' | 'review';
+  reason?: string;
+  rule?: string;
+  reviewId?: string;
+  /** facts worth keeping with the record (statement kinds, tables...) */
+  facts?: Record<string, unknown>;
+}
+
+/** Judges the commands of one session (it may keep per-session state, e.g. prepared statements). */
+export interface SessionGuard {
+  judge(command: Command): Verdict | Promise<Verdict>;
+}
+
+export interface Guard {
+  open(session: SessionInfo): SessionGuard;
+}
+
+export const allowAll: Guard = { open: () => ({ judge: () => ({ action: 'allow' }) }) };
+
+export interface SessionDeps {
+  events: EventSink;
+  mode: 'strict' | 'async';
+  guard: Guard;
+  /** called when an asynchronous record could not be written (logged by the gateway) */
+  onRecordError: (e: unknown) => void;
+}
+
+export class Session {
+  private counter = 0;
+  private ended = false;
+  private readonly guard: SessionGuard;
+  commands = 0;
+
+  constructor(
+    readonly info: SessionInfo,
+    private readonly deps: SessionDeps,
+  ) {
+    this.guard = deps.guard.open(info);
+  }
+
+  static newId(): string {
+    return randomUUID();
+  }
+
+  /** Record the session's start; durable in strict mode so no command precedes it. */
+  async start(): Promise<void> {
+    const { identity } = this.info;
+    await this.record(
+      {
+        type: 'session.start',
+        data: {
+          connection: this.info.connection,
+          connectionType: this.info.connectionType,
+          protocol: this.info.protocol,
+          clientAddr: this.info.clientAddr,
+          identity: { kind: identity.kind, subject: identity.subject, name: identity.name, groups: identity.groups },
+          attributes: this.info.attributes ?? {},
+        },
+      },
+      this.deps.mode === 'strict',
+    );
+  }
+
+  /**
+   * Judge and record one command. It resolves only once the record is stored (strict
+   * mode); when recording fails the command is blocked, never run unrecorded.
+   */
+  async command(cmd: Command): Promise<Decision> {
+    if (this.ended) return { action: 'block', commandId: '', reason: 'the session has ended' };
+    const commandId = `${this.info.id}:${++this.counter}`;
+    let verdict: Verdict;
+    try {
+      verdict = await this.guard.judge(cmd);
+    } catch (e) {
+      verdict = { action: 'block', reason: `the command could not be judged: ${(e as Error).message}` };
+    }
+    this.commands++;
+    const data: Record<string, unknown> = { commandId, text: cmd.text, decision: verdict.action };
+    if (cmd.params) data.params = cmd.params;
+    if (cmd.via) data.via = cmd.via;
+    if (verdict.reason) data.reason = verdict.reason;
+    if (verdict.rule) data.rule = verdict.rule;
+    if (verdict.reviewId) data.reviewId = verdict.reviewId;
+    if (verdict.facts) data.facts = verdict.facts;
+    const durable = verdict.action === 'allow' && this.deps.mode === 'strict';
+    try {
+      await this.record({ type: 'command', data }, durable);
+    } catch (e) {
+      return { action: 'block', commandId, reason: `the command was not run because it could not be recorded (${(e as Error).message})` };
+    }
+    if (verdict.action === 'allow') return { action: 'allow', commandId };
+    if (verdict.action === 'review') {
+      return { action: 'review', commandId, reviewId: verdict.reviewId ?? '', message: verdict.reason ?? 'this command needs approval' };
+    }
+    return { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
+  }
+
+  /** Record what a command returned (rows already masked and capped by the engine). */
+  result(commandId: string, summary: ResultSummary): void {
+    const data: Record<string, unknown> = { commandId, rowCount: summary.rowCount, durationMs: summary.durationMs };
+    if (summary.tag !== undefined) data.tag = summary.tag;
+    if (summary.columns) data.columns = summary.columns;
+    if (summary.rows) data.rows = summary.rows;
+    if (summary.truncated) data.truncated = true;
+    if (summary.error) data.error = summary.error;
+    void this.record({ type: 'result', data }, false).catch(this.deps.onRecordError);
+  }
+
+  /** Close the session record; later calls are ignored. */
+  async end(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    await this.record({ type: 'session.end', data: { reason, commands: this.commands } }, false).catch(this.deps.onRecordError);
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  private record(e: Omit<AuditEventInput, 'sessionId' | 'actor'>, durable: boolean): Promise<unknown> {
+    const p = this.deps.events.append({ ...e, sessionId: this.info.id, actor: this.info.identity.name }, { durable });
+    if (durable) return p;
+    p.catch(this.deps.onRecordError);
+    return Promise.resolve();
+  }
+}

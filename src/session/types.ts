@@ -1,0 +1,51 @@
+// The contract between protocol engines and the session pipeline. An engine turns its
+// wire format into Commands going out and Results coming back; it owns no policy.
+import type { Identity } from '../identity/types.ts';
+
+export type Protocol = 'postgres' | 'mysql' | 'http' | 'ssh' | 'exec' | 'mcp';
+
+export interface SessionInfo {
+  id: string;
+  identity: Identity;
+  connection: string;
+  connectionType: string;
+  protocol: Protocol;
+  clientAddr: string;
+  startedAt: number;
+  /** free-form facts of the front door: application_name, client TLS, database... */
+  attributes?: Record<string, string>;
+}
+
+export interface Command {
+  /** the command as the target will see it (SQL text, shell line, HTTP request line) */
+  text: string;
+  /** bound parameters of a prepared statement, as text; null for SQL NULL */
+  params?: (string | null)[];
+  /** how it arrived: simple query, extended (Parse/Bind/Execute), exec, ... */
+  via?: string;
+}
+
+export type Decision =
+  | { action: 'allow'; commandId: string }
+  | { action: 'block'; commandId: string; reason: string }
+  | { action: 'review'; commandId: string; reviewId: string; message: string };
+
+export interface ResultColumn {
+  name: string;
+  /** type name or OID as the protocol gives it */
+  type?: string | number;
+}
+
+export interface ResultSummary {
+  columns?: ResultColumn[];
+  /** rows kept for the record (already masked), at most the configured cap */
+  rows?: (string | null)[][];
+  rowCount: number;
+  /** true when rows were left out of the record because of the cap */
+  truncated?: boolean;
+  /** command tag (`SELECT 1`) or status line */
+  tag?: string;
+  /** error text when the command failed */
+  error?: { code?: string; message: string };
+  durationMs: number;
+}

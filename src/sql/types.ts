@@ -1,0 +1,86 @@
+// What Warden knows of a SQL command after parsing it: one entry per statement, each with
+// the statements it runs besides itself (data-modifying CTEs, EXPLAIN ANALYZE targets,
+// PREPARE bodies). The policy judges every one of them; nothing here decides anything.
+
+export const STATEMENT_KINDS = [
+  'select', 'insert', 'update', 'delete', 'merge',
+  'create', 'alter', 'drop', 'truncate', 'grant', 'revoke',
+  'copy', 'set_role', 'set', 'show', 'do', 'call', 'transaction',
+  'prepare', 'execute', 'deallocate', 'explain', 'listen', 'notify',
+  'vacuum', 'analyze', 'lock', 'declare', 'fetch', 'refresh', 'checkpoint', 'load',
+  'other', 'unknown',
+] as const;
+export type StatementKind = (typeof STATEMENT_KINDS)[number];
+
+/** Coarse families, for rules like "read-only": `session` is SET/SHOW-like state of the connection. */
+export const CATEGORIES = ['read', 'write', 'ddl', 'admin', 'transaction', 'session', 'unknown'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/** A relation as written: `schema` only when the statement qualified it (search_path decides otherwise). */
+export interface TableRef {
+  schema?: string;
+  name: string;
+}
+
+/** A function called by name; `schema` only when qualified. */
+export interface FunctionRef {
+  schema?: string;
+  name: string;
+}
+
+export interface CopyInfo {
+  /** `from`: rows flow into the table (a write); `to`: out of it (a read) */
+  direction: 'from' | 'to';
+  /** COPY ... PROGRAM: runs a shell command on the database server */
+  program: boolean;
+  /** COPY to or from a server-side file (not STDIN/STDOUT) */
+  file: boolean;
+}
+
+export interface Statement {
+  kind: StatementKind;
+  category: Category;
+  /** the parser's node type (`DeleteStmt`), for records and for kinds folded into `other` */
+  node: string;
+  tables: TableRef[];
+  functions: FunctionRef[];
+  /** an UPDATE or DELETE without a WHERE clause (every row) */
+  noWhere: boolean;
+  copy?: CopyInfo;
+  /** what it really does cannot be known from its text (DO blocks, dynamic-SQL functions, unknown EXECUTE) */
+  opaque: boolean;
+  opaqueReason?: string;
+  /** the prepared statement named by PREPARE / EXECUTE / DEALLOCATE */
+  prepared?: string;
+  /** statements this one runs besides itself, judged on their own */
+  nested: Statement[];
+}
+
+export interface Classification {
+  /**
+   * The text with literal constants replaced by `$n` (the real parser's normalization):
+   * the cache key, equal for commands that differ only in literal values. Empty when the
+   * text could not be parsed.
+   */
+  key: string;
+  /** sha-256 (16 hex) of `key`: a short id for grouping in records and metrics; '' on error */
+  fingerprint: string;
+  statements: Statement[];
+  /** the parse error, when the text is not valid SQL (statements then hold one `unknown`) */
+  error?: string;
+  /** true when some statement EXECUTEs a prepared statement: its meaning depends on the session */
+  hasExecute: boolean;
+}
+
+/** Every statement, nested ones included, depth first: the units a policy judges. */
+export function flattenStatements(list: readonly Statement[], out: Statement[] = []): Statement[] {
+  for (const s of list) {
+    out.push(s);
+    if (s.nested.length) flattenStatements(s.nested, out);
+  }
+  return out;
+}
+
+export function formatName(ref: TableRef | FunctionRef): string {
+  return ref.schema ? `${ref.schema}.${ref.name}` : ref.name;
+}

@@ -1,0 +1,120 @@
+// The `warden` binary as a user runs it: start on the embedded default with the demo,
+// tokens for scripts, the replay, audit verification (and its failure on tampering),
+// and config errors that name the key.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { run, psql } from '../helpers/clients.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const BIN = join(ROOT, 'bin/warden.js');
+const dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+const cfg = join(dir, 'warden.yaml');
+let gateway: ChildProcess;
+let banner = '';
+let pgPort = 0;
+
+const warden = (args: string[], env: Record<string, string> = {}) => run(process.execPath, [BIN, ...args], { env, timeoutMs: 60_000 });
+
+before(async () => {
+  writeFileSync(cfg, ['gateway:', `  dataDir: ${join(dir, 'data')}`, '  listen:', '    http: 127.0.0.1:0', '    postgres: 127.0.0.1:0', '  logLevel: warn', ''].join('\n'));
+  gateway = spawn(process.execPath, [BIN, 'start', '--config', cfg, '--demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    gateway.stdout!.on('data', (d) => {
+      banner += d;
+      if (banner.includes('SELECT name, email')) resolve();
+    });
+    gateway.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${banner}`)));
+  });
+  pgPort = Number(/Postgres\s+127\.0\.0\.1:(\d+)/.exec(banner)![1]);
+});
+after(async () => {
+  if (gateway.exitCode === null) {
+    gateway.kill('SIGINT');
+    await new Promise((r) => gateway.once('exit', r));
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('start prints how to connect, with a one-time admin token', () => {
+  assert.match(banner, /Warden gateway ready/);
+  assert.match(banner, /First start: an admin token was created[^\n]*\n\s+wdn_[A-Za-z0-9_-]{40,}/);
+  assert.match(banner, /psql "host=127\.0\.0\.1 port=\d+ user=demo dbname=demo password=\$\(npx warden token create --config \S+ --name \$USER --groups demo --ttl 8h\)"/);
+});
+
+test('token create prints the token alone; psql reaches the demo data; the replay shows it', async () => {
+  const t = await warden(['token', 'create', '--config', cfg, '--name', 'ci-bot', '--groups', 'demo', '--ttl', '1h']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^wdn_[A-Za-z0-9_-]+\n$/);
+  const token = t.stdout.trim();
+  const q = await psql(pgPort, 'demo', token, ['-A', '-t', '-c', 'SELECT count(*) FROM customers', '-c', 'SELECT email FROM customers ORDER BY id LIMIT 1']);
+  assert.equal(q.code, 0, q.stderr);
+  assert.equal(q.stdout.trim(), '24\nada.lovelace0@example.com');
+
+  const list = await warden(['sessions', 'list', '--config', cfg, '--json']);
+  assert.equal(list.code, 0, list.stderr);
+  const sessions = JSON.parse(list.stdout) as { id: string; identityName: string; connection: string }[];
+  const mine = sessions.find((s) => s.identityName === 'ci-bot');
+  assert.ok(mine, list.stdout);
+  assert.equal(mine.connection, 'demo');
+
+  const show = await warden(['sessions', 'show', mine.id, '--config', cfg]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /#1 \S+\s+ci-bot\s+ALLOW\n\s+SELECT count\(\*\) FROM customers\n\s+-> SELECT 1\s+\(1 rows/);
+  assert.match(show.stdout, /#2 .*\n\s+SELECT email FROM customers ORDER BY id LIMIT 1/);
+  const json = JSON.parse((await warden(['sessions', 'show', mine.id, '--config', cfg, '--json'])).stdout) as { events: { type: string }[] };
+  assert.deepEqual(json.events.map((e) => e.type), ['session.start', 'command', 'result', 'command', 'result', 'session.end']);
+
+  const human = await warden(['sessions', 'list', '--config', cfg]);
+  assert.match(human.stdout, /^ID\s+CONNECTION\s+PROTOCOL/);
+});
+
+test('connections list shows the demo connection and no credential', async () => {
+  const r = await warden(['connections', 'list', '--config', cfg, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const conns = JSON.parse(r.stdout) as Record<string, unknown>[];
+  assert.equal(conns.length, 0, 'the demo connection exists only inside the running gateway');
+});
+
+test('the CLI talks to a running gateway with --gateway and WARDEN_TOKEN', async () => {
+  const admin = /\n\s+(wdn_[A-Za-z0-9_-]+)/.exec(banner)![1]!;
+  const httpUrl = /HTTP API\s+(http:\/\/\S+)\/api\/v1/.exec(banner)![1]!;
+  const conns = await warden(['connections', 'list', '--gateway', httpUrl, '--json'], { WARDEN_TOKEN: admin });
+  assert.equal(conns.code, 0, conns.stderr);
+  assert.deepEqual((JSON.parse(conns.stdout) as { name: string }[]).map((c) => c.name), ['demo']);
+  const tok = await warden(['token', 'create', '--name', 'remote', '--groups', 'demo'], { WARDEN_GATEWAY: httpUrl, WARDEN_TOKEN: admin });
+  assert.match(tok.stdout, /^wdn_\S+\n$/);
+  const denied = await warden(['sessions', 'list', '--gateway', httpUrl], { WARDEN_TOKEN: tok.stdout.trim() });
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.stderr, /403: auditor role required/);
+  const verify = await warden(['audit', 'verify', '--gateway', httpUrl], { WARDEN_TOKEN: admin });
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.match(verify.stdout, /audit log intact: \d+ events/);
+});
+
+test('audit verify exits 0 when intact and names the first changed event after tampering', async () => {
+  gateway.kill('SIGINT');
+  await new Promise((r) => gateway.once('exit', r));
+  const ok = await warden(['audit', 'verify', '--config', cfg]);
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  const db = new Database(join(dir, 'data', 'warden.db'));
+  const victim = db.prepare(`SELECT seq FROM events WHERE type = 'command' ORDER BY seq LIMIT 1`).get() as { seq: number };
+  db.prepare(`UPDATE events SET data = replace(data, 'customers', 'customerz') WHERE seq = ?`).run(victim.seq);
+  db.close();
+  const bad = await warden(['audit', 'verify', '--config', cfg]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, new RegExp(`audit log BROKEN: .*\\b${victim.seq}\\b`));
+});
+
+test('a bad config is refused at start with each key path and reason', async () => {
+  const badCfg = join(dir, 'bad.yaml');
+  writeFileSync(badCfg, 'gateway:\n  recording:\n    mode: sometimes\nconnections:\n  - name: x\n    type: postgres\n    port: nope\n');
+  const r = await warden(['start', '--config', badCfg]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /gateway\.recording\.mode: Invalid option/);
+  assert.match(r.stderr, /connections\.0\.port: Invalid input: expected number, received string/);
+});

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig, ConfigError } from '../../src/config/load.ts';
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, String(e));
+    return e.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('defaults describe the embedded single-node gateway', () => {
+  const c = parseConfig({});
+  assert.equal(c.gateway.store, 'sqlite');
+  assert.equal(c.gateway.listen.http, '127.0.0.1:8009');
+  assert.equal(c.gateway.listen.postgres, '127.0.0.1:15432');
+  assert.equal(c.gateway.recording.mode, 'strict');
+  assert.equal(c.gateway.recording.maxRows, 1000);
+  assert.ok(c.gateway.dataDir.endsWith('warden-data'));
+});
+
+test('every error names its key path and reason', () => {
+  const p = problemsOf(() =>
+    parseConfig({
+      gateway: { listen: { http: 'nope' }, recording: { mode: 'fast' }, bogus: 1 },
+      connections: [{ name: 'db', type: 'postgres', port: 'x' }, { name: 'x', type: 'oracle' }],
+    }),
+  );
+  const joined = p.join('\n');
+  assert.match(joined, /gateway\.listen\.http: expected host:port.*\(got "nope"\)/);
+  assert.match(joined, /gateway\.recording\.mode: .*"strict"\|"async"/);
+  assert.match(joined, /gateway: Unrecognized key: "bogus"/);
+  assert.match(joined, /connections\.0\.port: .*expected number/);
+  assert.match(joined, /connections\.1\.type/);
+});
+
+test('duplicate connection names are refused', () => {
+  const p = problemsOf(() => parseConfig({ connections: [{ name: 'a', type: 'postgres' }, { name: 'a', type: 'postgres' }] }));
+  assert.deepEqual(p, ['connections.1.name: duplicate connection name "a" (got "a")']);
+});
+
+test('${env:} and ${file:} references resolve; missing ones name the key; secrets are not echoed', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cfg-'));
+  writeFileSync(join(dir, 'pw.txt'), 's3cret-from-file\n');
+  writeFileSync(
+    join(dir, 'warden.yaml'),
+    ['connections:', '  - name: app', '    type: postgres', '    password: ${file:pw.txt}', '    user: ${env:APP_USER}', ''].join('\n'),
+  );
+  const { config } = loadConfig(join(dir, 'warden.yaml'), { APP_USER: 'app' });
+  const conn = config.connections[0]!;
+  assert.equal(conn.password, 's3cret-from-file');
+  assert.equal(conn.user, 'app');
+
+  const p = problemsOf(() => parseConfig({ connections: [{ name: 'a', type: 'postgres', password: '${env:NOPE_NOT_SET}' }] }, 'x', dir, {}));
+  assert.deepEqual(p, ['connections.0.password: environment variable NOPE_NOT_SET is not set']);
+  const q = problemsOf(() => parseConfig({ connections: [{ name: 'a', type: 'postgres', password: 12345 }] }, 'x', dir, {}));
+  assert.equal(q.length, 1);
+  assert.doesNotMatch(q[0]!, /12345/);
+});
+
+test('YAML syntax errors and unreadable files are refused with the file named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cfg-'));
+  writeFileSync(join(dir, 'bad.yaml'), 'gateway: [unclosed\n');
+  assert.throws(() => loadConfig(join(dir, 'bad.yaml')), (e: unknown) => e instanceof ConfigError && /bad\.yaml/.test(e.message) && /YAML/.test(e.message));
+  assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /ENOENT/);
+});

@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodeFrontend, encodeFrontend, decodeBackend, encodeBackend, decodeStartup, encodeStartup,
+  type FrontendMessage, type BackendMessage, type StartupMessage, PROTOCOL_3,
+} from '../../src/protocols/postgres/messages.ts';
+import { FrameSplitter } from '../../src/protocols/postgres/frames.ts';
+import { ProtocolError } from '../../src/protocols/postgres/buffers.ts';
+
+const b = (s: string) => Buffer.from(s);
+
+const frontend: FrontendMessage[] = [
+  { type: 'Query', text: 'SELECT 1; SELECT \'é\'' },
+  { type: 'Parse', name: 's1', text: 'SELECT $1::int', paramTypes: [23, 4294967295] },
+  { type: 'Bind', portal: 'p', statement: 's1', paramFormats: [0, 1], params: [b('42'), null, Buffer.alloc(0)], resultFormats: [1] },
+  { type: 'Describe', target: 'S', name: 's1' },
+  { type: 'Describe', target: 'P', name: '' },
+  { type: 'Execute', portal: '', maxRows: 100 },
+  { type: 'Close', target: 'P', name: 'p' },
+  { type: 'Sync' }, { type: 'Flush' }, { type: 'Terminate' },
+  { type: 'CopyData', data: b('1\tx\n') }, { type: 'CopyDone' }, { type: 'CopyFail', message: 'nope' },
+  { type: 'Password', data: b('secret\0') },
+  { type: 'FunctionCall', oid: 1598, argFormats: [0], args: [b('x'), null], resultFormat: 1 },
+];
+
+const backend: BackendMessage[] = [
+  { type: 'Authentication', code: 10, data: b('SCRAM-SHA-256\0\0') },
+  { type: 'BackendKeyData', pid: 1234, key: -99 },
+  { type: 'ParameterStatus', name: 'server_version', value: '15.19' },
+  { type: 'ReadyForQuery', status: 'T' },
+  { type: 'RowDescription', fields: [{ name: 'id', tableOid: 16384, column: 1, typeOid: 23, typeSize: 4, typeMod: -1, format: 0 }, { name: 'ñame', tableOid: 0, column: 0, typeOid: 3000000000, typeSize: -1, typeMod: 36, format: 1 }] },
+  { type: 'DataRow', values: [b('1'), null, Buffer.alloc(0)] },
+  { type: 'CommandComplete', tag: 'SELECT 1' },
+  { type: 'ErrorResponse', fields: { S: 'ERROR', C: '42P01', M: 'relation "x" does not exist', P: '15' } },
+  { type: 'NoticeResponse', fields: { S: 'NOTICE', C: '00000', M: 'hello' } },
+  { type: 'EmptyQueryResponse' }, { type: 'ParseComplete' }, { type: 'BindComplete' }, { type: 'CloseComplete' },
+  { type: 'NoData' }, { type: 'PortalSuspended' },
+  { type: 'ParameterDescription', types: [23, 25, 4294967295] },
+  { type: 'CopyInResponse', format: 0, columnFormats: [0, 0] },
+  { type: 'CopyOutResponse', format: 1, columnFormats: [1] },
+  { type: 'CopyBothResponse', format: 0, columnFormats: [] },
+  { type: 'CopyData', data: b('row\n') }, { type: 'CopyDone' },
+  { type: 'NotificationResponse', pid: 7, channel: 'ch', payload: 'hi' },
+  { type: 'NegotiateProtocolVersion', minor: 0, options: ['_pq_.x'] },
+  { type: 'FunctionCallResponse', value: null },
+  { type: 'FunctionCallResponse', value: b('v') },
+];
+
+function frames(buf: Buffer, max = 1 << 20): { type: number; start: number; end: number }[] {
+  const out: { type: number; start: number; end: number }[] = [];
+  new FrameSplitter(max).push(buf, (type, _b, start, end) => out.push({ type, start, end }));
+  return out;
+}
+
+test('every frontend message round-trips', () => {
+  for (const m of frontend) {
+    const enc = encodeFrontend(m);
+    const [f] = frames(enc);
+    assert.ok(f, m.type);
+    assert.deepEqual(decodeFrontend(f.type, enc, f.start, f.end), m, m.type);
+  }
+});
+
+test('every backend message round-trips', () => {
+  for (const m of backend) {
+    const enc = encodeBackend(m);
+    const [f] = frames(enc);
+    assert.ok(f, m.type);
+    assert.deepEqual(decodeBackend(f.type, enc, f.start, f.end), m, m.type);
+  }
+});
+
+test('startup-phase messages round-trip', () => {
+  const ms: StartupMessage[] = [
+    { type: 'Startup', protocol: PROTOCOL_3, params: { user: 'app-db', database: 'x', application_name: 'psql' } },
+    { type: 'SSLRequest' }, { type: 'GSSENCRequest' }, { type: 'CancelRequest', pid: 5, key: -7 },
+  ];
+  for (const m of ms) {
+    const enc = encodeStartup(m);
+    assert.equal(enc.readInt32BE(0), enc.length);
+    assert.deepEqual(decodeStartup(enc, 4, enc.length), m);
+  }
+  const v2 = Buffer.alloc(8);
+  v2.writeInt32BE(8, 0);
+  v2.writeInt32BE(2 << 16, 4);
+  assert.throws(() => decodeStartup(v2, 4, 8), /unsupported protocol version 2\.0/);
+});
+
+test('the splitter yields frames across arbitrary chunk boundaries', () => {
+  const all = Buffer.concat(backend.map((m) => encodeBackend(m)));
+  for (const step of [1, 2, 3, 7, 64]) {
+    const s = new FrameSplitter(1 << 20);
+    const got: BackendMessage[] = [];
+    let forwarded = 0;
+    for (let i = 0; i < all.length; i += step) {
+      const out = s.push(all.subarray(i, i + step), (t, buf, st, en) => got.push(decodeBackend(t, buf, st, en)));
+      forwarded += out.length;
+    }
+    assert.deepEqual(got, backend, `step ${step}`);
+    assert.equal(forwarded, all.length);
+    assert.equal(s.buffered, 0);
+  }
+});
+
+test('malformed and oversized frames are refused with a protocol error', () => {
+  const bad = Buffer.from([0x51, 0, 0, 0, 2]);
+  assert.throws(() => frames(bad), (e: unknown) => e instanceof ProtocolError && /invalid message length 2/.test(e.message));
+  const big = Buffer.from([0x51, 0x7f, 0xff, 0xff, 0xff]);
+  assert.throws(() => frames(big, 1024), (e: unknown) => e instanceof ProtocolError && e.code === '54000');
+  // A string field without its NUL terminator.
+  const q = Buffer.from([0x51, 0, 0, 0, 6, 0x41, 0x42]);
+  const [f] = frames(q);
+  assert.throws(() => decodeFrontend(f!.type, q, f!.start, f!.end), /NUL-terminated/);
+  // A Bind whose parameter length points past the end.
+  const bind = encodeFrontend({ type: 'Bind', portal: '', statement: '', paramFormats: [], params: [b('abc')], resultFormats: [] });
+  bind.writeInt32BE(1000, bind.length - 2 - 3 - 4);
+  const [g] = frames(bind);
+  assert.throws(() => decodeFrontend(g!.type, bind, g!.start, g!.end), /shorter than its fields/);
+  assert.throws(() => decodeFrontend(0x7a, q, 5, 5), /unknown frontend message type 0x7a/);
+});
