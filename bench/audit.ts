@@ -1,0 +1,95 @@
+// Audit log throughput: N concurrent appenders each awaiting a durable append (as strict
+// recording does before a command may run), against SQLite and Postgres, measured in
+// the same run. Also the session pipeline's mix: a durable command then a non-durable
+// result per iteration. Not a test: prints figures.
+//   npx tsx bench/audit.ts [--seconds 3] [--appenders 8] [--pg postgres://postgres@127.0.0.1:5432/postgres]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openStore, type Store } from '../src/store/index.ts';
+import { openAuditLog, type AuditLog } from '../src/audit/index.ts';
+
+const arg = (name: string, def: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const seconds = Number(arg('seconds', '3'));
+const appenders = Number(arg('appenders', '8'));
+const adminUrl = arg('pg', 'postgres://postgres@127.0.0.1:5432/postgres');
+
+const command = (s: number, i: number) => ({
+  type: 'command',
+  sessionId: `bench-${s}`,
+  actor: 'bench',
+  data: { commandId: `bench-${s}:${i}`, text: 'SELECT abalance FROM pgbench_accounts WHERE aid = $1', params: [String(i)], via: 'extended', decision: 'allow' },
+});
+const result = (s: number, i: number) => ({
+  type: 'result',
+  sessionId: `bench-${s}`,
+  actor: 'bench',
+  data: { commandId: `bench-${s}:${i}`, rowCount: 1, durationMs: 0.1, tag: 'SELECT 1', columns: [{ name: 'abalance', type: 23 }], rows: [['0']] },
+});
+
+async function run(log: AuditLog, withResults: boolean): Promise<{ perSec: number; batch: number }> {
+  const commits0 = log.commits;
+  let events = 0;
+  const until = Date.now() + seconds * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: appenders }, async (_, s) => {
+      for (let i = 0; Date.now() < until; i++) {
+        await log.append(command(s, i));
+        events++;
+        if (withResults) {
+          void log.append(result(s, i), { durable: false });
+          events++;
+        }
+      }
+    }),
+  );
+  await log.flush();
+  const secs = (performance.now() - t0) / 1000;
+  return { perSec: events / secs, batch: events / Math.max(1, log.commits - commits0) };
+}
+
+async function bench(name: string, store: Store, dataDir: string): Promise<void> {
+  const log = await openAuditLog(store, { dataDir, checkpointEvery: 1000 });
+  await run(log, false); // warm up (JIT, file growth)
+  const a = await run(log, false);
+  const b = await run(log, true);
+  const v0 = performance.now();
+  const v = await log.verify();
+  const verifyPerSec = v.count / ((performance.now() - v0) / 1000);
+  await log.close();
+  console.log(
+    `${name.padEnd(9)} durable appends, ${appenders} appenders: ${Math.round(a.perSec).toLocaleString('en')} events/s (mean batch ${a.batch.toFixed(1)})` +
+      ` | +results: ${Math.round(b.perSec).toLocaleString('en')} events/s (batch ${b.batch.toFixed(1)})` +
+      ` | verify ${Math.round(verifyPerSec).toLocaleString('en')} events/s over ${v.count.toLocaleString('en')} (${v.ok ? 'ok' : v.problem})`,
+  );
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'warden-bench-audit-'));
+try {
+  const sqlite = await openStore({ store: 'sqlite', dataDir: join(dir, 'sqlite') });
+  await bench('sqlite', sqlite, join(dir, 'sqlite'));
+  await sqlite.close();
+
+  const dbName = `warden_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  try {
+    const url = new URL(adminUrl);
+    url.pathname = `/${dbName}`;
+    const store = await openStore({ store: url.toString(), dataDir: join(dir, 'pg') });
+    await bench('postgres', store, join(dir, 'pg'));
+    await store.close();
+  } finally {
+    await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

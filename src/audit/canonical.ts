@@ -1,0 +1,82 @@
+// The canonical encoding the chain hashes. Two programs (or two versions of Warden) must
+// produce the same bytes for the same event, so: object keys sorted by code unit, no
+// whitespace, JSON.stringify's escaping for strings and numbers, non-finite numbers and
+// other unencodable values rejected instead of silently turned into null.
+import { createHash } from 'node:crypto';
+
+/** The first event's prevHash. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export function canonicalJson(value: unknown): string {
+  return enc(value, '$');
+}
+
+function enc(v: unknown, path: string): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(v)) throw new TypeError(`cannot encode ${v} at ${path}: audit data must be finite numbers`);
+      return JSON.stringify(v);
+    case 'object': {
+      const o = v as { toJSON?: () => unknown };
+      if (typeof o.toJSON === 'function') return enc(o.toJSON(), path); // Date and friends
+      if (Array.isArray(v)) {
+        let s = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i) s += ',';
+          const x = v[i];
+          // as JSON.stringify does: holes and undefined become null inside arrays
+          s += x === undefined || typeof x === 'function' ? 'null' : enc(x, `${path}[${i}]`);
+        }
+        return s + ']';
+      }
+      const keys = Object.keys(v).sort();
+      let s = '{';
+      let first = true;
+      for (const k of keys) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x === undefined || typeof x === 'function') continue; // as JSON.stringify: absent
+        if (!first) s += ',';
+        first = false;
+        s += JSON.stringify(k) + ':' + enc(x, `${path}.${k}`);
+      }
+      return s + '}';
+    }
+    default:
+      throw new TypeError(`cannot encode a ${typeof v} at ${path} in an audit event`);
+  }
+}
+
+/** The parts of an event the hash covers; `data` already canonical JSON. */
+export interface CanonicalParts {
+  seq: number;
+  ts: string;
+  type: string;
+  sessionId: string | null;
+  actor: string | null;
+  dataJson: string;
+}
+
+/**
+ * canonicalJson({seq, ts, type, sessionId, actor, data}) without re-encoding data: the
+ * keys in sorted order are actor, data, seq, sessionId, ts, type.
+ */
+export function eventCanonical(p: CanonicalParts): string {
+  return (
+    `{"actor":${p.actor === null ? 'null' : JSON.stringify(p.actor)},"data":${p.dataJson},"seq":${p.seq}` +
+    `,"sessionId":${p.sessionId === null ? 'null' : JSON.stringify(p.sessionId)},"ts":${JSON.stringify(p.ts)},"type":${JSON.stringify(p.type)}}`
+  );
+}
+
+export function sha256hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/** hash = sha256hex(prevHash + '\n' + canonical) */
+export function eventHash(prevHash: string, p: CanonicalParts): string {
+  return sha256hex(prevHash + '\n' + eventCanonical(p));
+}

@@ -1,0 +1,219 @@
+// The audit log with group commit. Appends queue up; while one transaction is being
+// committed the next batch gathers, and goes out as one transaction (one fsync for many
+// sessions) as soon as the writer is free. Ordering: batches commit in queue order, so
+// seq order within a process is append order.
+import type { Store } from '../store/open.ts';
+import { canonicalJson } from './canonical.ts';
+import type { BatchItem, BatchWritten } from './chain.ts';
+import { loadOrCreateKey } from './keys.ts';
+import { PgChainWriter } from './pg-writer.ts';
+import { SqliteChainWriter } from './sqlite-writer.ts';
+import type { AuditEvent, AuditEventInput, AuditLog, VerifyResult } from './types.ts';
+import { verifyAudit } from './verify.ts';
+import type { ChainWriter } from './writer.ts';
+
+export interface AuditLogOptions {
+  dataDir: string;
+  /** sign a checkpoint every this many events (0: only on close) */
+  checkpointEvery: number;
+  /** most events in one transaction (default 2000) */
+  maxBatch?: number;
+  /** how long a non-durable event may wait for a batch to start (default 20 ms) */
+  lazyMs?: number;
+}
+
+interface Pending {
+  input: AuditEventInput;
+  item: BatchItem;
+  durable: boolean;
+  resolve: (e: AuditEvent) => void;
+  reject: (e: Error) => void;
+}
+
+export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise<AuditLog> {
+  if (!Number.isSafeInteger(opts.checkpointEvery) || opts.checkpointEvery < 0) {
+    throw new Error(`checkpointEvery must be a whole number >= 0, got ${opts.checkpointEvery}`);
+  }
+  const key = loadOrCreateKey(opts.dataDir);
+  const cfg = { dataDir: opts.dataDir, checkpointEvery: opts.checkpointEvery, privatePem: key.privatePem };
+  let writer: ChainWriter;
+  if (store.kind === 'sqlite') {
+    if (!store.file) throw new Error('a SQLite store without a file cannot host the audit writer');
+    const w = new SqliteChainWriter(store.file, cfg);
+    try {
+      await w.ready();
+    } catch (e) {
+      await w.close().catch(() => {});
+      throw e;
+    }
+    writer = w;
+  } else {
+    if (!store.pgPool) throw new Error('a Postgres store without its pool cannot host the audit writer');
+    writer = new PgChainWriter(store.pgPool, cfg);
+  }
+  return new GroupCommitLog(store, writer, opts);
+}
+
+class GroupCommitLog implements AuditLog {
+  private queue: Pending[] = [];
+  private durableQueued = false;
+  private inflight = false;
+  private urgent = false; // flush() or close() asked: do not wait for lazyMs
+  private closed = false;
+  private immediate: NodeJS.Immediate | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private drained: (() => void)[] = [];
+  commits = 0;
+  private readonly maxBatch: number;
+  private readonly lazyMs: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly writer: ChainWriter,
+    private readonly opts: AuditLogOptions,
+  ) {
+    this.maxBatch = opts.maxBatch ?? 2000;
+    this.lazyMs = opts.lazyMs ?? 20;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<AuditEvent> {
+    if (this.closed) return Promise.reject(new Error('the audit log is closed'));
+    let item: BatchItem;
+    try {
+      // Encode now: a bad event fails its own caller, never the batch it would join.
+      if (typeof e.type !== 'string' || e.type === '') throw new TypeError('an audit event needs a type');
+      item = { type: e.type, sessionId: e.sessionId ?? null, actor: e.actor ?? null, dataJson: canonicalJson(e.data ?? {}) };
+      for (const f of ['type', 'sessionId', 'actor'] as const) checkColumnText(f, item[f]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const durable = opts?.durable !== false;
+    return new Promise<AuditEvent>((resolve, reject) => {
+      this.queue.push({ input: e, item, durable, resolve, reject });
+      if (durable) {
+        this.durableQueued = true;
+        this.startSoon();
+      } else {
+        this.startLater();
+      }
+    });
+  }
+
+  flush(): Promise<void> {
+    if (!this.inflight && this.queue.length === 0) return Promise.resolve();
+    this.urgent = true;
+    this.startSoon();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  verify(): Promise<VerifyResult> {
+    return verifyAudit(this.store, this.opts.dataDir);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    try {
+      await this.writer.checkpointHead();
+    } finally {
+      await this.writer.close();
+    }
+  }
+
+  // setImmediate, not now: appends arriving in the same turn of the event loop (many
+  // sockets readable at once) join the batch instead of each paying for a commit.
+  private startSoon(): void {
+    if (this.inflight || this.immediate) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      this.run();
+    });
+  }
+
+  private startLater(): void {
+    if (this.inflight || this.immediate || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.run();
+    }, this.lazyMs);
+  }
+
+  private run(): void {
+    if (this.inflight || this.queue.length === 0) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    let batch: Pending[];
+    if (this.queue.length <= this.maxBatch) {
+      batch = this.queue;
+      this.queue = [];
+      this.durableQueued = false;
+    } else {
+      batch = this.queue.slice(0, this.maxBatch);
+      this.queue = this.queue.slice(this.maxBatch);
+      this.durableQueued = this.queue.some((p) => p.durable);
+    }
+    const durable = batch.some((p) => p.durable);
+    this.inflight = true;
+    this.writer.write(batch.map((p) => p.item), durable).then(
+      (w) => {
+        this.commits++;
+        this.next();
+        settle(batch, w);
+      },
+      (err: Error) => {
+        this.next();
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
+  // What queued during the commit goes next, at once if anyone is waiting on it.
+  private next(): void {
+    this.inflight = false;
+    if (this.queue.length > 0) {
+      if (this.durableQueued || this.urgent) this.run();
+      else this.startLater();
+      return;
+    }
+    this.urgent = false;
+    const waiters = this.drained;
+    this.drained = [];
+    for (const w of waiters) w();
+  }
+}
+
+// type, sessionId and actor are stored as plain text (data is JSON, escaped). A NUL byte
+// would fail the whole batch on Postgres, and a lone surrogate would be stored as U+FFFD
+// and then no longer match its hash: refuse both up front.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+function checkColumnText(field: string, v: string | null): void {
+  if (v === null) return;
+  if (typeof v !== 'string') throw new TypeError(`audit event ${field} must be a string`);
+  if (v.includes('\0') || LONE_SURROGATE.test(v)) throw new TypeError(`audit event ${field} holds a NUL or an unpaired surrogate`);
+}
+
+function settle(batch: Pending[], w: BatchWritten): void {
+  let prev = w.prevHash;
+  for (let i = 0; i < batch.length; i++) {
+    const p = batch[i];
+    const hash = w.hashes[i];
+    p.resolve({
+      type: p.item.type,
+      sessionId: p.item.sessionId,
+      actor: p.item.actor,
+      data: p.input.data,
+      seq: w.firstSeq + i,
+      ts: w.ts,
+      prevHash: prev,
+      hash,
+    });
+    prev = hash;
+  }
+}

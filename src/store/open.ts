@@ -1,0 +1,88 @@
+// Opening the store: SQLite in the data dir (the embedded default) or Postgres (several
+// gateway replicas). Either way callers get one Kysely handle over the same schema,
+// already migrated.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Database } from './schema.ts';
+import { migrate } from './migrations.ts';
+import { sqlitePragmas } from './sqlite-pragmas.ts';
+
+export interface Store {
+  kind: 'sqlite' | 'postgres';
+  db: Kysely<Database>;
+  /** the SQLite file (sqlite only): the audit writer opens its own connection to it */
+  file?: string;
+  /** the pool under `db` (postgres only): the audit writer keeps one client of it */
+  pgPool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** 'sqlite' or a postgres:// (postgresql://) URL */
+  store: string;
+  dataDir: string;
+}
+
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  if (opts.store === 'sqlite') return openSqlite(opts.dataDir);
+  if (/^postgres(ql)?:\/\//.test(opts.store)) return openPostgres(opts.store);
+  throw new Error(`gateway.store must be "sqlite" or a postgres:// URL, got ${JSON.stringify(redact(opts.store))}`);
+}
+
+async function openSqlite(dataDir: string): Promise<Store> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, 'warden.db');
+  const conn = new BetterSqlite3(file);
+  sqlitePragmas(conn);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+  try {
+    await withBusyRetry(() => migrate(db, 'sqlite'));
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
+  return { kind: 'sqlite', db, file, close: () => db.destroy() };
+}
+
+// Two processes opening a fresh file at once can race on the first migration; SQLite
+// then reports "database is locked" to the loser, who finds the schema there on retry.
+async function withBusyRetry(fn: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
+      if (attempt >= 5 || !code.startsWith('SQLITE_BUSY')) throw e;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+// pg returns int8 as strings (it can exceed 2^53); our seqs and ms times never will, and
+// the repositories want the same numbers from both dialects. Per pool, not global.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+async function openPostgres(url: string): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, types });
+  // An idle client that errors (server restart) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrate(db, 'postgres');
+  } catch (e) {
+    await db.destroy();
+    throw new Error(`could not open the Postgres store at ${redact(url)}: ${(e as Error).message}`, { cause: e });
+  }
+  return { kind: 'postgres', db, pgPool: pool, close: () => db.destroy() };
+}
+
+/** A store URL without its password, for messages and logs. */
+export function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
