@@ -1,0 +1,134 @@
+// bench:mask — MB/s of result data scanned per core by the default detectors, on the
+// engine's hot path (whole Postgres DataRow messages) and on plain strings.
+//   customers      a customers table: names, emails, phones, cards, API keys, notes, numbers
+//   customers/anon the same rows with column names that say nothing (c1, c2...): every text value is scanned
+//   clean          names, prose, numbers, dates as text: no findings, the common case
+// Usage: npm run bench:mask [-- --rows 20000 --seconds 2]
+import { compileMasker, type ColumnInfo } from '../src/masking/index.ts';
+import { Rng, generate } from '../src/masking/corpus.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const ROWS = arg('rows', 20000);
+const SECONDS = arg('seconds', 2);
+
+const TEXT = 25, INT8 = 20, NUMERIC = 1700, TIMESTAMPTZ = 1184;
+const FIRST = ['Ann', 'Bob', 'Chen', 'Dana', 'Emeka', 'Femi', 'Gita', 'Hugo', 'Ines', 'Jon'];
+const LAST = ['Smith', 'Garcia', 'Okafor', 'Nguyen', 'Müller', 'Rossi', 'Kowalski', 'Tanaka'];
+const PROSE = 'Customer asked about the delivery window and wants the invoice resent to the billing team before Friday; follow up next week about the renewal and the discount we promised'.split(' ');
+
+function prose(r: Rng, n: number): string {
+  return Array.from({ length: n }, () => r.pick(PROSE)).join(' ');
+}
+
+function customerRow(r: Rng, i: number): string[] {
+  const note = r.int(0, 9) === 0 ? `${prose(r, 6)} call ${generate('phone', r)}` : prose(r, r.int(4, 14));
+  return [
+    String(i),
+    `${r.pick(FIRST)} ${r.pick(LAST)}`,
+    generate('email', r),
+    generate('phone', r),
+    r.int(0, 4) === 0 ? generate('card', r) : '',
+    r.int(0, 9) === 0 ? generate('api_token', r) : '',
+    note,
+    `${r.int(0, 99999)}.${r.digits(2)}`,
+    new Date(r.int(1.6e12, 1.8e12)).toISOString(),
+    r.pick(['active', 'churned', 'trial']),
+  ];
+}
+function cleanRow(r: Rng, i: number): string[] {
+  return [String(i), `${r.pick(FIRST)} ${r.pick(LAST)}`, r.pick(['Berlin', 'Lagos', 'Osaka', 'Lima']), prose(r, r.int(4, 20)), `${r.int(0, 99999)}.${r.digits(2)}`, new Date(r.int(1.6e12, 1.8e12)).toISOString(), r.pick(['active', 'churned', 'trial']), String(r.int(1, 500))];
+}
+
+const NAMED: ColumnInfo[] = [
+  { name: 'id', typeOid: INT8 },
+  { name: 'name', typeOid: TEXT },
+  { name: 'email', typeOid: TEXT },
+  { name: 'phone', typeOid: TEXT },
+  { name: 'card_number', typeOid: TEXT },
+  { name: 'api_token', typeOid: TEXT },
+  { name: 'notes', typeOid: TEXT },
+  { name: 'balance', typeOid: NUMERIC },
+  { name: 'created_at', typeOid: TIMESTAMPTZ },
+  { name: 'status', typeOid: TEXT },
+];
+const ANON: ColumnInfo[] = NAMED.map((c, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
+const CLEAN_TYPED: ColumnInfo[] = [
+  { name: 'id', typeOid: INT8 },
+  { name: 'name', typeOid: TEXT },
+  { name: 'city', typeOid: TEXT },
+  { name: 'notes', typeOid: TEXT },
+  { name: 'balance', typeOid: NUMERIC },
+  { name: 'created_at', typeOid: TIMESTAMPTZ },
+  { name: 'status', typeOid: TEXT },
+  { name: 'orders', typeOid: INT8 },
+];
+const CLEAN_ALL_TEXT: ColumnInfo[] = Array.from({ length: 8 }, (_, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
+
+function dataRow(values: string[]): Buffer {
+  const parts = values.map((v) => Buffer.from(v));
+  const size = 6 + parts.reduce((n, p) => n + 4 + p.length, 0);
+  const b = Buffer.alloc(1 + size);
+  b[0] = 0x44;
+  b.writeInt32BE(size, 1);
+  b.writeInt16BE(values.length, 5);
+  let w = 7;
+  for (const p of parts) {
+    b.writeInt32BE(p.length, w);
+    w += 4 + p.copy(b, w + 4);
+  }
+  return b;
+}
+
+function measure(label: string, bytesPerPass: number, pass: () => number): void {
+  pass(); // warm up the JIT and the regexes
+  let passes = 0;
+  let changed = 0;
+  const t0 = process.hrtime.bigint();
+  let elapsed = 0;
+  while (elapsed < SECONDS) {
+    changed += pass();
+    passes++;
+    elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  }
+  const mb = (bytesPerPass * passes) / 1e6;
+  console.log(`${label.padEnd(40)} ${(mb / elapsed).toFixed(1).padStart(7)} MB/s  (${((ROWS * passes) / elapsed / 1e6).toFixed(2)} M rows/s, ${((changed / passes / ROWS) * 100).toFixed(0)}% changed)`);
+}
+
+const masker = compileMasker({ hmacKey: 'bench-key-bench-key-bench-key!!' });
+const r = new Rng(42);
+const customers = Array.from({ length: ROWS }, (_, i) => customerRow(r, i));
+const clean = Array.from({ length: ROWS }, (_, i) => cleanRow(r, i));
+
+console.log(`bench:mask  ${ROWS} rows per pass, ${SECONDS}s per case, one core (node ${process.version})`);
+for (const [label, rows, cols] of [
+  ['DataRow customers (named columns)', customers, NAMED],
+  ['DataRow customers/anon (all scanned)', customers, ANON],
+  ['DataRow clean (typed columns)', clean, CLEAN_TYPED],
+  ['DataRow clean (all text, scanned)', clean, CLEAN_ALL_TEXT],
+] as const) {
+  const frames = rows.map((v) => dataRow(v));
+  const bytes = frames.reduce((n, f) => n + f.length, 0);
+  measure(label, bytes, () => {
+    const rs = masker.forColumns(cols as ColumnInfo[]);
+    let changed = 0;
+    for (const f of frames) if (rs.maskDataRow(f) !== f) changed++;
+    return changed;
+  });
+}
+
+for (const [label, rows] of [
+  ['maskText customers (each value)', customers],
+  ['maskText clean (each value)', clean],
+] as const) {
+  const values = rows.flat();
+  const bytes = values.reduce((n, v) => n + Buffer.byteLength(v), 0);
+  measure(label, bytes, () => {
+    let changed = 0;
+    for (const v of values) if (masker.maskText(v) !== v) changed++;
+    return (changed * ROWS) / values.length;
+  });
+}

@@ -1,0 +1,134 @@
+// Column rules and column types. A rule matches a column by name glob (`*_token`), by
+// `table.column` or `schema.table.column`; the first matching rule wins, the
+// connection's own rules before the global ones, the built-in ones last. The Postgres
+// type OID says whether a value is text (scan it) or typed (only a rule touches it, and
+// then the replacement must still parse as that type).
+import type { ColumnRule } from './config.ts';
+import type { Entity } from './entities.ts';
+import type { Style } from './styles.ts';
+
+export interface ColumnInfo {
+  name: string;
+  /** table name, when the engine knows it (resolved from the RowDescription's table OID) */
+  table?: string;
+  schema?: string;
+  /** Postgres type OID; absent means text */
+  typeOid?: number;
+  /** 0 text, 1 binary (Postgres format code) */
+  format?: number;
+}
+
+export interface CompiledRule {
+  action: 'mask' | 'scan' | 'skip';
+  /** absent: guessed from the column name when applied */
+  entity?: Entity;
+  style?: Style;
+  /** the pattern names a column only (no table part): it also applies to JSON keys and error details */
+  nameOnly: boolean;
+  /** one of the built-in rules (they defer to the column type, see `appliesTo`) */
+  builtin?: boolean;
+  test(col: ColumnInfo): boolean;
+}
+
+/** Built-in rules; each applies only when its entity is enabled. */
+export const DEFAULT_COLUMN_RULES: { match: string; entity: Entity }[] = [
+  ...['*password*', '*passwd*', 'pwd', '*_pwd', 'passphrase', '*_passphrase'].map((match) => ({ match, entity: 'password' })),
+  ...['secret', '*_secret', 'secret_*', '*_secret_*', 'token', '*_token', 'api_key', '*_api_key', 'apikey', '*_apikey', 'access_key', '*_access_key', 'private_key', '*_private_key', 'cvv', 'cvc', 'cvv2', '*_cvv', '*_cvc'].map((match) => ({ match, entity: 'secret' })),
+  ...['ssn', '*_ssn', 'social_security*'].map((match) => ({ match, entity: 'ssn' })),
+  ...['card_number', '*_card_number', 'cc_number', 'credit_card', 'credit_card_number', 'pan'].map((match) => ({ match, entity: 'card' })),
+  ...['iban', '*_iban'].map((match) => ({ match, entity: 'iban' })),
+  ...['dob', '*_dob', 'date_of_birth', '*_date_of_birth', 'birth_date', '*_birth_date', 'birthdate', '*_birthdate', 'birthday', 'born_on'].map((match) => ({ match, entity: 'dob' })),
+  ...['email', '*_email', 'email_address', 'e_mail'].map((match) => ({ match, entity: 'email' })),
+  ...['phone', '*_phone', 'phone_number', '*_phone_number', 'mobile', '*_mobile', 'telephone'].map((match) => ({ match, entity: 'phone' })),
+];
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+/** Compile one `match` pattern: 1 part = column, 2 = table.column, 3 = schema.table.column. */
+export function compileMatch(match: string): (col: ColumnInfo) => boolean {
+  const parts = match.split('.').map(globToRegExp);
+  if (parts.length === 1) return (c) => parts[0].test(c.name);
+  if (parts.length === 2) return (c) => c.table !== undefined && parts[0].test(c.table) && parts[1].test(c.name);
+  return (c) => c.schema !== undefined && c.table !== undefined && parts[0].test(c.schema) && parts[1].test(c.table) && parts[2].test(c.name);
+}
+
+const DEFAULT_TESTS = DEFAULT_COLUMN_RULES.map((d) => ({ entity: d.entity, test: compileMatch(d.match) }));
+
+/** The entity a masked column stands for when its rule names none, guessed from its name (`api_key` -> secret). */
+export function guessEntity(columnName: string): Entity {
+  const col = { name: columnName };
+  for (const d of DEFAULT_TESTS) if (d.test(col)) return d.entity;
+  return 'masked';
+}
+
+export function compileRules(user: ColumnRule[], useDefaults: boolean, enabled: ReadonlySet<string>): CompiledRule[] {
+  const out: CompiledRule[] = user.map((r) => ({
+    action: r.action,
+    entity: r.entity,
+    style: r.style,
+    nameOnly: !r.match.includes('.'),
+    test: compileMatch(r.match),
+  }));
+  if (useDefaults) {
+    for (const d of DEFAULT_COLUMN_RULES) if (enabled.has(d.entity)) out.push({ action: 'mask', entity: d.entity, nameOnly: true, builtin: true, test: compileMatch(d.match) });
+  }
+  return out;
+}
+
+/**
+ * A built-in rule about a password, secret or email names a text value; the same name on
+ * a number, flag or time (`password_changed_at`, `token_expires`, `password_attempts`)
+ * is a fact about it and stays. SSNs, cards and birth dates may be stored typed.
+ */
+export function builtinApplies(rule: CompiledRule, type: TypeClass): boolean {
+  if (!rule.builtin) return true;
+  if (rule.entity === 'ssn' || rule.entity === 'card' || rule.entity === 'dob' || rule.entity === 'phone') return true;
+  return type === 'text' || type === 'json' || type === 'array' || type === 'bytes' || type === 'other';
+}
+
+export type TypeClass = 'text' | 'array' | 'json' | 'number' | 'bool' | 'date' | 'timestamp' | 'timestamptz' | 'time' | 'uuid' | 'inet' | 'bytes' | 'other';
+
+const TYPES = new Map<number, TypeClass>([
+  [25, 'text'], [1043, 'text'], [1042, 'text'], [19, 'text'], [18, 'text'], [705, 'text'], [142, 'text'],
+  // arrays of text, json, xml: scanned as text (labels are valid array elements), replaced whole only by type
+  [1009, 'array'], [1015, 'array'], [1014, 'array'], [199, 'array'], [3807, 'array'], [143, 'array'],
+  [114, 'json'], [3802, 'json'],
+  [20, 'number'], [21, 'number'], [23, 'number'], [26, 'number'], [700, 'number'], [701, 'number'], [1700, 'number'], [790, 'number'],
+  [16, 'bool'],
+  [1082, 'date'], [1114, 'timestamp'], [1184, 'timestamptz'], [1083, 'time'], [1266, 'time'],
+  [2950, 'uuid'],
+  [869, 'inet'], [650, 'inet'], [829, 'inet'], [774, 'inet'],
+  [17, 'bytes'],
+]);
+
+/** First OID a user-defined type (citext, enums, domains) can have. */
+const FIRST_USER_OID = 16384;
+
+export function typeClassOf(oid: number | undefined): TypeClass {
+  if (oid === undefined || oid === 0) return 'text';
+  const t = TYPES.get(oid);
+  if (t) return t;
+  return oid >= FIRST_USER_OID ? 'text' : 'other';
+}
+
+/** Binary-format values whose bytes are UTF-8 text (jsonb after its version byte). */
+export function binaryTextOffset(oid: number | undefined): number {
+  switch (oid) {
+    case 25: case 1043: case 1042: case 19: case 705: case 114: case 142:
+      return 0;
+    case 3802:
+      return 1;
+    default:
+      return -1;
+  }
+}
+
+/** OIDs whose integer range bounds a hashed replacement. */
+export function intBits(oid: number | undefined): number {
+  if (oid === 21) return 15;
+  if (oid === 23 || oid === 26) return 31;
+  return 53;
+}

@@ -1,0 +1,26 @@
+// The masking library's public surface: engines and front doors import from here only.
+//
+// How an engine uses it (Postgres):
+//   const masker = compileMasker(resolveMaskingConfig(global, connection.masking));  // once per connection
+//   on RowDescription:  const rs = masker.forColumns(fields.map((f) => ({ name, table, schema, typeOid, format })));
+//   on each DataRow:    const out = rs.active ? rs.maskDataRow(frame) : frame;   // same Buffer when unchanged
+//                       (or per value: rs.maskText(i, text) / rs.maskBytes(i, buf, start, end))
+//   on COPY TO data:    rs.maskCopyText(line) with columns named by the COPY statement when known
+//                       (COPY sends no RowDescription); else masker.maskText(line), detectors only
+//   on NOTICE / ERROR:  masker.maskMessage(text)         (Key (email)=(...) follows column rules)
+//   on CommandComplete: rs.maskedColumns()               (names of the columns where something was masked)
+// Front doors: masker.maskText(s), masker.maskJson(v), masker.createStreamMasker().push(chunk) / .end().
+export { compileMasker, type Masker, type CompileOptions } from './masker.ts';
+export { ResultMasker } from './result.ts';
+export type { ColumnInfo } from './columns.ts';
+export type { StreamMasker, StreamMaskerOptions } from './stream.ts';
+export {
+  maskingConfigSchema,
+  connectionMaskingSchema,
+  resolveMaskingConfig,
+  type MaskingConfig,
+  type MaskingInput,
+  type ConnectionMasking,
+} from './config.ts';
+export { BUILTIN_ENTITIES, GROUPS, type Entity, type BuiltinEntity } from './entities.ts';
+export type { Style } from './styles.ts';

@@ -1,0 +1,279 @@
+// The per-result-set masker: decided once per column when the row description
+// arrives, applied to every value on the hot path. A column is one of:
+//   pass  - nothing to do (numbers, dates... with no rule; `skip` rules);
+//   scan  - text-like: run the detectors, replace what they find inside the value;
+//   check - typed column with a `scan` rule: if anything is found, replace the whole value by type;
+//   mask  - a rule says the whole value goes, replaced in a form valid for the type.
+import type { Entity } from './entities.ts';
+import { binaryTextOffset, builtinApplies, guessEntity, typeClassOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
+import { triggersOfBytes } from './prefilter.ts';
+import type { Style, Stylist } from './styles.ts';
+import type { TextMasker } from './text.ts';
+import { hashedTyped, partialTyped, placeholderOf } from './typed.ts';
+
+const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3;
+
+interface Plan {
+  kind: number;
+  type: TypeClass;
+  oid: number | undefined;
+  binary: boolean;
+  /** binary format: offset of the UTF-8 text in the value, -1 when the bytes are not text */
+  textOffset: number;
+  entity: Entity;
+  style: Style | undefined;
+  /** the replacement bytes when they do not depend on the value (redact style, text column) */
+  fixed: Buffer | null;
+}
+
+export interface MaskerParts {
+  text: TextMasker;
+  stylist: Stylist;
+  rules: CompiledRule[];
+  typedReplacement: 'null' | 'placeholder';
+  styleOf(entity: Entity): Style;
+  /** entity is enabled (inet columns are masked only when `ip` is) */
+  enabled: ReadonlySet<string>;
+  /**
+   * A JSON document masked structurally (by key and by value), re-serialised; null when it
+   * does not parse. Used once the scan found something in a json column, so a finding
+   * outside a string (a card as a number) cannot break the document.
+   */
+  json(text: string): string | null;
+}
+
+const TEXTUAL = new Set<TypeClass>(['text', 'json', 'array']);
+
+function planFor(col: ColumnInfo, p: MaskerParts): Plan {
+  const type = typeClassOf(col.typeOid);
+  const binary = col.format === 1;
+  const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null };
+  const rule = p.rules.find((r) => r.test(col) && builtinApplies(r, type));
+  if (rule?.action === 'skip') return plan;
+  if (rule?.action === 'mask') {
+    plan.kind = MASK;
+    plan.entity = rule.entity ?? guessEntity(col.name);
+    plan.style = rule.style;
+    if (type === 'text' && (rule.style ?? p.styleOf(plan.entity)) === 'redact') plan.fixed = Buffer.from(p.stylist.render(plan.entity, '', 'redact'));
+    return plan;
+  }
+  if (type === 'inet' && p.enabled.has('ip')) {
+    plan.kind = MASK;
+    plan.entity = 'ip';
+    return plan;
+  }
+  if (TEXTUAL.has(type)) plan.kind = binary && plan.textOffset < 0 ? PASS : SCAN;
+  else if (rule?.action === 'scan') plan.kind = binary ? PASS : CHECK;
+  return plan;
+}
+
+export class ResultMasker {
+  private readonly plans: Plan[];
+  private readonly masked: boolean[];
+  /** false when no column needs any work: the engine may forward rows untouched */
+  readonly active: boolean;
+  /** some column is masked or checked as a whole value (no shortcut on a clean-looking row) */
+  private readonly wholeValue: boolean;
+
+  constructor(
+    readonly columns: ColumnInfo[],
+    private readonly p: MaskerParts,
+  ) {
+    this.plans = columns.map((c) => planFor(c, p));
+    this.masked = columns.map(() => false);
+    this.active = this.plans.some((pl) => pl.kind !== PASS);
+    this.wholeValue = this.plans.some((pl) => pl.kind === MASK || pl.kind === CHECK);
+  }
+
+  /** Names of the columns in which at least one value was masked so far. */
+  maskedColumns(): string[] {
+    return this.columns.filter((_, i) => this.masked[i]).map((c) => c.name);
+  }
+
+  /** Columns a rule masks whole (known before any row), for a result's description. */
+  ruleColumns(): string[] {
+    return this.columns.filter((_, i) => this.plans[i].kind === MASK).map((c) => c.name);
+  }
+
+  /** A whole-value replacement of column `i` in text format; null is SQL NULL. */
+  private replaceWhole(pl: Plan, value: string, entity: Entity): string | null {
+    const style = pl.style ?? this.p.styleOf(entity);
+    if (pl.type === 'text') return value.length === 0 ? value : this.p.stylist.render(entity, value, style);
+    if (pl.type === 'json') return JSON.stringify(this.p.stylist.render(entity, value, style));
+    let v: string | null = null;
+    if (style === 'hash') v = hashedTyped(pl.type, pl.oid, this.p.stylist.digest(entity, value) + this.p.stylist.digest(entity, `${value}\u0000`));
+    else if (style === 'partial') v = partialTyped(pl.type, value);
+    if (v === null && this.p.typedReplacement === 'placeholder') v = placeholderOf(pl.type);
+    return v;
+  }
+
+  /**
+   * Mask one text-format value of column `i`. Returns the same string instance when
+   * nothing changed, a new string, or null (SQL NULL) for a typed column without placeholder.
+   */
+  maskText(i: number, value: string | null): string | null {
+    if (value === null) return null;
+    const pl = this.plans[i];
+    switch (pl.kind) {
+      case PASS:
+        return value;
+      case SCAN: {
+        let out = this.p.text.mask(value);
+        if (out === value) return value;
+        if (pl.type === 'json') out = this.p.json(value) ?? out;
+        this.masked[i] = true;
+        return out;
+      }
+      case CHECK: {
+        const e = this.p.text.finds(value);
+        if (e === null) return value;
+        this.masked[i] = true;
+        return this.replaceWhole(pl, value, e);
+      }
+      default:
+        this.masked[i] = true;
+        return this.replaceWhole(pl, value, pl.entity);
+    }
+  }
+
+  /**
+   * Mask one value given as bytes `buf[start, end)` in the column's wire format.
+   * Returns undefined when the bytes stay as they are (no allocation), a new Buffer,
+   * or null for SQL NULL.
+   */
+  maskBytes(i: number, buf: Buffer, start = 0, end = buf.length): Buffer | null | undefined {
+    const pl = this.plans[i];
+    if (pl.kind === PASS) return undefined;
+    if (pl.binary) {
+      if (pl.textOffset < 0) {
+        if (pl.kind !== MASK) return undefined;
+        this.masked[i] = true;
+        return null;
+      }
+      start += pl.textOffset;
+    }
+    if (pl.kind === SCAN) {
+      const t = triggersOfBytes(buf, start, end) & this.p.text.scanner.triggerMask;
+      if (t === 0 && !this.p.text.scanner.hasCustom) return undefined;
+      const s = buf.toString('utf8', start, end);
+      let out = this.p.text.maskTriggered(s, t);
+      if (out === s) return undefined;
+      if (pl.type === 'json') out = this.p.json(s) ?? out;
+      this.masked[i] = true;
+      return this.encode(pl, out);
+    }
+    if (pl.fixed !== null && !pl.binary) {
+      if (end === start) return undefined; // an empty string stays empty
+      this.masked[i] = true;
+      return pl.fixed;
+    }
+    const out = this.maskText(i, buf.toString('utf8', start, end));
+    return out === null ? null : this.encode(pl, out);
+  }
+
+  private encode(pl: Plan, s: string): Buffer {
+    if (pl.binary && pl.textOffset === 1) {
+      const b = Buffer.allocUnsafe(1 + Buffer.byteLength(s));
+      b[0] = 1; // jsonb binary version
+      b.write(s, 1);
+      return b;
+    }
+    return Buffer.from(s, 'utf8');
+  }
+
+  /** Mask an array of text-format values; the same array comes back when nothing changed. */
+  maskRow(values: (string | null)[]): (string | null)[] {
+    let out: (string | null)[] | null = null;
+    for (let i = 0; i < values.length && i < this.plans.length; i++) {
+      const v = values[i];
+      const m = this.maskText(i, v);
+      if (m !== v) {
+        out ??= values.slice();
+        out[i] = m;
+      }
+    }
+    return out ?? values;
+  }
+
+  /**
+   * Mask one row of `COPY ... TO STDOUT` in text format: fields separated by tabs, `\N`
+   * for NULL, the newline kept. The same string comes back when nothing changed.
+   */
+  maskCopyText(line: string): string {
+    if (!this.active) return line;
+    if (!this.wholeValue && (this.p.text.triggers(line) & this.p.text.scanner.triggerMask) === 0 && !this.p.text.scanner.hasCustom) return line;
+    const nl = line.endsWith('\n') ? 1 : 0;
+    const fields = line.slice(0, line.length - nl).split('\t');
+    let changed = false;
+    for (let i = 0; i < fields.length && i < this.plans.length; i++) {
+      if (fields[i] === '\\N') continue;
+      const m = this.maskText(i, fields[i]);
+      if (m !== fields[i]) {
+        fields[i] = m === null ? '\\N' : m;
+        changed = true;
+      }
+    }
+    return changed ? fields.join('\t') + (nl ? '\n' : '') : line;
+  }
+
+  /**
+   * Mask a whole Postgres DataRow message ('D', int32 length, int16 count, then per
+   * column int32 length (-1 = NULL) and bytes), starting at `off` in `msg`. Returns
+   * `msg` itself when nothing changed (and allocates nothing), else a new message.
+   */
+  maskDataRow(msg: Buffer, off = 0): Buffer {
+    if (!this.active) return msg;
+    const count = msg.readInt16BE(off + 5);
+    let pos = off + 7;
+    let repl: (Buffer | null | undefined)[] | null = null;
+    for (let i = 0; i < count; i++) {
+      const len = msg.readInt32BE(pos);
+      pos += 4;
+      if (len < 0 || i >= this.plans.length) continue;
+      const r = this.maskBytes(i, msg, pos, pos + len);
+      if (r !== undefined) {
+        repl ??= new Array<Buffer | null | undefined>(count);
+        repl[i] = r;
+      }
+      pos += len;
+    }
+    if (repl === null) return msg;
+    return rebuildDataRow(msg, off, count, repl);
+  }
+}
+
+/** A new DataRow with the replaced values; the others are copied from `msg` as they are. */
+function rebuildDataRow(msg: Buffer, off: number, count: number, repl: (Buffer | null | undefined)[]): Buffer {
+  let size = 7;
+  let pos = off + 7;
+  for (let i = 0; i < count; i++) {
+    const len = msg.readInt32BE(pos);
+    const r = repl[i];
+    size += 4 + (r === undefined ? Math.max(len, 0) : r === null ? 0 : r.length);
+    pos += 4 + Math.max(len, 0);
+  }
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x44; // 'D'
+  out.writeInt32BE(size - 1, 1);
+  out.writeInt16BE(count, 5);
+  let w = 7;
+  pos = off + 7;
+  for (let i = 0; i < count; i++) {
+    const len = msg.readInt32BE(pos);
+    const r = repl[i];
+    if (r === undefined) {
+      const n = 4 + Math.max(len, 0);
+      msg.copy(out, w, pos, pos + n);
+      w += n;
+    } else if (r === null) {
+      out.writeInt32BE(-1, w);
+      w += 4;
+    } else {
+      out.writeInt32BE(r.length, w);
+      r.copy(out, w + 4);
+      w += 4 + r.length;
+    }
+    pos += 4 + Math.max(len, 0);
+  }
+  return out;
+}

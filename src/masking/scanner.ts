@@ -1,0 +1,81 @@
+// The detector set for one policy: which detectors run (enabled entities), when (the
+// prefilter's trigger bits), and the resolved, non-overlapping findings of a text.
+import type { BuiltinEntity } from './entities.ts';
+import { Findings } from './findings.ts';
+import * as T from './prefilter.ts';
+import { detectEmail } from './detectors/email.ts';
+import { detectCard, detectIban, detectPhone, detectSsn } from './detectors/numbers.ts';
+import { detectIpv4, detectIpv6 } from './detectors/network.ts';
+import { detectPem, detectTokens } from './detectors/tokens.ts';
+import { detectDobContext, detectKeywordSecret, detectUrlPassword } from './detectors/context.ts';
+import { compileCustom, type CustomEntity, type Detector } from './detectors/custom.ts';
+
+interface Builtin {
+  trigger: number;
+  /** the detector runs when any of these entities is enabled */
+  entities: BuiltinEntity[];
+  run: Detector;
+}
+
+// Cheapest and most selective first does not matter for correctness (overlaps are
+// resolved after), only the trigger gates matter for speed.
+const BUILTINS: Builtin[] = [
+  { trigger: T.T_EMAIL, entities: ['email'], run: detectEmail },
+  { trigger: T.T_URL_PASSWORD, entities: ['password'], run: detectUrlPassword },
+  { trigger: T.T_KEYWORD, entities: ['password', 'secret', 'aws_secret_key'], run: detectKeywordSecret },
+  { trigger: T.T_CARD, entities: ['card'], run: detectCard },
+  { trigger: T.T_SSN, entities: ['ssn'], run: detectSsn },
+  { trigger: T.T_IBAN, entities: ['iban'], run: detectIban },
+  { trigger: T.T_PHONE, entities: ['phone'], run: detectPhone },
+  { trigger: T.T_IPV4, entities: ['ip'], run: detectIpv4 },
+  { trigger: T.T_IPV6, entities: ['ip'], run: detectIpv6 },
+  { trigger: T.T_TOKEN, entities: ['api_token', 'aws_access_key', 'aws_secret_key', 'jwt'], run: detectTokens },
+  { trigger: T.T_PEM, entities: ['private_key'], run: detectPem },
+  { trigger: T.T_DOB, entities: ['dob'], run: detectDobContext },
+];
+
+export class Scanner {
+  private readonly triggered: { trigger: number; run: Detector }[];
+  private readonly custom: Detector[];
+  /** union of the trigger bits any enabled detector listens to */
+  readonly triggerMask: number;
+  readonly findings = new Findings();
+
+  constructor(
+    readonly enabled: ReadonlySet<string>,
+    custom: CustomEntity[] = [],
+  ) {
+    this.triggered = BUILTINS.filter((b) => b.entities.some((e) => enabled.has(e))).map((b) => ({ trigger: b.trigger, run: b.run }));
+    this.triggerMask = this.triggered.reduce((m, b) => m | b.trigger, 0);
+    this.custom = custom.map(compileCustom);
+  }
+
+  get hasCustom(): boolean {
+    return this.custom.length > 0;
+  }
+
+  /**
+   * Run the detectors `triggers` allows over `s`; returns the kept finding indexes (text
+   * order) into `this.findings`, or null when nothing was found. Not re-entrant.
+   */
+  scan(s: string, triggers: number): number[] | null {
+    const f = this.findings;
+    f.reset();
+    const t = triggers & this.triggerMask;
+    if (t !== 0) for (const d of this.triggered) if (d.trigger & t) d.run(s, f);
+    for (const d of this.custom) d(s, f);
+    if (f.n === 0) return null;
+    // Detectors shared by several entities may report one the policy disabled.
+    let kept = 0;
+    for (let i = 0; i < f.n; i++) {
+      if (this.enabled.has(f.entity[i])) {
+        f.start[kept] = f.start[i];
+        f.end[kept] = f.end[i];
+        f.entity[kept] = f.entity[i];
+        kept++;
+      }
+    }
+    f.n = kept;
+    return kept === 0 ? null : f.resolve();
+  }
+}

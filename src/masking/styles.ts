@@ -1,0 +1,101 @@
+// How a found value is replaced. `redact`: `[EMAIL]`. `partial`: enough left to
+// recognise a value without revealing it (`j***@example.com`, `****4242`, `***-**-6789`,
+// `ghp_****`). `hash`: `[EMAIL:1f2e3d4c5b6a7988]`, an HMAC-SHA256 of the normalised
+// value under the deployment's key, truncated to 64 bits, stable so joins and group-bys
+// on masked columns still line up, and not reversible without the key.
+import { createHmac } from 'node:crypto';
+import { labelOf, type Entity } from './entities.ts';
+
+export type Style = 'redact' | 'partial' | 'hash';
+
+/** Replace every character of `s` but the last `keep` that is a letter or digit with '*', keeping separators. */
+function starAllBut(s: string, keep: number, keepFirst = 0): string {
+  let alnum = 0;
+  for (let i = 0; i < s.length; i++) if (/[A-Za-z0-9]/.test(s[i])) alnum++;
+  let seen = 0;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i];
+    if (/[A-Za-z0-9]/.test(ch)) {
+      seen++;
+      out += seen <= keepFirst || seen > alnum - keep ? ch : '*';
+    } else out += ch;
+  }
+  return out;
+}
+
+/** The prefix that names a token's kind (`ghp_`, `sk_live_`, `xoxb-`, `AKIA`), never its secret part. */
+function tokenPrefix(v: string): string {
+  const m = /^(?:[a-z]{2,6}_(?:live_|test_|pat_)?|[a-z]{2,6}-(?:ant-|proj-)?|AKIA|ASIA|AIza|ya29\.|GOCSPX-|github_pat_)/.exec(v);
+  return m ? m[0] : '';
+}
+
+export function partial(entity: Entity, v: string): string {
+  switch (entity) {
+    case 'email': {
+      const at = v.lastIndexOf('@');
+      return `${v[0]}***${v.slice(at)}`;
+    }
+    case 'card':
+      return `****${v.replace(/\D/g, '').slice(-4)}`;
+    case 'ssn':
+      return `***-**-${v.slice(-4)}`;
+    case 'phone':
+      return starAllBut(v, 4);
+    case 'iban':
+      return starAllBut(v, 4, 2);
+    case 'ip':
+      return v.includes(':') ? `${v.slice(0, v.indexOf(':'))}:****` : `${v.slice(0, v.indexOf('.'))}.*.*.*`;
+    case 'dob': {
+      const y = /\d{4}/.exec(v);
+      return y ? `${y[0]}-**-**` : '**-**-****';
+    }
+    case 'api_token':
+    case 'aws_access_key':
+      return `${tokenPrefix(v)}****`;
+    case 'jwt':
+      return 'eyJ****';
+    case 'private_key':
+      return `[${labelOf(entity)}]`;
+    case 'password':
+    case 'secret':
+    case 'aws_secret_key':
+      return '****';
+    default:
+      return v.length <= 2 ? '**' : `${v[0]}***`;
+  }
+}
+
+/** What is hashed, so that `4242 4242 ...` and `4242424242...` (or `A@X.COM`, `a@x.com`) meet. */
+function normalise(entity: Entity, v: string): string {
+  switch (entity) {
+    case 'card':
+    case 'ssn':
+    case 'phone':
+      return v.replace(/\D/g, '');
+    case 'iban':
+      return v.replace(/\s/g, '').toUpperCase();
+    case 'email':
+      return v.toLowerCase();
+    default:
+      return v;
+  }
+}
+
+export class Stylist {
+  constructor(
+    private readonly key: Buffer,
+    private readonly styleOf: (entity: Entity) => Style,
+  ) {}
+
+  /** HMAC-SHA256 of the normalised value, first 16 hex characters. */
+  digest(entity: Entity, v: string): string {
+    return createHmac('sha256', this.key).update(normalise(entity, v)).digest('hex').slice(0, 16);
+  }
+
+  render(entity: Entity, v: string, style: Style = this.styleOf(entity), label = labelOf(entity)): string {
+    if (style === 'partial') return partial(entity, v);
+    if (style === 'hash') return `[${label}:${this.digest(entity, v)}]`;
+    return `[${label}]`;
+  }
+}
