@@ -25,7 +25,9 @@ export type AuthReason =
   /** the identity may not be exchanged for a gateway token (e.g. a human user's token) */
   | 'not_exchangeable'
   /** the IdP (discovery / JWKS) could not be reached; not the caller's fault, still refused */
-  | 'unavailable';
+  | 'unavailable'
+  /** too many failed attempts from this source or for this account; refused without checking */
+  | 'rate_limited';
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';

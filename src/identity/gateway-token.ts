@@ -150,6 +150,7 @@ export function verifyGatewayToken(
     name: c.name,
     groups: c.groups as string[],
     credentialId: c.jti,
+    ...(source ? { sourceCredentialId: source } : {}),
     expiresAt: c.exp * 1000,
   };
 }

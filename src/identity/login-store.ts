@@ -16,6 +16,8 @@ export interface StoredCredentials {
   expiresAt?: number;
   scope?: string;
   obtainedAt: number;
+  /** the gateway this login was made through (`warden login --gateway`) */
+  gateway?: string;
 }
 
 /** `$XDG_CONFIG_HOME/warden/credentials.json`, else `~/.config/...`, `%APPDATA%\warden\...` on Windows. */

@@ -10,6 +10,8 @@ export interface Identity {
   groups: string[];
   /** id of the credential used (api key id, token jti); lets revocation reach open sessions */
   credentialId?: string;
+  /** what the credential was derived from (the API key or IdP token a gateway token was exchanged for); revoking it reaches this one too */
+  sourceCredentialId?: string;
   /** when the credential stops being valid (ms since epoch) */
   expiresAt?: number;
 }

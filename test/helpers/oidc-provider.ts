@@ -150,7 +150,8 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
           application_type: 'native',
           token_endpoint_auth_method: 'none',
           // Native loopback redirect: oidc-provider ignores the port (RFC 8252 §7.3).
-          redirect_uris: ['http://127.0.0.1/callback'],
+          // ... and the gateway's own browser login (/auth/callback), for the same reason.
+          redirect_uris: ['http://127.0.0.1/callback', 'http://127.0.0.1/auth/callback'],
           grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
           response_types: ['code'],
         },

@@ -1,0 +1,217 @@
+// The identity routes of the HTTP API: what a client needs to log in, the token exchange
+// for agents, the local login, revocation, local users, and the gateway's own browser
+// login (auth code + PKCE) whose HttpOnly cookie the web UI will use.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import * as oidc from 'openid-client';
+import type { Identity } from '../identity/types.ts';
+import type { AuthOutcome } from '../identity/identity-service.ts';
+import { discoverClient } from '../identity/login.ts';
+import { verifyGatewayToken, isGatewayToken } from '../identity/gateway-token.ts';
+import { parseDuration } from '../config/duration.ts';
+import type { Services } from './services.ts';
+import { HttpError, requestToken, SESSION_COOKIE } from './http-api.ts';
+
+const LOGIN_COOKIE = 'warden_login';
+const PENDING_MAX = 1000;
+const PENDING_TTL_MS = 10 * 60_000;
+
+interface PendingLogin {
+  verifier: string;
+  nonce: string;
+  returnTo: string;
+  expires: number;
+}
+
+function cookie(name: string, value: string, opts: { maxAgeSec: number; path: string; secure: boolean }): string {
+  return `${name}=${encodeURIComponent(value)}; Path=${opts.path}; Max-Age=${opts.maxAgeSec}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
+}
+
+function readCookie(req: FastifyRequest, name: string): string | null {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return null;
+}
+
+/** Only same-site paths: an open redirect after login would hand phishers a trusted link. */
+const safeReturnTo = (v: unknown): string => (typeof v === 'string' && /^\/(?![/\\])/.test(v) ? v : '/');
+
+const grant = (t: { token?: string; expiresIn?: number }) => ({ access_token: t.token, token_type: 'Bearer', expires_in: t.expiresIn });
+
+function refused(o: Extract<AuthOutcome, { ok: false }>): HttpError {
+  if (o.reason === 'rate_limited') return new HttpError(429, 'too many failed attempts; try again later');
+  if (o.reason === 'not_exchangeable') return new HttpError(403, o.message);
+  return new HttpError(401, 'invalid or expired credential');
+}
+
+export function mountAuthRoutes(app: FastifyInstance, services: Services, log: Logger): void {
+  const auth = services.config.auth;
+  const pending = new Map<string, PendingLogin>();
+
+  async function caller(req: FastifyRequest): Promise<Identity> {
+    const token = requestToken(req);
+    if (!token) throw new HttpError(401, 'missing bearer token');
+    const o = await services.authenticateDetailed(token, { clientAddr: req.ip, frontDoor: 'http' });
+    if (!o.ok) throw o.reason === 'rate_limited' ? refused(o) : new HttpError(401, 'invalid or expired token');
+    return o.identity;
+  }
+  async function admin(req: FastifyRequest): Promise<Identity> {
+    const who = await caller(req);
+    if (!services.hasRole(who, 'admin')) throw new HttpError(403, 'admin role required');
+    return who;
+  }
+
+  app.get('/api/v1/auth/config', async () => services.authConfig());
+
+  // Agents: an API key or an IdP client-credentials token (as the bearer) -> a gateway token.
+  app.post('/api/v1/auth/token', async (req) => {
+    const credential = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!credential) throw new HttpError(401, 'missing bearer credential (an API key or a client-credentials access token)');
+    const b = (req.body ?? {}) as { ttl?: unknown };
+    let ttlSec: number | undefined;
+    if (b.ttl !== undefined) {
+      try {
+        ttlSec = Math.ceil(parseDuration(String(b.ttl)) / 1000);
+      } catch (e) {
+        throw new HttpError(400, `ttl: ${(e as Error).message}`);
+      }
+    }
+    const o = await services.exchangeToken(credential, { clientAddr: req.ip, frontDoor: 'http' }, ttlSec);
+    if (!o.ok) throw refused(o);
+    return grant(o);
+  });
+
+  // Local mode: a local user's name and password -> a gateway token.
+  app.post('/api/v1/auth/login', async (req) => {
+    const b = (req.body ?? {}) as { username?: unknown; password?: unknown };
+    if (typeof b.username !== 'string' || typeof b.password !== 'string') throw new HttpError(400, 'username and password are required');
+    const o = await services.loginLocal(b.username, b.password, { clientAddr: req.ip, frontDoor: 'http' });
+    if (!o.ok) throw o.reason === 'rate_limited' ? refused(o) : new HttpError(401, 'unknown user or wrong password');
+    return grant(o);
+  });
+
+  // A gateway token's holder may revoke it (RFC 7009 style); an admin may revoke any by jti.
+  app.post('/api/v1/auth/revoke', async (req) => {
+    const b = (req.body ?? {}) as { token?: unknown; jti?: unknown; expiresAt?: unknown };
+    if (typeof b.token === 'string' && isGatewayToken(b.token)) {
+      let id: Identity;
+      try {
+        id = verifyGatewayToken(services.identity.key.publicKey, b.token);
+      } catch {
+        return { revoked: false }; // not ours, expired or already revoked: nothing to do
+      }
+      await services.revokeTokenId(id.credentialId!, id.expiresAt ?? Date.now() + 86_400_000, id.name);
+      return { revoked: true };
+    }
+    if (typeof b.jti === 'string' && b.jti) {
+      const who = await admin(req);
+      const exp = typeof b.expiresAt === 'number' ? b.expiresAt : Date.now() + 86_400_000;
+      await services.revokeTokenId(b.jti, exp, who.name);
+      return { revoked: true };
+    }
+    throw new HttpError(400, 'expected {"token": <gateway token>} or {"jti": <token id>} (admin)');
+  });
+
+  app.delete('/api/v1/tokens/:id', async (req) => {
+    const who = await admin(req);
+    const n = await services.revokeToken((req.params as { id: string }).id, who.name);
+    if (!n) throw new HttpError(404, 'no such active token');
+    return { revoked: n };
+  });
+
+  app.get('/api/v1/users', async (req) => {
+    await admin(req);
+    return services.listUsers();
+  });
+  app.post('/api/v1/users', async (req, reply) => {
+    const who = await admin(req);
+    const b = (req.body ?? {}) as { name?: unknown; password?: unknown; groups?: unknown };
+    if (typeof b.name !== 'string' || typeof b.password !== 'string') throw new HttpError(400, 'name and password are required');
+    if (b.groups !== undefined && (!Array.isArray(b.groups) || b.groups.some((g) => typeof g !== 'string' || !g))) throw new HttpError(400, 'groups: expected a list of group names');
+    try {
+      const u = await services.addUser(b.name, b.password, (b.groups as string[] | undefined) ?? [], who.name);
+      return reply.status(201).send(u);
+    } catch (e) {
+      throw new HttpError(400, (e as Error).message);
+    }
+  });
+
+  // ---- the gateway's browser login -------------------------------------------------
+  const o = auth.oidc;
+  const loginConfig = o && { issuer: o.issuer, clientId: o.clientId, ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}) };
+  let client: Promise<oidc.Configuration> | null = null;
+  const oidcClient = () => {
+    client ??= discoverClient(loginConfig!);
+    client.catch(() => (client = null));
+    return client;
+  };
+  const base = (req: FastifyRequest) => auth.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.host}`;
+  const secure = auth.secureCookie;
+
+  app.get('/auth/login', async (req, reply: FastifyReply) => {
+    if (!loginConfig) throw new HttpError(404, 'no identity provider is configured (local mode: POST /api/v1/auth/login)');
+    const now = Date.now();
+    for (const [k, p] of pending) if (p.expires < now || pending.size >= PENDING_MAX) pending.delete(k);
+    const state = oidc.randomState();
+    const p: PendingLogin = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), returnTo: safeReturnTo((req.query as { returnTo?: unknown }).returnTo), expires: now + PENDING_TTL_MS };
+    pending.set(state, p);
+    const url = oidc.buildAuthorizationUrl(await oidcClient(), {
+      scope: (o!.scopes ?? ['openid', 'profile', 'email']).join(' '),
+      ...o!.authParams,
+      redirect_uri: `${base(req)}/auth/callback`,
+      code_challenge: await oidc.calculatePKCECodeChallenge(p.verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce: p.nonce,
+    });
+    // The state cookie binds the callback to this browser (login CSRF).
+    void reply.header('set-cookie', cookie(LOGIN_COOKIE, state, { maxAgeSec: PENDING_TTL_MS / 1000, path: '/auth', secure }));
+    return reply.redirect(url.href, 302);
+  });
+
+  app.get('/auth/callback', async (req, reply) => {
+    if (!loginConfig) throw new HttpError(404, 'no identity provider is configured');
+    const q = req.query as { state?: string };
+    const state = readCookie(req, LOGIN_COOKIE);
+    const p = state && q.state === state ? pending.get(state) : undefined;
+    if (!p || p.expires < Date.now()) throw new HttpError(400, 'login expired or started in another browser; start again at /auth/login');
+    pending.delete(state!);
+    const ctx = { clientAddr: req.ip, frontDoor: 'http' };
+    let tokens: oidc.TokenEndpointResponse;
+    try {
+      const current = new URL(`${base(req)}/auth/callback${req.url.slice(req.url.indexOf('?'))}`);
+      tokens = await oidc.authorizationCodeGrant(await oidcClient(), current, { pkceCodeVerifier: p.verifier, expectedState: state!, expectedNonce: p.nonce, idTokenExpected: true });
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'browser login failed at the token endpoint');
+      throw new HttpError(401, 'login failed');
+    }
+    // The access token (audience = the gateway) is what we verify; an IdP with opaque access tokens falls back to the ID token.
+    let outcome = await services.authenticateDetailed(tokens.access_token, ctx);
+    if (!outcome.ok && tokens.id_token && outcome.reason !== 'rate_limited') outcome = await services.authenticateDetailed(tokens.id_token, ctx);
+    if (!outcome.ok) throw refused(outcome);
+    const t = await services.issueForLogin(outcome.identity, ctx, 'oidc-browser');
+    void reply.header('set-cookie', [
+      cookie(SESSION_COOKIE, t.token, { maxAgeSec: t.expiresIn, path: '/', secure }),
+      cookie(LOGIN_COOKIE, '', { maxAgeSec: 0, path: '/auth', secure }),
+    ]);
+    return reply.redirect(p.returnTo, 302);
+  });
+
+  const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+    const token = readCookie(req, SESSION_COOKIE);
+    if (token) {
+      try {
+        const id = verifyGatewayToken(services.identity.key.publicKey, token);
+        await services.revokeTokenId(id.credentialId!, id.expiresAt ?? Date.now() + 86_400_000, id.name);
+      } catch {
+        /* already invalid: clearing the cookie is all that is left */
+      }
+    }
+    void reply.header('set-cookie', cookie(SESSION_COOKIE, '', { maxAgeSec: 0, path: '/', secure }));
+    return reply.redirect('/', 302);
+  };
+  app.get('/auth/logout', logout);
+  app.post('/auth/logout', logout);
+}

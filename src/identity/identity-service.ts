@@ -1,0 +1,146 @@
+// The identity module every front door asks "who is this?". A bearer token is routed by
+// its shape: `wdn_...` is an API key, a JWT with the gateway's issuer is a gateway token,
+// any other JWT goes to the OIDC verifier (when an IdP is configured). Failed attempts are
+// rate-limited per source address and per account name; every refusal is reported to the
+// caller (`onRefused`, which audits and counts it) with a stable AuthReason, never the token.
+import { join } from 'node:path';
+import type { Store } from '../store/index.ts';
+import { findApiKey, TOKEN_PREFIX } from '../store/api-keys.ts';
+import type { AuthConfig } from '../config/auth-schema.ts';
+import type { Identity } from './types.ts';
+import { AuthError, isAuthError, type AuthReason } from './errors.ts';
+import { loadOrCreateGatewayKey, type GatewayKeyPair } from './gateway-key.ts';
+import { isGatewayToken, mintGatewayToken, verifyGatewayToken, MAX_GATEWAY_TOKEN_TTL_SEC } from './gateway-token.ts';
+import { createOidcVerifier, type OidcVerifier } from './oidc.ts';
+import { FailureLimiter } from './rate-limit.ts';
+import { Revocations } from './revocations.ts';
+import { checkLocalLogin } from './local-users.ts';
+
+export interface AuthAttempt {
+  clientAddr: string;
+  frontDoor: string;
+  connection?: string;
+}
+
+export type AuthOutcome = { ok: true; identity: Identity } | { ok: false; reason: AuthReason; message: string; account: string | null };
+
+export interface IdentityDeps {
+  store: Store;
+  dataDir: string;
+  auth: AuthConfig;
+  /** audit + count + log one refusal (the outcome never carries the credential) */
+  onRefused(outcome: Extract<AuthOutcome, { ok: false }>, attempt: AuthAttempt): Promise<void>;
+  /** a verifier to use instead of discovering the configured issuer (tests) */
+  oidcVerifier?: OidcVerifier;
+}
+
+/**
+ * The address a rate limit counts: the Postgres door writes `<address>:<port>` (the port
+ * changes with every connection), HTTP a bare address; an IPv4-mapped IPv6 address is the
+ * IPv4 one.
+ */
+export function sourceAddress(attempt: Pick<AuthAttempt, 'clientAddr' | 'frontDoor'>): string {
+  const addr = attempt.frontDoor === 'postgres' ? attempt.clientAddr.replace(/:\d+$/, '') : attempt.clientAddr;
+  return addr.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+}
+
+export const GATEWAY_KEY_FILE = 'gateway-token-key.pem';
+
+export class IdentityService {
+  readonly key: GatewayKeyPair;
+  readonly revocations: Revocations;
+  private readonly bySource: FailureLimiter;
+  private readonly byAccount: FailureLimiter;
+  private verifier: Promise<OidcVerifier> | null = null;
+
+  constructor(private readonly deps: IdentityDeps) {
+    this.key = loadOrCreateGatewayKey(join(deps.dataDir, GATEWAY_KEY_FILE));
+    this.revocations = new Revocations(deps.store);
+    const { window, perSource, perAccount } = deps.auth.rateLimit;
+    this.bySource = new FailureLimiter({ windowMs: window, max: perSource });
+    this.byAccount = new FailureLimiter({ windowMs: window, max: perAccount });
+    if (deps.oidcVerifier) this.verifier = Promise.resolve(deps.oidcVerifier);
+  }
+
+  get oidcConfigured(): boolean {
+    return this.deps.auth.oidc !== undefined || this.deps.oidcVerifier !== undefined;
+  }
+
+  /** The OIDC verifier, discovered on first use; a failed discovery is retried on the next token. */
+  oidc(): Promise<OidcVerifier> {
+    const cfg = this.deps.auth.oidc;
+    if (!this.verifier) {
+      if (!cfg) return Promise.reject(new AuthError('invalid_credential', 'no identity provider is configured'));
+      this.verifier = createOidcVerifier({ issuer: cfg.issuer, audience: cfg.audience, clientId: cfg.clientId, groupsClaim: cfg.groupsClaim });
+      this.verifier.catch(() => (this.verifier = null));
+    }
+    return this.verifier;
+  }
+
+  /** Credential -> Identity, or an AuthError naming why not. No limits, no auditing: see `authenticate`. */
+  async resolve(token: string): Promise<Identity> {
+    if (!token) throw new AuthError('invalid_credential', 'no token');
+    if (token.startsWith(TOKEN_PREFIX)) {
+      const key = await findApiKey(this.deps.store, token);
+      if (!key) throw new AuthError('invalid_credential', 'unknown token');
+      const named = (reason: AuthReason, msg: string) => Object.assign(new AuthError(reason, msg), { account: key.name });
+      if (key.revokedAt || this.revocations.has(key.id)) throw named('revoked', 'token revoked');
+      if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw named('expired', 'token expired');
+      return { kind: 'apikey', subject: key.id, name: key.name, groups: key.groups, credentialId: key.id, ...(key.expiresAt !== null ? { expiresAt: key.expiresAt } : {}) };
+    }
+    if (isGatewayToken(token)) return verifyGatewayToken(this.key.publicKey, token, { isRevoked: this.revocations.check });
+    if (token.split('.').length !== 3) throw new AuthError('invalid_credential', 'unknown token');
+    const identity = await (await this.oidc()).verify(token);
+    if (this.revocations.isRevoked(identity)) throw new AuthError('revoked', 'token revoked');
+    return identity;
+  }
+
+  /** `resolve` behind the failure limits, reporting every refusal. */
+  async authenticate(token: string, attempt: AuthAttempt): Promise<AuthOutcome> {
+    return this.limited(attempt, null, () => this.resolve(token));
+  }
+
+  /** Local-mode login: name and password -> identity (the caller mints the gateway token). */
+  async loginLocal(name: string, password: string, attempt: AuthAttempt): Promise<AuthOutcome> {
+    return this.limited(attempt, name, async () => {
+      const who = await checkLocalLogin(this.deps.store, name, password);
+      if (!who) throw Object.assign(new AuthError('invalid_credential', 'unknown user or wrong password'), { account: name });
+      return who;
+    });
+  }
+
+  private async limited(attempt: AuthAttempt, account: string | null, fn: () => Promise<Identity>): Promise<AuthOutcome> {
+    // One source is one address whichever door (and source port) it knocks from.
+    const sourceKey = sourceAddress(attempt);
+    if (this.bySource.limited(sourceKey) || (account !== null && this.byAccount.limited(account))) {
+      return this.refuseOutcome({ ok: false, reason: 'rate_limited', message: 'too many failed attempts', account }, attempt);
+    }
+    try {
+      return { ok: true, identity: await fn() };
+    } catch (e) {
+      if (!isAuthError(e)) throw e;
+      const who = (e as AuthError & { account?: string }).account ?? account;
+      // The IdP being down is not the caller's failed guess: it must not lock people out.
+      if (e.reason !== 'unavailable') {
+        this.bySource.fail(sourceKey);
+        if (who !== null) this.byAccount.fail(who);
+      }
+      return this.refuseOutcome({ ok: false, reason: e.reason, message: e.message, account: who }, attempt);
+    }
+  }
+
+  /** Report a refusal decided outside `authenticate` (e.g. a token that may not be exchanged). */
+  async refuseOutcome(outcome: Extract<AuthOutcome, { ok: false }>, attempt: AuthAttempt): Promise<AuthOutcome> {
+    await this.deps.onRefused(outcome, attempt);
+    return outcome;
+  }
+
+  /** A short-lived gateway token standing for `identity`, derived from `source` (revoking it reaches the token). */
+  mint(identity: Identity, opts: { ttlSec?: number; source?: string } = {}): { token: string; expiresIn: number; jti: string } {
+    const ttlSec = Math.min(opts.ttlSec ?? Math.round(this.deps.auth.gatewayTokenTtl / 1000), MAX_GATEWAY_TOKEN_TTL_SEC);
+    const source = opts.source ?? identity.credentialId;
+    const token = mintGatewayToken(this.key, { identity, ttlSec, ...(source ? { sourceCredentialId: source } : {}) });
+    const jti = verifyGatewayToken(this.key.publicKey, token).credentialId!;
+    return { token, expiresIn: ttlSec, jti };
+  }
+}
