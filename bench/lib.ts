@@ -38,6 +38,7 @@ export function freePort(): Promise<number> {
 }
 
 export interface GatewayProcess {
+  pid: number;
   pgPort: number;
   httpPort: number;
   token: string;
@@ -67,6 +68,7 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${buf}`)));
   });
   return {
+    pid: child.pid!,
     pgPort,
     httpPort,
     token,

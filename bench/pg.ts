@@ -1,12 +1,14 @@
 // npm run bench:pg — pgbench -S against Postgres directly and through Warden in the
 // same run (simple and extended protocol; 1 and 8 clients; strict and async
-// recording; PgBouncer too when it is installed), printing TPS, latency and the
-// ratio to direct access. BENCH_SECONDS sets the length of each run (default 8).
+// recording; through a remote agent process; PgBouncer too when it is installed),
+// printing TPS, latency and the ratio to direct access. BENCH_SECONDS sets the
+// length of each run (default 8).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pgbench, startGateway, freePort, printRows, type Row, type PgbenchResult } from './lib.ts';
+import { pgbench, startGateway, freePort, printRows, ROOT, type Row, type PgbenchResult } from './lib.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const DB = 'warden_bench';
@@ -22,6 +24,14 @@ function ensureDatabase(): void {
   }
 }
 
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
 async function startPgbouncer(): Promise<{ port: number; stop: () => void } | null> {
   const bin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find(existsSync);
   if (!bin) return null;
@@ -33,9 +43,19 @@ async function startPgbouncer(): Promise<{ port: number; stop: () => void } | nu
     '[pgbouncer]', `listen_addr = 127.0.0.1`, `listen_port = ${port}`, 'auth_type = trust', `auth_file = ${join(dir, 'users.txt')}`,
     'pool_mode = session', 'max_client_conn = 100', 'default_pool_size = 20', `unix_socket_dir = ${dir}`, `logfile = ${join(dir, 'log')}`,
   ].join('\n'));
-  const child = spawn(bin, [join(dir, 'pgbouncer.ini')], { stdio: 'ignore', uid: process.getuid?.() === 0 ? Number(execFileSync('id', ['-u', 'postgres']).toString()) : undefined });
-  await new Promise((r) => setTimeout(r, 500));
-  return { port, stop: () => child.kill() };
+  // pgbouncer refuses to run as root: run it as the postgres user, owner of its files.
+  const asRoot = process.getuid?.() === 0;
+  const uid = asRoot ? Number(execFileSync('id', ['-u', 'postgres']).toString()) : undefined;
+  const gid = asRoot ? Number(execFileSync('id', ['-g', 'postgres']).toString()) : undefined;
+  if (asRoot) for (const f of ['', 'users.txt', 'pgbouncer.ini']) chownSync(join(dir, f), uid!, gid!);
+  const child = spawn(bin, [join(dir, 'pgbouncer.ini')], { stdio: 'ignore', uid, gid });
+  for (let i = 0; i < 50; i++) {
+    if (await canConnect(port)) return { port, stop: () => child.kill() };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  process.stderr.write(`pgbouncer did not start (see ${join(dir, 'log')}); skipping it\n`);
+  return null;
 }
 
 ensureDatabase();
@@ -69,4 +89,65 @@ for (const mode of ['strict', 'async'] as const) {
     await gw.stop();
   }
 }
+// Rules on: realistic guardrails (global and per connection), none of which matches
+// pgbench's SELECT, so every statement is classified and tried against all of them and
+// then allowed. Its ratio to "warden strict" (rules off) is the policy's cost (< 10%).
+const GLOBAL_RULES = [
+  { name: 'no-server-files', match: { functions: ['pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'lo_import', 'lo_export'] }, action: 'block', message: 'server file access is not allowed' },
+  { name: 'no-backend-kills', match: { functions: ['pg_terminate_backend', 'pg_cancel_backend'] }, action: 'review' },
+  { name: 'no-copy-program', match: { copyProgram: true }, action: 'block' },
+  { name: 'no-role-changes', match: { kinds: ['grant', 'revoke', 'set_role'] }, action: 'block' },
+];
+const CONNECTION_RULES = [
+  { name: 'bulk-writes', match: { noWhere: true }, action: 'review', review: { groups: ['dba'], approvals: 1, timeout: '15m' } },
+  { name: 'schema-changes', match: { categories: ['ddl'] }, action: 'review', review: { groups: ['dba'], approvals: 2 } },
+  { name: 'history-is-append-only', match: { tables: ['pgbench_history'], kinds: ['update', 'delete', 'truncate'] }, action: 'block' },
+];
+{
+  const gw = await startGateway({ connections: [{ ...connection, rules: CONNECTION_RULES }], mode: 'strict', groups: ['bench'], extra: { rules: GLOBAL_RULES } });
+  try {
+    run('warden strict + rules', gw.pgPort, 'bench', gw.token);
+  } finally {
+    await gw.stop();
+  }
+}
+// The remote-agent path: a strict gateway whose connection is reached through a
+// `warden agent` process on this machine (gateway -> WebSocket tunnel -> agent -> Postgres).
+// BENCH_AGENT_MODES=strict,async also measures the tunnel where fsync does not dominate.
+for (const mode of (process.env.BENCH_AGENT_MODES ?? 'strict').split(',') as ('strict' | 'async')[]) {
+  const gw = await startGateway({ connections: [{ ...connection, agent: 'bench-agent' }], mode, groups: ['bench', 'admin'] });
+  const base = `http://127.0.0.1:${gw.httpPort}`;
+  const agent = await startAgent(base, gw.token);
+  try {
+    run(`warden ${mode} via remote agent`, gw.pgPort, 'bench', gw.token);
+  } finally {
+    agent.kill('SIGTERM');
+    await gw.stop();
+  }
+}
 printRows(rows);
+for (const r of rows.filter((x) => x.target === 'warden strict + rules')) {
+  const off = rows.find((x) => x.target === 'warden strict' && x.mode === r.mode && x.clients === r.clients);
+  if (off) console.log(`rules on / rules off (warden strict), ${r.mode}, ${r.clients} clients: ${(r.result.tps / off.result.tps).toFixed(2)}x`);
+}
+for (const r of rows.filter((x) => x.target.endsWith(' via remote agent'))) {
+  const embeddedTarget = r.target.replace(' via remote agent', '');
+  const embedded = rows.find((x) => x.target === embeddedTarget && x.mode === r.mode && x.clients === r.clients);
+  if (embedded) console.log(`remote agent / embedded (${embeddedTarget}), ${r.mode}, ${r.clients} clients: ${(r.result.tps / embedded.result.tps).toFixed(2)}x`);
+}
+
+/** Create an agent token (the bench token is admin here) and run `warden agent` until it is connected. */
+async function startAgent(base: string, adminToken: string) {
+  const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+  const res = await fetch(`${base}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 'bench-agent', groups: ['warden-agent'] }) });
+  if (!res.ok) throw new Error(`cannot create the agent token: ${res.status} ${await res.text()}`);
+  const { token } = (await res.json()) as { token: string };
+  const child = spawn(process.execPath, [join(ROOT, 'bin/warden.js'), 'agent', '--gateway', base, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WARDEN_AGENT_TOKEN: token } });
+  for (let i = 0; i < 200; i++) {
+    const list = (await (await fetch(`${base}/api/v1/agents`, { headers })).json()) as { name: string; status: string }[];
+    if (list.some((a) => a.name === 'bench-agent' && a.status === 'connected')) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('the bench agent did not connect within 20 s');
+}

@@ -3,6 +3,24 @@
 import { loadConfig } from '../config/load.ts';
 import { openServices } from '../gateway/services.ts';
 import type { VerifyResult } from '../audit/types.ts';
+import { loadCredentials } from '../identity/login-store.ts';
+import { getAccessToken } from '../identity/login.ts';
+import { GATEWAY_TOKEN_ISSUER } from '../identity/gateway-token.ts';
+
+/**
+ * The token for a gateway: WARDEN_TOKEN, else the stored `warden login` (an IdP access
+ * token, refreshed when about to expire, or a local login's gateway token).
+ */
+export async function gatewayToken(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.WARDEN_TOKEN) return env.WARDEN_TOKEN;
+  const stored = loadCredentials();
+  if (!stored) throw new Error('WARDEN_TOKEN is not set and there is no stored login (run `warden login --gateway URL`)');
+  if (stored.issuer === GATEWAY_TOKEN_ISSUER) {
+    if (stored.expiresAt !== undefined && stored.expiresAt <= Date.now()) throw new Error('the stored login has expired: run `warden login --local` again');
+    return stored.accessToken;
+  }
+  return getAccessToken({ issuer: stored.issuer, clientId: stored.clientId });
+}
 
 export interface Backend {
   createToken(req: { name: string; groups: string[]; ttlMs: number | null; ttl?: string }): Promise<{ id: string; token: string; expiresAt: number | string | null }>;
@@ -63,9 +81,7 @@ class RemoteBackend implements Backend {
 export async function openBackend(opts: BackendOptions): Promise<Backend> {
   const gateway = opts.gateway ?? process.env.WARDEN_GATEWAY;
   if (gateway) {
-    const token = process.env.WARDEN_TOKEN;
-    if (!token) throw new Error('WARDEN_TOKEN is not set (an access token for the gateway)');
-    return new RemoteBackend(gateway, token);
+    return new RemoteBackend(gateway, await gatewayToken());
   }
   const { config } = loadConfig(opts.config);
   const s = await openServices(config, { writer: true });

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../config/load.ts';
 import { registerStart } from './start.ts';
 import { registerAdmin } from './admin.ts';
+import { registerAgent } from './agent.ts';
 
 const program = new Command();
 program
@@ -15,6 +16,9 @@ program
 
 registerStart(program);
 registerAdmin(program);
+registerAgent(program);
+(await import('./auth.ts')).registerAuth(program);
+(await import('./reviews.ts')).registerReviews(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

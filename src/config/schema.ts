@@ -2,6 +2,9 @@
 // zod's issues into "key.path: reason" lines so a mistake names the key.
 import { z } from 'zod';
 import { rulesSchema } from '../policy/rule-schema.ts';
+import { maskingConfigSchema, connectionMaskingSchema } from '../masking/config.ts';
+import { authSchema } from './auth-schema.ts';
+import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 
 const hostPort = z
   .string()
@@ -81,6 +84,10 @@ const connectionBase = {
   onUnknown: z.enum(['allow', 'block', 'review']).default('review'),
   /** the connection's own rules, tried before the global ones */
   rules: rulesSchema.default([]),
+  /** just-in-time approval on this connection: wait mode, approvers (src/reviews/config.ts) */
+  reviews: connectionReviewsSchema,
+  /** overrides of the global masking section for this connection */
+  masking: connectionMaskingSchema.optional(),
 };
 
 export const postgresConnectionSchema = z.strictObject({
@@ -98,7 +105,7 @@ export const connectionSchema = z.discriminatedUnion('type', [postgresConnection
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
-  auth: z.record(z.string(), z.unknown()).default({}),
+  auth: authSchema,
   connections: z.array(connectionSchema).default([]).superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((c, i) => {
@@ -107,8 +114,8 @@ export const configSchema = z.strictObject({
     });
   }),
   rules: rulesSchema.default([]),
-  masking: z.record(z.string(), z.unknown()).default({}),
-  reviews: z.record(z.string(), z.unknown()).default({}),
+  masking: maskingConfigSchema,
+  reviews: reviewsConfigSchema,
 });
 
 export type WardenConfig = z.infer<typeof configSchema>;

@@ -2,19 +2,24 @@
 // policy, the session pipeline, the dialer and the front doors together.
 import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import type { WardenConfig, PostgresConnectionConfig, ConnectionConfig } from '../config/schema.ts';
+import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig } from '../config/schema.ts';
+import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
+import { maskingKey, originalsKey } from './keys.ts';
 import { Session } from '../session/session.ts';
-import { checkAccess } from '../session/access.ts';
+import { checkAccessOrGrant } from '../session/access.ts';
 import type { SessionInfo } from '../session/types.ts';
 import { PolicyGuard } from '../policy/guard.ts';
 import { compilePolicy } from '../policy/policy.ts';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { initPostgresParser } from '../sql/postgres.ts';
+import { ReviewDesk } from '../reviews/desk.ts';
+import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { PostgresFrontDoor, AdmissionError } from '../protocols/postgres/listener.ts';
 import { openServices, type Services } from './services.ts';
 import { buildHttpApi } from './http-api.ts';
+import { mountAuthRoutes } from './auth-routes.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { gatewayCertificate } from './tls.ts';
 import { startDemoTarget, type DemoTarget } from './demo.ts';
@@ -44,11 +49,12 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     if (opts.demo || config.connections.length === 0) {
       demo = await startDemoTarget();
       cleanups.push(() => demo!.close());
-      const demoConn: PostgresConnectionConfig = {
-        name: 'demo', type: 'postgres', description: 'Demo database (PGlite) with sample customers', agent: 'embedded',
-        host: demo.host, port: demo.port, database: demo.database, user: demo.user, tls: false, onUnknown: 'review',
-        access: { groups: ['admin', 'demo'], users: [] }, rules: [],
-      };
+      // Parsed by the schema so every default a connection has applies to the demo too.
+      const demoConn = postgresConnectionSchema.parse({
+        name: 'demo', type: 'postgres', description: 'Demo database (PGlite) with sample customers',
+        host: demo.host, port: demo.port, database: demo.database, user: demo.user, tls: false,
+        access: { groups: ['admin', 'demo'] },
+      });
       config = { ...config, connections: [...config.connections.filter((c) => c.name !== 'demo'), demoConn] };
     }
 
@@ -60,10 +66,18 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     await initPostgresParser();
     const policy = compilePolicy(rulesSchema.parse(config.rules));
     const byName = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
+    // Just-in-time approval: held commands, votes, access windows (src/reviews).
+    let httpBase = `http://${config.gateway.listen.http}`;
+    const desk = new ReviewDesk({ store: services.store, audit: services.audit, config: config.reviews, connection: (n) => byName.get(n), baseUrl: () => httpBase, hasRole: (i, r) => services.hasRole(i, r), log });
+    cleanups.push(() => desk.close());
     const guard = new PolicyGuard(policy, (name) => {
       const c = byName.get(name);
-      return c && { name: c.name, type: c.type, onUnknown: c.onUnknown, rules: c.rules };
-    });
+      return c && { name: c.name, type: c.type, onUnknown: c.onUnknown, rules: c.rules, access: c.access, reviews: c.reviews };
+    }, desk);
+    // One masker per connection, compiled once; the key keeps hashed values stable across restarts.
+    const hmacKey = maskingKey(config.gateway.dataDir);
+    const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
+    const sealKey = [...maskers.values()].some((m) => m.enabled && m.config.keepOriginals) ? originalsKey(config.gateway.dataDir) : null;
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
 
@@ -72,6 +86,9 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         events: services.audit,
         mode: config.gateway.recording.mode,
         guard,
+        credentials: services.credentials,
+        masker: maskers.get(info.connection) ?? null,
+        originalsKey: sealKey,
         onRecordError: (e) => {
           metrics.recordErrors.inc();
           log.error({ err: (e as Error).message }, 'a record could not be written');
@@ -88,19 +105,22 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       pgDoor = new PostgresFrontDoor({
         admit: async ({ token, connection, clientAddr }) => {
           const conn = byName.get(connection);
-          const who = await services.authenticate(token, { clientAddr, frontDoor: 'postgres', connection });
-          if (!who) throw new AdmissionError('password authentication failed (the password must be a valid Warden access token)', '28P01');
+          const auth = await services.authenticateDetailed(token, { clientAddr, frontDoor: 'postgres', connection });
+          if (!auth.ok && auth.reason === 'rate_limited') throw new AdmissionError('too many failed attempts; try again later', '28000');
+          if (!auth.ok) throw new AdmissionError('password authentication failed (the password must be a valid Warden access token)', '28P01');
+          const who = auth.identity;
           if (!conn || conn.type !== 'postgres') {
             await services.auditDenied(who, { connection, clientAddr, frontDoor: 'postgres', reason: 'no such postgres connection' });
             metrics.authFailures.inc({ frontDoor: 'postgres', reason: 'unknown_connection' });
             throw new AdmissionError(`no postgres connection named "${connection}" (connect with user=<connection name>)`);
           }
-          const access = checkAccess(who, conn);
+          const access = await checkAccessOrGrant(who, conn, desk);
           if (!access.allowed) {
             await services.auditDenied(who, { connection, clientAddr, frontDoor: 'postgres', reason: access.reason });
             metrics.authFailures.inc({ frontDoor: 'postgres', reason: 'access_denied' });
             throw new AdmissionError(access.reason, '42501');
           }
+          await services.auditOk(who, { clientAddr, frontDoor: 'postgres', connection });
           return { identity: who, connection: conn };
         },
         openSession,
@@ -117,22 +137,28 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => pgDoor?.activeSessions ?? 0);
 
     const app = buildHttpApi({
-      authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }),
+      authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }),
+      hasRole: (who, role) => services.hasRole(who, role),
+      roles: (who) => services.roles(who),
       connections: (who) => services.connectionsFor(who),
       listSessions: (q) => services.listSessions(q),
       getSession: (id) => services.getSession(id),
+      revealOriginals: (id, seq, by) => services.revealOriginals(id, seq, by.name),
       createToken: (req, by) => services.createToken(req, by.name),
       verifyAudit: () => services.verifyAudit(),
       metrics: () => metrics.metrics.render(),
       health: () => services.health(),
     });
+    mountAuthRoutes(app, services, log);
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
+    mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });
 
     const httpWant = hostPort(config.gateway.listen.http);
     await app.listen({ host: httpWant.host, port: httpWant.port });
     cleanups.push(() => app.close());
     const httpPort = (app.server.address() as { port: number }).port;
+    httpBase = `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`;
 
     return {
       httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,

@@ -2,22 +2,28 @@
 // OpenAPI document. Routes only translate HTTP; the services behind them hold the logic.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.ts';
+import type { AuthOutcome } from '../identity/identity-service.ts';
+import type { Role } from '../identity/roles.ts';
 import type { VerifyResult } from '../audit/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { openapi } from './openapi.ts';
 
 export interface ApiServices {
-  authenticate(token: string, clientAddr: string): Promise<Identity | null>;
+  authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
+  /** role from groups (auth.roles); admin passes every check */
+  hasRole(identity: Identity, role: Role): boolean;
+  roles(identity: Identity): Role[];
   connections(identity: Identity): Record<string, unknown>[];
   listSessions(q: { limit: number; connection?: string }): Promise<unknown[]>;
   getSession(id: string): Promise<unknown | null>;
+  revealOriginals(sessionId: string, seq: number, by: Identity): Promise<unknown>;
   createToken(req: { name: string; groups: string[]; ttlMs: number | null }, by: Identity): Promise<{ id: string; token: string; expiresAt: number | null }>;
   verifyAudit(): Promise<VerifyResult>;
   metrics(): string;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -26,19 +32,35 @@ class HttpError extends Error {
   }
 }
 
-const isAdmin = (i: Identity) => i.groups.includes('admin');
-const isAuditor = (i: Identity) => isAdmin(i) || i.groups.includes('auditor');
+/** The browser login's cookie (auth-routes.ts): a gateway token, for the web UI. */
+export const SESSION_COOKIE = 'warden_session';
+
+/** The bearer token of a request: the Authorization header, else the browser session cookie. */
+export function requestToken(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  if (h) return /^Bearer\s+(\S+)$/i.exec(h)?.[1] ?? null;
+  const cookie = req.headers.cookie;
+  if (!cookie) return null;
+  for (const part of cookie.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === SESSION_COOKIE) return decodeURIComponent(part.slice(i + 1).trim()) || null;
+  }
+  return null;
+}
 
 export function buildHttpApi(services: ApiServices): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 
+  const isAdmin = (i: Identity) => services.hasRole(i, 'admin');
+  const isAuditor = (i: Identity) => services.hasRole(i, 'auditor');
+
   async function caller(req: FastifyRequest): Promise<Identity> {
-    const h = req.headers.authorization;
-    const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
-    if (!m) throw new HttpError(401, 'missing bearer token');
-    const id = await services.authenticate(m[1]!, req.ip);
-    if (!id) throw new HttpError(401, 'invalid or expired token');
-    return id;
+    const token = requestToken(req);
+    if (!token) throw new HttpError(401, 'missing bearer token');
+    const o = await services.authenticate(token, req.ip);
+    if (!o.ok && o.reason === 'rate_limited') throw new HttpError(429, 'too many failed attempts; try again later');
+    if (!o.ok) throw new HttpError(401, 'invalid or expired token');
+    return o.identity;
   }
   function need(ok: boolean, what: string): void {
     if (!ok) throw new HttpError(403, `${what} role required`);
@@ -59,7 +81,7 @@ export function buildHttpApi(services: ApiServices): FastifyInstance {
 
   app.get('/api/v1/whoami', async (req) => {
     const id = await caller(req);
-    return { kind: id.kind, subject: id.subject, name: id.name, groups: id.groups };
+    return { kind: id.kind, subject: id.subject, name: id.name, groups: id.groups, roles: services.roles(id) };
   });
   app.get('/api/v1/connections', async (req) => services.connections(await caller(req)));
   app.get('/api/v1/sessions', async (req) => {
@@ -74,6 +96,18 @@ export function buildHttpApi(services: ApiServices): FastifyInstance {
     const s = await services.getSession((req.params as { id: string }).id);
     if (!s) throw new HttpError(404, 'no such session');
     return s;
+  });
+  // Unmasked values of a recorded result (masking.keepOriginals): auditors only, audited.
+  app.post('/api/v1/sessions/:id/events/:seq/reveal', async (req) => {
+    const who = await caller(req);
+    need(isAuditor(who), 'auditor');
+    const { id, seq } = req.params as { id: string; seq: string };
+    if (!/^\d+$/.test(seq)) throw new HttpError(400, 'seq must be an event number');
+    try {
+      return { originals: await services.revealOriginals(id, Number(seq), who) };
+    } catch (e) {
+      throw new HttpError(404, (e as Error).message);
+    }
   });
   app.post('/api/v1/tokens', async (req, reply) => {
     const who = await caller(req);

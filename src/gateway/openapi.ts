@@ -1,5 +1,7 @@
 // The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json. Kept by hand
 // next to the routes (http-api.ts); a test checks that every route is described.
+import { reviewPaths, reviewSchemas } from '../reviews/openapi.ts';
+
 const bearer = [{ bearerAuth: [] }];
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const json = (ref: string, description = 'OK') => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
@@ -8,7 +10,7 @@ export const openapi = {
   openapi: '3.1.0',
   info: { title: 'Warden gateway API', version: '1' },
   components: {
-    securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An access token (API key or gateway token)' } },
+    securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An access token: API key, gateway token or IdP access token. Browsers may use the warden_session cookie of /auth/login instead.' } },
     schemas: {
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
       Identity: { type: 'object', properties: { kind: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } } } },
@@ -29,7 +31,11 @@ export const openapi = {
       },
       SessionDetail: { allOf: [{ $ref: '#/components/schemas/Session' }, { type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/Event' } } } }] },
       Token: { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' }, expiresAt: { type: ['string', 'null'], format: 'date-time' } } },
+      TokenGrant: { type: 'object', properties: { access_token: { type: 'string' }, token_type: { type: 'string', enum: ['Bearer'] }, expires_in: { type: 'integer' } } },
+      AuthConfig: { type: 'object', properties: { mode: { type: 'string', enum: ['oidc', 'local'] }, issuer: { type: 'string' }, clientId: { type: 'string' }, audience: { type: 'string' }, groupsClaim: { type: 'string' }, scopes: { type: ['array', 'null'], items: { type: 'string' } } } },
+      LocalUser: { type: 'object', properties: { name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, createdAt: { type: 'integer' }, disabledAt: { type: ['integer', 'null'] } } },
       VerifyResult: { type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, lastSeq: { type: 'integer' }, problem: { type: 'string' }, brokenSeq: { type: 'integer' }, checkpoints: { type: 'integer' } } },
+      ...reviewSchemas,
     },
   },
   paths: {
@@ -49,6 +55,23 @@ export const openapi = {
     '/api/v1/sessions/{id}': {
       get: { summary: 'One session with every event in order: the replay (admin, auditor)', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: json('SessionDetail'), 401: err, 403: err, 404: err } },
     },
+    '/api/v1/sessions/{id}/events/{seq}/reveal': {
+      post: {
+        summary: 'Unmasked values of a recorded result, when its connection keeps originals (auditor; audited)',
+        security: bearer,
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'seq', in: 'path', required: true, schema: { type: 'integer' } }],
+        responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { originals: { type: 'object', description: 'row index -> original values' } } } } } }, 401: err, 403: err, 404: err },
+      },
+    },
+    '/api/v1/agents': {
+      get: { summary: 'Remote agents: connected or not, last seen, version, open streams (admin)', security: bearer, responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { type: 'object' } } } } }, 401: err, 403: err } },
+    },
+    '/api/v1/agents/{name}': {
+      delete: { summary: 'Revoke an agent\'s tokens and drop its tunnels (admin)', security: bearer, parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'OK' }, 401: err, 403: err, 404: err } },
+    },
+    '/api/v1/agents/connect': {
+      get: { summary: 'WebSocket upgrade for a remote agent\'s tunnel (Bearer <agent token>)', security: bearer, responses: { 101: { description: 'Switching protocols' }, 401: err, 403: err } },
+    },
     '/api/v1/tokens': {
       post: {
         summary: 'Create an access token (admin)',
@@ -57,6 +80,40 @@ export const openapi = {
         responses: { 201: json('Token', 'Created'), 400: err, 401: err, 403: err },
       },
     },
+    '/api/v1/auth/config': { get: { summary: 'Public login parameters (issuer, client id) for `warden login`; never a secret', responses: { 200: json('AuthConfig') } } },
+    '/api/v1/auth/token': {
+      post: {
+        summary: 'Exchange an API key or an IdP client-credentials access token (the bearer) for a short-lived gateway token',
+        security: bearer,
+        requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { ttl: { type: 'string', description: 'e.g. 30m; default auth.gatewayTokenTtl, at most 24h' } } } } } },
+        responses: { 200: json('TokenGrant'), 400: err, 401: err, 403: err, 429: err },
+      },
+    },
+    '/api/v1/auth/login': {
+      post: {
+        summary: 'Local mode: a local user\'s name and password for a gateway token',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } } } } },
+        responses: { 200: json('TokenGrant'), 400: err, 401: err, 429: err },
+      },
+    },
+    '/api/v1/auth/revoke': {
+      post: {
+        summary: 'Revoke a gateway token (its holder: {token}; an admin: {jti}); open sessions stop at their next command',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { token: { type: 'string' }, jti: { type: 'string' }, expiresAt: { type: 'integer' } } } } } },
+        responses: { 200: { description: 'OK' }, 400: err, 401: err, 403: err },
+      },
+    },
+    '/api/v1/tokens/{id}': { delete: { summary: 'Revoke an API key by id or name (admin)', security: bearer, parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'OK' }, 401: err, 403: err, 404: err } } },
+    '/api/v1/users': {
+      get: { summary: 'Local users (admin)', security: bearer, responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/LocalUser' } } } } }, 401: err, 403: err } },
+      post: {
+        summary: 'Create or reset a local user (admin; local mode)',
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['name', 'password'], properties: { name: { type: 'string' }, password: { type: 'string', minLength: 12 }, groups: { type: 'array', items: { type: 'string' } } } } } } },
+        responses: { 201: json('LocalUser', 'Created'), 400: err, 401: err, 403: err },
+      },
+    },
     '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and checkpoints (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
+    ...reviewPaths,
   },
 } as const;

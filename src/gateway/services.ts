@@ -6,11 +6,17 @@ import type { WardenConfig, ConnectionConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/types.ts';
 import type { AuditEventInput, VerifyResult } from '../audit/types.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { createApiKey, findApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
+import { createApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
 import { openAuditLog, verifyAudit, type AuditLog } from '../audit/index.ts';
 import { checkAccess } from '../session/access.ts';
+import { unseal } from '../audit/sealed.ts';
+import { originalsKey } from './keys.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { IdentityService, type AuthOutcome } from '../identity/identity-service.ts';
+import { isGatewayToken } from '../identity/gateway-token.ts';
+import { hasRole, rolesOf, type Role } from '../identity/roles.ts';
+import { addLocalUser, disableLocalUser, listLocalUsers, localUserCredentialId } from '../identity/local-users.ts';
 
 export interface AuthContext {
   clientAddr: string;
@@ -33,28 +39,132 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     throw e;
   }
   const log = opts.log;
-  const record = (e: AuditEventInput) => audit!.append(e, { durable: true });
+  const record = (e: AuditEventInput, durable = true) => audit!.append(e, { durable });
+
+  // Every refusal: counted, logged and audited with its stable reason, never the token.
+  // A flood of rate-limited attempts is audited without waiting for fsync each time.
+  const identity = new IdentityService({
+    store,
+    dataDir: config.gateway.dataDir,
+    auth: config.auth,
+    async onRefused(o, at) {
+      opts.metrics?.authFailures.inc({ frontDoor: at.frontDoor, reason: o.reason });
+      log?.warn({ frontDoor: at.frontDoor, clientAddr: at.clientAddr, account: o.account, reason: o.reason, detail: o.message }, 'authentication refused');
+      const data = { reason: o.message, code: o.reason, frontDoor: at.frontDoor, clientAddr: at.clientAddr, connection: at.connection ?? null };
+      await record({ type: 'auth.denied', actor: o.account, data }, o.reason !== 'rate_limited');
+    },
+  });
+  try {
+    await identity.revocations.poll();
+  } catch (e) {
+    await audit.close();
+    await store.close();
+    throw e;
+  }
+  identity.revocations.start(config.auth.revocationPoll, (e) => log?.error({ err: (e as Error).message }, 'revocation poll failed'));
+  const roles = config.auth.roles;
+  const publicIdentity = (i: Identity) => ({ kind: i.kind, subject: i.subject, name: i.name, groups: i.groups });
 
   const services = {
     store,
     audit,
     config,
 
-    /** Turn a bearer token into an identity, or audit why not. */
+    identity,
+    /** The per-command check open sessions run: revocation reaches them on their next command. */
+    credentials: identity.revocations,
+
+    /** Turn a bearer token into an identity, or audit why not (null). */
     async authenticate(token: string, ctx: AuthContext): Promise<Identity | null> {
-      const key = token ? await findApiKey(store, token) : null;
-      let reason: string | null = null;
-      if (!key) reason = 'unknown token';
-      else if (key.revokedAt) reason = 'token revoked';
-      else if (key.expiresAt !== null && key.expiresAt <= Date.now()) reason = 'token expired';
-      if (reason || !key) {
-        opts.metrics?.authFailures.inc({ frontDoor: ctx.frontDoor, reason: reason!.replace(/ /g, '_') });
-        log?.warn({ frontDoor: ctx.frontDoor, clientAddr: ctx.clientAddr, reason }, 'authentication refused');
-        await record({ type: 'auth.denied', actor: key?.name ?? null, data: { reason, frontDoor: ctx.frontDoor, clientAddr: ctx.clientAddr, connection: ctx.connection ?? null, tokenId: key?.id ?? null } });
-        return null;
+      const o = await services.authenticateDetailed(token, ctx);
+      return o.ok ? o.identity : null;
+    },
+
+    /** Like `authenticate`, with the reason of a refusal (rate_limited needs its own answer at each door). */
+    async authenticateDetailed(token: string, ctx: AuthContext): Promise<AuthOutcome> {
+      const o = await identity.authenticate(token, ctx);
+      if (o.ok && o.identity.kind === 'apikey') void touchApiKey(store, o.identity.subject).catch(() => {});
+      return o;
+    },
+
+    /** `auth.ok`: once per Postgres connection and per token issued, not per HTTP request (too chatty). */
+    async auditOk(i: Identity, ctx: AuthContext, type = 'auth.ok', extra: Record<string, unknown> = {}): Promise<void> {
+      await record({ type, actor: i.name, data: { identity: publicIdentity(i), credentialId: i.credentialId ?? null, frontDoor: ctx.frontDoor, clientAddr: ctx.clientAddr, connection: ctx.connection ?? null, ...extra } });
+    },
+
+    roles: (i: Identity): Role[] => rolesOf(i, roles),
+    hasRole: (i: Identity, role: Role): boolean => hasRole(i, role, roles),
+
+    /**
+     * Exchange an API key or an IdP client-credentials token for a short-lived gateway
+     * token. People use `warden login` (their IdP token) or a local login instead, and a
+     * gateway token cannot renew itself.
+     */
+    async exchangeToken(credential: string, ctx: AuthContext, ttlSec?: number): Promise<AuthOutcome & { token?: string; expiresIn?: number }> {
+      if (isGatewayToken(credential)) {
+        const o = { ok: false as const, reason: 'not_exchangeable' as const, message: 'a gateway token cannot be exchanged for another', account: null };
+        await identity.refuseOutcome(o, ctx);
+        return o;
       }
-      void touchApiKey(store, key.id).catch(() => {});
-      return { kind: 'apikey', subject: key.id, name: key.name, groups: key.groups, credentialId: key.id, expiresAt: key.expiresAt ?? undefined };
+      const o = await services.authenticateDetailed(credential, ctx);
+      if (!o.ok) return o;
+      if (o.identity.kind === 'user') {
+        const r = { ok: false as const, reason: 'not_exchangeable' as const, message: `a user identity cannot be exchanged (use warden login)`, account: o.identity.name };
+        await identity.refuseOutcome(r, ctx);
+        return r;
+      }
+      const t = identity.mint(o.identity, ttlSec ? { ttlSec } : {});
+      await services.auditOk(o.identity, ctx, 'auth.token_issued', { jti: t.jti, expiresIn: t.expiresIn, source: o.identity.credentialId ?? null });
+      return { ...o, token: t.token, expiresIn: t.expiresIn };
+    },
+
+    /** Local mode: name + password -> gateway token. */
+    async loginLocal(name: string, password: string, ctx: AuthContext): Promise<AuthOutcome & { token?: string; expiresIn?: number }> {
+      if (identity.oidcConfigured) {
+        const r = { ok: false as const, reason: 'invalid_credential' as const, message: 'local logins are off: an identity provider is configured', account: name };
+        await identity.refuseOutcome(r, ctx);
+        return r;
+      }
+      const o = await identity.loginLocal(name, password, ctx);
+      if (!o.ok) return o;
+      const t = identity.mint(o.identity);
+      await services.auditOk(o.identity, ctx, 'auth.login', { method: 'password', jti: t.jti, expiresIn: t.expiresIn });
+      return { ...o, token: t.token, expiresIn: t.expiresIn };
+    },
+
+    /** A gateway token for an identity a login flow already verified (the browser login). */
+    async issueForLogin(i: Identity, ctx: AuthContext, method: string): Promise<{ token: string; expiresIn: number }> {
+      const t = identity.mint(i);
+      await services.auditOk(i, ctx, 'auth.login', { method, jti: t.jti, expiresIn: t.expiresIn });
+      return t;
+    },
+
+    /** Revoke one gateway (or IdP) token by its id; open sessions using it stop at their next command. */
+    async revokeTokenId(jti: string, expiresAt: number, by: string): Promise<void> {
+      await identity.revocations.revokeTokenId(jti, expiresAt);
+      await record({ type: 'token.revoked', actor: by, data: { jti } });
+    },
+
+    async addUser(name: string, password: string, groups: string[], by: string) {
+      const u = await addLocalUser(store, name, password, groups);
+      await record({ type: 'user.added', actor: by, data: { name, groups } });
+      return u;
+    },
+    listUsers: () => listLocalUsers(store),
+    async disableUser(name: string, by: string): Promise<boolean> {
+      const done = await disableLocalUser(store, name);
+      if (done) {
+        await identity.revocations.revokeTokenId(localUserCredentialId(name), Date.now() + 24 * 3_600_000);
+        await record({ type: 'user.disabled', actor: by, data: { name } });
+      }
+      return done;
+    },
+
+    /** What a client needs to log in: never a secret. */
+    authConfig(): Record<string, unknown> {
+      const o = config.auth.oidc;
+      if (!o) return { mode: 'local' };
+      return { mode: 'oidc', issuer: o.issuer, clientId: o.clientId, audience: o.audience, groupsClaim: o.groupsClaim, scopes: o.scopes ?? null, authParams: o.authParams ?? null };
     },
 
     async auditDenied(who: Identity, ctx: AuthContext & { reason: string }): Promise<void> {
@@ -69,7 +179,10 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     },
 
     async revokeToken(idOrName: string, by: string) {
+      const ids = await store.db.selectFrom('api_keys').select('id').where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).where('revoked_at', 'is', null).execute();
       const n = await revokeApiKey(store, idOrName);
+      // Open sessions (and gateway tokens derived from these keys) learn it now, not at the next poll.
+      for (const r of ids) identity.revocations.add(r.id);
       if (n) await record({ type: 'token.revoked', actor: by, data: { token: idOrName } });
       return n;
     },
@@ -85,13 +198,23 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     },
 
     connectionsFor(who: Identity | null): Record<string, unknown>[] {
-      return config.connections.filter((c) => who === null || who.groups.includes('admin') || checkAccess(who, c).allowed).map(describeConnection);
+      return config.connections.filter((c) => who === null || hasRole(who, 'admin', roles) || checkAccess(who, c).allowed).map(describeConnection);
     },
 
     listSessions: (q: { limit: number; connection?: string }) => listSessions(store, q),
     async getSession(id: string) {
       const found = await getSession(store, id);
       return found && { ...found.session, events: found.events };
+    },
+
+    /** Open the sealed originals of one result event; the reveal itself is audited first. */
+    async revealOriginals(sessionId: string, seq: number, by: string): Promise<unknown> {
+      const found = await getSession(store, sessionId);
+      const ev = found?.events.find((e) => e.seq === seq);
+      if (!ev || ev.type !== 'result') throw new Error(`no result event ${seq} in session ${sessionId}`);
+      if (typeof ev.data.originals !== 'string') throw new Error(`result event ${seq} kept no originals (masking.keepOriginals is off or nothing was masked)`);
+      await record({ type: 'originals.revealed', sessionId, actor: by, data: { seq, commandId: ev.data.commandId } });
+      return unseal(originalsKey(config.gateway.dataDir), ev.data.originals, `${sessionId}/${String(ev.data.commandId)}`);
     },
 
     async verifyAudit(): Promise<VerifyResult> {
@@ -109,6 +232,7 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     },
 
     async close(): Promise<void> {
+      identity.revocations.stop();
       await audit!.close();
       await store.close();
     },

@@ -1,14 +1,22 @@
 // The guard of the session pipeline: classifies each command for its connection's
 // protocol and asks the policy for a decision. What cannot be classified falls to
-// the connection's onUnknown (default review), never to allow.
+// the connection's onUnknown (default review), never to allow. A review decision goes
+// to the review desk, which either hands out an approval (once) or holds the command.
 import type { Guard, SessionGuard, Verdict } from '../session/session.ts';
 import type { Command, SessionInfo } from '../session/types.ts';
+import { checkAccess, type AccessList } from '../session/access.ts';
+import { parseDuration } from '../config/duration.ts';
+import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
 import type { Policy, PolicyConnection, PolicyDecision } from './policy.ts';
 
 export interface GuardConnection extends PolicyConnection {
   type: string;
+  /** who may use it without an access request (checked per command for grant holders) */
+  access?: AccessList;
+  /** `wait`: hold a command needing review this long for an approval (e.g. 30s) */
+  reviews?: { wait?: string };
 }
 
 // Decisions come from the policy's cache, so their verdicts can be cached alongside.
@@ -29,22 +37,60 @@ export class PolicyGuard implements Guard {
   constructor(
     private readonly policy: Policy,
     private readonly connection: (name: string) => GuardConnection | undefined,
+    /** without a desk a review verdict holds the command with no way to approve it */
+    private readonly desk?: ReviewGate,
   ) {}
 
   open(session: SessionInfo): SessionGuard {
     const conn = this.connection(session.connection);
     if (!conn) return { judge: () => ({ action: 'block', reason: `connection "${session.connection}" no longer exists` }) };
+    // Groups do not change within a session: decide once whether it rests on a grant.
+    const grant = { until: 0, needed: !!(conn.access && this.desk && !checkAccess(session.identity, { name: conn.name, access: conn.access }).allowed) };
     if (conn.type !== 'postgres') {
       // No classifier for this protocol yet: everything is unknown.
       const action = conn.onUnknown ?? 'review';
-      return { judge: () => ({ action, reason: action === 'allow' ? undefined : `no classifier for ${conn.type} commands (onUnknown: ${action})` }) };
+      const v: Verdict = { action, reason: action === 'allow' ? undefined : `no classifier for ${conn.type} commands (onUnknown: ${action})` };
+      return { judge: (cmd: Command) => this.withGrant(session, conn, grant, () => (v.action === 'review' ? this.review(session, conn, cmd, v, undefined) : v)) };
     }
     const prepared = new PreparedStatements();
-    return {
-      judge: (cmd: Command) => {
-        const classification = prepared.resolve(classifyPostgres(cmd.text));
-        return verdictOf(this.policy.decide({ identity: session.identity, connection: conn, command: cmd, classification }));
-      },
+    const judge = (cmd: Command): Verdict | Promise<Verdict> => {
+      const classification = prepared.resolve(classifyPostgres(cmd.text));
+      const d = this.policy.decide({ identity: session.identity, connection: conn, command: cmd, classification });
+      const v = verdictOf(d);
+      return v.action === 'review' ? this.review(session, conn, cmd, v, d) : v;
     };
+    return { judge: (cmd: Command) => this.withGrant(session, conn, grant, () => judge(cmd)) };
+  }
+
+  /**
+   * A caller admitted through an approved access request (not in the connection's
+   * groups) keeps using it only while the window is open: checked before each command,
+   * from a cached end time, so the store is asked again only once the window ran out.
+   */
+  private withGrant(session: SessionInfo, conn: GuardConnection, state: { until: number; needed: boolean }, next: () => Verdict | Promise<Verdict>): Verdict | Promise<Verdict> {
+    if (!state.needed || Date.now() < state.until) return next();
+    return this.desk!.activeGrant(session.identity, conn.name).then((g) => {
+      if (!g) return { action: 'block', reason: `your access window on "${conn.name}" has ended; ask again with \`warden access request ${conn.name} --for 1h --reason ...\`` } satisfies Verdict;
+      state.until = g.expiresAt;
+      return next();
+    });
+  }
+
+  private async review(session: SessionInfo, conn: GuardConnection, cmd: Command, v: Verdict, d: PolicyDecision | undefined): Promise<Verdict> {
+    if (!this.desk) return v;
+    const req: HoldRequest = {
+      identity: session.identity,
+      connection: conn.name,
+      sessionId: session.id,
+      command: cmd.params ? { text: cmd.text, params: cmd.params } : { text: cmd.text },
+      rule: v.rule ?? null,
+      reason: v.reason ?? 'this command needs approval',
+      ...(d?.review ? { spec: d.review } : {}),
+    };
+    let answer: HoldAnswer = await this.desk.hold(req);
+    const wait = conn.reviews?.wait;
+    if (answer.action === 'review' && wait) answer = await this.desk.awaitApproval(req, answer.review.id, parseDuration(wait));
+    if (answer.action === 'allow') return { ...v, action: 'allow', reason: `approved in review ${answer.review.id}`, reviewId: answer.review.id };
+    return { ...v, reason: answer.message, reviewId: answer.review.id };
   }
 }

@@ -7,6 +7,8 @@ export interface CaptureLimits {
 
 export class RowCapture {
   rows: (string | null)[][] = [];
+  /** original values of masked rows, by row index (only with keepOriginals) */
+  originals: Record<number, (string | null)[]> | null = null;
   rowCount = 0;
   truncated = false;
   private bytes = 0;
@@ -24,7 +26,8 @@ export class RowCapture {
     if (!this.truncated) this.truncated = true;
   }
 
-  add(values: (string | null)[], size: number): void {
+  /** Keep a row; `original` is its unmasked form when it was masked and originals are kept. */
+  add(values: (string | null)[], size: number, original?: (string | null)[]): void {
     this.rowCount++;
     if (this.truncated) return;
     if (this.rows.length >= this.limits.maxRows || this.bytes + size > this.limits.maxBytes) {
@@ -32,6 +35,7 @@ export class RowCapture {
       return;
     }
     this.bytes += size;
+    if (original) (this.originals ??= {})[this.rows.length] = original;
     this.rows.push(values);
   }
 }

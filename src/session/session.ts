@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../audit/types.ts';
 import type { Command, Decision, ResultSummary, SessionInfo } from './types.ts';
+import type { Identity } from '../identity/types.ts';
+import type { Masker } from '../masking/index.ts';
+import { seal } from '../audit/sealed.ts';
 
 export interface EventSink {
   append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<unknown>;
@@ -30,10 +33,28 @@ export interface Guard {
 
 export const allowAll: Guard = { open: () => ({ judge: () => ({ action: 'allow' }) }) };
 
+/**
+ * Is the session's credential still good? Asked before each command. `version` moves
+ * whenever anything is revoked, so a session looks its credential up again only then:
+ * one integer compare per command otherwise, no allocation.
+ */
+export interface CredentialCheck {
+  readonly version: number;
+  isRevoked(identity: Identity): boolean;
+}
+
+const REVOKED = 'the access token of this session was revoked; reconnect with a valid token';
+
 export interface SessionDeps {
   events: EventSink;
+  /** revocation check per command (absent: the credential is only checked at admission) */
+  credentials?: CredentialCheck;
   mode: 'strict' | 'async';
   guard: Guard;
+  /** the connection's masker: results are masked before they reach the client or the record */
+  masker: Masker | null;
+  /** key that seals the originals of masked values (masking.keepOriginals); null: never kept */
+  originalsKey?: Buffer | null;
   /** called when an asynchronous record could not be written (logged by the gateway) */
   onRecordError: (e: unknown) => void;
 }
@@ -41,6 +62,9 @@ export interface SessionDeps {
 export class Session {
   private counter = 0;
   private ended = false;
+  private endedBecause = 'the session has ended';
+  /** -1: the first command always checks (a revocation may land between admission and start) */
+  private credentialVersion = -1;
   private readonly guard: SessionGuard;
   commands = 0;
 
@@ -79,13 +103,22 @@ export class Session {
    * mode); when recording fails the command is blocked, never run unrecorded.
    */
   async command(cmd: Command): Promise<Decision> {
-    if (this.ended) return { action: 'block', commandId: '', reason: 'the session has ended' };
+    if (this.ended) return { action: 'block', commandId: '', reason: this.endedBecause };
     const commandId = `${this.info.id}:${++this.counter}`;
     let verdict: Verdict;
-    try {
-      verdict = await this.guard.judge(cmd);
-    } catch (e) {
-      verdict = { action: 'block', reason: `the command could not be judged: ${(e as Error).message}` };
+    let revoked = false;
+    const cc = this.deps.credentials;
+    if (cc !== undefined && cc.version !== this.credentialVersion) {
+      this.credentialVersion = cc.version;
+      revoked = cc.isRevoked(this.info.identity);
+    }
+    if (revoked) verdict = { action: 'block', reason: REVOKED };
+    else {
+      try {
+        verdict = await this.guard.judge(cmd);
+      } catch (e) {
+        verdict = { action: 'block', reason: `the command could not be judged: ${(e as Error).message}` };
+      }
     }
     this.commands++;
     const data: Record<string, unknown> = { commandId, text: cmd.text, decision: verdict.action };
@@ -101,6 +134,11 @@ export class Session {
     } catch (e) {
       return { action: 'block', commandId, reason: `the command was not run because it could not be recorded (${(e as Error).message})` };
     }
+    if (revoked) {
+      // Every later command gets the same answer; the record shows why the session ended.
+      await this.end('credential revoked');
+      this.endedBecause = REVOKED;
+    }
     if (verdict.action === 'allow') return { action: 'allow', commandId };
     if (verdict.action === 'review') {
       return { action: 'review', commandId, reviewId: verdict.reviewId ?? '', message: verdict.reason ?? 'this command needs approval' };
@@ -115,6 +153,8 @@ export class Session {
     if (summary.columns) data.columns = summary.columns;
     if (summary.rows) data.rows = summary.rows;
     if (summary.truncated) data.truncated = true;
+    if (summary.maskedColumns?.length) data.maskedColumns = summary.maskedColumns;
+    if (summary.originals && this.deps.originalsKey) data.originals = seal(this.deps.originalsKey, summary.originals, `${this.info.id}/${commandId}`);
     if (summary.error) data.error = summary.error;
     void this.record({ type: 'result', data }, false).catch(this.deps.onRecordError);
   }
@@ -124,6 +164,11 @@ export class Session {
     if (this.ended) return;
     this.ended = true;
     await this.record({ type: 'session.end', data: { reason, commands: this.commands } }, false).catch(this.deps.onRecordError);
+  }
+
+  /** The masker engines apply to results as they stream (null: masking off). */
+  get masker(): Masker | null {
+    return this.deps.masker;
   }
 
   get isEnded(): boolean {

@@ -43,6 +43,10 @@ export interface ResultSummary {
   rowCount: number;
   /** true when rows were left out of the record because of the cap */
   truncated?: boolean;
+  /** unmasked values of masked rows by row index (keepOriginals only); sealed before recording */
+  originals?: Record<number, (string | null)[]>;
+  /** columns in which at least one value was masked */
+  maskedColumns?: string[];
   /** command tag (`SELECT 1`) or status line */
   tag?: string;
   /** error text when the command failed */

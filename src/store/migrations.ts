@@ -79,8 +79,90 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/** Identity: local users (local mode) and revoked gateway tokens (so every replica refuses them). */
+function identity(dialect: Dialect): Migration {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('local_users')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('created_at', int, (c) => c.notNull())
+        .addColumn('disabled_at', int)
+        .execute();
+      await db.schema
+        .createTable('revoked_tokens')
+        .addColumn('jti', 'text', (c) => c.primaryKey())
+        .addColumn('revoked_at', int, (c) => c.notNull())
+        // after this the token is dead anyway and the row can go
+        .addColumn('expires_at', int, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('revoked_tokens_revoked').on('revoked_tokens').column('revoked_at').execute();
+    },
+    async down(db: Kysely<any>) {
+      for (const t of ['revoked_tokens', 'local_users']) await db.schema.dropTable(t).execute();
+    },
+  };
+}
+
+// Just-in-time approvals (src/reviews): one row per review, command or access request,
+// and one row per vote. `open_key` is set while a command review is pending or approved
+// and unique, so an identical command of the same requester reuses the open review even
+// when two gateways race to create it; NULLs do not collide on either dialect.
+function reviews(dialect: Dialect): Migration {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('reviews')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('connection', 'text', (c) => c.notNull())
+        .addColumn('command_hash', 'text')
+        .addColumn('open_key', 'text', (c) => c.unique())
+        .addColumn('command', 'text')
+        .addColumn('params', 'text')
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('rule', 'text')
+        .addColumn('requester_subject', 'text', (c) => c.notNull())
+        .addColumn('requester_name', 'text', (c) => c.notNull())
+        .addColumn('requester', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text')
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('approvals_needed', int, (c) => c.notNull())
+        .addColumn('timeout_ms', int, (c) => c.notNull())
+        .addColumn('duration_ms', int)
+        .addColumn('created_at', int, (c) => c.notNull())
+        .addColumn('expires_at', int, (c) => c.notNull())
+        .addColumn('decided_at', int)
+        .addColumn('used_at', int)
+        .execute();
+      await db.schema.createIndex('reviews_status').on('reviews').columns(['status', 'expires_at']).execute();
+      await db.schema.createIndex('reviews_grants').on('reviews').columns(['requester_subject', 'connection', 'kind', 'status']).execute();
+      await db.schema.createIndex('reviews_created').on('reviews').column('created_at').execute();
+
+      await db.schema
+        .createTable('review_votes')
+        .addColumn('review_id', 'text', (c) => c.notNull())
+        .addColumn('voter_subject', 'text', (c) => c.notNull())
+        .addColumn('voter_name', 'text', (c) => c.notNull())
+        .addColumn('vote', 'text', (c) => c.notNull())
+        .addColumn('comment', 'text')
+        .addColumn('at', int, (c) => c.notNull())
+        .addPrimaryKeyConstraint('review_votes_pk', ['review_id', 'voter_subject'])
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      for (const t of ['review_votes', 'reviews']) await db.schema.dropTable(t).execute();
+    },
+  };
+}
+
 function provider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001_initial': initial(dialect) }) };
+  return { getMigrations: async () => ({ '0001_initial': initial(dialect), '0002_identity': identity(dialect), '0003_reviews': reviews(dialect) }) };
 }
 
 /** Bring the schema up to date; throws with the failing migration's error. */

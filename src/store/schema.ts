@@ -60,8 +60,76 @@ export interface ChainHeadTable {
   hash: string;
 }
 
+/** Local users (local mode, no IdP): scrypt password hashes only. */
+export interface LocalUsersTable {
+  name: string;
+  /** `scrypt$N$r$p$salt$hash` (base64url) */
+  password_hash: string;
+  /** JSON array of group names */
+  groups: string;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+/** Gateway tokens revoked before their expiry, by jti. */
+export interface RevokedTokensTable {
+  jti: string;
+  revoked_at: number;
+  expires_at: number;
+}
+
+/** A just-in-time approval: a held command or a time-window access request (src/reviews). */
+export interface ReviewsTable {
+  id: string;
+  /** command | access */
+  kind: string;
+  /** pending | approved | rejected | expired | used */
+  status: string;
+  connection: string;
+  /** sha256 of connection + exact text + params (command reviews) */
+  command_hash: string | null;
+  /** `${command_hash}:${requester_subject}` while pending or approved, else null (unique) */
+  open_key: string | null;
+  command: string | null;
+  /** JSON array of parameters, or null */
+  params: string | null;
+  /** why the command was held, or the requester's reason for access */
+  reason: string;
+  rule: string | null;
+  requester_subject: string;
+  requester_name: string;
+  /** JSON of the requester's identity (kind, subject, name, groups) */
+  requester: string;
+  session_id: string | null;
+  /** JSON array of approver groups */
+  groups: string;
+  approvals_needed: number;
+  timeout_ms: number;
+  /** access requests: the window granted on approval */
+  duration_ms: number | null;
+  created_at: number;
+  /** pending: until approval; approved: until use (command) or end of the window (access) */
+  expires_at: number;
+  decided_at: number | null;
+  used_at: number | null;
+}
+
+export interface ReviewVotesTable {
+  review_id: string;
+  voter_subject: string;
+  voter_name: string;
+  /** approve | reject */
+  vote: string;
+  comment: string | null;
+  at: number;
+}
+
 export interface Database {
+  reviews: ReviewsTable;
+  review_votes: ReviewVotesTable;
   api_keys: ApiKeysTable;
+  local_users: LocalUsersTable;
+  revoked_tokens: RevokedTokensTable;
   events: EventsTable;
   sessions: SessionsTable;
   checkpoints: CheckpointsTable;

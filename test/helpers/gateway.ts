@@ -19,14 +19,17 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(raw: { connections?: unknown[]; rules?: unknown[]; gateway?: Record<string, unknown>; demo?: boolean } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  raw: { connections?: unknown[]; rules?: unknown[]; gateway?: Record<string, unknown>; auth?: Record<string, unknown>; demo?: boolean; log?: pino.Logger } = {},
+): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const config = parseConfig({
     gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: '127.0.0.1:0' }, logLevel: 'silent', ...raw.gateway },
     connections: raw.connections ?? [],
     rules: raw.rules ?? [],
+    ...(raw.auth ? { auth: raw.auth } : {}),
   });
-  const gw = await startGateway(config, { demo: raw.demo, log: pino({ level: 'silent' }) });
+  const gw = await startGateway(config, { demo: raw.demo, log: raw.log ?? pino({ level: 'silent' }) });
   let closed = false;
   return {
     gw,

@@ -53,7 +53,7 @@ test('token create prints the token alone; psql reaches the demo data; the repla
   const token = t.stdout.trim();
   const q = await psql(pgPort, 'demo', token, ['-A', '-t', '-c', 'SELECT count(*) FROM customers', '-c', 'SELECT email FROM customers ORDER BY id LIMIT 1']);
   assert.equal(q.code, 0, q.stderr);
-  assert.equal(q.stdout.trim(), '24\nada.lovelace0@example.com');
+  assert.equal(q.stdout.trim(), '24\n[EMAIL]', 'the demo target\'s personal data arrives masked');
 
   const list = await warden(['sessions', 'list', '--config', cfg, '--json']);
   assert.equal(list.code, 0, list.stderr);
@@ -96,9 +96,10 @@ test('the CLI talks to a running gateway with --gateway and WARDEN_TOKEN', async
   assert.match(verify.stdout, /audit log intact: \d+ events/);
 });
 
-test('audit verify exits 0 when intact and names the first changed event after tampering', async () => {
+test('Ctrl-C shuts down cleanly; audit verify exits 0 when intact and names the first changed event after tampering', async () => {
   gateway.kill('SIGINT');
-  await new Promise((r) => gateway.once('exit', r));
+  const code = await new Promise((r) => gateway.once('exit', (c) => r(c)));
+  assert.equal(code, 0);
   const ok = await warden(['audit', 'verify', '--config', cfg]);
   assert.equal(ok.code, 0, ok.stderr + ok.stdout);
   const db = new Database(join(dir, 'data', 'warden.db'));

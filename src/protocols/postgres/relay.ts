@@ -50,7 +50,7 @@ export class PostgresRelay {
     private readonly opts: RelayOptions,
   ) {
     this.fromClient = new FrameSplitter(opts.maxMessageBytes);
-    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary));
+    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker);
     client.on('data', (d: Buffer) => this.onClientData(d));
     server.on('data', (d: Buffer) => this.onServerData(d));
     client.on('end', () => this.close('client disconnected'));
@@ -216,11 +216,13 @@ export class PostgresRelay {
 
   private onServerData(chunk: Buffer): void {
     if (this.closed) return;
-    const swallowed: number[] = [];
+    // Frames the tracker replaced (masked) or dropped, as [start, end, replacement|null].
+    const edits: (number | Buffer | null)[] = [];
     let data: Buffer;
     try {
       data = this.fromServer.push(chunk, (type, buf, start, end) => {
-        if (!this.tracker.onFrame(type, buf, start, end)) swallowed.push(start - 5, end);
+        const fate = this.tracker.onFrame(type, buf, start, end);
+        if (fate !== undefined) edits.push(start - 5, end, fate);
       });
     } catch (e) {
       this.serverGone(`the target sent a malformed message: ${(e as Error).message}`);
@@ -228,15 +230,17 @@ export class PostgresRelay {
     }
     if (data.length === 0) return;
     let out = data;
-    if (swallowed.length) {
-      const keep: Buffer[] = [];
+    if (edits.length) {
+      const parts: Buffer[] = [];
       let from = 0;
-      for (let i = 0; i < swallowed.length; i += 2) {
-        keep.push(data.subarray(from, swallowed[i]));
-        from = swallowed[i + 1]!;
+      for (let i = 0; i < edits.length; i += 3) {
+        parts.push(data.subarray(from, edits[i] as number));
+        const replacement = edits[i + 2] as Buffer | null;
+        if (replacement) parts.push(replacement);
+        from = edits[i + 1] as number;
       }
-      keep.push(data.subarray(from));
-      out = Buffer.concat(keep);
+      parts.push(data.subarray(from));
+      out = Buffer.concat(parts);
     }
     if (out.length && !this.client.write(out)) this.server.pause();
   }

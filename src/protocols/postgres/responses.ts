@@ -3,7 +3,8 @@
 // server answers (Parse, Bind, Describe, Close, Execute, Sync, Query, FunctionCall).
 import type { ResultSummary } from '../../session/types.ts';
 import { RowCapture, type CaptureLimits } from '../../session/row-capture.ts';
-import { decodeBackend, type FieldDescription } from './messages.ts';
+import type { Masker, ResultMasker } from '../../masking/index.ts';
+import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
 
 /** A command whose results are being collected. */
@@ -20,21 +21,31 @@ type Expect =
 
 export type ResultSink = (commandId: string, summary: ResultSummary) => void;
 
+/** What happens to a server frame: undefined forwards it as is, null drops it, a Buffer replaces it. */
+export type FrameFate = Buffer | null | undefined;
+
 const T = (c: string) => c.charCodeAt(0);
 const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), NO_DATA = T('n'), ROW_DESC = T('T'),
   DATA_ROW = T('D'), COMMAND_COMPLETE = T('C'), EMPTY_QUERY = T('I'), PORTAL_SUSPENDED = T('s'), ERROR = T('E'),
-  READY = T('Z'), COPY_DATA = T('d'), FUNCTION_RESULT = T('V');
+  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N');
 
 export class ResponseTracker {
   private readonly queue: Expect[] = [];
   private head = 0;
   private columns: FieldDescription[] | null = null;
   private capture: RowCapture | null = null;
+  /** masks the rows of the current result; null when masking is off or nothing to do */
+  private rows: ResultMasker | null = null;
+  private readonly masked = new Set<string>();
+  private readonly keepOriginals: boolean;
 
   constructor(
     private readonly limits: CaptureLimits,
     private readonly sink: ResultSink,
-  ) {}
+    private readonly masker: Masker | null,
+  ) {
+    this.keepOriginals = masker?.enabled === true && masker.config.keepOriginals;
+  }
 
   expect(kind: 'P' | 'B' | 'C' | 'D', swallow = false): void {
     this.queue.push({ kind, swallow });
@@ -82,35 +93,68 @@ export class ResponseTracker {
     const summary: ResultSummary = { rowCount: c?.rowCount ?? 0, durationMs: Date.now() - run.startedAt };
     if (this.columns) summary.columns = this.columns.map((f) => ({ name: f.name, type: f.typeOid }));
     if (c && c.rows.length) summary.rows = c.rows;
+    if (c?.originals) summary.originals = c.originals;
     if (c?.truncated) summary.truncated = true;
     if (tag !== undefined) summary.tag = tag;
     if (error) summary.error = error;
+    if (this.rows) for (const c of this.rows.maskedColumns()) this.masked.add(c);
+    if (this.masked.size) summary.maskedColumns = [...this.masked];
+    this.masked.clear();
     this.sink(run.commandId, summary);
     this.capture = null;
   }
 
-  /** See one server frame; returns false when the frame answers a message Warden injected. */
-  onFrame(type: number, buf: Buffer, start: number, end: number): boolean {
+  /** See one server frame and decide its fate (masked, dropped when it answers a message Warden injected). */
+  onFrame(type: number, buf: Buffer, start: number, end: number): FrameFate {
     switch (type) {
-      case DATA_ROW:
-      case COPY_DATA: {
-        if (!this.running()) return true;
+      case DATA_ROW: {
+        let frame: Buffer | undefined;
+        if (this.rows) {
+          const whole = buf.subarray(start - 5, end);
+          const out = this.rows.maskDataRow(whole);
+          if (out !== whole) frame = out;
+        }
+        if (!this.running()) return frame;
         const cap = (this.capture ??= new RowCapture(this.limits));
         if (!cap.capturing) cap.skip();
-        else if (type === DATA_ROW) cap.add(dataRowValues(buf, start, end, this.columns), end - start);
-        else cap.add([buf.toString('utf8', start, end).replace(/\n$/, '')], end - start);
-        return true;
+        else if (frame) cap.add(dataRowValues(frame, 5, frame.length, this.columns), frame.length - 5, this.keepOriginals ? dataRowValues(buf, start, end, this.columns) : undefined);
+        else cap.add(dataRowValues(buf, start, end, this.columns), end - start);
+        return frame;
+      }
+      case COPY_DATA: {
+        let frame: Buffer | undefined;
+        let line = buf.toString('utf8', start, end);
+        let original: string | undefined;
+        if (this.masker?.enabled) {
+          const m = this.masker.maskText(line);
+          if (m !== line) {
+            if (this.keepOriginals) original = line.replace(/\n$/, '');
+            line = m;
+            frame = encodeBackend({ type: 'CopyData', data: Buffer.from(m) });
+            this.masked.add('(copy)');
+          }
+        }
+        if (!this.running()) return frame;
+        const cap = (this.capture ??= new RowCapture(this.limits));
+        if (!cap.capturing) cap.skip();
+        else cap.add([line.replace(/\n$/, '')], end - start, original === undefined ? undefined : [original]);
+        return frame;
       }
       case ROW_DESC: {
         const m = decodeBackend(type, buf, start, end);
-        if (m.type === 'RowDescription') this.columns = m.fields;
+        if (m.type === 'RowDescription') {
+          this.columns = m.fields;
+          const rs = this.masker?.enabled ? this.masker.forColumns(m.fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format }))) : null;
+          this.rows = rs?.active ? rs : null;
+        }
         this.completeIf('D');
-        return true;
+        return undefined;
       }
       case NO_DATA:
         this.columns = null;
+        this.rows = null;
         this.completeIf('D');
-        return true;
+        return undefined;
       case PARSE_COMPLETE:
       case BIND_COMPLETE:
       case CLOSE_COMPLETE: {
@@ -118,9 +162,9 @@ export class ResponseTracker {
         const kind = type === PARSE_COMPLETE ? 'P' : type === BIND_COMPLETE ? 'B' : 'C';
         if (e?.kind === kind) {
           this.pop();
-          return !e.swallow;
+          return e.swallow ? null : undefined;
         }
-        return true;
+        return undefined;
       }
       case COMMAND_COMPLETE:
       case EMPTY_QUERY:
@@ -129,29 +173,48 @@ export class ResponseTracker {
         const tag = type === COMMAND_COMPLETE ? cstringAt(buf, start, end)[0] : type === EMPTY_QUERY ? '' : 'SUSPENDED';
         if (run) this.finish(run, undefined, tag);
         if (this.peek()?.kind === 'E') this.pop();
-        this.columns = null;
-        return true;
+        // A suspended portal goes on with the same columns at its next Execute.
+        if (type !== PORTAL_SUSPENDED) {
+          this.columns = null;
+          this.rows = null;
+        }
+        return undefined;
       }
-      case FUNCTION_RESULT:
-        return true;
       case ERROR:
-        this.onError(buf, start, end);
-        return true;
+      case NOTICE: {
+        const m = decodeBackend(type, buf, start, end);
+        const fields = m.type === 'ErrorResponse' || m.type === 'NoticeResponse' ? m.fields : {};
+        const frame = this.maskNotice(m.type === 'ErrorResponse' ? 'ErrorResponse' : 'NoticeResponse', fields);
+        if (type === ERROR) this.onError({ code: fields.C, message: fields.M ?? 'error' });
+        return frame;
+      }
       case READY:
         this.onReady();
-        return true;
+        return undefined;
       default:
-        return true;
+        return undefined;
     }
+  }
+
+  /** Servers echo values in messages (`Key (email)=(a@b.c) already exists`): mask those too. */
+  private maskNotice(type: 'ErrorResponse' | 'NoticeResponse', fields: Record<string, string>): Buffer | undefined {
+    if (!this.masker?.enabled) return undefined;
+    let changed = false;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      const m = k === 'M' || k === 'D' || k === 'H' || k === 'W' ? this.masker.maskMessage(v) : v;
+      if (m !== v) changed = true;
+      out[k] = m;
+    }
+    if (changed) Object.assign(fields, out);
+    return changed ? encodeBackend({ type, fields: out }) : undefined;
   }
 
   private completeIf(kind: 'D'): void {
     if (this.peek()?.kind === kind) this.pop();
   }
 
-  private onError(buf: Buffer, start: number, end: number): void {
-    const m = decodeBackend(ERROR, buf, start, end);
-    const error = m.type === 'ErrorResponse' ? { code: m.fields.C, message: m.fields.M ?? 'error' } : { message: 'error' };
+  private onError(error: { code?: string; message: string }): void {
     const e = this.peek();
     if (!e) return;
     if (e.kind === 'Q' || e.kind === 'F') {
@@ -182,6 +245,7 @@ export class ResponseTracker {
       if (x.kind === 'S' || x.kind === 'Q' || x.kind === 'F') break;
     }
     this.columns = null;
+    this.rows = null;
     this.capture = null;
   }
 }
