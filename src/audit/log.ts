@@ -7,7 +7,7 @@ import { canonicalJson } from './canonical.ts';
 import type { BatchItem, BatchWritten } from './chain.ts';
 import { loadOrCreateKey } from './keys.ts';
 import { PgChainWriter } from './pg-writer.ts';
-import { InlineSqliteChainWriter, SqliteChainWriter } from './sqlite-writer.ts';
+import { SqliteChainWriter } from './sqlite-writer.ts';
 import type { AuditEvent, AuditEventInput, AuditLog, VerifyResult } from './types.ts';
 import { verifyAudit } from './verify.ts';
 import type { ChainWriter } from './writer.ts';
@@ -39,7 +39,7 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
   let writer: ChainWriter;
   if (store.kind === 'sqlite') {
     if (!store.file) throw new Error('a SQLite store without a file cannot host the audit writer');
-    const w = process.env.WARDEN_AUDIT_THREAD === '1' ? new SqliteChainWriter(store.file, cfg) : new InlineSqliteChainWriter(store.file, cfg);
+    const w = new SqliteChainWriter(store.file, cfg);
     try {
       await w.ready();
     } catch (e) {

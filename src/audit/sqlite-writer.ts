@@ -8,7 +8,6 @@ import type { BatchItem, BatchWritten, ChainHead } from './chain.ts';
 import type { Checkpoint } from './checkpoint-file.ts';
 import type { WorkerReply, WorkerRequest } from './sqlite-worker.ts';
 import type { ChainWriter, WriterConfig } from './writer.ts';
-import { SqliteChain } from './sqlite-chain.ts';
 
 type Pending = { resolve: (v: any) => void; reject: (e: Error) => void };
 type Op = WorkerRequest extends infer R ? (R extends { op: infer O } ? O : never) : never;
@@ -92,35 +91,3 @@ function startWorker(workerData: WriterConfig & { file: string }): Worker {
   return new Worker(boot, { eval: true, workerData, execArgv: [] });
 }
 
-/**
- * The same writer on the calling thread: a commit blocks the event loop for its fsync
- * (~0.2 ms here), but no thread hop is paid per batch. On a busy small machine the
- * hops cost more than the fsync, so this is the default; see bench:pg.
- */
-export class InlineSqliteChainWriter implements ChainWriter {
-  private readonly chain: SqliteChain;
-  private closed = false;
-
-  constructor(file: string, cfg: WriterConfig) {
-    this.chain = new SqliteChain({ ...cfg, file });
-  }
-
-  async ready(): Promise<ChainHead> {
-    return this.chain.head();
-  }
-
-  async write(items: BatchItem[], durable: boolean): Promise<BatchWritten> {
-    if (this.closed) throw new Error('the audit writer is closed');
-    return this.chain.write(items, durable);
-  }
-
-  async checkpointHead(): Promise<Checkpoint | null> {
-    return this.chain.checkpointHead();
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.chain.close();
-  }
-}
