@@ -19,6 +19,7 @@ registerAdmin(program);
 registerAgent(program);
 (await import('./auth.ts')).registerAuth(program);
 (await import('./reviews.ts')).registerReviews(program);
+(await import('./mcp.ts')).registerMcp(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

@@ -28,6 +28,22 @@ export const recordingSchema = z
   })
   .prefault({});
 
+/** The MCP server at /mcp (src/mcp). */
+export const mcpSchema = z
+  .strictObject({
+    /** browser Origins allowed besides loopback (full origins or hostnames); others get 403 */
+    allowedOrigins: z.array(z.string().min(1)).default([]),
+    /** the resource identifier advertised in the protected-resource metadata (default: <http URL>/mcp) */
+    resource: z.string().min(1).optional(),
+    /** rows, bytes (of values) and time of one `run` result given to an agent */
+    maxRows: z.number().int().min(1).default(500),
+    maxBytes: z.number().int().min(1024).default(256 * 1024),
+    statementTimeout: z.string().default('30s'),
+    /** an agent's database connection closes after this long without a call */
+    idleTimeout: z.string().default('5m'),
+  })
+  .prefault({});
+
 export const gatewaySchema = z
   .strictObject({
     dataDir: z.string().default('./warden-data'),
@@ -49,6 +65,7 @@ export const gatewaySchema = z
     /** largest frame accepted from a client before the connection is closed */
     maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    mcp: mcpSchema,
   })
   .prefault({});
 

@@ -22,7 +22,10 @@ import { buildHttpApi } from './http-api.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { gatewayCertificate } from './tls.ts';
-import { startDemoTarget, type DemoTarget } from './demo.ts';
+import type { DemoTarget } from './demo.ts';
+import { parseDuration } from '../config/duration.ts';
+import { mountMcp } from '../mcp/http.ts';
+import { McpSessionTags } from '../mcp/session-tags.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -47,6 +50,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
   try {
     let demo: DemoTarget | null = null;
     if (opts.demo || config.connections.length === 0) {
+      // Loaded only when used: PGlite alone adds ~50 MB to the gateway's memory.
+      const { startDemoTarget } = await import('./demo.ts');
       demo = await startDemoTarget();
       cleanups.push(() => demo!.close());
       // Parsed by the schema so every default a connection has applies to the demo too.
@@ -80,6 +85,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const sealKey = [...maskers.values()].some((m) => m.enabled && m.config.keepOriginals) ? originalsKey(config.gateway.dataDir) : null;
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
+    const mcpTags = new McpSessionTags(services.store, services.audit);
 
     const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>) => {
       const session = new Session({ ...info, id: Session.newId(), startedAt: Date.now() }, {
@@ -95,6 +101,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         },
       });
       await session.start();
+      mcpTags.noteOpened(info.attributes?.application_name, session.info.id);
       metrics.sessions.inc({ protocol: info.protocol, connection: info.connection });
       return session;
     };
@@ -153,6 +160,19 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
     mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });
+    // MCP (src/mcp): its tools reach databases only through the Postgres door above, as the caller.
+    if (pgAddr) {
+      const m = config.gateway.mcp;
+      const mcp = mountMcp(app, {
+        authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }),
+        connections: (who) => services.connectionsFor(who),
+        desk, postgres: { host: pgAddr.host === '0.0.0.0' ? '127.0.0.1' : pgAddr.host === '::' ? '::1' : pgAddr.host, port: pgAddr.port },
+        baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
+        allowedOrigins: m.allowedOrigins, caps: { maxRows: m.maxRows, maxBytes: m.maxBytes, timeoutMs: parseDuration(m.statementTimeout) }, idleMs: parseDuration(m.idleTimeout),
+        maskedColumns: (tag) => mcpTags.maskedColumns(tag), forgetSession: (tag) => mcpTags.forget(tag), version: '0.1.0', log,
+      });
+      cleanups.push(() => mcp.close());
+    }
 
     const httpWant = hostPort(config.gateway.listen.http);
     await app.listen({ host: httpWant.host, port: httpWant.port });

@@ -39,6 +39,12 @@ export const openapi = {
     },
   },
   paths: {
+    '/mcp': {
+      post: { summary: 'MCP over Streamable HTTP (JSON-RPC; revisions 2026-07-28 and 2025 as fallback). Bearer token required; 401 carries WWW-Authenticate resource_metadata; a non-loopback Origin not in gateway.mcp.allowedOrigins gets 403', security: bearer, responses: { 200: { description: 'JSON-RPC response (JSON or SSE)' }, 401: err, 403: err } },
+    },
+    '/.well-known/oauth-protected-resource': {
+      get: { summary: 'OAuth 2.0 protected-resource metadata (RFC 9728) of /mcp: the resource and the IdP (auth.oidc.issuer); also at /.well-known/oauth-protected-resource/mcp', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'object', properties: { resource: { type: 'string' }, authorization_servers: { type: 'array', items: { type: 'string' } } } } } } } } },
+    },
     '/api/v1/whoami': { get: { summary: 'The caller\'s identity', security: bearer, responses: { 200: json('Identity'), 401: err } } },
     '/api/v1/connections': { get: { summary: 'Connections the caller may use (all for admins)', security: bearer, responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Connection' } } } } }, 401: err } } },
     '/api/v1/sessions': {

@@ -1,0 +1,113 @@
+// MCP over Streamable HTTP at /mcp on the gateway, as an OAuth 2.1 resource server:
+//  - `Origin` checked against an allow-list (loopback by default): a browser page on another
+//    site cannot drive a local agent's tools (DNS rebinding); a bad Origin gets 403;
+//  - a bearer token on every request, verified by the gateway's identity service (IdP JWT
+//    with audience check, API key, gateway token); none or a bad one gets 401 with
+//    `WWW-Authenticate: Bearer resource_metadata=...` (RFC 9728) so an MCP client can find
+//    the IdP and log in by itself;
+//  - `/.well-known/oauth-protected-resource[/mcp]` names the resource and the IdP.
+// The SDK's createMcpHandler serves the 2026-07-28 revision and, as fallback, the 2025
+// revisions statelessly; a fresh tool server per request is bound to the caller.
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { createMcpHandler, type McpRequestContext } from '@modelcontextprotocol/server';
+import { toWebRequest } from '@modelcontextprotocol/node';
+import type { Identity } from '../identity/types.ts';
+import type { AuthOutcome } from '../identity/identity-service.ts';
+import type { ReviewDesk } from '../reviews/desk.ts';
+import type { QueryCaps } from './pg-bridge.ts';
+import { PgBridge } from './pg-bridge.ts';
+import { buildMcpServer } from './tools.ts';
+
+export interface McpHttpDeps {
+  authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
+  connections(who: Identity): Record<string, unknown>[];
+  desk: ReviewDesk;
+  /** the gateway's Postgres listener: the only way the tools reach a database */
+  postgres: { host: string; port: number };
+  /** the gateway's public base URL (for the resource identifier and metadata URL) */
+  baseUrl(): string;
+  /** `auth.oidc.issuer`, when an IdP is configured */
+  issuer: string | null;
+  scopes: string[] | null;
+  /** `gateway.mcp.resource`: the resource identifier tokens are issued for (default <base>/mcp) */
+  resource: string | null;
+  /** extra allowed Origins (full origins or hostnames); loopback is always allowed */
+  allowedOrigins: string[];
+  caps: QueryCaps;
+  idleMs: number;
+  /** columns masked in the last result of the session opened as `warden-mcp <tag>` */
+  maskedColumns(tag: string): Promise<string[]>;
+  forgetSession(tag: string): void;
+  version: string;
+  log: Logger;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const METADATA_PATH = '/.well-known/oauth-protected-resource';
+
+export function originAllowed(origin: string | undefined, allowed: string[]): boolean {
+  if (origin === undefined) return true; // not a browser: nothing to rebind
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  return LOOPBACK.has(url.hostname) || allowed.includes(url.origin) || allowed.includes(url.hostname);
+}
+
+export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Promise<void> } {
+  const bridge = new PgBridge({ ...deps.postgres, idleMs: deps.idleMs, onClosed: (tag) => deps.forgetSession(tag) });
+  const resource = () => deps.resource ?? `${deps.baseUrl()}/mcp`;
+  const metadataUrl = () => `${deps.baseUrl()}${METADATA_PATH}/mcp`;
+
+  const handler = createMcpHandler((ctx: McpRequestContext) => {
+    const who = ctx.authInfo?.extra?.identity as Identity | undefined;
+    if (!who || !ctx.authInfo) throw new Error('unauthenticated MCP request reached the tools');
+    return buildMcpServer({ identity: who, token: ctx.authInfo.token, bridge, desk: deps.desk, connections: deps.connections, maskedColumns: deps.maskedColumns, caps: deps.caps }, { name: 'warden', version: deps.version });
+  }, { onerror: (e) => deps.log.debug({ err: e.message }, 'mcp request refused') });
+
+  const metadata = async () => ({
+    resource: resource(),
+    authorization_servers: deps.issuer ? [deps.issuer] : [],
+    bearer_methods_supported: ['header'],
+    ...(deps.scopes?.length ? { scopes_supported: deps.scopes } : {}),
+    resource_name: 'Warden MCP',
+  });
+  app.get(METADATA_PATH, metadata);
+  app.get(`${METADATA_PATH}/mcp`, metadata);
+
+  const challenge = (reply: FastifyReply, error: string, description: string) =>
+    reply
+      .status(401)
+      .header('www-authenticate', `Bearer resource_metadata="${metadataUrl()}"${error ? `, error="${error}", error_description="${description}"` : ''}`)
+      .send({ error: description });
+
+  app.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: '/mcp',
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      if (!originAllowed(req.headers.origin, deps.allowedOrigins)) return reply.status(403).send({ error: `Origin ${req.headers.origin} is not allowed (gateway.mcp.allowedOrigins)` });
+      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+      if (!m) return challenge(reply, '', 'a bearer token is required');
+      const o = await deps.authenticate(m[1]!, req.ip);
+      if (!o.ok && o.reason === 'rate_limited') return reply.status(429).send({ error: 'too many failed attempts; try again later' });
+      if (!o.ok) return challenge(reply, 'invalid_token', 'the token is invalid or expired');
+      const authInfo = { token: m[1]!, clientId: o.identity.name, scopes: [], extra: { identity: o.identity } };
+      const ac = new AbortController();
+      reply.raw.on('close', () => ac.abort());
+      const res = await handler.fetch(await toWebRequest(req.raw, req.body, { signal: ac.signal }), { authInfo, parsedBody: req.body });
+      reply.status(res.status).headers(Object.fromEntries(res.headers));
+      return reply.send(res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) : null);
+    },
+  });
+
+  return {
+    close: async () => {
+      await handler.close();
+      await bridge.close();
+    },
+  };
+}

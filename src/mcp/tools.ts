@@ -1,0 +1,172 @@
+// The tool surface: list_connections, describe_connection, run, explain, review_status,
+// wait_for_review, request_access. Statements go through PgBridge (the gateway's own
+// Postgres door, as the caller), review questions go to the review desk as the caller.
+// Descriptions are terse on purpose: tools/list is paid for in every agent's context.
+import { z } from 'zod';
+import { McpServer, inputRequired, type CallToolResult, type InputRequiredResult } from '@modelcontextprotocol/server';
+import type { Identity } from '../identity/types.ts';
+import { ReviewError, type ReviewDesk } from '../reviews/desk.ts';
+import type { Review } from '../reviews/types.ts';
+import { parseDuration } from '../config/duration.ts';
+import { classifyPostgres } from '../sql/postgres.ts';
+import { StatementTimeout, type PgBridge, type QueryCaps, type QueryOutcome } from './pg-bridge.ts';
+import { classifyPgError, refusalText, type Refusal } from './refusals.ts';
+import { runOutput, runOutputSchema, runText } from './results.ts';
+import { describeSql, describeText, namePattern } from './describe.ts';
+
+export interface ToolDeps {
+  identity: Identity;
+  /** the caller's bearer token: the password of its own pipeline session, never sent to a target */
+  token: string;
+  bridge: PgBridge;
+  desk: ReviewDesk;
+  connections(who: Identity): Record<string, unknown>[];
+  /** columns the pipeline masked in the last result of the session with this tag */
+  maskedColumns(sessionTag: string): Promise<string[]>;
+  caps: QueryCaps;
+}
+
+const text = (t: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: t }], ...(isError ? { isError: true } : {}) });
+const conn = z.string().describe('connection name (list_connections)');
+
+export function buildMcpServer(d: ToolDeps, info: { name: string; version: string }): McpServer {
+  const server = new McpServer(info, { capabilities: { tools: {} } });
+
+  const exec = async (connection: string, sql: string, params?: unknown[]): Promise<QueryOutcome | Refusal | StatementTimeout> => {
+    try {
+      return await d.bridge.query(d.token, connection, sql, params, d.caps);
+    } catch (e) {
+      if (e instanceof StatementTimeout) return e;
+      return classifyPgError(e);
+    }
+  };
+  const failed = (r: Refusal | StatementTimeout, connection: string): CallToolResult =>
+    r instanceof StatementTimeout ? text(`${r.message}. Nothing more is returned; narrow the statement (LIMIT, WHERE) and retry.`, true) : text(refusalText(r, connection), true);
+  const isOutcome = (r: QueryOutcome | Refusal | StatementTimeout): r is QueryOutcome => 'rows' in r;
+
+  server.registerTool('list_connections', {
+    description: 'Connections you may use, with type and description.',
+    annotations: { readOnlyHint: true },
+  }, async () => {
+    const list = d.connections(d.identity).map((c) => ({ name: c.name as string, type: c.type as string, description: (c.description as string | null) ?? null }));
+    const lines = list.map((c) => `${c.name} (${c.type})${c.description ? `: ${c.description}` : ''}`);
+    return { content: [{ type: 'text', text: lines.join('\n') || 'No connections: ask for access with request_access.' }], structuredContent: { connections: list } };
+  });
+
+  server.registerTool('describe_connection', {
+    description: 'Schemas, tables, columns and types. detail: names | summary (columns per table) | full (types, nullability, defaults). filter: table name substring or LIKE pattern.',
+    inputSchema: z.object({ connection: conn, detail: z.enum(['names', 'summary', 'full']).default('summary'), filter: z.string().optional() }),
+    annotations: { readOnlyHint: true },
+  }, async ({ connection, detail, filter }) => {
+    const r = await exec(connection, describeSql(detail), [namePattern(filter)]);
+    if (!isOutcome(r)) return failed(r, connection);
+    return text(describeText(detail, r.rows).text);
+  });
+
+  server.registerTool('run', {
+    description: 'Run one SQL statement on a connection through Warden: policy may block it or hold it for human review; results are masked and capped.',
+    inputSchema: z.object({ connection: conn, sql: z.string().min(1) }),
+    outputSchema: runOutputSchema,
+    annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+  }, async ({ connection, sql }, ctx): Promise<CallToolResult | InputRequiredResult> => {
+    const r = await exec(connection, sql);
+    if (isOutcome(r)) {
+      const out = runOutput(r, r.columns.length ? await d.maskedColumns(r.sessionTag) : []);
+      return { content: [{ type: 'text', text: runText(out, r.command, d.caps) }], structuredContent: out };
+    }
+    if (r instanceof StatementTimeout || r.kind !== 'review') return failed(r, connection);
+    // Held: nothing ran. A client that can show its user a prompt is asked to send them to the
+    // approver; whatever the answer, the statement only runs on a later identical `run` after
+    // an approver approved it (the desk hands an approval out exactly once).
+    const review = await d.desk.get(d.identity, r.reviewId);
+    const where = d.desk.approveHow(r.reviewId);
+    const caps = server.server.getClientCapabilities()?.elicitation;
+    const asked = ctx.mcpReq.inputResponses?.review !== undefined;
+    if (caps && !asked && review?.status === 'pending') {
+      const message = `Warden is holding a statement on "${connection}" for review ${r.reviewId}. An approver (${review.groups.join(', ')}) must approve it: ${where.cli}, or POST ${where.api}. Nothing runs until then.`;
+      const ask = caps.url
+        ? inputRequired.elicitUrl({ message, url: where.api })
+        : inputRequired.elicit({ message, requestedSchema: { type: 'object', properties: { seen: { type: 'boolean', title: 'I have asked an approver' } } } });
+      return inputRequired({ inputRequests: { review: ask } });
+    }
+    return held(r.reviewId, r.message, review, where);
+  });
+
+  server.registerTool('explain', {
+    description: 'The plan of a SQL statement (EXPLAIN without ANALYZE: nothing is executed).',
+    inputSchema: z.object({ connection: conn, sql: z.string().min(1) }),
+    annotations: { readOnlyHint: true },
+  }, async ({ connection, sql }) => {
+    const stmt = sql.trim().replace(/;\s*$/, '');
+    // One statement, judged on the real parser: `select 1; delete ...` would otherwise
+    // run its second statement under the cover of EXPLAIN.
+    const parsed = classifyPostgres(stmt);
+    if (parsed.error || parsed.statements.length !== 1) return text('explain takes exactly one SQL statement.', true);
+    if (parsed.statements[0]!.kind === 'explain') return text('Pass the statement itself, without EXPLAIN; ANALYZE is never used here.', true);
+    const r = await exec(connection, `EXPLAIN ${stmt}`);
+    if (!isOutcome(r)) return failed(r, connection);
+    return text(r.rows.map((row) => row[0]).join('\n'));
+  });
+
+  server.registerTool('review_status', {
+    description: 'Status of a review (pending, approved, rejected, expired, used).',
+    inputSchema: z.object({ review: z.string() }),
+    annotations: { readOnlyHint: true },
+  }, async ({ review }) => {
+    const r = await d.desk.get(d.identity, review);
+    return r ? reviewResult(r, d.desk) : text(`No review ${review} that you may see.`, true);
+  });
+
+  server.registerTool('wait_for_review', {
+    description: 'Wait until a review is decided or the timeout passes (seconds, max 120).',
+    inputSchema: z.object({ review: z.string(), timeout: z.number().int().min(1).max(120).default(30) }),
+    annotations: { readOnlyHint: true },
+  }, async ({ review, timeout }, ctx) => {
+    const deadline = Date.now() + timeout * 1000;
+    let r = await d.desk.get(d.identity, review);
+    while (r?.status === 'pending' && Date.now() < deadline && !ctx.mcpReq.signal.aborted) {
+      await new Promise((res) => setTimeout(res, Math.min(500, Math.max(deadline - Date.now(), 0))));
+      r = await d.desk.get(d.identity, review);
+    }
+    return r ? reviewResult(r, d.desk) : text(`No review ${review} that you may see.`, true);
+  });
+
+  server.registerTool('request_access', {
+    description: 'Ask approvers for a time window of access to a connection (duration e.g. 30m, 2h).',
+    inputSchema: z.object({ connection: conn, duration: z.string(), reason: z.string().min(1) }),
+    annotations: { readOnlyHint: false, destructiveHint: false },
+  }, async ({ connection, duration, reason }) => {
+    try {
+      const r = await d.desk.requestAccess(d.identity, connection, parseDuration(duration), reason);
+      const how = d.desk.approveHow(r.id);
+      return text(`Access request ${r.id} created (pending): an approver (${r.groups.join(', ')}) acts with \`${how.cli}\` or POST ${how.api}. Check it with review_status or wait_for_review.`);
+    } catch (e) {
+      return text(e instanceof ReviewError || e instanceof Error ? e.message : String(e), true);
+    }
+  });
+
+  return server;
+}
+
+function held(id: string, message: string, review: Review | null, where: { cli: string; api: string }): CallToolResult {
+  const status = review?.status ?? 'pending';
+  const body = [
+    `NOT RUN: Warden held this statement for human review ${id} (${status}). ${message}`,
+    `An approver acts with \`${where.cli}\` or POST ${where.api}.`,
+    'Call wait_for_review, then call run again with the identical statement: it runs once after approval.',
+  ];
+  return { content: [{ type: 'text', text: body.join('\n') }], isError: true, _meta: { 'warden/review': { id, status, approveUrl: where.api } } };
+}
+
+function reviewResult(r: Review, desk: ReviewDesk): CallToolResult {
+  const how = desk.approveHow(r.id);
+  const next: Record<string, string> = {
+    pending: `waiting for ${r.approvalsNeeded - r.approvals} more approval(s) from ${r.groups.join(', ')}: ${how.cli}`,
+    approved: r.kind === 'command' ? 'approved: call run again with the identical statement; it runs once' : 'approved: the access window is open',
+    rejected: 'rejected: do not retry the same statement',
+    expired: 'expired without a decision: run the statement again to ask anew',
+    used: 'approved and already used',
+  };
+  const line = `review ${r.id} (${r.kind} on ${r.connection}): ${r.status}; ${next[r.status]}`;
+  return { content: [{ type: 'text', text: line }], structuredContent: { id: r.id, kind: r.kind, status: r.status, connection: r.connection, approvals: r.approvals, approvalsNeeded: r.approvalsNeeded, expiresAt: r.expiresAt } };
+}
