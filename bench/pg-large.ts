@@ -29,6 +29,8 @@ const gw = await startGateway({
   connections: [{ name: 'large', type: 'postgres', host: '127.0.0.1', port: 5432, database: 'postgres', user: 'postgres', tls: false, access: { groups: ['bench'] } }],
   mode: 'strict',
   groups: ['bench'],
+  // BENCH_MASKING=off measures the same path without masking, for comparison.
+  extra: process.env.BENCH_MASKING === 'off' ? { masking: { enabled: false } } : undefined,
 });
 try {
   const before = peakRss(gw.pid);
@@ -36,7 +38,7 @@ try {
   const peak = peakRss(gw.pid);
   console.log(`${ROWS} rows, ${(direct.bytes / 1e6).toFixed(1)} MB of text output`);
   console.log(`direct            ${direct.seconds.toFixed(2)} s  ${(direct.bytes / 1e6 / direct.seconds).toFixed(1)} MB/s`);
-  console.log(`warden + masking  ${through.seconds.toFixed(2)} s  ${(through.bytes / 1e6 / through.seconds).toFixed(1)} MB/s  ratio ${(direct.seconds / through.seconds).toFixed(2)}x`);
+  console.log(`warden${process.env.BENCH_MASKING === 'off' ? ' (no mask)' : ' + masking'}  ${through.seconds.toFixed(2)} s  ${(through.bytes / 1e6 / through.seconds).toFixed(1)} MB/s  ratio ${(direct.seconds / through.seconds).toFixed(2)}x`);
   console.log(`gateway peak RSS  ${peak.toFixed(0)} MB (at start ${before.toFixed(0)} MB)`);
 } finally {
   await gw.stop();
