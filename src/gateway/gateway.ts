@@ -6,10 +6,11 @@ import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig } fr
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
 import { maskingKey, originalsKey } from './keys.ts';
 import { Session } from '../session/session.ts';
-import { checkAccessOrGrant } from '../session/access.ts';
+import { checkAccess, checkAccessOrGrant } from '../session/access.ts';
 import type { SessionInfo } from '../session/types.ts';
 import { PolicyGuard } from '../policy/guard.ts';
 import { compilePolicy } from '../policy/policy.ts';
+import { writeHints } from '../policy/hints.ts';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { initPostgresParser } from '../sql/postgres.ts';
 import { ReviewDesk } from '../reviews/desk.ts';
@@ -170,6 +171,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
         allowedOrigins: m.allowedOrigins, caps: { maxRows: m.maxRows, maxBytes: m.maxBytes, timeoutMs: parseDuration(m.statementTimeout) }, idleMs: parseDuration(m.idleTimeout),
         maskedColumns: (tag) => mcpTags.maskedColumns(tag), forgetSession: (tag) => mcpTags.forget(tag), version: '0.1.0', log,
+        hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
       });
       cleanups.push(() => mcp.close());
     }

@@ -40,6 +40,8 @@ export interface McpHttpDeps {
   /** columns masked in the last result of the session opened as `warden-mcp <tag>` */
   maskedColumns(tag: string): Promise<string[]>;
   forgetSession(tag: string): void;
+  /** annotations of the run tool for this caller, derived from its rules */
+  hints(who: Identity): { readOnly: boolean; destructive: boolean };
   version: string;
   log: Logger;
 }
@@ -66,7 +68,7 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
   const handler = createMcpHandler((ctx: McpRequestContext) => {
     const who = ctx.authInfo?.extra?.identity as Identity | undefined;
     if (!who || !ctx.authInfo) throw new Error('unauthenticated MCP request reached the tools');
-    return buildMcpServer({ identity: who, token: ctx.authInfo.token, bridge, desk: deps.desk, connections: deps.connections, maskedColumns: deps.maskedColumns, caps: deps.caps }, { name: 'warden', version: deps.version });
+    return buildMcpServer({ identity: who, token: ctx.authInfo.token, bridge, desk: deps.desk, connections: deps.connections, maskedColumns: deps.maskedColumns, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
   }, { onerror: (e) => deps.log.debug({ err: e.message }, 'mcp request refused') });
 
   const metadata = async () => ({

@@ -24,6 +24,8 @@ export interface ToolDeps {
   /** columns the pipeline masked in the last result of the session with this tag */
   maskedColumns(sessionTag: string): Promise<string[]>;
   caps: QueryCaps;
+  /** what the caller's rules allow, for the run tool's annotations (informative only) */
+  hints: { readOnly: boolean; destructive: boolean };
 }
 
 const text = (t: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: t }], ...(isError ? { isError: true } : {}) });
@@ -67,7 +69,7 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     description: 'Run one SQL statement on a connection through Warden: policy may block it or hold it for human review; results are masked and capped.',
     inputSchema: z.object({ connection: conn, sql: z.string().min(1) }),
     outputSchema: runOutputSchema,
-    annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: d.hints.readOnly, destructiveHint: d.hints.destructive, openWorldHint: false },
   }, async ({ connection, sql }, ctx): Promise<CallToolResult | InputRequiredResult> => {
     const r = await exec(connection, sql);
     if (isOutcome(r)) {

@@ -21,8 +21,9 @@ before(async () => {
   await c.query(`INSERT INTO ${table} VALUES (1, 'Ann', 'ann@example.com'), (2, 'Bob', 'bob@example.org')`);
   await c.end();
   t = await startTestGateway({
-    connections: [localPostgres('db', { access: { groups: ['dev'] }, description: 'test database' }), localPostgres('secret-db', { access: { groups: ['ops'] } })],
+    connections: [localPostgres('db', { access: { groups: ['dev', 'readers'] }, description: 'test database' }), localPostgres('secret-db', { access: { groups: ['ops'] } })],
     rules: [
+      { name: 'readers-read-only', match: { groups: ['readers'], categories: ['write', 'ddl', 'admin'] }, action: 'block' },
       { name: 'no-drops', match: { kinds: ['drop'] }, action: 'block', message: 'dropping tables is not allowed' },
       { name: 'deletes', match: { kinds: ['delete'] }, action: 'review', review: { groups: ['dba'] } },
     ],
@@ -65,6 +66,16 @@ test('list, describe, and a masked SELECT in text and structured content', async
   try {
     const tools = await c.listTools();
     assert.deepEqual(tools.tools.map((x) => x.name).sort(), ['describe_connection', 'explain', 'list_connections', 'request_access', 'review_status', 'run', 'wait_for_review']);
+    // The run tool's annotations follow the caller's rules: TRUNCATE is allowed for dev.
+    const run = tools.tools.find((x) => x.name === 'run')!;
+    assert.deepEqual([run.annotations?.readOnlyHint, run.annotations?.destructiveHint], [false, true]);
+    const reader = await connect(await t.token(['readers'], 'reader-bot'));
+    try {
+      const rr = (await reader.listTools()).tools.find((x) => x.name === 'run')!;
+      assert.deepEqual([rr.annotations?.readOnlyHint, rr.annotations?.destructiveHint], [true, false]);
+    } finally {
+      await reader.close();
+    }
     const list = textOf(await c.callTool({ name: 'list_connections', arguments: {} }));
     assert.match(list, /^db \(postgres\): test database$/m);
     assert.doesNotMatch(list, /secret-db/);
