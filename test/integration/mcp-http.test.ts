@@ -39,7 +39,9 @@ after(async () => {
 });
 
 async function connect(token: string, capabilities: Record<string, unknown> = {}): Promise<Client> {
-  const client = new Client({ name: 'test', version: '1' }, { capabilities });
+  // 'auto' negotiates the newest revision (2026-07-28) when the server offers it, as
+  // elicitation over stateless HTTP needs; without capabilities the default era is kept.
+  const client = new Client({ name: 'test', version: '1' }, { capabilities, ...(Object.keys(capabilities).length ? { versionNegotiation: { mode: 'auto' as const } } : {}) });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${t.httpUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   return client;
 }
@@ -150,6 +152,37 @@ test('a held DELETE runs only after another identity approves, exactly once; no 
     assert.equal(again.isError, true, 'a second run needs a new review');
     assert.match(textOf(again), /NOT RUN/);
   } finally {
+    await c.close();
+  }
+});
+
+test('a client with elicitation is shown the pending review, and still nothing runs before approval', async () => {
+  const c = await connect(dev, { elicitation: { form: {} } });
+  const asked: string[] = [];
+  c.setRequestHandler('elicitation/create', async (req) => {
+    asked.push(String((req.params as { message?: string }).message));
+    return { action: 'accept', content: { seen: true } };
+  });
+  const sql = `DELETE FROM ${table} WHERE id = 1`;
+  const direct1 = direct();
+  await direct1.connect();
+  try {
+    const r = await c.callTool({ name: 'run', arguments: { connection: 'db', sql } });
+    assert.equal(asked.length, 1, 'the user was asked once');
+    const id = /review (r\w+)/.exec(asked[0]!)![1]!;
+    assert.match(asked[0]!, /must approve it: warden reviews approve/);
+    // Accepting the prompt is not an approval: the statement was held, not run.
+    assert.equal(r.isError, true);
+    assert.match(textOf(r), /NOT RUN/);
+    assert.equal((await direct1.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = 1`)).rows[0].n, 1);
+    const dba = await t.token(['dba'], 'dba-2');
+    const ok = await fetch(`${t.httpUrl}/api/v1/reviews/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${dba}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(ok.status, 200, await ok.text());
+    const ran = await c.callTool({ name: 'run', arguments: { connection: 'db', sql } });
+    assert.ok(!ran.isError, textOf(ran));
+    assert.equal((await direct1.query(`SELECT count(*)::int AS n FROM ${table} WHERE id = 1`)).rows[0].n, 0);
+  } finally {
+    await direct1.end();
     await c.close();
   }
 });
