@@ -11,6 +11,22 @@ export function canonicalJson(value: unknown): string {
   return enc(value, '$');
 }
 
+/**
+ * A value encoded once (e.g. the facts of a cached verdict) and embedded as is wherever
+ * it appears in an event, instead of being encoded again for every event. Its text is
+ * canonicalJson(value), so the bytes, and the hash, are the same either way; plain
+ * JSON.stringify sees the value (toJSON).
+ */
+export class Encoded {
+  readonly json: string;
+  constructor(readonly value: unknown) {
+    this.json = canonicalJson(value);
+  }
+  toJSON(): unknown {
+    return this.value;
+  }
+}
+
 function enc(v: unknown, path: string): string {
   if (v === null) return 'null';
   switch (typeof v) {
@@ -22,6 +38,7 @@ function enc(v: unknown, path: string): string {
       if (!Number.isFinite(v)) throw new TypeError(`cannot encode ${v} at ${path}: audit data must be finite numbers`);
       return JSON.stringify(v);
     case 'object': {
+      if (v instanceof Encoded) return v.json;
       const o = v as { toJSON?: () => unknown };
       if (typeof o.toJSON === 'function') return enc(o.toJSON(), path); // Date and friends
       if (Array.isArray(v)) {

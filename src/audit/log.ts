@@ -26,7 +26,8 @@ interface Pending {
   input: AuditEventInput;
   item: BatchItem;
   durable: boolean;
-  resolve: (e: AuditEvent) => void;
+  /** null for a posted event: nobody waits for it */
+  resolve: ((e: AuditEvent) => void) | null;
   reject: (e: Error) => void;
 }
 
@@ -84,23 +85,33 @@ class GroupCommitLog implements AuditLog {
     if (this.closed) return Promise.reject(new Error('the audit log is closed'));
     let item: BatchItem;
     try {
-      // Encode now: a bad event fails its own caller, never the batch it would join.
-      if (typeof e.type !== 'string' || e.type === '') throw new TypeError('an audit event needs a type');
-      item = { type: e.type, sessionId: e.sessionId ?? null, actor: e.actor ?? null, dataJson: canonicalJson(e.data ?? {}) };
-      for (const f of ['type', 'sessionId', 'actor'] as const) checkColumnText(f, item[f]);
+      item = encodeItem(e);
     } catch (err) {
       return Promise.reject(err);
     }
     const durable = opts?.durable !== false;
-    return new Promise<AuditEvent>((resolve, reject) => {
-      this.queue.push({ input: e, item, durable, resolve, reject });
-      if (durable) {
-        this.durableQueued = true;
-        this.startSoon();
-      } else {
-        this.startLater();
-      }
-    });
+    return new Promise<AuditEvent>((resolve, reject) => this.enqueue({ input: e, item, durable, resolve, reject }));
+  }
+
+  post(e: AuditEventInput, onError: (e: Error) => void): void {
+    if (this.closed) return onError(new Error('the audit log is closed'));
+    let item: BatchItem;
+    try {
+      item = encodeItem(e);
+    } catch (err) {
+      return onError(err as Error);
+    }
+    this.enqueue({ input: e, item, durable: false, resolve: null, reject: onError });
+  }
+
+  private enqueue(p: Pending): void {
+    this.queue.push(p);
+    if (p.durable) {
+      this.durableQueued = true;
+      this.startSoon();
+    } else {
+      this.startLater();
+    }
   }
 
   flush(): Promise<void> {
@@ -193,10 +204,26 @@ class GroupCommitLog implements AuditLog {
 // would fail the whole batch on Postgres, and a lone surrogate would be stored as U+FFFD
 // and then no longer match its hash: refuse both up front.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// Most events repeat the type, session id and actor of the one before: check a string
+// once, not per event (strings are immutable, so the last good ones stay good).
+const checked: string[] = ['', '', '', ''];
+let nextChecked = 0;
 function checkColumnText(field: string, v: string | null): void {
-  if (v === null) return;
+  if (v === null || v === checked[0] || v === checked[1] || v === checked[2] || v === checked[3]) return;
   if (typeof v !== 'string') throw new TypeError(`audit event ${field} must be a string`);
   if (v.includes('\0') || LONE_SURROGATE.test(v)) throw new TypeError(`audit event ${field} holds a NUL or an unpaired surrogate`);
+  checked[nextChecked] = v;
+  nextChecked = (nextChecked + 1) & 3;
+}
+
+// Encode now: a bad event fails its own caller, never the batch it would join.
+function encodeItem(e: AuditEventInput): BatchItem {
+  if (typeof e.type !== 'string' || e.type === '') throw new TypeError('an audit event needs a type');
+  const item: BatchItem = { type: e.type, sessionId: e.sessionId ?? null, actor: e.actor ?? null, dataJson: canonicalJson(e.data ?? {}) };
+  checkColumnText('type', item.type);
+  checkColumnText('sessionId', item.sessionId);
+  checkColumnText('actor', item.actor);
+  return item;
 }
 
 function settle(batch: Pending[], w: BatchWritten): void {
@@ -204,7 +231,7 @@ function settle(batch: Pending[], w: BatchWritten): void {
   for (let i = 0; i < batch.length; i++) {
     const p = batch[i];
     const hash = w.hashes[i];
-    p.resolve({
+    if (p.resolve) p.resolve({
       type: p.item.type,
       sessionId: p.item.sessionId,
       actor: p.item.actor,

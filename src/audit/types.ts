@@ -53,6 +53,11 @@ export interface AuditLog {
    * event wait a few ms for company and its commit skip the fsync.
    */
   append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<AuditEvent>;
+  /**
+   * append(e, { durable: false }) for a caller that does not wait for the event: no
+   * promise and no AuditEvent are made; a failure goes to onError.
+   */
+  post(e: AuditEventInput, onError: (e: Error) => void): void;
   /** Resolves when every event appended so far is committed. */
   flush(): Promise<void>;
   verify(): Promise<VerifyResult>;

@@ -8,6 +8,7 @@ import { checkAccess, type AccessList } from '../session/access.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
+import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
 import type { Policy, PolicyConnection, PolicyDecision } from './policy.ts';
 
@@ -28,7 +29,7 @@ function verdictOf(d: PolicyDecision): Verdict {
   const facts = {
     statements: d.statements.map((s) => ({ kind: s.kind, category: s.category, tables: s.tables, functions: s.functions, action: s.action, ...(s.rule ? { rule: s.rule } : {}) })),
   };
-  const v: Verdict = { action: d.action, reason: d.action === 'allow' ? undefined : d.reason, rule: d.rule, facts };
+  const v: Verdict = { action: d.action, reason: d.action === 'allow' ? undefined : d.reason, rule: d.rule, facts, factsEncoded: new Encoded(facts) };
   verdicts.set(d, v);
   return v;
 }

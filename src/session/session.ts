@@ -3,13 +3,16 @@
 // and closes the session record. Engines never write records or judge commands.
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../audit/types.ts';
-import type { Command, Decision, ResultSummary, SessionInfo } from './types.ts';
+import type { Command, Decision, ResultColumn, ResultSummary, SessionInfo } from './types.ts';
 import type { Identity } from '../identity/types.ts';
 import type { Masker } from '../masking/index.ts';
 import { seal } from '../audit/sealed.ts';
+import { Encoded } from '../audit/canonical.ts';
 
 export interface EventSink {
   append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<unknown>;
+  /** append without a promise, for records nobody waits for (AuditLog.post) */
+  post?(e: AuditEventInput, onError: (e: Error) => void): void;
 }
 
 /** What the guard (rules, reviews; a later layer) says of one command. */
@@ -20,6 +23,8 @@ export interface Verdict {
   reviewId?: string;
   /** facts worth keeping with the record (statement kinds, tables...) */
   facts?: Record<string, unknown>;
+  /** the same facts encoded once (a cached verdict), recorded in place of `facts` */
+  factsEncoded?: Encoded;
 }
 
 /** Judges the commands of one session (it may keep per-session state, e.g. prepared statements). */
@@ -41,6 +46,17 @@ export const allowAll: Guard = { open: () => ({ judge: () => ({ action: 'allow' 
 export interface CredentialCheck {
   readonly version: number;
   isRevoked(identity: Identity): boolean;
+}
+
+const DONE = Promise.resolve();
+
+// Engines hand the same column list for results of the same shape (see the Postgres
+// ResponseTracker): encode it once.
+const columnsEncoded = new WeakMap<ResultColumn[], Encoded>();
+function encodedColumns(columns: ResultColumn[]): Encoded {
+  let e = columnsEncoded.get(columns);
+  if (!e) columnsEncoded.set(columns, (e = new Encoded(columns)));
+  return e;
 }
 
 const REVOKED = 'the access token of this session was revoked; reconnect with a valid token';
@@ -127,7 +143,7 @@ export class Session {
     if (verdict.reason) data.reason = verdict.reason;
     if (verdict.rule) data.rule = verdict.rule;
     if (verdict.reviewId) data.reviewId = verdict.reviewId;
-    if (verdict.facts) data.facts = verdict.facts;
+    if (verdict.facts) data.facts = verdict.factsEncoded ?? verdict.facts;
     const durable = verdict.action === 'allow' && this.deps.mode === 'strict';
     try {
       await this.record({ type: 'command', data }, durable);
@@ -150,13 +166,13 @@ export class Session {
   result(commandId: string, summary: ResultSummary): void {
     const data: Record<string, unknown> = { commandId, rowCount: summary.rowCount, durationMs: summary.durationMs };
     if (summary.tag !== undefined) data.tag = summary.tag;
-    if (summary.columns) data.columns = summary.columns;
+    if (summary.columns) data.columns = encodedColumns(summary.columns);
     if (summary.rows) data.rows = summary.rows;
     if (summary.truncated) data.truncated = true;
     if (summary.maskedColumns?.length) data.maskedColumns = summary.maskedColumns;
     if (summary.originals && this.deps.originalsKey) data.originals = seal(this.deps.originalsKey, summary.originals, `${this.info.id}/${commandId}`);
     if (summary.error) data.error = summary.error;
-    void this.record({ type: 'result', data }, false).catch(this.deps.onRecordError);
+    void this.record({ type: 'result', data }, false);
   }
 
   /** Close the session record; later calls are ignored. */
@@ -176,9 +192,11 @@ export class Session {
   }
 
   private record(e: Omit<AuditEventInput, 'sessionId' | 'actor'>, durable: boolean): Promise<unknown> {
-    const p = this.deps.events.append({ ...e, sessionId: this.info.id, actor: this.info.identity.name }, { durable });
-    if (durable) return p;
-    p.catch(this.deps.onRecordError);
-    return Promise.resolve();
+    const event: AuditEventInput = { type: e.type, data: e.data, sessionId: this.info.id, actor: this.info.identity.name };
+    const events = this.deps.events;
+    if (durable) return events.append(event, { durable });
+    if (events.post) events.post(event, this.deps.onRecordError);
+    else events.append(event, { durable }).catch(this.deps.onRecordError);
+    return DONE;
   }
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { canonicalJson, eventCanonical, eventHash, GENESIS_HASH } from '../../src/audit/canonical.ts';
+import { canonicalJson, Encoded, eventCanonical, eventHash, GENESIS_HASH } from '../../src/audit/canonical.ts';
 
 test('sorts keys at every depth and writes no whitespace', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } }), '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
@@ -33,4 +33,11 @@ test('hash = sha256hex(prevHash + "\\n" + canonical); the first prevHash is 64 z
   const expected = createHash('sha256').update(`${GENESIS_HASH}\n{"actor":"a","data":{},"seq":1,"sessionId":null,"ts":"t","type":"x"}`).digest('hex');
   assert.equal(eventHash(GENESIS_HASH, parts), expected);
   assert.notEqual(eventHash(GENESIS_HASH, { ...parts, seq: 2 }), expected);
+});
+
+test('a value encoded once is embedded with the same bytes as encoding it in place', () => {
+  const facts = { statements: [{ tables: ['t'], kind: 'select', rule: undefined }], b: 1 };
+  const once = new Encoded(facts);
+  assert.equal(canonicalJson({ z: 1, facts: once, a: [once] }), canonicalJson({ z: 1, facts, a: [facts] }));
+  assert.equal(JSON.stringify({ facts: once }), JSON.stringify({ facts }));
 });

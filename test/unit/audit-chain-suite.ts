@@ -167,6 +167,34 @@ export function chainSuite(backend: ChainBackend): void {
         assert.equal(v.brokenSeq, 20);
       }));
 
+    it('records posted events (no promise) in order among awaited ones, and reports a bad one', async () => {
+      const f = await backend.fresh();
+      try {
+        const log = await openAuditLog(f.store, { dataDir: f.dataDir, checkpointEvery: 0 });
+        const errors: Error[] = [];
+        const onError = (e: Error) => errors.push(e);
+        const first = await log.append({ type: 'command', sessionId: 's', data: { i: 0 } });
+        for (let i = 1; i <= 5; i++) log.post({ type: 'result', sessionId: 's', actor: 'a', data: { i } }, onError);
+        log.post({ type: 'result', data: { bad: Infinity } }, onError);
+        const last = await log.append({ type: 'command', sessionId: 's', data: { i: 6 } });
+        assert.equal(last.seq, first.seq + 6, 'the five posted events sit between the two awaited ones');
+        assert.equal(errors.length, 1);
+        assert.match(errors[0].message, /finite/);
+        log.post({ type: 'result', data: { i: 7 } }, onError);
+        await log.flush();
+        await log.close();
+        log.post({ type: 'result', data: {} }, onError);
+        assert.match(errors[1]?.message ?? '', /closed/);
+        const v = await verifyAudit(f.store, f.dataDir);
+        assert.equal(v.ok, true, v.problem);
+        assert.equal(v.count, 8);
+        const rows = await f.store.db.selectFrom('events').select(['seq', 'data']).orderBy('seq').execute();
+        assert.deepEqual(rows.map((r) => JSON.parse(r.data).i), [0, 1, 2, 3, 4, 5, 6, 7]);
+      } finally {
+        await f.cleanup();
+      }
+    });
+
     it('keeps a gap-free chain under many concurrent appenders', async () => {
       const f = await backend.fresh();
       try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { classifyPostgres, classifyStats, initPostgresParser } from '../../src/sql/postgres.ts';
+import { classifyPostgres, classifyStats, clearClassifyCache, initPostgresParser, literalShape } from '../../src/sql/postgres.ts';
 import { flattenStatements, formatName, type Statement } from '../../src/sql/types.ts';
 
 before(async () => {
@@ -161,6 +161,44 @@ describe('cache', () => {
     assert.equal(a.key, b.key);
     assert.equal(a.fingerprint, b.fingerprint);
     assert.notEqual(classifyPostgres('SELECT abalance FROM cache_probe2 WHERE aid = 1').key, a.key);
+  });
+  test('a statement seen with other literals is classified without the parser', () => {
+    const a = classifyPostgres("SELECT abalance FROM shape_probe WHERE aid = 12345 AND note = 'it''s'");
+    const before = classifyStats();
+    const b = classifyPostgres("SELECT abalance FROM shape_probe WHERE aid = 9 AND note = 'other'");
+    assert.equal(b, a);
+    assert.equal(classifyStats().shapeHits, before.shapeHits + 1);
+    assert.equal(classifyStats().parses, before.parses);
+    // another table, another column, a parameter or a comment is another shape
+    assert.notEqual(classifyPostgres('SELECT abalance FROM shape_probe2 WHERE aid = 9 AND note = \'x\''), a);
+    assert.deepEqual(one('SELECT abalance FROM shape_probe WHERE aid = 9 /* x */ AND note = \'x\'').tables, [{ name: 'shape_probe' }]);
+  });
+  test('a shape hit classifies as a fresh parse would', () => {
+    const pairs = [
+      ["UPDATE acc SET bal = bal + 5 WHERE id = 1 AND pg_sleep(0.1) IS NOT NULL", "UPDATE acc SET bal = bal + 70 WHERE id = 2 AND pg_sleep(3) IS NOT NULL"],
+      ["WITH d AS (DELETE FROM logs WHERE ts < '2020-01-01' RETURNING *) INSERT INTO archive SELECT * FROM d", "WITH d AS (DELETE FROM logs WHERE ts < 'x' RETURNING *) INSERT INTO archive SELECT * FROM d"],
+      ["SELECT set_config('role', 'admin', false), pg_read_file('/etc/passwd')", "SELECT set_config('a', 'b', false), pg_read_file('x')"],
+    ];
+    for (const [a, b] of pairs) {
+      clearClassifyCache();
+      const fresh = classifyPostgres(b);
+      clearClassifyCache();
+      classifyPostgres(a);
+      const viaShape = classifyPostgres(b);
+      assert.equal(classifyStats().shapeHits, 1, b);
+      assert.deepEqual(viaShape.statements, fresh.statements, b);
+    }
+  });
+  test('literal shapes: only plain literals of one DML statement are replaced', () => {
+    assert.equal(literalShape("select * from t1 where a = 'x''y' and b = 1.5e-3 and c=-2;"), "select * from t1 where a = \u0002 and b = \u0001 and c=-\u0001;");
+    assert.equal(literalShape('SELECT 1'), literalShape('SELECT 22'));
+    assert.notEqual(literalShape('SELECT 1'), literalShape("SELECT '1'"));
+    for (const t of [
+      'SELECT 0x1F', 'SELECT 1_000', 'SELECT 12e5x', 'SELECT .5', 'SELECT a.1', "SELECT E'a\\'", "SELECT U&'d!0061t' UESCAPE '!'",
+      "SELECT B'01'", "SELECT N'x'", 'SELECT * FROM U&"!0073ecrets" UESCAPE \'!\'', 'SELECT "a"', 'SELECT $1', 'SELECT $$x$$',
+      'SELECT 1; DELETE FROM t', 'SELECT 1 -- c', 'SELECT /* c */ 1', "SELECT 'open", "EXPLAIN (ANALYZE 0) DELETE FROM t",
+      'SET ROLE 1', 'SELECT \u0001', '(SELECT 1)',
+    ]) assert.equal(literalShape(t), null, t);
   });
   test('values that change the meaning are not normalized away', () => {
     // if the parser's normalization ever replaced these, cached results would be wrong

@@ -103,16 +103,25 @@ export class PostgresRelay {
     // Hold the client until every command of the batch is judged and recorded.
     this.busy = true;
     const list: Runnable[] = runnables;
-    const judged = list.length === 1 ? this.session.command(list[0]!.command).then((d) => [d]) : Promise.all(list.map((r) => this.session.command(r.command)));
-    void judged.then(
-      (decisions) => {
-        decisions.forEach((d, i) => (list[i]!.decision = d));
-        this.forward(data, frames, list);
-        this.busy = false;
-        this.drainBacklog();
-      },
-      (e: unknown) => this.protocolFailure(e),
-    );
+    const fail = (e: unknown) => this.protocolFailure(e);
+    if (list.length === 1) {
+      const r = list[0]!;
+      void this.session.command(r.command).then((d) => {
+        r.decision = d;
+        this.judged(data, frames, list);
+      }, fail);
+      return;
+    }
+    void Promise.all(list.map((r) => this.session.command(r.command))).then((decisions) => {
+      for (let i = 0; i < decisions.length; i++) list[i]!.decision = decisions[i];
+      this.judged(data, frames, list);
+    }, fail);
+  }
+
+  private judged(data: Buffer, frames: number[], list: Runnable[]): void {
+    this.forward(data, frames, list);
+    this.busy = false;
+    this.drainBacklog();
   }
 
   private drainBacklog(): void {
@@ -163,18 +172,15 @@ export class PostgresRelay {
 
   /** Send a judged batch upstream, replacing refused commands, and note what the server will answer. */
   private forward(data: Buffer, frames: number[], runnables: Runnable[] | null): void {
-    const byIndex = new Map<number, Runnable>();
     let refused = false;
-    for (const r of runnables ?? []) {
-      byIndex.set(r.index, r);
-      if (r.decision!.action !== 'allow') refused = true;
-    }
+    if (runnables) for (const r of runnables) if (r.decision!.action !== 'allow') refused = true;
+    let next = 0; // runnables are in frame order
     const parts: Buffer[] = [];
     let copyFrom = 0; // start (incl. header) of bytes not yet copied into parts
     const now = Date.now();
     for (let i = 0; i < frames.length; i += 3) {
       const type = frames[i]!, frameStart = frames[i + 1]! - 5, end = frames[i + 2]!;
-      const r = byIndex.get(i);
+      const r = runnables !== null && next < runnables.length && runnables[next]!.index === i ? runnables[next++] : undefined;
       const d = r?.decision;
       const run: Running | null = d && d.action === 'allow' ? { commandId: d.commandId, startedAt: now } : null;
       if (d && d.action !== 'allow') {

@@ -29,10 +29,42 @@ const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), 
   DATA_ROW = T('D'), COMMAND_COMPLETE = T('C'), EMPTY_QUERY = T('I'), PORTAL_SUSPENDED = T('s'), ERROR = T('E'),
   READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N');
 
+/**
+ * RowDescriptions decoded by their bytes: a repeated query gets the same field list (and
+ * the same column list for its record) without decoding it again. Bounded: emptied when full.
+ */
+interface Described {
+  fields: FieldDescription[];
+  columns: { name: string; type: number }[];
+}
+const described = new Map<string, Described>();
+const DESCRIBED_MAX = 512;
+const DESCRIBED_KEY_MAX = 2048;
+
+function describe(buf: Buffer, start: number, end: number): Described | null {
+  const key = end - start <= DESCRIBED_KEY_MAX ? buf.toString('latin1', start, end) : null;
+  if (key !== null) {
+    const hit = described.get(key);
+    if (hit) return hit;
+  }
+  const m = decodeBackend(ROW_DESC, buf, start, end);
+  if (m.type !== 'RowDescription') return null;
+  const d: Described = { fields: m.fields, columns: m.fields.map((f) => ({ name: f.name, type: f.typeOid })) };
+  if (key !== null) {
+    if (described.size >= DESCRIBED_MAX) described.clear();
+    described.set(key, d);
+  }
+  return d;
+}
+
 export class ResponseTracker {
   private readonly queue: Expect[] = [];
   private head = 0;
   private columns: FieldDescription[] | null = null;
+  /** the record's column list of `columns` (shared between results of the same shape: read-only) */
+  private columnList: { name: string; type: number }[] | null = null;
+  /** the last field list the masker had nothing to do for (lists are shared, see describe) */
+  private unmasked: FieldDescription[] | null = null;
   private capture: RowCapture | null = null;
   /** masks the rows of the current result; null when masking is off or nothing to do */
   private rows: ResultMasker | null = null;
@@ -91,7 +123,7 @@ export class ResponseTracker {
   private finish(run: Running, error?: { code?: string; message: string }, tag?: string): void {
     const c = this.capture;
     const summary: ResultSummary = { rowCount: c?.rowCount ?? 0, durationMs: Date.now() - run.startedAt };
-    if (this.columns) summary.columns = this.columns.map((f) => ({ name: f.name, type: f.typeOid }));
+    if (this.columns) summary.columns = this.columnList ?? this.columns.map((f) => ({ name: f.name, type: f.typeOid }));
     if (c && c.rows.length) summary.rows = c.rows;
     if (c?.originals) summary.originals = c.originals;
     if (c?.truncated) summary.truncated = true;
@@ -141,11 +173,17 @@ export class ResponseTracker {
         return frame;
       }
       case ROW_DESC: {
-        const m = decodeBackend(type, buf, start, end);
-        if (m.type === 'RowDescription') {
-          this.columns = m.fields;
-          const rs = this.masker?.enabled ? this.masker.forColumns(m.fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format }))) : null;
-          this.rows = rs?.active ? rs : null;
+        const d = describe(buf, start, end);
+        if (d) {
+          this.columns = d.fields;
+          this.columnList = d.columns;
+          if (this.unmasked === d.fields) this.rows = null;
+          else {
+            // A ResultMasker keeps per-result state (what it masked): a new one per result.
+            const rs = this.masker?.enabled ? this.masker.forColumns(d.fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format }))) : null;
+            this.rows = rs?.active ? rs : null;
+            this.unmasked = this.rows ? null : d.fields;
+          }
         }
         this.completeIf('D');
         return undefined;
