@@ -33,6 +33,13 @@ export function registerStart(program: Command): void {
           'Review what happened:  npx warden sessions list   then   npx warden sessions show <id>',
         );
       }
+      if (pg) {
+        lines.push(
+          '',
+          'Give an AI agent (Claude Code) the same connections through MCP:',
+          `  claude mcp add --transport http warden ${gw.httpUrl}/mcp --header "Authorization: Bearer $(npx warden token create${opts.config ? ` --config ${opts.config}` : ''} --name agent --groups ${gw.demo ? 'demo' : '<groups>'} --ttl 8h)"`,
+        );
+      }
       console.log(lines.join('\n'));
       let stopping = false;
       const stop = async (signal: string) => {

@@ -26,7 +26,7 @@ before(async () => {
   await new Promise<void>((resolve, reject) => {
     gateway.stdout!.on('data', (d) => {
       banner += d;
-      if (banner.includes('SELECT name, email')) resolve();
+      if (banner.includes('claude mcp add')) resolve();
     });
     gateway.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${banner}`)));
   });
@@ -44,6 +44,7 @@ test('start prints how to connect, with a one-time admin token', () => {
   assert.match(banner, /Warden gateway ready/);
   assert.match(banner, /First start: an admin token was created[^\n]*\n\s+wdn_[A-Za-z0-9_-]{40,}/);
   assert.match(banner, /psql "host=127\.0\.0\.1 port=\d+ user=demo dbname=demo password=\$\(npx warden token create --config \S+ --name \$USER --groups demo --ttl 8h\)"/);
+  assert.match(banner, /claude mcp add --transport http warden http:\/\/127\.0\.0\.1:\d+\/mcp --header "Authorization: Bearer \$\(npx warden token create --config \S+ --name agent --groups demo --ttl 8h\)"/);
 });
 
 test('token create prints the token alone; psql reaches the demo data; the replay shows it', async () => {
