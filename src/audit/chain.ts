@@ -2,6 +2,7 @@
 // give each queued event its seq, prevHash and hash, pick the checkpoints to sign, and
 // work out the session projection. Pure, so the SQLite worker and the Postgres writer
 // share it and cannot disagree about the chain.
+import type { EventsTable } from '../store/schema.ts';
 import { eventHash } from './canonical.ts';
 import type { Checkpoint } from './checkpoint-file.ts';
 import type { Signer } from './keys.ts';
@@ -19,16 +20,8 @@ export interface ChainHead {
   hash: string;
 }
 
-export interface EventRow {
-  seq: number;
-  ts: string;
-  type: string;
-  session_id: string | null;
-  actor: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
+/** A row of the events table, as the writers insert it. */
+export type EventRow = EventsTable;
 
 export interface SessionStart {
   id: string;

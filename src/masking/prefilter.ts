@@ -95,7 +95,12 @@ export function triggersOf(s: string): number {
   return classify(digits, maxNum, maxRun, at, colons, kv, dots, dashes, upper, hasB);
 }
 
-/** Trigger bits for UTF-8 bytes; non-ASCII bytes separate runs as non-ASCII characters do. */
+/**
+ * Trigger bits for UTF-8 bytes; non-ASCII bytes separate runs as non-ASCII characters do.
+ * The twin of triggersOf on purpose: this is the hottest loop of masking (every byte of
+ * every DataRow), and one loop over either representation avoids decoding rows to
+ * strings or a call per character. Change the two together.
+ */
 export function triggersOfBytes(b: Uint8Array, start: number, end: number): number {
   let digits = 0, run = 0, maxRun = 0, at = 0, colons = 0, kv = 0, dots = 0, dashes = 0, upper = 0, hasB = 0;
   // Digits of the current "number": digit groups joined by single separators, as in

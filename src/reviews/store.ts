@@ -7,21 +7,11 @@ import type { Store } from '../store/index.ts';
 import type { ReviewsTable, ReviewVotesTable } from '../store/schema.ts';
 import type { Review, ReviewKind, ReviewStatus, Vote } from './types.ts';
 
-export interface NewReview {
-  kind: ReviewKind;
-  connection: string;
-  command: string | null;
-  params: (string | null)[] | null;
-  commandHash: string | null;
-  reason: string;
-  rule: string | null;
-  requester: Review['requester'];
-  sessionId: string | null;
-  groups: string[];
-  approvalsNeeded: number;
-  timeoutMs: number;
-  durationMs: number | null;
-}
+/** What a new review is made of; the store adds its id, status, votes and times. */
+export type NewReview = Pick<
+  Review,
+  'kind' | 'connection' | 'command' | 'params' | 'commandHash' | 'reason' | 'rule' | 'requester' | 'sessionId' | 'groups' | 'approvalsNeeded' | 'durationMs'
+> & { timeoutMs: number };
 
 const openKey = (hash: string, subject: string) => `${hash}:${subject}`;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
