@@ -17,6 +17,28 @@ before(async () => {
 });
 after(() => idp.close());
 
+/**
+ * Log in through the loopback redirect with the headless "browser" playing `account`.
+ * A failure of the browser step fails the login at once (instead of leaving the
+ * listener waiting for a redirect that will never come).
+ */
+async function browserLogin(c: LoginConfig, account: string, onUrl?: (url: string) => void) {
+  let failBrowser: (e: unknown) => void = () => {};
+  const browserFailed = new Promise<never>((_, reject) => (failBrowser = reject));
+  return Promise.race([
+    loginWithBrowser(c, {
+      openBrowser: false,
+      timeoutMs: 60_000,
+      onUrl: (url) => {
+        onUrl?.(url);
+        // Not awaited by the login: it resolves once the listener has the code.
+        completeBrowserLogin(url, account, { deliver: true }).catch(failBrowser);
+      },
+    }),
+    browserFailed,
+  ]);
+}
+
 function cfg(): LoginConfig {
   const path = join(mkdtempSync(join(tmpdir(), 'warden-login-')), 'warden', 'credentials.json');
   return { issuer: idp.issuer, clientId: idp.cliClientId, scope: 'openid email profile groups offline_access', path };
@@ -25,15 +47,8 @@ function cfg(): LoginConfig {
 test('browser login: auth code + PKCE via loopback redirect, stored 0600, token verifies at the gateway', async () => {
   const c = cfg();
   let shownUrl = '';
-  const creds = await loginWithBrowser(c, {
-    openBrowser: false,
-    onUrl: async (url) => {
-      shownUrl = url;
-      // The "browser": log in as bob and follow the redirect to the CLI's loopback listener.
-      // Not awaited: the login resolves once the listener has the code.
-      void completeBrowserLogin(url, 'bob', { deliver: true });
-    },
-  });
+  // The "browser": log in as bob and follow the redirect to the CLI's loopback listener.
+  const creds = await browserLogin(c, 'bob', (url) => (shownUrl = url));
   const u = new URL(shownUrl);
   assert.equal(u.searchParams.get('code_challenge_method'), 'S256');
   assert.match(u.searchParams.get('redirect_uri') ?? '', /^http:\/\/127\.0\.0\.1:\d+\/callback$/);
@@ -54,7 +69,7 @@ test('browser login: auth code + PKCE via loopback redirect, stored 0600, token 
 
 test('refresh: an access token about to expire is replaced using the refresh token', async () => {
   const c = cfg();
-  await loginWithBrowser(c, { openBrowser: false, onUrl: (url) => void completeBrowserLogin(url, 'alice', { deliver: true }) });
+  await browserLogin(c, 'alice');
   const before = loadCredentials(c.path)!;
   const still = await getAccessToken(c, 60);
   assert.equal(still, before.accessToken, 'a fresh token is used as is');
@@ -87,7 +102,7 @@ test('device flow: the user code approved headlessly yields stored, verifiable t
 
 test('logout deletes the stored login and revokes the refresh token at the IdP', async () => {
   const c = cfg();
-  const creds = await loginWithBrowser(c, { openBrowser: false, onUrl: (url) => void completeBrowserLogin(url, 'bob', { deliver: true }) });
+  const creds = await browserLogin(c, 'bob');
   assert.equal(await logout(c), true);
   assert.equal(loadCredentials(c.path), null);
   assert.equal(whoami(c.path), null);
