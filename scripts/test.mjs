@@ -5,7 +5,7 @@
 // Usage: npm test [-- <path filter>...]   e.g. npm test -- codec audit
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -34,15 +34,33 @@ function run(name, cmd, args, { quiet = false } = {}) {
 }
 
 const concurrency = String(Math.max(4, availableParallelism() * 3));
-const jobs = [
-  // A test that hangs fails after 4 minutes instead of holding CI until its own limit.
-  run('tests', process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=240000', `--test-concurrency=${concurrency}`, ...files]),
-];
+// A test that hangs fails after 4 minutes instead of holding CI until its own limit.
+const testArgs = (list, n) => ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=240000', `--test-concurrency=${n}`, ...list];
+const jobs = [run('tests', process.execPath, testArgs(files, concurrency))];
 if (filters.length === 0) {
   jobs.push(run('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { quiet: true }));
   jobs.push(run('lint', process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { quiet: true }));
 }
 const results = await Promise.all(jobs);
+
+// Files that failed under full parallel load run once more, alone. A file that passes
+// then is reported by name as flaky (seen: a rare hang while many servers start at
+// once); one that fails again fails the run.
+const first = results[0];
+const failedFiles = [
+  ...new Set([...first.out.matchAll(/^(?:✖ |test at )(\S+?\.test\.ts)(?: \(|:\d)/gm)].map((m) => relative(root, resolve(root, m[1])))),
+];
+if (first.code !== 0 && failedFiles.length > 0 && failedFiles.length <= 3) {
+  console.log(`\nretrying alone: ${failedFiles.join(', ')}`);
+  const again = await run('tests', process.execPath, testArgs(failedFiles, '1'));
+  if (again.code === 0) {
+    console.log(`flaky: ${failedFiles.join(', ')} failed under load and passed alone`);
+    const p = /ℹ pass (\d+)/.exec(again.out);
+    // Count the first run's passes and the retried files' passes; their first-run failures are dropped.
+    first.out = first.out.replace(/ℹ fail \d+/, 'ℹ fail 0').replace(/ℹ pass (\d+)/, (_, n) => `ℹ pass ${Number(n) + (p ? Number(p[1]) : 0)}`);
+    first.code = 0;
+  }
+}
 
 let passed = 0, failed = 0;
 for (const r of results) {
