@@ -6,6 +6,7 @@
 // Usage: npm run bench:mask [-- --rows 20000 --seconds 2]
 import { compileMasker, type ColumnInfo } from '../src/masking/index.ts';
 import { Rng, generate } from '../src/masking/corpus.ts';
+import { encodeBackend } from '../src/protocols/postgres/messages.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -68,20 +69,7 @@ const CLEAN_TYPED: ColumnInfo[] = [
 ];
 const CLEAN_ALL_TEXT: ColumnInfo[] = Array.from({ length: 8 }, (_, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
 
-function dataRow(values: string[]): Buffer {
-  const parts = values.map((v) => Buffer.from(v));
-  const size = 6 + parts.reduce((n, p) => n + 4 + p.length, 0);
-  const b = Buffer.alloc(1 + size);
-  b[0] = 0x44;
-  b.writeInt32BE(size, 1);
-  b.writeInt16BE(values.length, 5);
-  let w = 7;
-  for (const p of parts) {
-    b.writeInt32BE(p.length, w);
-    w += 4 + p.copy(b, w + 4);
-  }
-  return b;
-}
+const dataRow = (values: string[]): Buffer => encodeBackend({ type: 'DataRow', values: values.map((v) => Buffer.from(v)) });
 
 function measure(label: string, bytesPerPass: number, pass: () => number): void {
   pass(); // warm up the JIT and the regexes

@@ -2,7 +2,8 @@
 // give each queued event its seq, prevHash and hash, pick the checkpoints to sign, and
 // work out the session projection. Pure, so the SQLite worker and the Postgres writer
 // share it and cannot disagree about the chain.
-import type { EventsTable } from '../store/schema.ts';
+import type { Selectable } from 'kysely';
+import type { EventsTable, SessionsTable } from '../store/schema.ts';
 import { eventHash } from './canonical.ts';
 import type { Checkpoint } from './checkpoint-file.ts';
 import type { Signer } from './keys.ts';
@@ -23,19 +24,8 @@ export interface ChainHead {
 /** A row of the events table, as the writers insert it. */
 export type EventRow = EventsTable;
 
-export interface SessionStart {
-  id: string;
-  connection: string;
-  connection_type: string | null;
-  protocol: string;
-  identity_name: string;
-  identity: string;
-  client_addr: string;
-  started_at: string;
-  commands: number;
-  ended_at: string | null;
-  end_reason: string | null;
-}
+/** A new row of the sessions projection. */
+export type SessionStart = Selectable<SessionsTable>;
 
 export interface SessionUpdate {
   id: string;

@@ -3,37 +3,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileMasker, type ColumnInfo } from '../../src/masking/index.ts';
+import { encodeBackend, decodeBackend } from '../../src/protocols/postgres/messages.ts';
 
 const TEXT = 25, INT4 = 23, INT8 = 20, DATE = 1082, UUID = 2950, JSONB = 3802, BOOL = 16, INET = 869;
 const KEY = 'k'.repeat(32);
 
-function dataRow(values: (string | null)[]): Buffer {
-  const parts = values.map((v) => (v === null ? null : Buffer.from(v)));
-  const size = 4 + 2 + parts.reduce((n, p) => n + 4 + (p?.length ?? 0), 0);
-  const b = Buffer.alloc(1 + size);
-  b[0] = 0x44;
-  b.writeInt32BE(size, 1);
-  b.writeInt16BE(values.length, 5);
-  let w = 7;
-  for (const p of parts) {
-    b.writeInt32BE(p === null ? -1 : p.length, w);
-    w += 4;
-    if (p) w += p.copy(b, w);
-  }
-  return b;
-}
+// DataRow frames through the Postgres engine's own codec.
+const dataRow = (values: (string | null)[]): Buffer => encodeBackend({ type: 'DataRow', values: values.map((v) => (v === null ? null : Buffer.from(v))) });
 function readRow(b: Buffer): (string | null)[] {
-  const n = b.readInt16BE(5);
-  const out: (string | null)[] = [];
-  let r = 7;
-  for (let i = 0; i < n; i++) {
-    const len = b.readInt32BE(r);
-    r += 4;
-    out.push(len < 0 ? null : b.toString('utf8', r, r + len));
-    r += Math.max(0, len);
-  }
   assert.equal(b.readInt32BE(1), b.length - 1, 'length field');
-  return out;
+  const m = decodeBackend(b[0]!, b, 5, b.length);
+  assert.equal(m.type, 'DataRow');
+  return m.type === 'DataRow' ? m.values.map((v) => (v === null ? null : v.toString('utf8'))) : [];
 }
 
 test('column rules: default names, globs, table.column, skip, first match wins', () => {
