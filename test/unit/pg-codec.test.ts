@@ -118,3 +118,28 @@ test('malformed and oversized frames are refused with a protocol error', () => {
   assert.throws(() => decodeFrontend(g!.type, bind, g!.start, g!.end), /shorter than its fields/);
   assert.throws(() => decodeFrontend(0x7a, q, 5, 5), /unknown frontend message type 0x7a/);
 });
+
+test('pushJudged forwards untouched frames as views and only what the judge changed, at any chunk size', () => {
+  const frames = backend.map((m) => encodeBackend(m));
+  const all = Buffer.concat(frames);
+  // Drop every ParseComplete, replace every DataRow, keep the rest.
+  const replacement = encodeBackend({ type: 'DataRow', values: [b('masked')] });
+  const expected = Buffer.concat(frames.filter((f) => f[0] !== 0x31).map((f) => (f[0] === 0x44 ? replacement : f)));
+  for (const step of [1, 2, 3, 7, 64, all.length]) {
+    const s = new FrameSplitter(1 << 20);
+    const out: Buffer[] = [];
+    for (let i = 0; i < all.length; i += step) {
+      out.push(...s.pushJudged(all.subarray(i, i + step), (type) => (type === 0x31 ? null : type === 0x44 ? replacement : undefined)));
+    }
+    assert.deepEqual(Buffer.concat(out), expected, `step ${step}`);
+    assert.equal(s.buffered, 0);
+  }
+  // A large frame arriving in many small chunks is joined once, whole.
+  const big = encodeBackend({ type: 'CopyData', data: Buffer.alloc(300_000, 7) });
+  const s = new FrameSplitter(1 << 20);
+  const seen: number[] = [];
+  const out: Buffer[] = [];
+  for (let i = 0; i < big.length; i += 4096) out.push(...s.pushJudged(big.subarray(i, i + 4096), (_t, buf, start, end) => void seen.push(end - start, buf.length)));
+  assert.deepEqual(seen, [300_000, big.length]);
+  assert.deepEqual(Buffer.concat(out), big);
+});

@@ -222,33 +222,23 @@ export class PostgresRelay {
 
   private onServerData(chunk: Buffer): void {
     if (this.closed) return;
-    // Frames the tracker replaced (masked) or dropped, as [start, end, replacement|null].
-    const edits: (number | Buffer | null)[] = [];
-    let data: Buffer;
+    let out: Buffer[];
     try {
-      data = this.fromServer.push(chunk, (type, buf, start, end) => {
-        const fate = this.tracker.onFrame(type, buf, start, end);
-        if (fate !== undefined) edits.push(start - 5, end, fate);
-      });
+      out = this.fromServer.pushJudged(chunk, (type, buf, start, end) => this.tracker.onFrame(type, buf, start, end));
     } catch (e) {
       this.serverGone(`the target sent a malformed message: ${(e as Error).message}`);
       return;
     }
-    if (data.length === 0) return;
-    let out = data;
-    if (edits.length) {
-      const parts: Buffer[] = [];
-      let from = 0;
-      for (let i = 0; i < edits.length; i += 3) {
-        parts.push(data.subarray(from, edits[i] as number));
-        const replacement = edits[i + 2] as Buffer | null;
-        if (replacement) parts.push(replacement);
-        from = edits[i + 1] as number;
-      }
-      parts.push(data.subarray(from));
-      out = Buffer.concat(parts);
+    if (out.length === 0) return;
+    let ok = true;
+    if (out.length === 1) ok = this.client.write(out[0]!);
+    else {
+      // One writev for the pieces around masked or dropped frames.
+      this.client.cork();
+      for (const b of out) ok = this.client.write(b) && ok;
+      this.client.uncork();
     }
-    if (out.length && !this.client.write(out)) this.server.pause();
+    if (!ok) this.server.pause();
   }
 
   private protocolFailure(e: unknown): void {

@@ -6,6 +6,7 @@ import { RowCapture, type CaptureLimits } from '../../session/row-capture.ts';
 import type { Masker, ResultMasker } from '../../masking/index.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
+import type { FrameFate } from './frames.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
@@ -21,8 +22,6 @@ type Expect =
 
 export type ResultSink = (commandId: string, summary: ResultSummary) => void;
 
-/** What happens to a server frame: undefined forwards it as is, null drops it, a Buffer replaces it. */
-export type FrameFate = Buffer | null | undefined;
 
 const T = (c: string) => c.charCodeAt(0);
 const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), NO_DATA = T('n'), ROW_DESC = T('T'),
