@@ -74,11 +74,17 @@ test('token create prints the token alone; psql reaches the demo data; the repla
   assert.match(human.stdout, /^ID\s+CONNECTION\s+PROTOCOL/);
 });
 
-test('connections list shows the demo connection and no credential', async () => {
-  const r = await warden(['connections', 'list', '--config', cfg, '--json']);
+test('connections list (local) shows the configured connections and never their credentials', async () => {
+  const other = join(dir, 'with-conn.yaml');
+  writeFileSync(other, ['gateway:', `  dataDir: ${join(dir, 'data2')}`, 'connections:', '  - name: app-db', '    type: postgres', '    password: hunter2-secret', '    access: { groups: [eng] }', ''].join('\n'));
+  const r = await warden(['connections', 'list', '--config', other, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const conns = JSON.parse(r.stdout) as Record<string, unknown>[];
-  assert.equal(conns.length, 0, 'the demo connection exists only inside the running gateway');
+  assert.deepEqual(conns.map((c) => [c.name, c.type, c.groups]), [['app-db', 'postgres', ['eng']]]);
+  assert.doesNotMatch(r.stdout, /hunter2|password/);
+  const human = await warden(['connections', 'list', '--config', other]);
+  assert.match(human.stdout, /^NAME\s+TYPE/);
+  assert.doesNotMatch(human.stdout, /hunter2/);
 });
 
 test('the CLI talks to a running gateway with --gateway and WARDEN_TOKEN', async () => {

@@ -16,7 +16,8 @@ import { raiseExtended, raiseQuery } from './blocked.ts';
 
 const Q = 0x51, P = 0x50, B = 0x42, E = 0x45, D = 0x44, C = 0x43, S = 0x53, F = 0x46, X = 0x58;
 const BACKLOG_LIMIT = 1 << 20;
-const D_ALLOWED = new Set([Q, P, B, E, D, C, S, F, X, 0x48 /* H */, 0x64 /* d */, 0x63 /* c */, 0x66 /* f */]);
+/** message types a client may send once the session is up */
+const FRONTEND_TYPES = new Set([Q, P, B, E, D, C, S, F, X, 0x48 /* H */, 0x64 /* d */, 0x63 /* c */, 0x66 /* f */]);
 
 /** One message of a client batch that asks the target to run something. */
 interface Runnable {
@@ -91,7 +92,7 @@ export class PostgresRelay {
     const data = this.fromClient.push(chunk, (type, buf, start, end) => {
       const index = frames.length;
       frames.push(type, start, end);
-      if (!D_ALLOWED.has(type)) throw new ProtocolError(`unexpected message type 0x${type.toString(16)} from the client`);
+      if (!FRONTEND_TYPES.has(type)) throw new ProtocolError(`unexpected message type 0x${type.toString(16)} from the client`);
       const command = this.inspect(type, buf, start, end);
       if (command) (runnables ??= []).push({ index, command });
     });
