@@ -11,6 +11,7 @@ import { verifyGatewayToken, isGatewayToken } from '../identity/gateway-token.ts
 import { parseDuration } from '../config/duration.ts';
 import type { Services } from './services.ts';
 import { HttpError, requestToken, SESSION_COOKIE } from './http-api.ts';
+import { bearerToken } from '../identity/bearer.ts';
 
 const LOGIN_COOKIE = 'warden_login';
 const PENDING_MAX = 1000;
@@ -67,7 +68,7 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
 
   // Agents: an API key or an IdP client-credentials token (as the bearer) -> a gateway token.
   app.post('/api/v1/auth/token', async (req) => {
-    const credential = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const credential = bearerToken(req.headers.authorization);
     if (!credential) throw new HttpError(401, 'missing bearer credential (an API key or a client-credentials access token)');
     const b = (req.body ?? {}) as { ttl?: unknown };
     let ttlSec: number | undefined;

@@ -7,6 +7,7 @@ import type { Role } from '../identity/roles.ts';
 import type { VerifyResult } from '../audit/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { openapi } from './openapi.ts';
+import { bearerToken } from '../identity/bearer.ts';
 
 export interface ApiServices {
   authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
@@ -38,7 +39,7 @@ export const SESSION_COOKIE = 'warden_session';
 /** The bearer token of a request: the Authorization header, else the browser session cookie. */
 export function requestToken(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
-  if (h) return /^Bearer\s+(\S+)$/i.exec(h)?.[1] ?? null;
+  if (h) return bearerToken(h);
   const cookie = req.headers.cookie;
   if (!cookie) return null;
   for (const part of cookie.split(';')) {

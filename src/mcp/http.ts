@@ -19,6 +19,7 @@ import type { ReviewDesk } from '../reviews/desk.ts';
 import type { QueryCaps } from './pg-bridge.ts';
 import { PgBridge } from './pg-bridge.ts';
 import { buildMcpServer } from './tools.ts';
+import { bearerToken } from '../identity/bearer.ts';
 
 export interface McpHttpDeps {
   authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
@@ -92,12 +93,12 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
     url: '/mcp',
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       if (!originAllowed(req.headers.origin, deps.allowedOrigins)) return reply.status(403).send({ error: `Origin ${req.headers.origin} is not allowed (gateway.mcp.allowedOrigins)` });
-      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-      if (!m) return challenge(reply, '', 'a bearer token is required');
-      const o = await deps.authenticate(m[1]!, req.ip);
+      const token = bearerToken(req.headers.authorization);
+      if (!token) return challenge(reply, '', 'a bearer token is required');
+      const o = await deps.authenticate(token, req.ip);
       if (!o.ok && o.reason === 'rate_limited') return reply.status(429).send({ error: 'too many failed attempts; try again later' });
       if (!o.ok) return challenge(reply, 'invalid_token', 'the token is invalid or expired');
-      const authInfo = { token: m[1]!, clientId: o.identity.name, scopes: [], extra: { identity: o.identity } };
+      const authInfo = { token, clientId: o.identity.name, scopes: [], extra: { identity: o.identity } };
       const ac = new AbortController();
       reply.raw.on('close', () => ac.abort());
       const res = await handler.fetch(await toWebRequest(req.raw, req.body, { signal: ac.signal }), { authInfo, parsedBody: req.body });

@@ -5,6 +5,7 @@ import type { Identity } from '../identity/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { ReviewError, type ReviewDesk } from './desk.ts';
 import type { ReviewKind, ReviewStatus } from './types.ts';
+import { bearerToken } from '../identity/bearer.ts';
 
 export interface ReviewRouteDeps {
   desk: ReviewDesk;
@@ -25,9 +26,9 @@ function comment(body: unknown): string | null {
 export function mountReviewRoutes(app: FastifyInstance, deps: ReviewRouteDeps): void {
   const { desk } = deps;
   const caller = async (req: FastifyRequest): Promise<Identity> => {
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!m) throw new ReviewError(401, 'missing bearer token');
-    const who = await deps.authenticate(m[1]!, req.ip);
+    const token = bearerToken(req.headers.authorization);
+    if (!token) throw new ReviewError(401, 'missing bearer token');
+    const who = await deps.authenticate(token, req.ip);
     if (!who) throw new ReviewError(401, 'invalid or expired token');
     return who;
   };

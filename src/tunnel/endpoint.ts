@@ -13,6 +13,7 @@ import { listApiKeys } from '../store/api-keys.ts';
 import type { AgentRouter } from './dialer.ts';
 import { AgentRegistry, AGENT_GROUP, type AgentStatus } from './agents.ts';
 import { Tunnel, heartbeatMs, MAX_MISSED, MAX_MESSAGE_BYTES } from './tunnel.ts';
+import { bearerToken } from '../identity/bearer.ts';
 
 export { AGENT_GROUP };
 
@@ -22,11 +23,7 @@ export interface TunnelDeps {
   log: Logger;
 }
 
-function bearer(req: FastifyRequest): string | null {
-  const h = req.headers.authorization;
-  const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
-  return m ? m[1]! : null;
-}
+const bearer = (req: FastifyRequest) => bearerToken(req.headers.authorization);
 
 const header = (req: FastifyRequest, name: string) => String(req.headers[name] ?? '').slice(0, 200) || 'unknown';
 
