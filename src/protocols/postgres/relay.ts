@@ -254,9 +254,10 @@ export class PostgresRelay {
     this.close(reason);
   }
 
-  close(reason: string): void {
+  close(why: string): void {
     if (this.closed) return;
     this.closed = true;
+    const reason = this.tracker.fatal ? `the target ended the session: ${this.tracker.fatal}` : why;
     this.tracker.abandon(reason);
     this.client.end();
     this.server.destroy();

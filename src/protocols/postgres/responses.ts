@@ -69,6 +69,8 @@ export class ResponseTracker {
   private rows: ResultMasker | null = null;
   private readonly masked = new Set<string>();
   private readonly keepOriginals: boolean;
+  /** the message of a FATAL error the target sent, if it sent one */
+  fatal: string | null = null;
 
   constructor(
     private readonly limits: CaptureLimits,
@@ -222,7 +224,12 @@ export class ResponseTracker {
         const m = decodeBackend(type, buf, start, end);
         const fields = m.type === 'ErrorResponse' || m.type === 'NoticeResponse' ? m.fields : {};
         const frame = this.maskNotice(m.type === 'ErrorResponse' ? 'ErrorResponse' : 'NoticeResponse', fields);
-        if (type === ERROR) this.onError({ code: fields.C, message: fields.M ?? 'error' });
+        if (type === ERROR) {
+          // A FATAL error is the target ending the session; whichever side closes first,
+          // this is why the session ended.
+          if (fields.S === 'FATAL' || fields.S === 'PANIC') this.fatal = fields.M ?? fields.C ?? 'fatal error';
+          this.onError({ code: fields.C, message: fields.M ?? 'error' });
+        }
         return frame;
       }
       case READY:
