@@ -58,11 +58,14 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
   const cfgFile = join(dir, 'warden.yaml');
   writeFileSync(cfgFile, JSON.stringify(config));
   const token = execFileSync(process.execPath, [join(ROOT, 'bin/warden.js'), 'token', 'create', '--config', cfgFile, '--name', 'bench', '--groups', opts.groups.join(',')], { encoding: 'utf8' }).trim();
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/warden.js'), 'start', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_NODE_FLAGS: flags for the gateway's node (--trace-gc, --cpu-prof, ...) when studying a run.
+  const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bin/warden.js'), 'start', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {
       buf += d;
+      if (nodeFlags.length) process.stderr.write(d); // what the flags asked node to print
       if (buf.includes('ready')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${buf}`)));
