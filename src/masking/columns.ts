@@ -8,10 +8,18 @@ import type { Entity } from './entities.ts';
 import type { Style } from './styles.ts';
 
 export interface ColumnInfo {
+  /** the name the result gives the column (an alias, maybe) */
   name: string;
+  /** the table's own name for the column, when the engine knows where it comes from */
+  column?: string;
   /** table name, when the engine knows it (resolved from the RowDescription's table OID) */
   table?: string;
   schema?: string;
+  /**
+   * The value comes from a table the engine could not look up: a rule naming a table
+   * then matches on the column alone (masking too much rather than too little).
+   */
+  tableUnknown?: boolean;
   /** Postgres type OID; absent means text */
   typeOid?: number;
   /** 0 text, 1 binary (Postgres format code) */
@@ -47,12 +55,24 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`, 'i');
 }
 
-/** Compile one `match` pattern: 1 part = column, 2 = table.column, 3 = schema.table.column. */
-export function compileMatch(match: string): (col: ColumnInfo) => boolean {
+/**
+ * Compile one `match` pattern: 1 part = column, 2 = table.column, 3 = schema.table.column.
+ * A rule that masks or scans matches a column by its label or by its table's name for
+ * it, so an alias does not hide a column. A skip rule matches the table's own name when
+ * known, so `SELECT ssn AS id` is not skipped by a rule about `id`.
+ */
+export function compileMatch(match: string, action: ColumnRule['action'] = 'mask'): (col: ColumnInfo) => boolean {
   const parts = match.split('.').map(globToRegExp);
-  if (parts.length === 1) return (c) => parts[0].test(c.name);
-  if (parts.length === 2) return (c) => c.table !== undefined && parts[0].test(c.table) && parts[1].test(c.name);
-  return (c) => c.schema !== undefined && c.table !== undefined && parts[0].test(c.schema) && parts[1].test(c.table) && parts[2].test(c.name);
+  const col = parts[parts.length - 1]!;
+  const named =
+    action === 'skip'
+      ? (c: ColumnInfo) => col.test(c.column ?? c.name)
+      : (c: ColumnInfo) => col.test(c.name) || (c.column !== undefined && col.test(c.column));
+  if (parts.length === 1) return named;
+  // A table rule on a column of a table nobody could name applies (fail closed), a skip rule does not.
+  const unknown = (c: ColumnInfo) => c.tableUnknown === true && action !== 'skip';
+  if (parts.length === 2) return (c) => named(c) && (c.table !== undefined ? parts[0]!.test(c.table) : unknown(c));
+  return (c) => named(c) && (c.table !== undefined && c.schema !== undefined ? parts[0]!.test(c.schema) && parts[1]!.test(c.table) : unknown(c));
 }
 
 const DEFAULT_TESTS = DEFAULT_COLUMN_RULES.map((d) => ({ entity: d.entity, test: compileMatch(d.match) }));
@@ -70,7 +90,7 @@ export function compileRules(user: ColumnRule[], useDefaults: boolean, enabled: 
     entity: r.entity,
     style: r.style,
     nameOnly: !r.match.includes('.'),
-    test: compileMatch(r.match),
+    test: compileMatch(r.match, r.action),
   }));
   if (useDefaults) {
     for (const d of DEFAULT_COLUMN_RULES) if (enabled.has(d.entity)) out.push({ action: 'mask', entity: d.entity, nameOnly: true, builtin: true, test: compileMatch(d.match) });

@@ -4,7 +4,7 @@ import {
   decodeFrontend, encodeFrontend, decodeBackend, encodeBackend, decodeStartup, encodeStartup,
   type FrontendMessage, type BackendMessage, type StartupMessage, PROTOCOL_3,
 } from '../../src/protocols/postgres/messages.ts';
-import { FrameSplitter } from '../../src/protocols/postgres/frames.ts';
+import { FrameSplitter, STALL } from '../../src/protocols/postgres/frames.ts';
 import { ProtocolError } from '../../src/protocols/postgres/buffers.ts';
 
 const b = (s: string) => Buffer.from(s);
@@ -142,4 +142,33 @@ test('pushJudged forwards untouched frames as views and only what the judge chan
   for (let i = 0; i < big.length; i += 4096) out.push(...s.pushJudged(big.subarray(i, i + 4096), (_t, buf, start, end) => void seen.push(end - start, buf.length)));
   assert.deepEqual(seen, [300_000, big.length]);
   assert.deepEqual(Buffer.concat(out), big);
+});
+
+test('pushJudged STALL holds the stalled frame and everything after it; fed again, the stream comes out whole', () => {
+  const frames = backend.map((m) => encodeBackend(m));
+  const all = Buffer.concat(frames);
+  const stallOn = frames.findIndex((f) => f[0] === 0x54); // the RowDescription
+  assert.ok(stallOn > 0);
+  for (const step of [1, 3, 7, 64, all.length]) {
+    const s = new FrameSplitter(1 << 20);
+    const out: Buffer[] = [];
+    let stalled = 0;
+    let waiting = true; // until the "names" are in, the RowDescription stalls
+    const judge = (type: number) => (type === 0x54 && waiting ? (stalled++, STALL) : undefined);
+    const feed = (chunk: Buffer) => {
+      out.push(...s.pushJudged(chunk, judge));
+      const held = s.takeHeld();
+      if (held) {
+        // What was forwarded so far ends right before the stalled frame.
+        assert.deepEqual(Buffer.concat(out), Buffer.concat(frames.slice(0, stallOn)), `step ${step}`);
+        waiting = false;
+        feed(held);
+      }
+    };
+    for (let i = 0; i < all.length; i += step) feed(all.subarray(i, i + step));
+    assert.equal(stalled, 1);
+    assert.deepEqual(Buffer.concat(out), all, `step ${step}`);
+    assert.equal(s.buffered, 0);
+    assert.equal(s.takeHeld(), null);
+  }
 });

@@ -7,14 +7,22 @@ import { ProtocolError } from './buffers.ts';
 /** Called for each complete frame: the payload is buf[start, end). */
 export type FrameVisitor = (type: number, buf: Buffer, start: number, end: number) => void;
 
-/** What a relay does with a frame: undefined forwards it, null drops it, a Buffer replaces it. */
-export type FrameFate = Buffer | null | undefined;
+/**
+ * The judge cannot decide about this frame yet (it waits for something, e.g. table
+ * names): the splitter stops before it and holds it and everything after (see `takeHeld`).
+ */
+export const STALL: unique symbol = Symbol('stall');
+
+/** What a relay does with a frame: undefined forwards it, null drops it, a Buffer replaces it, STALL waits. */
+export type FrameFate = Buffer | null | undefined | typeof STALL;
 export type FrameJudge = (type: number, buf: Buffer, start: number, end: number) => FrameFate;
 
 export class FrameSplitter {
   /** bytes of a frame not complete yet, in arrival order */
   private parts: Buffer[] = [];
   private partsLen = 0;
+  /** after a STALL: the bytes from the stalled frame on, to feed again when the judge can go on */
+  private held: Buffer | null = null;
 
   constructor(private readonly maxFrame: number) {}
 
@@ -57,12 +65,13 @@ export class FrameSplitter {
   }
 
   /** Walk the complete frames of chunk[from..]; returns where the incomplete tail starts. */
-  private scan(chunk: Buffer, from: number, each: (type: number, start: number, end: number) => void): number {
+  /** `each` returns false to stop at that frame; then nothing is kept and -1 comes back. */
+  private scan(chunk: Buffer, from: number, each: (type: number, start: number, end: number) => boolean): number {
     let off = from;
     while (chunk.length - off >= 5) {
       const end = off + this.frameLength(chunk.readInt32BE(off + 1));
       if (end > chunk.length) break;
-      each(chunk[off]!, off + 5, end);
+      if (!each(chunk[off]!, off + 5, end)) return -1;
       off = end;
     }
     this.keep(chunk.subarray(off));
@@ -80,7 +89,10 @@ export class FrameSplitter {
     // Offsets must address one buffer: a split frame is joined with what follows it.
     const data = frame ? Buffer.concat([frame, chunk.subarray(used)]) : chunk;
     const start = frame ? 0 : used;
-    const end = this.scan(data, start, (type, s, e) => visit(type, data, s, e));
+    const end = this.scan(data, start, (type, s, e) => {
+      visit(type, data, s, e);
+      return true;
+    });
     return data.subarray(start, end);
   }
 
@@ -94,19 +106,35 @@ export class FrameSplitter {
     const { frame, used } = this.finishSplit(chunk);
     if (frame) {
       const fate = judge(frame[0]!, frame, 5, frame.length);
+      if (fate === STALL) {
+        this.held = used < chunk.length ? Buffer.concat([frame, chunk.subarray(used)]) : frame;
+        return out;
+      }
       if (fate !== null) out.push(fate ?? frame);
     }
     if (used === chunk.length) return out;
     let runStart = used; // start of frames forwarded as they are
     const end = this.scan(chunk, used, (type, s, e) => {
       const fate = judge(type, chunk, s, e);
-      if (fate === undefined) return;
+      if (fate === undefined) return true;
       if (s - 5 > runStart) out.push(chunk.subarray(runStart, s - 5));
+      if (fate === STALL) {
+        this.held = chunk.subarray(s - 5);
+        return false;
+      }
       if (fate !== null) out.push(fate);
       runStart = e;
+      return true;
     });
     if (end > runStart) out.push(chunk.subarray(runStart, end));
     return out;
+  }
+
+  /** The bytes held by a STALL (once): feed them to pushJudged again when the judge can go on. */
+  takeHeld(): Buffer | null {
+    const h = this.held;
+    this.held = null;
+    return h;
   }
 
   /** Bytes received but not yet part of a complete frame. */

@@ -16,6 +16,7 @@ import { ProtocolError } from './buffers.ts';
 import { connectUpstream, UpstreamError, type UpstreamTls } from './upstream.ts';
 import { CancelRegistry } from './cancel.ts';
 import { PostgresRelay } from './relay.ts';
+import { catalogQueryOver, TableCatalog } from './catalog.ts';
 
 /** Refusal of a caller, with the SQLSTATE a Postgres client expects. */
 export class AdmissionError extends Error {
@@ -54,6 +55,8 @@ export class PostgresFrontDoor {
   private readonly cancels = new CancelRegistry();
   private readonly relays = new Set<PostgresRelay>();
   private readonly secure: SecureContext | null;
+  /** table names per connection (per config object: a reloaded connection starts afresh) */
+  private readonly catalogs = new WeakMap<PostgresConnectionConfig, TableCatalog>();
 
   constructor(private readonly deps: PostgresFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
@@ -145,11 +148,7 @@ export class PostgresFrontDoor {
 
       let upstream;
       try {
-        const stream = await this.deps.dial(connection);
-        upstream = await connectUpstream(stream, {
-          host: connection.host, database: connection.database, user: connection.user, password: connection.password,
-          tls: upstreamTls(connection), params: passed,
-        });
+        upstream = await this.connectTarget(connection, passed);
       } catch (e) {
         const msg = e instanceof UpstreamError && e.fields?.M ? `the target refused the connection: ${e.fields.M}` : (e as Error).message;
         this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
@@ -179,6 +178,7 @@ export class PostgresFrontDoor {
       const relay: PostgresRelay = new PostgresRelay(socket, upstream.socket, session, {
         maxMessageBytes: this.deps.maxMessageBytes,
         limits: this.deps.limits,
+        catalog: session.masker?.enabled ? this.catalogFor(connection) : null,
         onClose: (reason) => {
           this.relays.delete(relay);
           ticket.release();
@@ -196,5 +196,24 @@ export class PostgresFrontDoor {
         refuse('XX000', `warden: internal error`);
       }
     }
+  }
+
+  /** The gateway's own session to the target: through its agent, with the connection's credentials. */
+  private async connectTarget(connection: PostgresConnectionConfig, params: Record<string, string>) {
+    const stream = await this.deps.dial(connection);
+    return connectUpstream(stream, {
+      host: connection.host, database: connection.database, user: connection.user, password: connection.password,
+      tls: upstreamTls(connection), params,
+    });
+  }
+
+  private catalogFor(connection: PostgresConnectionConfig): TableCatalog {
+    let c = this.catalogs.get(connection);
+    if (!c) {
+      const open = () => this.connectTarget(connection, { application_name: 'warden table names' });
+      const onFailure = (e: Error) => this.deps.log.warn({ connection: connection.name, err: e.message }, 'table names lookup failed; rules naming a table match by column alone');
+      this.catalogs.set(connection, (c = new TableCatalog(catalogQueryOver(open), { onFailure })));
+    }
+    return c;
   }
 }

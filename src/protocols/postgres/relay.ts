@@ -13,6 +13,7 @@ import { decodeFrontend, fatalResponse } from './messages.ts';
 import { ResponseTracker, type Running } from './responses.ts';
 import { bindParams, cstringAt } from './values.ts';
 import { raiseExtended, raiseQuery } from './blocked.ts';
+import type { TableCatalog } from './catalog.ts';
 
 const Q = 0x51, P = 0x50, B = 0x42, E = 0x45, D = 0x44, C = 0x43, S = 0x53, F = 0x46, X = 0x58;
 const BACKLOG_LIMIT = 1 << 20;
@@ -30,6 +31,8 @@ export interface RelayOptions {
   maxMessageBytes: number;
   limits: CaptureLimits;
   onClose: (reason: string) => void;
+  /** table names for masking (null: masking off, or rules by column label only) */
+  catalog?: TableCatalog | null;
 }
 
 export class PostgresRelay {
@@ -43,6 +46,8 @@ export class PostgresRelay {
   private busy = false;
   private closed = false;
   private blockedCount = 0;
+  /** server bytes that arrived while a result waited for table names, in order */
+  private serverWaiting: Buffer[] | null = null;
 
   constructor(
     private readonly client: Duplex,
@@ -51,7 +56,7 @@ export class PostgresRelay {
     private readonly opts: RelayOptions,
   ) {
     this.fromClient = new FrameSplitter(opts.maxMessageBytes);
-    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker);
+    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null);
     client.on('data', (d: Buffer) => this.onClientData(d));
     server.on('data', (d: Buffer) => this.onServerData(d));
     client.on('end', () => this.close('client disconnected'));
@@ -60,7 +65,7 @@ export class PostgresRelay {
     server.on('end', () => this.serverGone('the target closed the connection'));
     server.on('close', () => this.serverGone('the target closed the connection'));
     server.on('error', (e) => this.serverGone(`the target connection failed: ${e.message}`));
-    client.on('drain', () => this.server.resume());
+    client.on('drain', () => { if (!this.serverWaiting) this.server.resume(); });
     server.on('drain', () => { if (!this.busy) this.client.resume(); });
   }
 
@@ -223,6 +228,10 @@ export class PostgresRelay {
 
   private onServerData(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.serverWaiting) {
+      this.serverWaiting.push(chunk);
+      return;
+    }
     let out: Buffer[];
     try {
       out = this.fromServer.pushJudged(chunk, (type, buf, start, end) => this.tracker.onFrame(type, buf, start, end));
@@ -230,16 +239,33 @@ export class PostgresRelay {
       this.serverGone(`the target sent a malformed message: ${(e as Error).message}`);
       return;
     }
-    if (out.length === 0) return;
-    let ok = true;
-    if (out.length === 1) ok = this.client.write(out[0]!);
-    else {
-      // One writev for the pieces around masked or dropped frames.
-      this.client.cork();
-      for (const b of out) ok = this.client.write(b) && ok;
-      this.client.uncork();
+    const held = this.fromServer.takeHeld();
+    if (out.length > 0) {
+      let ok = true;
+      if (out.length === 1) ok = this.client.write(out[0]!);
+      else {
+        // One writev for the pieces around masked or dropped frames.
+        this.client.cork();
+        for (const b of out) ok = this.client.write(b) && ok;
+        this.client.uncork();
+      }
+      if (!ok) this.server.pause();
     }
-    if (!ok) this.server.pause();
+    if (held) this.waitForNames(held);
+  }
+
+  // A result's rows wait until masking knows which tables its columns come from
+  // (one lookup per table per catalog TTL; the lookup never fails, it times out to
+  // "unknown", which masks more).
+  private waitForNames(held: Buffer): void {
+    this.serverWaiting = [held];
+    this.server.pause();
+    void this.tracker.lookup!.then(() => {
+      const chunks = this.serverWaiting!;
+      this.serverWaiting = null;
+      for (const c of chunks) this.onServerData(c);
+      if (!this.serverWaiting && !this.client.writableNeedDrain) this.server.resume();
+    });
   }
 
   private protocolFailure(e: unknown): void {

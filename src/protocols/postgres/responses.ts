@@ -6,7 +6,9 @@ import { RowCapture, type CaptureLimits } from '../../session/row-capture.ts';
 import type { Masker, ResultMasker } from '../../masking/index.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
-import type { FrameFate } from './frames.ts';
+import { STALL, type FrameFate } from './frames.ts';
+import type { TableCatalog } from './catalog.ts';
+import type { ColumnInfo } from '../../masking/index.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
@@ -71,11 +73,15 @@ export class ResponseTracker {
   private readonly keepOriginals: boolean;
   /** the message of a FATAL error the target sent, if it sent one */
   fatal: string | null = null;
+  /** after onFrame answered STALL: settles when the table names it waits for are in */
+  lookup: Promise<void> | null = null;
 
   constructor(
     private readonly limits: CaptureLimits,
     private readonly sink: ResultSink,
     private readonly masker: Masker | null,
+    /** table names behind table OIDs, for masking rules by table and against aliases */
+    private readonly catalog: TableCatalog | null = null,
   ) {
     this.keepOriginals = masker?.enabled === true && masker.config.keepOriginals;
   }
@@ -176,13 +182,22 @@ export class ResponseTracker {
       case ROW_DESC: {
         const d = describe(buf, start, end);
         if (d) {
+          const masking = this.masker?.enabled === true && this.unmasked !== d.fields;
+          if (masking && this.catalog) {
+            // Names first, rows after: the result waits (this frame and what follows are held).
+            const missing = this.catalog.missing(d.fields);
+            if (missing.length) {
+              this.lookup = this.catalog.load(missing);
+              return STALL;
+            }
+          }
           this.columns = d.fields;
           this.columnList = d.columns;
-          if (this.unmasked === d.fields) this.rows = null;
+          if (!masking) this.rows = null;
           else {
             // A ResultMasker keeps per-result state (what it masked): a new one per result.
-            const rs = this.masker?.enabled ? this.masker.forColumns(d.fields.map((f) => ({ name: f.name, typeOid: f.typeOid, format: f.format }))) : null;
-            this.rows = rs?.active ? rs : null;
+            const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f)));
+            this.rows = rs.active ? rs : null;
             this.unmasked = this.rows ? null : d.fields;
           }
         }
@@ -238,6 +253,20 @@ export class ResponseTracker {
       default:
         return undefined;
     }
+  }
+
+  /** What masking knows of a column: its label, and where the target says it comes from. */
+  private columnInfo(f: FieldDescription): ColumnInfo {
+    const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format };
+    if (f.tableOid === 0 || !this.catalog) return info;
+    const t = this.catalog.get(f.tableOid);
+    if (t === null || t === undefined) info.tableUnknown = true;
+    else {
+      info.schema = t.schema;
+      info.table = t.table;
+      info.column = t.columns.get(f.column);
+    }
+    return info;
   }
 
   /** Servers echo values in messages (`Key (email)=(a@b.c) already exists`): mask those too. */

@@ -1,0 +1,157 @@
+// Table and column names behind the table OIDs of a RowDescription, so that masking
+// rules by `table.column` apply at the Postgres door, and an alias
+// (`SELECT ssn AS x FROM people`) does not hide a column from a rule by name.
+//
+// The client's own session is busy streaming the result that needs the names, so they
+// are looked up on a short connection of the gateway's own to the same target (same
+// credentials, same agent), and cached per connection: a table costs one lookup per
+// `ttlMs`, whichever session asks first. A failed lookup is cached too (briefly) as
+// "unknown", and masking then treats table-qualified rules as rules by column name:
+// masking too much rather than too little.
+import { HandshakeReader } from './handshake-reader.ts';
+import { decodeBackend, encodeFrontend } from './messages.ts';
+import type { UpstreamSession } from './upstream.ts';
+
+export interface TableNames {
+  schema: string;
+  table: string;
+  /** attribute number -> column name (dropped columns left out) */
+  columns: Map<number, string>;
+}
+
+export interface CatalogOptions {
+  /** how long names are trusted (columns can be renamed) */
+  ttlMs?: number;
+  /** how long a failed lookup stands before the next one is tried */
+  failureTtlMs?: number;
+  /** a lookup that takes longer counts as failed (the result it holds up waits meanwhile) */
+  timeoutMs?: number;
+  /** told about each failed lookup */
+  onFailure?: (e: Error) => void;
+}
+
+/** Runs one simple query and returns its rows as text. */
+export type CatalogQuery = (sql: string) => Promise<(string | null)[][]>;
+
+interface Entry {
+  names: TableNames | null;
+  expires: number;
+}
+
+export class TableCatalog {
+  private readonly tables = new Map<number, Entry>();
+  private readonly loading = new Map<number, Promise<void>>();
+  private readonly ttlMs: number;
+  private readonly failureTtlMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly query: CatalogQuery,
+    private readonly opts: CatalogOptions = {},
+  ) {
+    this.ttlMs = opts.ttlMs ?? 60_000;
+    this.failureTtlMs = opts.failureTtlMs ?? 10_000;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+  }
+
+  /** The table's names; null when the lookup failed; undefined when not looked up (or expired). */
+  get(oid: number): TableNames | null | undefined {
+    const e = this.tables.get(oid);
+    if (!e) return undefined;
+    if (e.expires < Date.now()) {
+      this.tables.delete(oid);
+      return undefined;
+    }
+    return e.names;
+  }
+
+  /** The table OIDs among `fields` with no current answer (0 means "not a table column"). */
+  missing(fields: readonly { tableOid: number }[]): number[] {
+    let out: number[] | null = null;
+    for (const f of fields) {
+      if (f.tableOid !== 0 && this.get(f.tableOid) === undefined && !out?.includes(f.tableOid)) (out ??= []).push(f.tableOid);
+    }
+    return out ?? [];
+  }
+
+  /** Look the tables up. Never rejects: a table that cannot be looked up is cached as unknown. */
+  load(oids: number[]): Promise<void> {
+    const fresh = oids.filter((o) => !this.loading.has(o));
+    const waits = oids.filter((o) => this.loading.has(o)).map((o) => this.loading.get(o)!);
+    if (fresh.length) {
+      const p = this.lookup(fresh).finally(() => {
+        for (const o of fresh) this.loading.delete(o);
+      });
+      for (const o of fresh) this.loading.set(o, p);
+      waits.push(p);
+    }
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  private async lookup(oids: number[]): Promise<void> {
+    // OIDs come from the target's own RowDescription as uint32; checked anyway, they are the only input of the SQL.
+    const list = oids.filter((o) => Number.isInteger(o) && o > 0 && o <= 0xffffffff);
+    const sql =
+      'SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c ' +
+      'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ' +
+      'LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
+      `WHERE c.oid = ANY ('{${list.join(',')}}'::pg_catalog.oid[])`;
+    let rows: (string | null)[][] | null = null;
+    try {
+      rows = await withTimeout(this.query(sql), this.timeoutMs, 'the table lookup timed out');
+    } catch (e) {
+      this.opts.onFailure?.(e as Error);
+    }
+    const found = new Map<number, TableNames>();
+    for (const [oid, schema, table, attnum, column] of rows ?? []) {
+      const key = Number(oid);
+      let t = found.get(key);
+      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map() }));
+      if (attnum !== null && column !== null) t.columns.set(Number(attnum), column);
+    }
+    const now = Date.now();
+    // A table the target does not know (dropped since) is as unknown as a failed lookup.
+    for (const o of oids) {
+      const names = found.get(o) ?? null;
+      this.tables.set(o, { names, expires: now + (names ? this.ttlMs : this.failureTtlMs) });
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A CatalogQuery that opens its own session to the target for each lookup (lookups are
+ * rare: once per table per TTL) and closes it after.
+ */
+export function catalogQueryOver(open: () => Promise<UpstreamSession>): CatalogQuery {
+  return async (sql) => {
+    const session = await open();
+    const socket = session.socket;
+    const reader = new HandshakeReader(socket);
+    try {
+      socket.write(encodeFrontend({ type: 'Query', text: sql }));
+      const rows: (string | null)[][] = [];
+      let error: string | null = null;
+      for (;;) {
+        const m = await reader.message(true);
+        const msg = decodeBackend(m.type, m.payload, 0, m.payload.length);
+        if (msg.type === 'DataRow') rows.push(msg.values.map((v) => (v === null ? null : v.toString('utf8'))));
+        else if (msg.type === 'ErrorResponse') error = msg.fields.M ?? 'error';
+        else if (msg.type === 'ReadyForQuery') break;
+      }
+      if (error !== null) throw new Error(`the table lookup failed: ${error}`);
+      return rows;
+    } finally {
+      reader.detach();
+      socket.on('error', () => {}); // nothing more is read from it
+      socket.end(encodeFrontend({ type: 'Terminate' }));
+    }
+  };
+}
