@@ -1,6 +1,7 @@
 // npm run bench:pg — pgbench -S against Postgres directly and through Warden in the
 // same run (simple and extended protocol; 1 and 8 clients; strict and async
-// recording; through a remote agent process; PgBouncer too when it is installed),
+// recording; through a remote agent process; a bare Node socket pipe, the ceiling of
+// any Node proxy here; PgBouncer too when it is installed),
 // printing TPS, latency and the ratio to direct access. BENCH_SECONDS sets the
 // length of each run (default 8).
 import { execFileSync, spawn } from 'node:child_process';
@@ -58,6 +59,17 @@ async function startPgbouncer(): Promise<{ port: number; stop: () => void } | nu
   return null;
 }
 
+/** bench/node-pipe.mjs as its own process: the ceiling of a Node proxy here. */
+async function startNodePipe(): Promise<{ port: number; stop: () => void }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'bench/node-pipe.mjs'), String(port), PG.host, String(PG.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the node pipe exited with ${code}`)));
+  });
+  return { port, stop: () => child.kill() };
+}
+
 ensureDatabase();
 const rows: Row[] = [];
 const directs = new Map<string, PgbenchResult>();
@@ -75,6 +87,14 @@ const run = (target: string, port: number, user: string, password?: string) => {
 
 console.log(`pgbench -S, ${SECONDS}s per run, scale 10, on ${PG.host}:${PG.port}`);
 run('direct', PG.port, PG.user);
+{
+  const pipe = await startNodePipe();
+  try {
+    run('bare node pipe', pipe.port, PG.user);
+  } finally {
+    pipe.stop();
+  }
+}
 const bouncer = await startPgbouncer();
 if (bouncer) {
   run('pgbouncer', bouncer.port, PG.user);
