@@ -66,6 +66,8 @@ export const authSchema = z
     rateLimit: rateLimitSchema,
     /** how often a replica picks up revocations made by other replicas or the CLI */
     revocationPoll: duration('5s'),
+    /** an open session ends at its first command after its access token expired (false: a session lives as long as its connection) */
+    endSessionsOnExpiry: z.boolean().default(true),
     /** the URL browsers reach the gateway at (the browser login's redirect); default: from the request's Host */
     publicUrl: z.url().optional(),
     /** mark the browser-login cookie Secure (default true; false only for plain-http development) */

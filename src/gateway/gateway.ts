@@ -94,6 +94,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         mode: config.gateway.recording.mode,
         guard,
         credentials: services.credentials,
+        endOnExpiry: config.auth.endSessionsOnExpiry,
         masker: maskers.get(info.connection) ?? null,
         originalsKey: sealKey,
         onRecordError: (e) => {

@@ -60,11 +60,14 @@ function encodedColumns(columns: ResultColumn[]): Encoded {
 }
 
 const REVOKED = 'the access token of this session was revoked; reconnect with a valid token';
+const expiredMessage = (at: number) => `the access token of this session expired at ${new Date(at).toISOString()}; reconnect with a fresh token`;
 
 export interface SessionDeps {
   events: EventSink;
   /** revocation check per command (absent: the credential is only checked at admission) */
   credentials?: CredentialCheck;
+  /** end the session at its first command after the credential's expiry (auth.endSessionsOnExpiry) */
+  endOnExpiry?: boolean;
   mode: 'strict' | 'async';
   guard: Guard;
   /** the connection's masker: results are masked before they reach the client or the record */
@@ -122,13 +125,15 @@ export class Session {
     if (this.ended) return { action: 'block', commandId: '', reason: this.endedBecause };
     const commandId = `${this.info.id}:${++this.counter}`;
     let verdict: Verdict;
-    let revoked = false;
+    let revoked: string | null = null; // why the credential no longer holds
     const cc = this.deps.credentials;
     if (cc !== undefined && cc.version !== this.credentialVersion) {
       this.credentialVersion = cc.version;
-      revoked = cc.isRevoked(this.info.identity);
+      if (cc.isRevoked(this.info.identity)) revoked = REVOKED;
     }
-    if (revoked) verdict = { action: 'block', reason: REVOKED };
+    const expiresAt = this.info.identity.expiresAt;
+    if (revoked === null && expiresAt !== undefined && this.deps.endOnExpiry && Date.now() >= expiresAt) revoked = expiredMessage(expiresAt);
+    if (revoked !== null) verdict = { action: 'block', reason: revoked };
     else {
       try {
         verdict = await this.guard.judge(cmd);
@@ -150,10 +155,10 @@ export class Session {
     } catch (e) {
       return { action: 'block', commandId, reason: `the command was not run because it could not be recorded (${(e as Error).message})` };
     }
-    if (revoked) {
+    if (revoked !== null) {
       // Every later command gets the same answer; the record shows why the session ended.
-      await this.end('credential revoked');
-      this.endedBecause = REVOKED;
+      await this.end(revoked === REVOKED ? 'credential revoked' : 'credential expired');
+      this.endedBecause = revoked;
     }
     if (verdict.action === 'allow') return { action: 'allow', commandId };
     if (verdict.action === 'review') {
