@@ -143,6 +143,24 @@ export function registerAuth(program: Command): void {
       console.error(`user ${name} saved (groups: ${groups.join(', ') || 'none'})`);
     });
   users
+    .command('disable <name>')
+    .description('disable a local user: its logins stop working and the tokens it logged in with are revoked, open sessions included')
+    .option('-c, --config <file>', 'config file for local use')
+    .addOption(gatewayOpt())
+    .action(async (name: string, opts: { config?: string; gateway?: string }) => {
+      const gateway = opts.gateway ?? process.env.WARDEN_GATEWAY;
+      if (gateway) await api(gateway, 'DELETE', `/api/v1/users/${encodeURIComponent(name)}`, undefined, await gatewayToken());
+      else {
+        const s = await openServices(loadConfig(opts.config).config, { writer: true });
+        try {
+          if (!(await s.disableUser(name, `cli:${process.env.USER ?? 'local'}`))) throw new Error(`no enabled local user named "${name}"`);
+        } finally {
+          await s.close();
+        }
+      }
+      console.error(`user ${name} disabled`);
+    });
+  users
     .command('list')
     .description('local users')
     .option('--json', 'machine-readable output')

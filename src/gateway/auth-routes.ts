@@ -139,6 +139,14 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
     }
   });
 
+  // Disable, not delete: the audit log keeps naming the user, and the name stays taken.
+  app.delete('/api/v1/users/:name', async (req) => {
+    const who = await admin(req);
+    const name = (req.params as { name: string }).name;
+    if (!(await services.disableUser(name, who.name))) throw new HttpError(404, `no enabled local user named "${name}"`);
+    return { disabled: name };
+  });
+
   // ---- the gateway's browser login -------------------------------------------------
   const o = auth.oidc;
   const loginConfig = o && { issuer: o.issuer, clientId: o.clientId, ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}) };

@@ -119,6 +119,14 @@ export const openapi = {
         responses: { 201: json('LocalUser', 'Created'), 400: err, 401: err, 403: err },
       },
     },
+    '/api/v1/users/{name}': {
+      delete: {
+        summary: 'Disable a local user and revoke the tokens it logged in with (admin)',
+        security: bearer,
+        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: { description: 'Disabled', content: { 'application/json': { schema: { type: 'object', properties: { disabled: { type: 'string' } } } } } }, 401: err, 403: err, 404: err },
+      },
+    },
     '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and checkpoints (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
     ...reviewPaths,
   },

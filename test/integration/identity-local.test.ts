@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
+import pg from 'pg';
 import { psql, run } from '../helpers/clients.ts';
 
 const BIN = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
@@ -68,6 +69,32 @@ test('CLI: users add (admin, --password-stdin), login --local, whoami, the store
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stderr, /logged out/);
   assert.notEqual((await warden(['whoami', ...gw])).code, 0);
+});
+
+test('CLI: users disable ends the user\'s open session and logins; a second disable and non-admins are refused', async () => {
+  await t.gw.services.addUser('gina', 'gina-long-password', ['dev'], 'test');
+  const login = await fetch(t.httpUrl + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'gina', password: 'gina-long-password' }) });
+  const { access_token } = (await login.json()) as { access_token: string };
+  const client = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user: 'local-db', password: access_token, database: 'x' });
+  await client.connect();
+  client.on('error', () => {});
+  assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+
+  const gw = ['--gateway', t.httpUrl];
+  const plain = await t.token(['dev'], 'not-admin');
+  assert.notEqual((await warden(['users', 'disable', 'gina', ...gw], { WARDEN_TOKEN: plain })).code, 0);
+  const off = await warden(['users', 'disable', 'gina', ...gw], { WARDEN_TOKEN: t.adminToken });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stderr, /user gina disabled/);
+  await assert.rejects(client.query('SELECT 2'), /revoked/);
+  await client.end().catch(() => {});
+  const again = await fetch(t.httpUrl + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'gina', password: 'gina-long-password' }) });
+  assert.equal(again.status, 401);
+  const twice = await warden(['users', 'disable', 'gina', ...gw], { WARDEN_TOKEN: t.adminToken });
+  assert.notEqual(twice.code, 0);
+  assert.match(twice.stderr, /404.*no enabled local user named "gina"/);
+  const list = JSON.parse((await warden(['users', 'list', '--json', ...gw], { WARDEN_TOKEN: t.adminToken })).stdout) as { name: string; disabledAt: number | null }[];
+  assert.notEqual(list.find((u) => u.name === 'gina')!.disabledAt, null);
 });
 
 test('without an admin role, users cannot be added', async () => {
