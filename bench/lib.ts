@@ -14,8 +14,10 @@ export interface PgbenchResult {
   failed: number;
 }
 
-export function pgbench(args: { host: string; port: number; user: string; db: string; password?: string; mode: string; clients: number; seconds: number }): PgbenchResult {
-  const out = execFileSync('pgbench', ['-h', args.host, '-p', String(args.port), '-U', args.user, '-S', '-n', '-M', args.mode, '-c', String(args.clients), '-j', String(Math.min(args.clients, 2)), '-T', String(args.seconds), args.db], {
+/** pgbench -S, or the transaction in `script` (a pgbench script file) when given. */
+export function pgbench(args: { host: string; port: number; user: string; db: string; password?: string; mode: string; clients: number; seconds: number; script?: string }): PgbenchResult {
+  const what = args.script ? ['-f', args.script] : ['-S'];
+  const out = execFileSync('pgbench', ['-h', args.host, '-p', String(args.port), '-U', args.user, ...what, '-n', '-M', args.mode, '-c', String(args.clients), '-j', String(Math.min(args.clients, 2)), '-T', String(args.seconds), args.db], {
     env: { ...process.env, PGPASSWORD: args.password ?? '', PGSSLMODE: 'disable' },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -73,11 +73,15 @@ async function startNodePipe(): Promise<{ port: number; stop: () => void }> {
 ensureDatabase();
 const rows: Row[] = [];
 const directs = new Map<string, PgbenchResult>();
-const run = (target: string, port: number, user: string, password?: string) => {
-  for (const mode of MODES) {
+// The masking case: each transaction returns a row with an email (masked) and text
+// (scanned by every detector), where pgbench -S returns one int that masking skips.
+const MASK_SCRIPT = join(mkdtempSync(join(tmpdir(), 'warden-bench-script-')), 'masked-row.sql');
+writeFileSync(MASK_SCRIPT, "\\set aid random(1, 1000000)\nSELECT aid, 'user' || aid || '@example.com' AS email, filler FROM pgbench_accounts WHERE aid = :aid;\n");
+const run = (target: string, port: number, user: string, password?: string, script?: string) => {
+  for (const mode of script ? ['masked row'] : MODES) {
     for (const clients of CLIENTS) {
       const key = `${mode}/${clients}`;
-      const result = pgbench({ host: PG.host, port, user, db: DB, password, mode, clients, seconds: SECONDS });
+      const result = pgbench({ host: PG.host, port, user, db: DB, password, mode: script ? 'simple' : mode, clients, seconds: SECONDS, script });
       if (target === 'direct') directs.set(key, result);
       rows.push({ target, mode, clients, result, direct: directs.get(key)! });
       process.stderr.write(`  ${target} ${key}: ${result.tps.toFixed(0)} tps${result.failed ? ` (${result.failed} failed)` : ''}\n`);
@@ -87,6 +91,7 @@ const run = (target: string, port: number, user: string, password?: string) => {
 
 console.log(`pgbench -S, ${SECONDS}s per run, scale 10, on ${PG.host}:${PG.port}`);
 run('direct', PG.port, PG.user);
+run('direct', PG.port, PG.user, undefined, MASK_SCRIPT);
 {
   const pipe = await startNodePipe();
   try {
@@ -105,6 +110,16 @@ for (const mode of ['strict', 'async'] as const) {
   const gw = await startGateway({ connections: [connection], mode, groups: ['bench'] });
   try {
     run(`warden ${mode}`, gw.pgPort, 'bench', gw.token);
+  } finally {
+    await gw.stop();
+  }
+}
+// Masking on and off (async recording, so recording does not hide masking's cost), on
+// rows that carry something to mask.
+for (const masking of [true, false]) {
+  const gw = await startGateway({ connections: [{ ...connection, masking: { enabled: masking } }], mode: 'async', groups: ['bench'] });
+  try {
+    run(`warden async, masking ${masking ? 'on' : 'off'}`, gw.pgPort, 'bench', gw.token, MASK_SCRIPT);
   } finally {
     await gw.stop();
   }
@@ -149,6 +164,10 @@ printRows(rows);
 for (const r of rows.filter((x) => x.target === 'warden strict + rules')) {
   const off = rows.find((x) => x.target === 'warden strict' && x.mode === r.mode && x.clients === r.clients);
   if (off) console.log(`rules on / rules off (warden strict), ${r.mode}, ${r.clients} clients: ${(r.result.tps / off.result.tps).toFixed(2)}x`);
+}
+for (const r of rows.filter((x) => x.target === 'warden async, masking on')) {
+  const off = rows.find((x) => x.target === 'warden async, masking off' && x.clients === r.clients);
+  if (off) console.log(`masking on / masking off (warden async, masked row), ${r.clients} clients: ${(r.result.tps / off.result.tps).toFixed(2)}x`);
 }
 for (const r of rows.filter((x) => x.target.endsWith(' via remote agent'))) {
   const embeddedTarget = r.target.replace(' via remote agent', '');
