@@ -84,8 +84,10 @@ export const ALIASES: Record<string, BuiltinEntity> = {
   crypto_key: 'private_key',
 };
 
+const BUILTIN_SET: ReadonlySet<string> = new Set(BUILTIN_ENTITIES);
+
 export function isBuiltin(name: string): name is BuiltinEntity {
-  return (BUILTIN_ENTITIES as readonly string[]).includes(name);
+  return BUILTIN_SET.has(name);
 }
 
 /** Expand a list of types and group names; unknown names are returned separately. */
@@ -102,8 +104,17 @@ export function expandEntities(names: readonly string[]): { entities: Set<Builti
   return { entities, unknown };
 }
 
+/** Labels by entity, custom ones included once computed: labelOf runs for every finding. */
+const labelCache = new Map<string, string>(Object.entries(LABELS));
+
 export function labelOf(entity: Entity): string {
-  return isBuiltin(entity) ? LABELS[entity] : entity.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  let label = labelCache.get(entity);
+  if (label === undefined) {
+    label = entity.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+    // custom entity names come from the config, so the cache stays small
+    labelCache.set(entity, label);
+  }
+  return label;
 }
 
 export function priorityOf(entity: Entity): number {

@@ -23,12 +23,13 @@ export class Findings {
 
   /**
    * Keep a set of non-overlapping findings, higher priority first, then the longer, then
-   * the earlier; returns their indexes in text order.
+   * the earlier; returns their indexes in text order. Read-only: a single finding (the
+   * common case) is answered with a shared array rather than a new one.
    */
-  resolve(): number[] {
+  resolve(): readonly number[] {
+    if (this.n <= 1) return this.n === 1 ? ONLY_FIRST : NONE;
     const idx: number[] = [];
     for (let i = 0; i < this.n; i++) idx.push(i);
-    if (this.n <= 1) return idx;
     const pr = (i: number) => priorityOf(this.entity[i]);
     idx.sort((a, b) => pr(b) - pr(a) || this.end[b] - this.start[b] - (this.end[a] - this.start[a]) || this.start[a] - this.start[b]);
     const kept: number[] = [];
@@ -45,3 +46,6 @@ export class Findings {
     return kept.sort((a, b) => this.start[a] - this.start[b]);
   }
 }
+
+const NONE: readonly number[] = Object.freeze([]);
+const ONLY_FIRST: readonly number[] = Object.freeze([0]);

@@ -6,12 +6,17 @@
 //   mask  - a rule says the whole value goes, replaced in a form valid for the type.
 import type { Entity } from './entities.ts';
 import { binaryTextOffset, builtinApplies, guessEntity, typeClassOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
-import { triggersOfBytes } from './prefilter.ts';
+import { T_NON_ASCII, triggersOfBytes } from './prefilter.ts';
 import type { Style, Stylist } from './styles.ts';
+import type { Scanner } from './scanner.ts';
 import type { TextMasker } from './text.ts';
 import { hashedTyped, partialTyped, placeholderOf } from './typed.ts';
 
 const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3;
+// Module constants for what is read on every value: under a CJS transform (tsx, tests,
+// benches) each use of an imported binding is a getter call.
+const NON_ASCII = T_NON_ASCII;
+const bytesTriggers = triggersOfBytes;
 
 interface Plan {
   kind: number;
@@ -52,7 +57,9 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
   if (rule?.action === 'skip') return plan;
   if (rule?.action === 'mask') {
     plan.kind = MASK;
-    plan.entity = rule.entity ?? guessEntity(col.name);
+    // The table's own name for the column says more than an alias; either may name it.
+    const fromColumn = col.column !== undefined ? guessEntity(col.column) : 'masked';
+    plan.entity = rule.entity ?? (fromColumn !== 'masked' ? fromColumn : guessEntity(col.name));
     plan.style = rule.style;
     if (type === 'text' && (rule.style ?? p.styleOf(plan.entity)) === 'redact') plan.fixed = Buffer.from(p.stylist.render(plan.entity, '', 'redact'));
     return plan;
@@ -74,6 +81,8 @@ export class ResultMasker {
   readonly active: boolean;
   /** some column is masked or checked as a whole value (no shortcut on a clean-looking row) */
   private readonly wholeValue: boolean;
+  private readonly text: TextMasker;
+  private readonly scanner: Scanner;
 
   constructor(
     readonly columns: ColumnInfo[],
@@ -83,6 +92,8 @@ export class ResultMasker {
     this.masked = columns.map(() => false);
     this.active = this.plans.some((pl) => pl.kind !== PASS);
     this.wholeValue = this.plans.some((pl) => pl.kind === MASK || pl.kind === CHECK);
+    this.text = p.text;
+    this.scanner = p.text.scanner;
   }
 
   /** Names of the columns in which at least one value was masked so far. */
@@ -142,6 +153,16 @@ export class ResultMasker {
    * or null for SQL NULL.
    */
   maskBytes(i: number, buf: Buffer, start = 0, end = buf.length): Buffer | null | undefined {
+    const r = this.maskValue(i, buf, start, end);
+    return typeof r === 'string' ? Buffer.from(r, 'utf8') : r;
+  }
+
+  /**
+   * maskBytes without the final encoding: a string is a text-format replacement still to
+   * be written as UTF-8. maskDataRow writes it straight into the new row, so a masked
+   * value costs no Buffer of its own.
+   */
+  private maskValue(i: number, buf: Buffer, start: number, end: number): Buffer | string | null | undefined {
     const pl = this.plans[i];
     if (pl.kind === PASS) return undefined;
     if (pl.binary) {
@@ -153,14 +174,17 @@ export class ResultMasker {
       start += pl.textOffset;
     }
     if (pl.kind === SCAN) {
-      const t = triggersOfBytes(buf, start, end) & this.p.text.scanner.triggerMask;
-      if (t === 0 && !this.p.text.scanner.hasCustom) return undefined;
-      const s = buf.toString('utf8', start, end);
-      let out = this.p.text.maskTriggered(s, t);
+      const scanner = this.scanner;
+      const bits = bytesTriggers(buf, start, end);
+      const t = bits & scanner.triggerMask;
+      if (t === 0 && !scanner.hasCustom) return undefined;
+      // ASCII decodes as latin1, which skips UTF-8 validation; same string either way.
+      const s = buf.toString(bits & NON_ASCII ? 'utf8' : 'latin1', start, end);
+      let out = this.text.maskTriggered(s, t);
       if (out === s) return undefined;
       if (pl.type === 'json') out = this.p.json(s) ?? out;
       this.masked[i] = true;
-      return this.encode(pl, out);
+      return pl.binary && pl.textOffset === 1 ? this.encode(pl, out) : out;
     }
     if (pl.fixed !== null && !pl.binary) {
       if (end === start) return undefined; // an empty string stays empty
@@ -223,57 +247,114 @@ export class ResultMasker {
    */
   maskDataRow(msg: Buffer, off = 0): Buffer {
     if (!this.active) return msg;
-    const count = msg.readInt16BE(off + 5);
+    const count = (msg[off + 5] << 8) | msg[off + 6]; // int16, never negative in a DataRow
+    const n = Math.min(count, this.plans.length);
     let pos = off + 7;
-    let repl: (Buffer | null | undefined)[] | null = null;
-    for (let i = 0; i < count; i++) {
-      const len = msg.readInt32BE(pos);
-      pos += 4;
-      if (len < 0 || i >= this.plans.length) continue;
-      const r = this.maskBytes(i, msg, pos, pos + len);
-      if (r !== undefined) {
-        repl ??= new Array<Buffer | null | undefined>(count);
-        repl[i] = r;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const len = int32At(msg, pos);
+      if (len < 0) {
+        pos += 4;
+        continue;
       }
-      pos += len;
+      const r = this.maskValue(i, msg, pos + 4, pos + 4 + len);
+      if (r !== undefined) {
+        this.replacedAt[k] = pos;
+        this.replacement[k] = r;
+        k++;
+      }
+      pos += 4 + len;
     }
-    if (repl === null) return msg;
-    return rebuildDataRow(msg, off, count, repl);
+    return k === 0 ? msg : this.rebuildDataRow(msg, off, k);
+  }
+
+  // The values maskDataRow replaces in the current row, reused row after row: where each
+  // one's length field is in the message, and what comes instead (then its byte length).
+  private readonly replacedAt: number[] = [];
+  private readonly replacement: Replacement[] = [];
+  private readonly replacementLength: number[] = [];
+
+  /**
+   * A new DataRow with the first `k` replacements. One allocation; what lies between two
+   * replaced values (other values, lengths and all) is copied in one piece.
+   */
+  private rebuildDataRow(msg: Buffer, off: number, k: number): Buffer {
+    const end = off + 1 + int32At(msg, off + 1);
+    let size = end - off;
+    for (let j = 0; j < k; j++) {
+      const r = this.replacement[j];
+      const n = r === null || r === undefined ? -1 : typeof r === 'string' ? utf8Length(r) : r.length;
+      this.replacementLength[j] = n;
+      size += Math.max(n, 0) - int32At(msg, this.replacedAt[j]);
+    }
+    const out = Buffer.allocUnsafe(size);
+    out[0] = 0x44; // 'D'
+    writeInt32At(out, 1, size - 1);
+    out[5] = msg[off + 5];
+    out[6] = msg[off + 6];
+    let w = 7;
+    let from = off + 7;
+    for (let j = 0; j < k; j++) {
+      const at = this.replacedAt[j];
+      const r = this.replacement[j];
+      const n = this.replacementLength[j];
+      w = copyBytes(msg, from, at, out, w);
+      writeInt32At(out, w, n);
+      w += 4;
+      if (typeof r === 'string') w = writeUtf8(out, w, r, n);
+      else if (r) w = copyBytes(r, 0, n, out, w);
+      from = at + 4 + int32At(msg, at);
+      this.replacement[j] = undefined; // hold no value past the row
+    }
+    copyBytes(msg, from, end, out, w);
+    return out;
   }
 }
 
-/** A new DataRow with the replaced values; the others are copied from `msg` as they are. */
-function rebuildDataRow(msg: Buffer, off: number, count: number, repl: (Buffer | null | undefined)[]): Buffer {
-  let size = 7;
-  let pos = off + 7;
-  for (let i = 0; i < count; i++) {
-    const len = msg.readInt32BE(pos);
-    const r = repl[i];
-    size += 4 + (r === undefined ? Math.max(len, 0) : r === null ? 0 : r.length);
-    pos += 4 + Math.max(len, 0);
+/** A value's new wire bytes: as they are, a text still to encode as UTF-8, SQL NULL, or unchanged (undefined). */
+type Replacement = Buffer | string | null | undefined;
+
+/** Big-endian int32 at `pos` (no bounds check: callers stay inside the message). */
+function int32At(b: Buffer, pos: number): number {
+  return (b[pos] << 24) | (b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3];
+}
+
+function writeInt32At(b: Buffer, pos: number, v: number): void {
+  b[pos] = v >>> 24;
+  b[pos + 1] = (v >>> 16) & 0xff;
+  b[pos + 2] = (v >>> 8) & 0xff;
+  b[pos + 3] = v & 0xff;
+}
+
+/** Below this many bytes a plain loop beats Buffer#copy, whose checks and native call dominate. */
+const SHORT_COPY = 64;
+
+/** Copy src[from, to) to dst at `w`; returns the position after it. */
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Buffer, w: number): number {
+  const n = to - from;
+  if (n > SHORT_COPY) dst.set(src.subarray(from, to), w);
+  else for (let i = 0; i < n; i++) dst[w + i] = src[from + i];
+  return w + n;
+}
+
+/** Bytes of `s` in UTF-8 as Buffer writes it (a lone surrogate becomes U+FFFD, 3 bytes). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 2 UTF-16 units, 4 bytes
+      i++;
+    } else n += 2;
   }
-  const out = Buffer.allocUnsafe(size);
-  out[0] = 0x44; // 'D'
-  out.writeInt32BE(size - 1, 1);
-  out.writeInt16BE(count, 5);
-  let w = 7;
-  pos = off + 7;
-  for (let i = 0; i < count; i++) {
-    const len = msg.readInt32BE(pos);
-    const r = repl[i];
-    if (r === undefined) {
-      const n = 4 + Math.max(len, 0);
-      msg.copy(out, w, pos, pos + n);
-      w += n;
-    } else if (r === null) {
-      out.writeInt32BE(-1, w);
-      w += 4;
-    } else {
-      out.writeInt32BE(r.length, w);
-      r.copy(out, w + 4);
-      w += 4 + r.length;
-    }
-    pos += 4 + Math.max(len, 0);
-  }
-  return out;
+  return n;
+}
+
+/** Write `s`, `bytes` long in UTF-8, at `w`; ASCII by hand, as short strings are the rule. */
+function writeUtf8(out: Buffer, w: number, s: string, bytes: number): number {
+  if (bytes === s.length) for (let i = 0; i < bytes; i++) out[w + i] = s.charCodeAt(i);
+  else out.write(s, w, bytes, 'utf8');
+  return w + bytes;
 }

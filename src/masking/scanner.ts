@@ -10,7 +10,7 @@ import { detectPem, detectTokens } from './detectors/tokens.ts';
 import { detectDobContext, detectKeywordSecret, detectUrlPassword } from './detectors/context.ts';
 import { compileCustom, type CustomEntity, type Detector } from './detectors/custom.ts';
 
-interface Builtin {
+export interface Builtin {
   trigger: number;
   /** the detector runs when any of these entities is enabled */
   entities: BuiltinEntity[];
@@ -19,7 +19,7 @@ interface Builtin {
 
 // Cheapest and most selective first does not matter for correctness (overlaps are
 // resolved after), only the trigger gates matter for speed.
-const BUILTINS: Builtin[] = [
+export const BUILTINS: readonly Builtin[] = [
   { trigger: T.T_EMAIL, entities: ['email'], run: detectEmail },
   { trigger: T.T_URL_PASSWORD, entities: ['password'], run: detectUrlPassword },
   { trigger: T.T_KEYWORD, entities: ['password', 'secret', 'aws_secret_key'], run: detectKeywordSecret },
@@ -39,6 +39,8 @@ export class Scanner {
   private readonly custom: Detector[];
   /** union of the trigger bits any enabled detector listens to */
   readonly triggerMask: number;
+  /** some enabled detector may report an entity the policy disabled: findings need a filter */
+  private readonly mayReportDisabled: boolean;
   readonly findings = new Findings();
 
   constructor(
@@ -47,6 +49,7 @@ export class Scanner {
   ) {
     this.triggered = BUILTINS.filter((b) => b.entities.some((e) => enabled.has(e))).map((b) => ({ trigger: b.trigger, run: b.run }));
     this.triggerMask = this.triggered.reduce((m, b) => m | b.trigger, 0);
+    this.mayReportDisabled = BUILTINS.some((b) => b.entities.some((e) => enabled.has(e)) && b.entities.some((e) => !enabled.has(e)));
     this.custom = custom.map(compileCustom);
   }
 
@@ -58,13 +61,14 @@ export class Scanner {
    * Run the detectors `triggers` allows over `s`; returns the kept finding indexes (text
    * order) into `this.findings`, or null when nothing was found. Not re-entrant.
    */
-  scan(s: string, triggers: number): number[] | null {
+  scan(s: string, triggers: number): readonly number[] | null {
     const f = this.findings;
     f.reset();
     const t = triggers & this.triggerMask;
     if (t !== 0) for (const d of this.triggered) if (d.trigger & t) d.run(s, f);
     for (const d of this.custom) d(s, f);
     if (f.n === 0) return null;
+    if (!this.mayReportDisabled) return f.resolve();
     // Detectors shared by several entities may report one the policy disabled.
     let kept = 0;
     for (let i = 0; i < f.n; i++) {

@@ -57,7 +57,7 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
         if (a < to && b > to) to = b < s.length || force ? b : Math.max(pos, a);
         if (b <= base || a >= to) continue;
         // A finding that began in text already sent (only past a maxHold cut) is masked from here on.
-        out += s.slice(pos, Math.max(a, base)) + text.stylist.render(f.entity[i], s.slice(a, b));
+        out += s.slice(pos, Math.max(a, base)) + text.stylist.renderSpan(f.entity[i], s, a, b);
         pos = b;
       }
     }

@@ -83,6 +83,9 @@ function normalise(entity: Entity, v: string): string {
 }
 
 export class Stylist {
+  /** `[EMAIL]` per entity: the redact style is the default and its text never varies */
+  private readonly redacted = new Map<string, string>();
+
   constructor(
     private readonly key: Buffer,
     private readonly styleOf: (entity: Entity) => Style,
@@ -93,9 +96,22 @@ export class Stylist {
     return createHmac('sha256', this.key).update(normalise(entity, v)).digest('hex').slice(0, 16);
   }
 
-  render(entity: Entity, v: string, style: Style = this.styleOf(entity), label = labelOf(entity)): string {
+  /** render of `s[a, b)`; the redact style never reads the value, so it is not sliced out. */
+  renderSpan(entity: Entity, s: string, a: number, b: number): string {
+    const style = this.styleOf(entity);
+    return style === 'redact' ? this.redact(entity) : this.render(entity, s.slice(a, b), style);
+  }
+
+  render(entity: Entity, v: string, style: Style = this.styleOf(entity), label?: string): string {
     if (style === 'partial') return partial(entity, v);
-    if (style === 'hash') return `[${label}:${this.digest(entity, v)}]`;
-    return `[${label}]`;
+    if (style === 'hash') return `[${label ?? labelOf(entity)}:${this.digest(entity, v)}]`;
+    return label === undefined ? this.redact(entity) : `[${label}]`;
+  }
+
+  /** `[EMAIL]`, built once per entity. */
+  private redact(entity: Entity): string {
+    let r = this.redacted.get(entity);
+    if (r === undefined) this.redacted.set(entity, (r = `[${labelOf(entity)}]`));
+    return r;
   }
 }

@@ -36,7 +36,7 @@ export class TextMasker {
     for (const i of kept) {
       const a = f.start[i];
       const b = f.end[i];
-      out += s.slice(pos, a) + this.stylist.render(f.entity[i], s.slice(a, b));
+      out += s.slice(pos, a) + this.stylist.renderSpan(f.entity[i], s, a, b);
       pos = b;
       onFinding?.(f.entity[i]);
     }

@@ -16,7 +16,15 @@ function isAlpha(c: number): boolean {
 }
 
 /** "icon@2x.png" is a file, not a mailbox. */
-const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'css', 'js', 'ts', 'map', 'json', 'txt', 'html']);
+const FILE_TLDS = ['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'css', 'js', 'ts', 'map', 'json', 'txt', 'html'];
+
+/** Letters of s[a, b) (at most 4), lower-cased and packed into one number: a Set lookup without a substring. */
+function packLetters(s: string, a: number, b: number): number {
+  let v = 0;
+  for (let i = a; i < b; i++) v = v * 128 + (s.charCodeAt(i) | 32);
+  return v;
+}
+const FILE_TLD_CODES = new Set(FILE_TLDS.map((t) => packLetters(t, 0, t.length)));
 
 /** A dotted domain in s[a, b): labels not empty, not starting with '-', a letter TLD of 2-24. */
 function domainValid(s: string, a: number, b: number): boolean {
@@ -32,7 +40,7 @@ function domainValid(s: string, a: number, b: number): boolean {
   const tldLen = b - lastDot - 1;
   if (tldLen < 2 || tldLen > 24) return false;
   for (let i = lastDot + 1; i < b; i++) if (!isAlpha(s.charCodeAt(i))) return false;
-  return tldLen > 4 || !FILE_TLDS.has(s.slice(lastDot + 1, b).toLowerCase());
+  return tldLen > 4 || !FILE_TLD_CODES.has(packLetters(s, lastDot + 1, b));
 }
 
 export function detectEmail(s: string, out: Findings): void {

@@ -23,10 +23,32 @@ function digitsOf(s: string): string {
 
 /** Card numbers are printed in groups of four (Amex 4-6-5); other groupings are something else. */
 function cardGroupingValid(m: string): boolean {
-  if (!/[ -]/.test(m)) return true;
-  const groups = m.split(/[ -]/).map((g) => g.length);
-  if (groups.every((g, i) => g === 4 || (i === groups.length - 1 && g >= 1 && g <= 4))) return true;
-  return groups.length === 3 && groups[0] === 4 && groups[1] === 6 && groups[2] === 5;
+  // The group lengths between ' ' / '-' separators, read without splitting the string.
+  let groups = 0, len = 0, g0 = 0, g1 = 0;
+  let fours = true; // every group so far has four digits
+  for (let i = 0; i < m.length; i++) {
+    const c = m.charCodeAt(i);
+    if (c !== 32 && c !== 45) {
+      len++;
+      continue;
+    }
+    if (groups === 0) g0 = len;
+    else if (groups === 1) g1 = len;
+    if (len !== 4) fours = false;
+    groups++;
+    len = 0;
+  }
+  if (groups === 0) return true; // no separator
+  // all groups of four but the last, which has one to four
+  if (fours && len >= 1 && len <= 4) return true;
+  return groups === 2 && g0 === 4 && g1 === 6 && len === 5;
+}
+
+/** "4444 4444 4444 4444": one digit repeated is a test pattern, not a card. */
+function oneDigitRepeated(d: string): boolean {
+  const c = d.charCodeAt(0);
+  for (let i = 1; i < d.length; i++) if (d.charCodeAt(i) !== c) return false;
+  return true;
 }
 
 /**
@@ -47,7 +69,7 @@ export function detectCard(s: string, out: Findings): void {
     const d = digitsOf(m[0]);
     if (d.length < 13 || d.length > 19) continue;
     if (!cardPrefixValid(d) || !luhnValid(d) || !cardGroupingValid(m[0])) continue;
-    if (/^(\d)\1+$/.test(d)) continue;
+    if (oneDigitRepeated(d)) continue;
     if (m.index > 0 && referenceContext(s, m.index)) continue;
     out.push(m.index, m.index + m[0].length, 'card');
   }
@@ -85,21 +107,31 @@ export function detectIban(s: string, out: Findings): void {
 export function detectPhone(s: string, out: Findings): void {
   PHONE.lastIndex = 0;
   for (let m = PHONE.exec(s); m; m = PHONE.exec(s)) {
-    const t = m[0];
-    const d = digitsOf(t);
-    const c0 = t.charCodeAt(0);
-    if (c0 === 43) {
-      // E.164: country code never starts with 0, 8 to 15 digits in all.
-      if (d.length < 8 || d.length > 15 || d[0] === '0') continue;
-    } else if (c0 === 48) {
-      // "00" is the international call prefix (00 44 20 ...); otherwise a trunk-prefixed
-      // national number (UK, FR, DE...): 0, an area code not starting with 0, 10 to 12 digits.
-      if (d[1] === '0' ? d.length < 11 || d.length > 17 || d[2] === '0' : d.length < 10 || d.length > 12) continue;
-    } else {
-      // North American: area code and exchange start with 2-9.
-      const n = d.length === 11 ? d.slice(1) : d;
-      if (n.length !== 10 || n[0] < '2' || n[3] < '2') continue;
-    }
-    out.push(m.index, m.index + t.length, 'phone');
+    if (phoneDigitsValid(m[0])) out.push(m.index, m.index + m[0].length, 'phone');
   }
+}
+
+/** Are the digits of a phone-shaped match those of a phone? Reads them in place: no digit string. */
+function phoneDigitsValid(t: string): boolean {
+  let n = 0, d0 = -1, d1 = -1, d2 = -1, d3 = -1, d4 = -1;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) continue;
+    if (n === 0) d0 = c;
+    else if (n === 1) d1 = c;
+    else if (n === 2) d2 = c;
+    else if (n === 3) d3 = c;
+    else if (n === 4) d4 = c;
+    n++;
+  }
+  const c0 = t.charCodeAt(0);
+  // E.164: country code never starts with 0, 8 to 15 digits in all.
+  if (c0 === 43) return n >= 8 && n <= 15 && d0 !== 0;
+  // "00" is the international call prefix (00 44 20 ...); otherwise a trunk-prefixed
+  // national number (UK, FR, DE...): 0, an area code not starting with 0, 10 to 12 digits.
+  if (c0 === 48) return d1 === 0 ? n >= 11 && n <= 17 && d2 !== 0 : n >= 10 && n <= 12;
+  // North American, maybe after a leading 1: area code and exchange start with 2-9.
+  if (n === 10) return d0 >= 2 && d3 >= 2;
+  if (n === 11) return d1 >= 2 && d4 >= 2;
+  return false;
 }
