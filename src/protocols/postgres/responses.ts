@@ -3,12 +3,11 @@
 // server answers (Parse, Bind, Describe, Close, Execute, Sync, Query, FunctionCall).
 import type { ResultSummary } from '../../session/types.ts';
 import { RowCapture, type CaptureLimits } from '../../session/row-capture.ts';
-import type { Masker, ResultMasker } from '../../masking/index.ts';
+import type { ColumnInfo, Masker, ResultMasker } from '../../masking/index.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
 import { STALL, type FrameFate } from './frames.ts';
 import type { TableCatalog } from './catalog.ts';
-import type { ColumnInfo } from '../../masking/index.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
