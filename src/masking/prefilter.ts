@@ -57,6 +57,11 @@ function classify(seen: number, digits: number, numRun: number, phoneRun: number
   return t;
 }
 
+function hasByte(b: Uint8Array, start: number, end: number, v: number): boolean {
+  for (let i = start; i < end; i++) if (b[i] === v) return true;
+  return false;
+}
+
 /**
  * May a phone number begin with a digit that follows `p1` (and `p2` before it)? The
  * phone regex's look-behind: not glued to a word, '.', '+' or '-', and not a digit group
@@ -98,12 +103,7 @@ export function triggersOf(s: string): number {
         pd = -1;
       }
       let j = i;
-      for (;;) {
-        if (c === 98) seen |= F_B;
-        if (++j === n) break;
-        c = s.charCodeAt(j);
-        if (c < 97 || c > 122) break;
-      }
+      while (++j !== n && s.charCodeAt(j) - 97 >>> 0 <= 25); // 'b' is looked for at the end, if it matters
       run += j - i;
       lower += j - i;
       i = j - 1; // the loop's i++ moves to the character after the run
@@ -198,6 +198,8 @@ export function triggersOf(s: string): number {
   if (num > maxNum) maxNum = num;
   if (pd > maxP) maxP = pd;
   if (gLen === 4 && g1 === 2 && g2 === 3) seen |= F_SSN;
+  // DOB keywords (dob, birth, born...) all hold a 'b'; only values with digits need to know.
+  if (digits >= 4 && (seen & F_B) === 0 && s.indexOf('b') !== -1) seen |= F_B;
   return classify(seen, digits, maxNum, maxP, maxRun, lower + upper, colons, dots, dashes, upper);
 }
 
@@ -236,12 +238,7 @@ export function triggersOfBytes(b: Uint8Array, start: number, end: number): numb
         pd = -1;
       }
       let j = i;
-      for (;;) {
-        if (c === 98) seen |= F_B;
-        if (++j === end) break;
-        c = b[j];
-        if (c < 97 || c > 122) break;
-      }
+      while (++j !== end && b[j]! - 97 >>> 0 <= 25); // 'b' is looked for at the end, if it matters
       run += j - i;
       lower += j - i;
       i = j - 1; // the loop's i++ moves to the character after the run
@@ -336,5 +333,7 @@ export function triggersOfBytes(b: Uint8Array, start: number, end: number): numb
   if (num > maxNum) maxNum = num;
   if (pd > maxP) maxP = pd;
   if (gLen === 4 && g1 === 2 && g2 === 3) seen |= F_SSN;
+  // DOB keywords (dob, birth, born...) all hold a 'b'; only values with digits need to know.
+  if (digits >= 4 && (seen & F_B) === 0 && hasByte(b, start, end, 98)) seen |= F_B;
   return classify(seen, digits, maxNum, maxP, maxRun, lower + upper, colons, dots, dashes, upper);
 }
