@@ -174,6 +174,8 @@ export class ResultMasker {
       start += pl.textOffset;
     }
     if (pl.kind === SCAN) {
+      // Nothing is found in an empty value (a finding is never empty); common in sparse columns.
+      if (end === start) return undefined;
       const scanner = this.scanner;
       const bits = bytesTriggers(buf, start, end);
       const t = bits & scanner.triggerMask;

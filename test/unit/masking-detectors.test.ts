@@ -18,6 +18,19 @@ test('email', () => {
   untouched('icon@2x.png');
   untouched('root@localhost');
   untouched('price @ 3.99');
+  // The checks made while walking each side once: "..", leading and trailing dots, the TLD.
+  masked('..john@example.com', '..[EMAIL]');
+  masked('see a@example.com..', 'see [EMAIL]..');
+  masked('jürgen@example.de', '[EMAIL]');
+  untouched('jo..hn@example.com');
+  untouched('john.@example.com');
+  untouched('john@example..com');
+  untouched('john@.example.com');
+  untouched('john@-example.com');
+  untouched('john@example.c0m');
+  untouched('john@example.c');
+  untouched('john@example.JSON');
+  untouched(`john@example.${'a'.repeat(25)}`);
 });
 
 test('phone: international and national formats', () => {

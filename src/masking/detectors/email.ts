@@ -1,18 +1,26 @@
 // Email addresses, found from each '@' outwards rather than by a regex that would try
 // every position: the local part to the left, a dotted domain with a letter TLD to the right.
+// Each side is walked once, its checks ('..', a TLD of letters) made on the way: an email
+// column has one on every row.
 import type { Findings } from '../findings.ts';
 
 const UNICODE_LETTER = /\p{L}/u;
+
+// ASCII character classes, one table lookup instead of a chain of comparisons per character.
+const LOCAL = 1, DOMAIN = 2, ALPHA = 4;
+const CLASS = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const alpha = (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+  const alnum = alpha || (c >= 48 && c <= 57);
+  if (alnum || c === 46 || c === 95 || c === 37 || c === 43 || c === 45) CLASS[c] |= LOCAL; // . _ % + -
+  if (alnum || c === 46 || c === 45) CLASS[c] |= DOMAIN; // . -
+  if (alpha) CLASS[c] |= ALPHA;
+}
+
 /** Local parts may hold letters beyond ASCII (RFC 6531: jürgen@...). */
 function isLocal(c: number): boolean {
   if (c > 127) return UNICODE_LETTER.test(String.fromCharCode(c));
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
-}
-function isDomain(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 45;
-}
-function isAlpha(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+  return (CLASS[c] & LOCAL) !== 0;
 }
 
 /** "icon@2x.png" is a file, not a mailbox. */
@@ -26,39 +34,50 @@ function packLetters(s: string, a: number, b: number): number {
 }
 const FILE_TLD_CODES = new Set(FILE_TLDS.map((t) => packLetters(t, 0, t.length)));
 
-/** A dotted domain in s[a, b): labels not empty, not starting with '-', a letter TLD of 2-24. */
-function domainValid(s: string, a: number, b: number): boolean {
-  if (s.charCodeAt(a) === 45 || s.charCodeAt(a) === 46) return false;
-  let lastDot = -1;
-  for (let i = a; i < b; i++) {
-    if (s.charCodeAt(i) === 46) {
-      if (i === lastDot + 1) return false; // ".."
-      lastDot = i;
-    }
-  }
-  if (lastDot < 0) return false;
-  const tldLen = b - lastDot - 1;
-  if (tldLen < 2 || tldLen > 24) return false;
-  for (let i = lastDot + 1; i < b; i++) if (!isAlpha(s.charCodeAt(i))) return false;
-  return tldLen > 4 || !FILE_TLD_CODES.has(packLetters(s, lastDot + 1, b));
+/**
+ * The TLD check of a domain s[a, b) that has no ".." and does not start with '.' or '-':
+ * its last label is 2-24 letters after a dot, and not a file extension. The letters are
+ * read backwards from the end: a label holding anything else stops them short of the dot.
+ */
+function tldValid(s: string, a: number, b: number): boolean {
+  let i = b;
+  while (i > a && b - i <= 24 && (CLASS[s.charCodeAt(i - 1)] & ALPHA) !== 0) i--; // domain characters are ASCII
+  const tldLen = b - i;
+  if (i === a || s.charCodeAt(i - 1) !== 46 || tldLen < 2 || tldLen > 24) return false;
+  return tldLen > 4 || !FILE_TLD_CODES.has(packLetters(s, i, b));
 }
 
 export function detectEmail(s: string, out: Findings): void {
+  const n = s.length;
   let at = s.indexOf('@');
   while (at !== -1) {
+    // Local part, leftwards; `pair`: the right dot of the rightmost ".." seen (-1: none).
     let a = at;
-    while (a > 0 && at - a < 64 && isLocal(s.charCodeAt(a - 1))) a--;
+    let pair = -1;
+    while (a > 0 && at - a < 64 && isLocal(s.charCodeAt(a - 1))) {
+      a--;
+      if (pair < 0 && s.charCodeAt(a) === 46 && a + 1 < at && s.charCodeAt(a + 1) === 46) pair = a + 1;
+    }
     while (a < at && s.charCodeAt(a) === 46) a++; // a local part does not start with '.'
+    // Domain, rightwards; `dd`: the right dot of the first ".." (n: none).
     let b = at + 1;
-    while (b < s.length && b - at <= 253 && isDomain(s.charCodeAt(b))) b++;
+    let dd = n;
+    while (b < n && b - at <= 253) {
+      const c = s.charCodeAt(b);
+      if (c > 127 || (CLASS[c] & DOMAIN) === 0) break;
+      if (c === 46 && dd === n && s.charCodeAt(b - 1) === 46) dd = b;
+      b++;
+    }
+    const next = b; // no '@' lies inside the domain
     while (b > at + 1 && (s.charCodeAt(b - 1) === 46 || s.charCodeAt(b - 1) === 45)) b--; // sentence end
     const here = at;
-    at = s.indexOf('@', at + 1);
+    at = s.indexOf('@', next);
     if (a === here || b === here + 1 || s.charCodeAt(here - 1) === 46) continue;
-    if (!domainValid(s, here + 1, b)) continue;
-    let dots = false;
-    for (let i = a + 1; i < here; i++) if (s.charCodeAt(i) === 46 && s.charCodeAt(i - 1) === 46) dots = true;
-    if (dots) continue;
+    // The domain: no label starts it empty or with '-', no ".." (trimmed dots excepted), a letter TLD.
+    const d0 = s.charCodeAt(here + 1);
+    if (d0 === 45 || d0 === 46 || dd < b || !tldValid(s, here + 1, b)) continue;
+    // The leading dots just skipped are not part of the local part, nor a ".." among them.
+    if (pair - 1 >= a) continue;
     out.push(a, b, 'email');
   }
 }
