@@ -28,6 +28,8 @@ before(async () => {
       localPostgres('tables', {
         database: db,
         masking: { columns: [{ match: 'people.nickname' }, { match: 'hr.staff.salary' }, { match: 'id', action: 'skip' }] },
+        // COPY output has no column names: the README's advice for columns no detector recognises.
+        rules: [{ name: 'no-copy-people', match: { kinds: ['copy'], tables: ['people'] }, action: 'block' }],
       }),
     ],
   });
@@ -99,4 +101,20 @@ test('the recorded result holds the masked value and names the masked column', a
   const join = results.find((e) => (e.data.maskedColumns as string[] | undefined)?.includes('n'));
   assert.ok(join, JSON.stringify(results.map((r) => r.data.maskedColumns)));
   assert.doesNotMatch(JSON.stringify(results), /Sunny|Rocky|hunter2|078-05-1120|90000/);
+});
+
+test('COPY cannot carry a rule-protected column out: the README\'s guardrail blocks it in every form', async () => {
+  for (const sql of ['COPY people TO STDOUT', 'COPY people (nickname) TO STDOUT', 'COPY (SELECT nickname FROM people) TO STDOUT']) {
+    const r = await psql(t.pgPort, 'tables', token, ['-c', sql]);
+    assert.notEqual(r.code, 0, sql);
+    assert.match(r.stderr, /no-copy-people/, sql);
+    assert.doesNotMatch(r.stdout, /Sunny|Rocky/, sql);
+  }
+  const client = await psql(t.pgPort, 'tables', token, ['-c', '\\copy people to stdout']);
+  assert.notEqual(client.code, 0);
+  assert.doesNotMatch(client.stdout, /Sunny|Rocky/);
+  // Other tables still copy.
+  const pets = await psql(t.pgPort, 'tables', token, ['-c', 'COPY pets (nickname) TO STDOUT']);
+  assert.equal(pets.code, 0, pets.stderr);
+  assert.match(pets.stdout, /Rex/);
 });
