@@ -18,7 +18,11 @@ let agent: AgentProcess;
 
 before(async () => {
   t = await startTestGateway({
-    connections: [localPostgres('remote', { agent: 'site-a' }), localPostgres('ghostly', { agent: 'ghost' })],
+    connections: [
+      // A table.column rule needs the table names, looked up through the agent too.
+      localPostgres('remote', { agent: 'site-a', masking: { columns: [{ match: 'pg_catalog.pg_database.datname' }] } }),
+      localPostgres('ghostly', { agent: 'ghost' }),
+    ],
   });
   token = await t.token(['dev'], 'alice');
   agentToken = (await run(process.execPath, [BIN, 'agents', 'add', 'site-a', '--gateway', t.httpUrl], { env: { WARDEN_TOKEN: t.adminToken } })).stdout.trim();
@@ -38,6 +42,14 @@ test('psql works end to end through the remote agent', async () => {
   const r = await psql(t.pgPort, 'remote', token, ['-tAc', "SELECT 'via ' || 'agent', current_user"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'via agent|postgres');
+});
+
+test('a table.column masking rule applies through the agent (the table names are looked up through it)', async () => {
+  const r = await psql(t.pgPort, 'remote', token, ['-tAc', "SELECT datname AS d, 'postgres' AS literal FROM pg_database WHERE datname = 'postgres'"]);
+  assert.equal(r.code, 0, r.stderr);
+  const [masked, literal] = r.stdout.trim().split('|');
+  assert.notEqual(masked, 'postgres');
+  assert.equal(literal, 'postgres', 'a column from no table is not touched by a table rule');
 });
 
 test('pg driver: parameters, prepared statements, a large result and concurrent sessions', async () => {
