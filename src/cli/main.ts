@@ -20,6 +20,7 @@ registerAgent(program);
 (await import('./auth.ts')).registerAuth(program);
 (await import('./reviews.ts')).registerReviews(program);
 (await import('./mcp.ts')).registerMcp(program);
+(await import('./exec.ts')).registerExec(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

@@ -26,6 +26,8 @@ import { gatewayCertificate } from './tls.ts';
 import type { DemoTarget } from './demo.ts';
 import { parseDuration } from '../config/duration.ts';
 import { mountMcp } from '../mcp/http.ts';
+import { mountExecRoute } from './exec-route.ts';
+import { hostPort, localHostFor } from '../config/listen.ts';
 import { McpSessionTags } from '../mcp/session-tags.ts';
 
 export interface GatewayHandle {
@@ -37,11 +39,6 @@ export interface GatewayHandle {
   services: Services;
   log: Logger;
   close(): Promise<void>;
-}
-
-function hostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) };
 }
 
 export async function startGateway(config: WardenConfig, opts: { demo?: boolean; log?: Logger } = {}): Promise<GatewayHandle> {
@@ -163,18 +160,22 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     mountAgentTunnel(app, { services, router: dialer, log });
     mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });
     // MCP (src/mcp): its tools reach databases only through the Postgres door above, as the caller.
+    // `warden exec` (POST /api/v1/exec) takes the same way.
     if (pgAddr) {
       const m = config.gateway.mcp;
+      const postgres = { host: localHostFor(pgAddr.host), port: pgAddr.port };
       const mcp = mountMcp(app, {
         authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }),
         connections: (who) => services.connectionsFor(who),
-        desk, postgres: { host: pgAddr.host === '0.0.0.0' ? '127.0.0.1' : pgAddr.host === '::' ? '::1' : pgAddr.host, port: pgAddr.port },
+        desk, postgres,
         baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
         allowedOrigins: m.allowedOrigins, caps: { maxRows: m.maxRows, maxBytes: m.maxBytes, timeoutMs: parseDuration(m.statementTimeout) }, idleMs: parseDuration(m.idleTimeout),
         maskedColumns: (tag) => mcpTags.maskedColumns(tag), forgetSession: (tag) => mcpTags.forget(tag), version: '0.1.0', log,
         hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
       });
       cleanups.push(() => mcp.close());
+      const exec = mountExecRoute(app, postgres);
+      cleanups.push(() => exec.close());
     }
 
     const httpWant = hostPort(config.gateway.listen.http);

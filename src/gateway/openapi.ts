@@ -127,6 +127,19 @@ export const openapi = {
         responses: { 200: { description: 'Disabled', content: { 'application/json': { schema: { type: 'object', properties: { disabled: { type: 'string' } } } } } }, 401: err, 403: err, 404: err },
       },
     },
+    '/api/v1/exec': {
+      post: {
+        summary: 'Run one command on a connection as the caller, through the same pipeline as psql (rules, reviews, recording, masking)',
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['connection', 'command'], properties: { connection: { type: 'string' }, command: { type: 'string' } } } } } },
+        responses: {
+          200: { description: 'The result (values as text, masked)', content: { 'application/json': { schema: { type: 'object', properties: { columns: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'integer' } } } }, rows: { type: 'array', items: { type: 'array', items: { type: 'string', nullable: true } } }, rowCount: { type: 'integer' }, truncated: { type: 'boolean' }, command: { type: 'string' } } } } } },
+          202: { description: 'Held for review: nothing ran; approve the review, then run the same command again', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, reviewId: { type: 'string' } } } } } },
+          400: err, 401: err, 403: err, 408: err,
+          422: { description: 'The database returned an error', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string', nullable: true }, detail: { type: 'string', nullable: true }, hint: { type: 'string', nullable: true } } } } } },
+        },
+      },
+    },
     '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and checkpoints (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
     ...reviewPaths,
   },

@@ -18,6 +18,8 @@ export interface BridgeOptions {
   idleMs: number;
   /** told when a connection (and so its recorded session) ends */
   onClosed?: (tag: string) => void;
+  /** application_name of the sessions, before their tag (default `warden-mcp`, which MCP session tags look for) */
+  applicationName?: string;
 }
 
 export interface QueryCaps {
@@ -87,7 +89,7 @@ export class PgBridge {
     const tag = randomBytes(6).toString('hex');
     const client = new pg.Client({
       host: this.opts.host, port: this.opts.port, user: connection, database: connection, password: token,
-      application_name: `warden-mcp ${tag}`, ssl: false, types: asText,
+      application_name: `${this.opts.applicationName ?? 'warden-mcp'} ${tag}`, ssl: false, types: asText,
     });
     const e: Entry = { client, tag, chain: Promise.resolve(), timer: null, closed: false };
     client.on('error', () => (e.closed = true));
