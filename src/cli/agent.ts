@@ -10,6 +10,7 @@ import { listApiKeys } from '../store/api-keys.ts';
 import { AGENT_GROUP } from '../tunnel/agents.ts';
 import { openBackend, type BackendOptions } from './backend.ts';
 import { table } from './render.ts';
+import { gatewayCall } from './gateway-http.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -21,15 +22,7 @@ const common = (c: Command) =>
 async function remote(gateway: string, method: string, path: string): Promise<unknown> {
   const token = process.env.WARDEN_TOKEN;
   if (!token) throw new Error('WARDEN_TOKEN is not set (an admin access token for the gateway)');
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, gateway), { method, headers: { authorization: `Bearer ${token}` } });
-  } catch (e) {
-    throw new Error(`cannot reach the gateway at ${gateway}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-  }
-  const data = (await res.json().catch(() => ({}))) as { error?: string };
-  if (!res.ok) throw new Error(`gateway answered ${res.status}: ${data.error ?? res.statusText}`);
-  return data;
+  return gatewayCall(gateway, method, path, { token });
 }
 
 async function local<T>(opts: BackendOptions, fn: (s: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {

@@ -12,23 +12,12 @@ import { loadConfig } from '../config/load.ts';
 import { openServices } from '../gateway/services.ts';
 import { gatewayToken } from './backend.ts';
 import { table } from './render.ts';
+import { gatewayCall } from './gateway-http.ts';
 
 const gatewayOpt = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY)');
 
 async function api(gateway: string, method: string, path: string, body?: unknown, token?: string): Promise<Record<string, unknown>> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, gateway), {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (e) {
-    throw new Error(`cannot reach the gateway at ${gateway}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-  }
-  const data = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`gateway answered ${res.status}: ${String(data.error ?? res.statusText)}`);
-  return data;
+  return (await gatewayCall(gateway, method, path, { body, token }))!;
 }
 
 /** A secret from stdin (`--password-stdin`) or a prompt that does not echo. */

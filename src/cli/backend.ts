@@ -6,6 +6,7 @@ import type { VerifyResult } from '../audit/types.ts';
 import { loadCredentials } from '../identity/login-store.ts';
 import { getAccessToken } from '../identity/login.ts';
 import { GATEWAY_TOKEN_ISSUER } from '../identity/gateway-token.ts';
+import { gatewayCall } from './gateway-http.ts';
 
 /**
  * The token for a gateway: WARDEN_TOKEN, else the stored `warden login` (an IdP access
@@ -42,21 +43,8 @@ class RemoteBackend implements Backend {
     private readonly token: string,
   ) {}
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.base), {
-        method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    } catch (e) {
-      throw new Error(`cannot reach the gateway at ${this.base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-    }
-    const data = (await res.json().catch(() => ({}))) as { error?: string };
-    if (res.status === 404 && method === 'GET' && path.startsWith('/api/v1/sessions/')) return null;
-    if (!res.ok) throw new Error(`gateway answered ${res.status}: ${data.error ?? res.statusText}`);
-    return data;
+  private call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return gatewayCall(this.base, method, path, { token: this.token, body, nullOn404: method === 'GET' && path.startsWith('/api/v1/sessions/') });
   }
 
   createToken(req: { name: string; groups: string[]; ttl?: string }) {

@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load.ts';
 import { hostPort, localHostFor } from '../config/listen.ts';
 import { loadCredentials } from '../identity/login-store.ts';
 import { gatewayToken } from './backend.ts';
+import { gatewayRequest } from './gateway-http.ts';
 
 interface ExecResult {
   columns: { name: string; type: number }[];
@@ -29,17 +30,8 @@ export function registerExec(program: Command): void {
       // An empty WARDEN_GATEWAY counts as unset.
       const base = opts.gateway || process.env.WARDEN_GATEWAY || loadCredentials()?.gateway || localGateway(opts.config);
       const token = await gatewayToken();
-      let res: Response;
-      try {
-        res = await fetch(new URL('/api/v1/exec', base), {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ connection, command: opts.command }),
-        });
-      } catch (e) {
-        throw new Error(`cannot reach the gateway at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-      }
-      const body = (await res.json().catch(() => ({}))) as Partial<ExecResult> & { error?: string; reviewId?: string; code?: string | null; detail?: string | null; hint?: string | null };
+      const res = await gatewayRequest(base, 'POST', '/api/v1/exec', { token, body: { connection, command: opts.command } });
+      const body = res.body as Partial<ExecResult> & { error?: string; reviewId?: string; code?: string | null; detail?: string | null; hint?: string | null };
       if (res.status === 202) {
         console.error(`held for review ${body.reviewId}: ${body.error}\nnothing ran; once it is approved, run the same command again`);
         process.exitCode = 3;
@@ -47,7 +39,7 @@ export function registerExec(program: Command): void {
       }
       if (!res.ok) {
         const extra = [body.code && `SQLSTATE ${body.code}`, body.detail && `DETAIL: ${body.detail}`, body.hint && `HINT: ${body.hint}`].filter(Boolean).join('\n');
-        throw new Error(`${body.error ?? res.statusText}${extra ? `\n${extra}` : ''}`);
+        throw new Error(`${body.error ?? `gateway answered ${res.status}: ${res.statusText}`}${extra ? `\n${extra}` : ''}`);
       }
       if (opts.json) return console.log(JSON.stringify(body, null, 2));
       console.log(render(body as ExecResult));

@@ -11,6 +11,7 @@ import { ReviewDesk } from '../reviews/desk.ts';
 import type { Review, ReviewKind, ReviewStatus } from '../reviews/types.ts';
 import { gatewayToken } from './backend.ts';
 import { shorten, table } from './render.ts';
+import { gatewayCall } from './gateway-http.ts';
 
 interface Opts {
   config?: string;
@@ -28,22 +29,7 @@ interface ReviewsBackend {
 
 async function remote(base: string): Promise<ReviewsBackend> {
   const token = await gatewayToken();
-  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, base), {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    } catch (e) {
-      throw new Error(`cannot reach the gateway at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
-    }
-    const data = (await res.json().catch(() => ({}))) as { error?: string };
-    if (res.status === 404 && method === 'GET') return null;
-    if (!res.ok) throw new Error(`gateway answered ${res.status}: ${data.error ?? res.statusText}`);
-    return data;
-  };
+  const call = (method: string, path: string, body?: unknown): Promise<unknown> => gatewayCall(base, method, path, { token, body, nullOn404: method === 'GET' });
   return {
     list: (q) => {
       const p = new URLSearchParams({ limit: String(q.limit), ...(q.status ? { status: q.status } : {}), ...(q.kind ? { kind: q.kind } : {}) });
