@@ -54,11 +54,14 @@ export class TableCatalog {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
   }
 
-  /** The table's names; null when the lookup failed; undefined when not looked up (or expired). */
-  get(oid: number): TableNames | null | undefined {
+  /**
+   * The table's names; null when the lookup failed; undefined when not looked up (or
+   * expired). `now` lets a caller asking about every column of a result read the clock once.
+   */
+  get(oid: number, now = Date.now()): TableNames | null | undefined {
     const e = this.tables.get(oid);
     if (!e) return undefined;
-    if (e.expires < Date.now()) {
+    if (e.expires < now) {
       this.tables.delete(oid);
       return undefined;
     }
@@ -68,8 +71,9 @@ export class TableCatalog {
   /** The table OIDs among `fields` with no current answer (0 means "not a table column"). */
   missing(fields: readonly { tableOid: number }[]): number[] {
     let out: number[] | null = null;
+    const now = Date.now();
     for (const f of fields) {
-      if (f.tableOid !== 0 && this.get(f.tableOid) === undefined && !out?.includes(f.tableOid)) (out ??= []).push(f.tableOid);
+      if (f.tableOid !== 0 && this.get(f.tableOid, now) === undefined && !out?.includes(f.tableOid)) (out ??= []).push(f.tableOid);
     }
     return out ?? [];
   }

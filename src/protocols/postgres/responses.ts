@@ -195,7 +195,8 @@ export class ResponseTracker {
           if (!masking) this.rows = null;
           else {
             // A ResultMasker keeps per-result state (what it masked): a new one per result.
-            const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f)));
+            const now = Date.now();
+            const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f, now)));
             this.rows = rs.active ? rs : null;
             this.unmasked = this.rows ? null : d.fields;
           }
@@ -255,10 +256,10 @@ export class ResponseTracker {
   }
 
   /** What masking knows of a column: its label, and where the target says it comes from. */
-  private columnInfo(f: FieldDescription): ColumnInfo {
+  private columnInfo(f: FieldDescription, now: number): ColumnInfo {
     const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format };
     if (f.tableOid === 0 || !this.catalog) return info;
-    const t = this.catalog.get(f.tableOid);
+    const t = this.catalog.get(f.tableOid, now);
     if (t === null || t === undefined) info.tableUnknown = true;
     else {
       info.schema = t.schema;
