@@ -11,6 +11,7 @@ import type { Style, Stylist } from './styles.ts';
 import type { Scanner } from './scanner.ts';
 import type { TextMasker } from './text.ts';
 import { hashedTyped, partialTyped, placeholderOf } from './typed.ts';
+import { copyWords, out, take, utf8Length, viewOf } from './row-bytes.ts';
 
 const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3;
 // Module constants for what is read on every value: under a CJS transform (tsx, tests,
@@ -249,12 +250,17 @@ export class ResultMasker {
    */
   maskDataRow(msg: Buffer, off = 0): Buffer {
     if (!this.active) return msg;
-    const count = (msg[off + 5] << 8) | msg[off + 6]; // int16, never negative in a DataRow
-    const n = Math.min(count, this.plans.length);
+    // Rows come many to a socket read: one view of the read serves all of them.
+    if (msg !== this.viewed) {
+      this.viewed = msg;
+      this.view = viewOf(msg);
+    }
+    const view = this.view!;
+    const n = Math.min(view.getInt16(off + 5), this.plans.length); // never negative in a DataRow
     let pos = off + 7;
     let k = 0;
     for (let i = 0; i < n; i++) {
-      const len = int32At(msg, pos);
+      const len = view.getInt32(pos);
       if (len < 0) {
         pos += 4;
         continue;
@@ -267,8 +273,12 @@ export class ResultMasker {
       }
       pos += 4 + len;
     }
-    return k === 0 ? msg : this.rebuildDataRow(msg, off, k);
+    return k === 0 ? msg : this.rebuildDataRow(view, off, k);
   }
+
+  /** The buffer maskDataRow last read, and a DataView of it. */
+  private viewed: Buffer | null = null;
+  private view: DataView | null = null;
 
   // The values maskDataRow replaces in the current row, reused row after row: where each
   // one's length field is in the message, and what comes instead (then its byte length).
@@ -280,36 +290,44 @@ export class ResultMasker {
    * A new DataRow with the first `k` replacements. One allocation; what lies between two
    * replaced values (other values, lengths and all) is copied in one piece.
    */
-  private rebuildDataRow(msg: Buffer, off: number, k: number): Buffer {
-    const end = off + 1 + int32At(msg, off + 1);
+  private rebuildDataRow(msg: DataView, off: number, k: number): Buffer {
+    const end = off + 1 + msg.getInt32(off + 1);
     let size = end - off;
     for (let j = 0; j < k; j++) {
       const r = this.replacement[j];
       const n = r === null || r === undefined ? -1 : typeof r === 'string' ? utf8Length(r) : r.length;
       this.replacementLength[j] = n;
-      size += Math.max(n, 0) - int32At(msg, this.replacedAt[j]);
+      size += Math.max(n, 0) - msg.getInt32(this.replacedAt[j]);
     }
-    const out = Buffer.allocUnsafe(size);
-    out[0] = 0x44; // 'D'
-    writeInt32At(out, 1, size - 1);
-    out[5] = msg[off + 5];
-    out[6] = msg[off + 6];
-    let w = 7;
+    const row = take(size);
+    const { view, bytes, base } = out;
+    view.setUint8(base, 0x44); // 'D'
+    view.setInt32(base + 1, size - 1);
+    view.setUint16(base + 5, msg.getUint16(off + 5));
+    let w = base + 7;
     let from = off + 7;
     for (let j = 0; j < k; j++) {
       const at = this.replacedAt[j];
       const r = this.replacement[j];
       const n = this.replacementLength[j];
-      w = copyBytes(msg, from, at, out, w);
-      writeInt32At(out, w, n);
+      w = copyWords(msg, from, at, view, w);
+      view.setInt32(w, n);
       w += 4;
-      if (typeof r === 'string') w = writeUtf8(out, w, r, n);
-      else if (r) w = copyBytes(r, 0, n, out, w);
-      from = at + 4 + int32At(msg, at);
+      if (typeof r === 'string') {
+        if (n === r.length) for (let i = 0; i < n; i++) bytes[w + i] = r.charCodeAt(i); // ASCII, the rule
+        else row.write(r, w - base, n, 'utf8');
+        w += n;
+      } else if (r) {
+        // Short: "[EMAIL]" from a rule; a view for the word copy would cost more than it saves.
+        if (n <= 64) for (let i = 0; i < n; i++) bytes[w + i] = r[i];
+        else bytes.set(r, w);
+        w += n;
+      }
+      from = at + 4 + msg.getInt32(at);
       this.replacement[j] = undefined; // hold no value past the row
     }
-    copyBytes(msg, from, end, out, w);
-    return out;
+    copyWords(msg, from, end, view, w);
+    return row;
   }
 }
 
@@ -324,48 +342,3 @@ interface Latin1Slicer {
 
 /** A value's new wire bytes: as they are, a text still to encode as UTF-8, SQL NULL, or unchanged (undefined). */
 type Replacement = Buffer | string | null | undefined;
-
-/** Big-endian int32 at `pos` (no bounds check: callers stay inside the message). */
-function int32At(b: Buffer, pos: number): number {
-  return (b[pos] << 24) | (b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3];
-}
-
-function writeInt32At(b: Buffer, pos: number, v: number): void {
-  b[pos] = v >>> 24;
-  b[pos + 1] = (v >>> 16) & 0xff;
-  b[pos + 2] = (v >>> 8) & 0xff;
-  b[pos + 3] = v & 0xff;
-}
-
-/** Below this many bytes a plain loop beats Buffer#copy, whose checks and native call dominate. */
-const SHORT_COPY = 64;
-
-/** Copy src[from, to) to dst at `w`; returns the position after it. */
-function copyBytes(src: Uint8Array, from: number, to: number, dst: Buffer, w: number): number {
-  const n = to - from;
-  if (n > SHORT_COPY) dst.set(src.subarray(from, to), w);
-  else for (let i = 0; i < n; i++) dst[w + i] = src[from + i];
-  return w + n;
-}
-
-/** Bytes of `s` in UTF-8 as Buffer writes it (a lone surrogate becomes U+FFFD, 3 bytes). */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a pair: 2 UTF-16 units, 4 bytes
-      i++;
-    } else n += 2;
-  }
-  return n;
-}
-
-/** Write `s`, `bytes` long in UTF-8, at `w`; ASCII by hand, as short strings are the rule. */
-function writeUtf8(out: Buffer, w: number, s: string, bytes: number): number {
-  if (bytes === s.length) for (let i = 0; i < bytes; i++) out[w + i] = s.charCodeAt(i);
-  else out.write(s, w, bytes, 'utf8');
-  return w + bytes;
-}

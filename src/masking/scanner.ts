@@ -65,8 +65,10 @@ export class Scanner {
     const f = this.findings;
     f.reset();
     const t = triggers & this.triggerMask;
-    if (t !== 0) for (const d of this.triggered) if (d.trigger & t) d.run(s, f);
-    for (const d of this.custom) d(s, f);
+    // Indexed loops: this runs for every triggered value, and for-of costs an iterator.
+    const triggered = this.triggered;
+    if (t !== 0) for (let i = 0; i < triggered.length; i++) if (triggered[i].trigger & t) triggered[i].run(s, f);
+    for (let i = 0; i < this.custom.length; i++) this.custom[i](s, f);
     if (f.n === 0) return null;
     if (!this.mayReportDisabled) return f.resolve();
     // Detectors shared by several entities may report one the policy disabled.

@@ -96,10 +96,17 @@ export class Stylist {
     return createHmac('sha256', this.key).update(normalise(entity, v)).digest('hex').slice(0, 16);
   }
 
+  /**
+   * Per entity: its `[EMAIL]` text when its style is redact, else null. renderSpan runs
+   * for every finding; one lookup here replaces a style lookup and a label lookup.
+   */
+  private readonly redactedOrNull = new Map<string, string | null>();
+
   /** render of `s[a, b)`; the redact style never reads the value, so it is not sliced out. */
   renderSpan(entity: Entity, s: string, a: number, b: number): string {
-    const style = this.styleOf(entity);
-    return style === 'redact' ? this.redact(entity) : this.render(entity, s.slice(a, b), style);
+    let r = this.redactedOrNull.get(entity);
+    if (r === undefined) this.redactedOrNull.set(entity, (r = this.styleOf(entity) === 'redact' ? this.redact(entity) : null));
+    return r ?? this.render(entity, s.slice(a, b));
   }
 
   render(entity: Entity, v: string, style: Style = this.styleOf(entity), label?: string): string {

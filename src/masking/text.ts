@@ -33,7 +33,8 @@ export class TextMasker {
     const f = this.scanner.findings;
     let out = '';
     let pos = 0;
-    for (const i of kept) {
+    for (let k = 0; k < kept.length; k++) {
+      const i = kept[k];
       const a = f.start[i];
       const b = f.end[i];
       out += s.slice(pos, a) + this.stylist.renderSpan(f.entity[i], s, a, b);

@@ -100,6 +100,31 @@ test('maskDataRow: same Buffer when clean, a valid rebuilt message when not', ()
   assert.deepEqual(readRow(rs.maskDataRow(framed, 3)), ['2', '[EMAIL]', 'card [CARD]', '[SSN]']);
 });
 
+test('maskDataRow rebuilds rows of every size, many in a row, UTF-8 and long replacements intact', () => {
+  // partial style keeps non-ASCII text around a finding; a custom entity gives a hashed replacement
+  const m = compileMasker({ hmacKey: KEY, style: 'partial', custom: [{ name: 'code', regex: 'ZZ-[0-9]{4}', style: 'hash' }] });
+  const cols: ColumnInfo[] = [{ name: 'a', typeOid: TEXT }, { name: 'b', typeOid: TEXT }, { name: 'c', typeOid: TEXT }, { name: 'password', typeOid: TEXT }, { name: 'doc', typeOid: JSONB, format: 1 }];
+  const rs = m.forColumns(cols);
+  const long = 'é'.repeat(9000); // 18,000 bytes: more than an output slab gives one row
+  const note = 'n'.repeat(100);
+  // All rows are checked at the end, as a socket write holds several: no row may overwrite another.
+  const rows: Buffer[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const pad = 'x'.repeat(i % 13); // neighbours of every length 0..12: copies end on and off word boundaries
+    const doc = Buffer.concat([Buffer.from([1]), Buffer.from(JSON.stringify({ note, e: `jürgen${i}@example.com` }))]);
+    const values = [`${pad}Grüße an jürgen@example.com${i % 500 === 0 ? long : ''}`, `${pad}ZZ-${String(i).padStart(4, '0')}`, pad, `secret-${i}`];
+    rows.push(rs.maskDataRow(encodeBackend({ type: 'DataRow', values: [...values.map((v) => Buffer.from(v)), doc] })));
+  }
+  for (let i = 0; i < 3000; i++) {
+    const pad = 'x'.repeat(i % 13);
+    const big = i % 500 === 0 ? long : '';
+    const code = `ZZ-${String(i).padStart(4, '0')}`;
+    const got = readRow(rows[i]);
+    assert.deepEqual(got.slice(0, 4), [`${pad}Grüße an j***@example.com${big}`, `${pad}${m.maskText(code)}`, pad, '****'], `row ${i}`);
+    assert.deepEqual(JSON.parse(got[4]!.slice(1)), { note, e: 'j***@example.com' }, `row ${i}`);
+  }
+});
+
 test('binary format: text bytes scanned, jsonb version byte kept, other types nulled by rule', () => {
   const m = compileMasker({ hmacKey: KEY });
   const rs = m.forColumns([{ name: 'note', typeOid: TEXT, format: 1 }, { name: 'doc', typeOid: JSONB, format: 1 }, { name: 'ssn', typeOid: INT8, format: 1 }, { name: 'n', typeOid: INT8, format: 1 }]);

@@ -148,9 +148,9 @@ export class ResponseTracker {
       case DATA_ROW: {
         let frame: Buffer | undefined;
         if (this.rows) {
-          const whole = buf.subarray(start - 5, end);
-          const out = this.rows.maskDataRow(whole);
-          if (out !== whole) frame = out;
+          // The row is read where it lies in the chunk: no view of it is made unless it changes.
+          const out = this.rows.maskDataRow(buf, start - 5);
+          if (out !== buf) frame = out;
         }
         if (!this.running()) return frame;
         const cap = (this.capture ??= new RowCapture(this.limits));
