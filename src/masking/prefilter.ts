@@ -198,8 +198,9 @@ export function triggersOf(s: string): number {
   if (num > maxNum) maxNum = num;
   if (pd > maxP) maxP = pd;
   if (gLen === 4 && g1 === 2 && g2 === 3) seen |= F_SSN;
-  // DOB keywords (dob, birth, born...) all hold a 'b'; only values with digits need to know.
-  if (digits >= 4 && (seen & F_B) === 0 && s.indexOf('b') !== -1) seen |= F_B;
+  // DOB keywords (dob, birth, born...) all hold a 'b'; only values with digits and
+  // lower-case letters need to look (a timestamp has neither 'b' nor any lower case).
+  if (digits >= 4 && (seen & F_B) === 0 && lower !== 0 && s.indexOf('b') !== -1) seen |= F_B;
   return classify(seen, digits, maxNum, maxP, maxRun, lower + upper, colons, dots, dashes, upper);
 }
 
@@ -333,7 +334,8 @@ export function triggersOfBytes(b: Uint8Array, start: number, end: number): numb
   if (num > maxNum) maxNum = num;
   if (pd > maxP) maxP = pd;
   if (gLen === 4 && g1 === 2 && g2 === 3) seen |= F_SSN;
-  // DOB keywords (dob, birth, born...) all hold a 'b'; only values with digits need to know.
-  if (digits >= 4 && (seen & F_B) === 0 && hasByte(b, start, end, 98)) seen |= F_B;
+  // DOB keywords (dob, birth, born...) all hold a 'b'; only values with digits and
+  // lower-case letters need to look (a timestamp has neither 'b' nor any lower case).
+  if (digits >= 4 && (seen & F_B) === 0 && lower !== 0 && hasByte(b, start, end, 98)) seen |= F_B;
   return classify(seen, digits, maxNum, maxP, maxRun, lower + upper, colons, dots, dashes, upper);
 }

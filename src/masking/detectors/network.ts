@@ -3,6 +3,7 @@
 // by node's own parser, so clock times and MAC addresses are rejected.
 import { isIPv6 } from 'node:net';
 import type { Findings } from '../findings.ts';
+import { nextMatch } from './next-match.ts';
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4 = new RegExp(`(?<![\\w.])(?:${OCTET}\\.){3}${OCTET}(?![\\w]|\\.\\d)`, 'g');
@@ -17,7 +18,8 @@ const ADDRESS_BEFORE = /(?:ip|addr|address|host|server|dns|from|to|via|@|\/\/)[ 
 
 export function detectIpv4(s: string, out: Findings): void {
   IPV4.lastIndex = 0;
-  for (let m = IPV4.exec(s); m; m = IPV4.exec(s)) {
+  // 7 characters at least: 1.2.3.4
+  for (let m = nextMatch(IPV4, s, 7); m; m = nextMatch(IPV4, s, 7)) {
     const before = s.slice(Math.max(0, m.index - 12), m.index);
     if (m.index > 0 && VERSION_BEFORE.test(before)) continue;
     // Four single digits (4.7.2.0) read as a version unless an address word says otherwise.

@@ -3,6 +3,7 @@
 // numbers (E.164 with '+', North American and trunk-'0' national formats). Bare digit
 // runs are left alone unless a checksum vouches for them: an order id is not a phone.
 import type { Findings } from '../findings.ts';
+import { nextMatch } from './next-match.ts';
 import { cardPrefixValid, ibanValid, luhnValid, ssnValid } from './checksums.ts';
 
 // Boundaries: not glued to a word, a decimal point or another digit group.
@@ -65,7 +66,8 @@ function referenceContext(s: string, at: number): boolean {
 
 export function detectCard(s: string, out: Findings): void {
   CARD.lastIndex = 0;
-  for (let m = CARD.exec(s); m; m = CARD.exec(s)) {
+  // 13 characters at least: a card has 13 digits or more
+  for (let m = nextMatch(CARD, s, 13); m; m = nextMatch(CARD, s, 13)) {
     const d = digitsOf(m[0]);
     if (d.length < 13 || d.length > 19) continue;
     if (!cardPrefixValid(d) || !luhnValid(d) || !cardGroupingValid(m[0])) continue;
@@ -77,7 +79,8 @@ export function detectCard(s: string, out: Findings): void {
 
 export function detectSsn(s: string, out: Findings): void {
   SSN.lastIndex = 0;
-  for (let m = SSN.exec(s); m; m = SSN.exec(s)) {
+  // 11 characters at least: 123-45-6789
+  for (let m = nextMatch(SSN, s, 11); m; m = nextMatch(SSN, s, 11)) {
     if (!ssnValid(Number(m[1]), Number(m[3]), Number(m[4]))) continue;
     out.push(m.index, m.index + m[0].length, 'ssn');
   }
@@ -85,7 +88,8 @@ export function detectSsn(s: string, out: Findings): void {
 
 export function detectIban(s: string, out: Findings): void {
   IBAN.lastIndex = 0;
-  for (let m = IBAN.exec(s); m; m = IBAN.exec(s)) {
+  // 12 characters at least: country, check digits and two groups of four
+  for (let m = nextMatch(IBAN, s, 12); m; m = nextMatch(IBAN, s, 12)) {
     let text = m[0];
     // A greedy match may have eaten a following word; shrink until the length fits the country.
     let compact = text.replace(/ /g, '');
@@ -106,7 +110,8 @@ export function detectIban(s: string, out: Findings): void {
 
 export function detectPhone(s: string, out: Findings): void {
   PHONE.lastIndex = 0;
-  for (let m = PHONE.exec(s); m; m = PHONE.exec(s)) {
+  // 8 characters at least: eight digits or more
+  for (let m = nextMatch(PHONE, s, 8); m; m = nextMatch(PHONE, s, 8)) {
     if (phoneDigitsValid(m[0])) out.push(m.index, m.index + m[0].length, 'phone');
   }
 }

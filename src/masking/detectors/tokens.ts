@@ -3,6 +3,7 @@
 // key printed next to one), JWTs (header decoded and checked) and PEM private keys.
 // One regex finds every known prefix; the prefix then picks the validator.
 import type { Findings } from '../findings.ts';
+import { nextMatch } from './next-match.ts';
 
 const PREFIXED =
   /(?<![A-Za-z0-9_-])(?:gh[pousr]_|github_pat_|gl(?:pat|oas|dt|rt|ptt|cbt|soat|ft|imt)-|xox[abeprs]-|xapp-|(?:sk|rk)_(?:live|test)_|whsec_|AIza|ya29\.|GOCSPX-|sk-|A(?:KIA|SIA|BIA|CCA)|eyJ)[A-Za-z0-9_.-]{8,}/g;
@@ -46,7 +47,8 @@ function jwtHeaderValid(h: string): boolean {
 
 export function detectTokens(s: string, out: Findings): void {
   PREFIXED.lastIndex = 0;
-  for (let m = PREFIXED.exec(s); m; m = PREFIXED.exec(s)) {
+  // 11 characters at least: the shortest prefix ("sk-") and 8 more
+  for (let m = nextMatch(PREFIXED, s, 11); m; m = nextMatch(PREFIXED, s, 11)) {
     const cand = m[0];
     const at = m.index;
     if (cand.startsWith('eyJ')) {
