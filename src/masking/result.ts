@@ -6,7 +6,9 @@
 //   mask  - a rule says the whole value goes, replaced in a form valid for the type.
 import type { Entity } from './entities.ts';
 import { binaryTextOffset, builtinApplies, guessEntity, typeClassOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
-import { T_NON_ASCII, triggersOfBytes } from './prefilter.ts';
+import { T_EMAIL, T_NON_ASCII, T_PHONE, triggersOfBytes } from './prefilter.ts';
+import { isWholeEmail as wholeEmail } from './detectors/email.ts';
+import { isWholePhone as wholePhone } from './detectors/numbers.ts';
 import type { Style, Stylist } from './styles.ts';
 import type { Scanner } from './scanner.ts';
 import type { TextMasker } from './text.ts';
@@ -17,7 +19,11 @@ const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3;
 // Module constants for what is read on every value: under a CJS transform (tsx, tests,
 // benches) each use of an imported binding is a getter call.
 const NON_ASCII = T_NON_ASCII;
+const T_EMAIL_ONLY = T_EMAIL;
+const T_PHONE_ONLY = T_PHONE;
 const bytesTriggers = triggersOfBytes;
+const isWholeEmail = wholeEmail;
+const isWholePhone = wholePhone;
 
 interface Plan {
   kind: number;
@@ -181,6 +187,15 @@ export class ResultMasker {
       const bits = bytesTriggers(buf, start, end);
       const t = bits & scanner.triggerMask;
       if (t === 0 && !scanner.hasCustom) return undefined;
+      // A value that is one email or one phone number and nothing else (an email or phone
+      // column): the finding is known without decoding the text or running a detector.
+      if (pl.type === 'text' && (t === T_EMAIL_ONLY || t === T_PHONE_ONLY) && (bits & NON_ASCII) === 0 && !scanner.hasCustom) {
+        const entity = t === T_EMAIL_ONLY ? (isWholeEmail(buf, start, end) ? 'email' : null) : isWholePhone(buf, start, end) ? 'phone' : null;
+        if (entity !== null) {
+          this.masked[i] = true;
+          return this.p.stylist.redactedText(entity) ?? this.p.stylist.render(entity, buf.toString('latin1', start, end));
+        }
+      }
       // ASCII decodes as latin1, which skips UTF-8 validation; same string either way.
       const s = bits & NON_ASCII ? buf.toString('utf8', start, end) : (buf as unknown as Latin1Slicer).latin1Slice(start, end);
       let out = this.text.maskTriggered(s, t);

@@ -102,11 +102,16 @@ export class Stylist {
    */
   private readonly redactedOrNull = new Map<string, string | null>();
 
-  /** render of `s[a, b)`; the redact style never reads the value, so it is not sliced out. */
-  renderSpan(entity: Entity, s: string, a: number, b: number): string {
+  /** `[EMAIL]` when the entity's style is redact (its text then never depends on the value), else null. */
+  redactedText(entity: Entity): string | null {
     let r = this.redactedOrNull.get(entity);
     if (r === undefined) this.redactedOrNull.set(entity, (r = this.styleOf(entity) === 'redact' ? this.redact(entity) : null));
-    return r ?? this.render(entity, s.slice(a, b));
+    return r;
+  }
+
+  /** render of `s[a, b)`; the redact style never reads the value, so it is not sliced out. */
+  renderSpan(entity: Entity, s: string, a: number, b: number): string {
+    return this.redactedText(entity) ?? this.render(entity, s.slice(a, b));
   }
 
   render(entity: Entity, v: string, style: Style = this.styleOf(entity), label?: string): string {

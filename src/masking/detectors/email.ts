@@ -81,3 +81,37 @@ export function detectEmail(s: string, out: Findings): void {
     out.push(a, b, 'email');
   }
 }
+
+/**
+ * Is the ASCII text b[start, end) one email address and nothing else, such that
+ * detectEmail reports exactly one finding covering all of it? A shortcut for email
+ * columns (no text to decode, no scan); false whenever in doubt, and the caller then
+ * scans as usual. Mirrors detectEmail's rules: one '@'; a local part of 1-64 local
+ * characters, not starting or ending with '.', without ".."; a domain of at most 253
+ * domain characters that neither starts nor ends with '.' or '-', without "..", ending
+ * in a TLD of 2-24 letters that is not a file extension. A unit test holds the two to it.
+ */
+export function isWholeEmail(b: Uint8Array, start: number, end: number): boolean {
+  let at = -1;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c === 64) {
+      if (at !== -1) return false;
+      at = i;
+    } else if (c > 127 || (CLASS[c] & (at === -1 ? LOCAL : DOMAIN)) === 0) return false;
+    else if (c === 46 && i > start && b[i - 1] === 46) return false; // ".."
+  }
+  if (at - start < 1 || at - start > 64 || end - at - 1 < 4 || end - at - 1 > 253) return false;
+  if (b[start] === 46 || b[at - 1] === 46) return false;
+  const d0 = b[at + 1], last = b[end - 1];
+  if (d0 === 46 || d0 === 45 || last === 46 || last === 45) return false;
+  // The TLD: letters back to a dot, 2 to 24 of them, not a file extension.
+  let i = end;
+  while (i > at + 1 && end - i <= 24 && (CLASS[b[i - 1]] & ALPHA) !== 0) i--;
+  const tldLen = end - i;
+  if (b[i - 1] !== 46 || i - 1 === at + 1 || tldLen < 2 || tldLen > 24) return false;
+  if (tldLen > 4) return true;
+  let v = 0;
+  for (let j = i; j < end; j++) v = v * 128 + (b[j] | 32);
+  return !FILE_TLD_CODES.has(v);
+}

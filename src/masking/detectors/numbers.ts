@@ -129,7 +129,11 @@ function phoneDigitsValid(t: string): boolean {
     else if (n === 4) d4 = c;
     n++;
   }
-  const c0 = t.charCodeAt(0);
+  return phoneDigitsOk(t.charCodeAt(0), n, d0, d1, d2, d3, d4);
+}
+
+/** The rule on a phone's `n` digits (the first five given), by its first character `c0`. */
+function phoneDigitsOk(c0: number, n: number, d0: number, d1: number, d2: number, d3: number, d4: number): boolean {
   // E.164: country code never starts with 0, 8 to 15 digits in all.
   if (c0 === 43) return n >= 8 && n <= 15 && d0 !== 0;
   // "00" is the international call prefix (00 44 20 ...); otherwise a trunk-prefixed
@@ -139,4 +143,111 @@ function phoneDigitsValid(t: string): boolean {
   if (n === 10) return d0 >= 2 && d3 >= 2;
   if (n === 11) return d1 >= 2 && d4 >= 2;
   return false;
+}
+
+/**
+ * Is the ASCII text b[start, end) one phone number and nothing else, such that
+ * detectPhone reports exactly one finding covering all of it? A shortcut for phone
+ * columns (no text to decode, no regex); false whenever in doubt, and the caller then
+ * scans as usual. It knows the shapes the PHONE regex matches whole, and which of its
+ * alternatives would match first:
+ *   ddd-ddd-dddd, ddd.ddd.dddd            (the North American alternative)
+ *   (ddd) ddd-dddd, with [ .-] or nothing after ')'
+ *   +cc [(area)] group [ .-]group...      (E.164: at most the groups the regex takes)
+ *   0x... [ .-]group...                   (trunk '0': 1-4 groups of 2-8 digits)
+ * A unit test holds it to detectPhone on the corpus, look-alikes and fuzzed strings.
+ */
+export function isWholePhone(b: Uint8Array, start: number, end: number): boolean {
+  const p = wholePhoneShape(b, start, end);
+  if (!p) return false;
+  // The digits, for the same rule detectPhone applies.
+  let n = 0, d0 = -1, d1 = -1, d2 = -1, d3 = -1, d4 = -1;
+  for (let i = start; i < end; i++) {
+    const c = b[i] - 48;
+    if (c < 0 || c > 9) continue;
+    if (n === 0) d0 = c;
+    else if (n === 1) d1 = c;
+    else if (n === 2) d2 = c;
+    else if (n === 3) d3 = c;
+    else if (n === 4) d4 = c;
+    n++;
+  }
+  return phoneDigitsOk(b[start], n, d0, d1, d2, d3, d4);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+/** A separator the PHONE regex allows between digit groups. */
+function isSep(c: number): boolean {
+  return c === 32 || c === 46 || c === 45;
+}
+/** The end of the run of digits starting at `i`. */
+function digitsEnd(b: Uint8Array, i: number, end: number): number {
+  while (i < end && isDigit(b[i])) i++;
+  return i;
+}
+/** From `i`: groups of digits, each after one separator (`sepOk` says which); how many, -1 if something else follows. */
+function groupsTo(b: Uint8Array, i: number, end: number, minDigits: number, maxDigits: number, sepOk: (c: number) => boolean): number {
+  let groups = 0;
+  while (i < end) {
+    if (!sepOk(b[i])) return -1;
+    const j = digitsEnd(b, i + 1, end);
+    if (j - i - 1 < minDigits || j - i - 1 > maxDigits) return -1;
+    groups++;
+    i = j;
+  }
+  return groups;
+}
+
+function wholePhoneShape(b: Uint8Array, start: number, end: number): boolean {
+  const c0 = b[start];
+  if (c0 === 43) {
+    // +cc: \+\d{1,3} takes up to three digits; a longer first group goes on in \d+.
+    const g0 = digitsEnd(b, start + 1, end);
+    const cc = g0 - start - 1;
+    if (cc === 0) return false;
+    if (cc > 3) {
+      const more = groupsTo(b, g0, end, 1, Infinity, isSep);
+      return more >= 0 && more <= 5;
+    }
+    if (g0 === end) return false;
+    let i = g0;
+    // (area): [ .-]?\(\d{1,4}\), then [ .-]? before the next group
+    const open = isSep(b[i]) && i + 1 < end && b[i + 1] === 40 ? i + 1 : b[i] === 40 ? i : -1;
+    if (open >= 0) {
+      const close = digitsEnd(b, open + 1, end);
+      if (close === end || close - open - 1 < 1 || close - open - 1 > 4 || b[close] !== 41) return false;
+      i = close + 1;
+      if (i < end && isSep(b[i])) i++;
+    } else if (isSep(b[i])) i++;
+    else return false;
+    // one group (\d+), then (?:[ .-]\d+){0,5}
+    const g1 = digitsEnd(b, i, end);
+    if (g1 === i) return false;
+    const more = groupsTo(b, g1, end, 1, Infinity, isSep);
+    return more >= 0 && more <= 5;
+  }
+  if (c0 === 40) {
+    // \(\d{3}\)[ .-]?\d{3}[ .-]\d{4}
+    if (end - start < 13 || digitsEnd(b, start + 1, end) !== start + 4 || b[start + 4] !== 41) return false;
+    let i = start + 5;
+    if (isSep(b[i])) i++;
+    return digitsEnd(b, i, end) === i + 3 && isSep(b[i + 3]) && digitsEnd(b, i + 4, end) === end && end - i - 4 === 4;
+  }
+  if (!isDigit(c0)) return false;
+  const g0 = digitsEnd(b, start, end);
+  const first = g0 - start;
+  if (c0 === 48) {
+    // 0\d{1,4}(?:[ .-]\d{2,8}){1,4}. After a first group of three, the North American
+    // alternatives (ddd-ddd-dddd, ddd ddd dddd) come first: they need a second group of three.
+    if (first < 2 || first > 5 || g0 === end) return false;
+    if (first === 3 && digitsEnd(b, g0 + 1, end) - g0 - 1 === 3) return false;
+    const groups = groupsTo(b, g0, end, 2, 8, isSep);
+    return groups >= 1 && groups <= 4;
+  }
+  // ddd([.-])ddd\1dddd
+  const sep = b[g0];
+  if (end - start !== 12 || first !== 3 || (sep !== 45 && sep !== 46)) return false;
+  return digitsEnd(b, g0 + 1, end) === g0 + 4 && b[g0 + 4] === sep && digitsEnd(b, g0 + 5, end) === end;
 }
