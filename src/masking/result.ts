@@ -156,8 +156,9 @@ export class ResultMasker {
 
   /**
    * Mask one value given as bytes `buf[start, end)` in the column's wire format.
-   * Returns undefined when the bytes stay as they are (no allocation), a new Buffer,
-   * or null for SQL NULL.
+   * Returns undefined when the bytes stay as they are (no allocation), a Buffer (shared
+   * when the replacement never varies, as `[EMAIL]`: read it, do not write to it), or
+   * null for SQL NULL.
    */
   maskBytes(i: number, buf: Buffer, start = 0, end = buf.length): Buffer | null | undefined {
     const r = this.maskValue(i, buf, start, end);
@@ -193,7 +194,7 @@ export class ResultMasker {
         const entity = t === T_EMAIL_ONLY ? (isWholeEmail(buf, start, end) ? 'email' : null) : isWholePhone(buf, start, end) ? 'phone' : null;
         if (entity !== null) {
           this.masked[i] = true;
-          return this.p.stylist.redactedText(entity) ?? this.p.stylist.render(entity, buf.toString('latin1', start, end));
+          return this.p.stylist.redactedBytes(entity) ?? this.p.stylist.render(entity, buf.toString('latin1', start, end));
         }
       }
       // ASCII decodes as latin1, which skips UTF-8 validation; same string either way.

@@ -109,6 +109,18 @@ export class Stylist {
     return r;
   }
 
+  /** redactedText as UTF-8, encoded once per entity: a whole value masked by the DataRow engine. Not to be written to. */
+  redactedBytes(entity: Entity): Buffer | null {
+    let r = this.redactedBytesOrNull.get(entity);
+    if (r === undefined) {
+      const text = this.redactedText(entity);
+      this.redactedBytesOrNull.set(entity, (r = text === null ? null : Buffer.from(text)));
+    }
+    return r;
+  }
+
+  private readonly redactedBytesOrNull = new Map<string, Buffer | null>();
+
   /** render of `s[a, b)`; the redact style never reads the value, so it is not sliced out. */
   renderSpan(entity: Entity, s: string, a: number, b: number): string {
     return this.redactedText(entity) ?? this.render(entity, s.slice(a, b));
