@@ -20,6 +20,12 @@ export interface ColumnInfo {
    * then matches on the column alone (masking too much rather than too little).
    */
   tableUnknown?: boolean;
+  /**
+   * The target says the value is computed, not read from a table's column (Postgres:
+   * table OID 0). An expression can carry any column's value under any label, so a skip
+   * rule never applies to it: `SELECT ssn || '' AS id` is scanned whatever rule names `id`.
+   */
+  computed?: boolean;
   /** Postgres type OID; absent means text */
   typeOid?: number;
   /** 0 text, 1 binary (Postgres format code) */
@@ -59,14 +65,15 @@ function globToRegExp(glob: string): RegExp {
  * Compile one `match` pattern: 1 part = column, 2 = table.column, 3 = schema.table.column.
  * A rule that masks or scans matches a column by its label or by its table's name for
  * it, so an alias does not hide a column. A skip rule matches the table's own name when
- * known, so `SELECT ssn AS id` is not skipped by a rule about `id`.
+ * known, so `SELECT ssn AS id` is not skipped by a rule about `id`, and never a computed
+ * column, so neither is `SELECT ssn || '' AS id`.
  */
 export function compileMatch(match: string, action: ColumnRule['action'] = 'mask'): (col: ColumnInfo) => boolean {
   const parts = match.split('.').map(globToRegExp);
   const col = parts[parts.length - 1]!;
   const named =
     action === 'skip'
-      ? (c: ColumnInfo) => col.test(c.column ?? c.name)
+      ? (c: ColumnInfo) => c.computed !== true && col.test(c.column ?? c.name)
       : (c: ColumnInfo) => col.test(c.name) || (c.column !== undefined && col.test(c.column));
   if (parts.length === 1) return named;
   // A table rule on a column of a table nobody could name applies (fail closed), a skip rule does not.
