@@ -3,6 +3,7 @@
 // masked value stays valid for its column's type.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -76,6 +77,46 @@ test('COPY TO output and error messages that echo values are masked', async () =
   assert.notEqual(dup.code, 0);
   assert.match(dup.stderr, /duplicate key value violates unique constraint/);
   assert.doesNotMatch(dup.stderr, /lovelace/);
+});
+
+/** Binary COPY output: header, then tuples of fields (null for NULL), then the trailer. */
+function parseBinaryCopy(b: Buffer): (Buffer | null)[][] {
+  assert.equal(b.subarray(0, 11).toString('latin1'), 'PGCOPY\n\xff\r\n\0', 'signature');
+  let pos = 19 + b.readUInt32BE(15);
+  const tuples: (Buffer | null)[][] = [];
+  for (;;) {
+    const count = b.readInt16BE(pos);
+    pos += 2;
+    if (count === -1) break;
+    const fields: (Buffer | null)[] = [];
+    for (let i = 0; i < count; i++) {
+      const len = b.readInt32BE(pos);
+      pos += 4;
+      fields.push(len < 0 ? null : b.subarray(pos, pos + len));
+      if (len > 0) pos += len;
+    }
+    tuples.push(fields);
+  }
+  assert.equal(pos, b.length, 'nothing after the trailer');
+  return tuples;
+}
+
+test('binary COPY: text fields masked with their lengths rebuilt; integers, bytea and NULL intact', async () => {
+  const sql = "COPY (SELECT email, id, note, '\\xff00fe'::bytea AS raw, NULL::text AS nothing FROM people ORDER BY id) TO STDOUT (FORMAT binary)";
+  const out = await new Promise<Buffer>((resolve, reject) => {
+    execFile('psql', [`host=127.0.0.1 port=${t.pgPort} user=masked dbname=x sslmode=disable`, '-X', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'buffer', env: { ...process.env, PGPASSWORD: token } }, (err, stdout, stderr) => (err ? reject(new Error(stderr.toString())) : resolve(stdout)));
+  });
+  const tuples = parseBinaryCopy(out);
+  assert.equal(tuples.length, 2);
+  const [ada, bob] = tuples;
+  assert.equal(ada![0]!.toString(), '[EMAIL]');
+  assert.equal(ada![1]!.readInt32BE(0), 1);
+  assert.equal(ada![2]!.toString(), 'key [API_TOKEN] here');
+  assert.deepEqual([...ada![3]!], [0xff, 0x00, 0xfe]);
+  assert.equal(ada![4], null);
+  assert.equal(bob![0]!.toString(), '[EMAIL]');
+  assert.equal(bob![2]!.toString(), 'nothing secret');
+  assert.equal(out.includes(Buffer.from('lovelace')), false);
 });
 
 test('the record keeps the masked form and names the masked columns; originals are nowhere in the data dir', async () => {

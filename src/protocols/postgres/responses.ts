@@ -7,6 +7,7 @@ import type { ColumnInfo, Masker, ResultMasker } from '../../masking/index.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
 import { STALL, type FrameFate } from './frames.ts';
+import { maskBinaryCopy } from './copy-binary.ts';
 import type { TableCatalog } from './catalog.ts';
 
 /** A command whose results are being collected. */
@@ -27,7 +28,7 @@ export type ResultSink = (commandId: string, summary: ResultSummary) => void;
 const T = (c: string) => c.charCodeAt(0);
 const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), NO_DATA = T('n'), ROW_DESC = T('T'),
   DATA_ROW = T('D'), COMMAND_COMPLETE = T('C'), EMPTY_QUERY = T('I'), PORTAL_SUSPENDED = T('s'), ERROR = T('E'),
-  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N');
+  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N'), COPY_OUT = T('H');
 
 /**
  * RowDescriptions decoded by their bytes: a repeated query gets the same field list (and
@@ -159,7 +160,13 @@ export class ResponseTracker {
         else cap.add(dataRowValues(buf, start, end, this.columns), end - start);
         return frame;
       }
+      case COPY_OUT:
+        // Its first byte says how the rows of this COPY come: 0 text, 1 binary.
+        this.copyBinary = end > start && buf[start] === 1;
+        this.copyHeaderPending = this.copyBinary;
+        return undefined;
       case COPY_DATA: {
+        if (this.copyBinary) return this.onBinaryCopyData(buf, start, end);
         let frame: Buffer | undefined;
         let line = buf.toString('utf8', start, end);
         let original: string | undefined;
@@ -223,6 +230,7 @@ export class ResponseTracker {
       case COMMAND_COMPLETE:
       case EMPTY_QUERY:
       case PORTAL_SUSPENDED: {
+        this.copyBinary = this.copyHeaderPending = false;
         const run = this.running();
         const tag = type === COMMAND_COMPLETE ? cstringAt(buf, start, end)[0] : type === EMPTY_QUERY ? '' : 'SUSPENDED';
         if (run) this.finish(run, undefined, tag);
@@ -253,6 +261,28 @@ export class ResponseTracker {
       default:
         return undefined;
     }
+  }
+
+  /** The COPY under way sends binary tuples; its file header has not come yet. */
+  private copyBinary = false;
+  private copyHeaderPending = false;
+
+  /** A binary COPY message: text fields masked one by one, lengths kept right; tuples recorded. */
+  private onBinaryCopyData(buf: Buffer, start: number, end: number): FrameFate {
+    const masker = this.masker?.enabled ? this.masker : null;
+    const r = maskBinaryCopy(buf, start, end, this.copyHeaderPending, masker ? (text) => masker.maskText(text) : (text) => text);
+    if (r.header) this.copyHeaderPending = false;
+    // Postgres sends whole tuples per message; a message that is not (another server's)
+    // passes as it came: re-framing it as text would corrupt it for sure.
+    const frame = r.payload ? encodeBackend({ type: 'CopyData', data: r.payload }) : undefined;
+    if (frame) this.masked.add('(copy)');
+    if (!this.running()) return frame;
+    const cap = (this.capture ??= new RowCapture(this.limits));
+    for (const tuple of r.tuples) {
+      if (!cap.capturing) cap.skip();
+      else cap.add(tuple.values, tuple.values.reduce((n, v) => n + (v?.length ?? 0), 0), this.keepOriginals && tuple.originals ? tuple.values.map((v, i) => tuple.originals![i] ?? v) : undefined);
+    }
+    return frame;
   }
 
   /** What masking knows of a column: its label, and where the target says it comes from. */
