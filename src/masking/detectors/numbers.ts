@@ -112,15 +112,20 @@ export function detectPhone(s: string, out: Findings): void {
   PHONE.lastIndex = 0;
   // 8 characters at least: eight digits or more
   for (let m = nextMatch(PHONE, s, 8); m; m = nextMatch(PHONE, s, 8)) {
-    if (phoneDigitsValid(m[0])) out.push(m.index, m.index + m[0].length, 'phone');
+    if (phoneDigitsValid(m[0], 0, m[0].length)) out.push(m.index, m.index + m[0].length, 'phone');
   }
 }
 
-/** Are the digits of a phone-shaped match those of a phone? Reads them in place: no digit string. */
-function phoneDigitsValid(t: string): boolean {
+/**
+ * Are the digits of a phone-shaped text those of a phone? Reads them in place, from the
+ * match's text (detectPhone) or from a value's bytes (isWholePhone): no digit string.
+ */
+function phoneDigitsValid(src: string | Uint8Array, start: number, end: number): boolean {
+  const text = typeof src === 'string' ? src : null;
+  const bytes = text === null ? (src as Uint8Array) : null;
   let n = 0, d0 = -1, d1 = -1, d2 = -1, d3 = -1, d4 = -1;
-  for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i) - 48;
+  for (let i = start; i < end; i++) {
+    const c = (bytes !== null ? bytes[i] : text!.charCodeAt(i)) - 48;
     if (c < 0 || c > 9) continue;
     if (n === 0) d0 = c;
     else if (n === 1) d1 = c;
@@ -129,7 +134,7 @@ function phoneDigitsValid(t: string): boolean {
     else if (n === 4) d4 = c;
     n++;
   }
-  return phoneDigitsOk(t.charCodeAt(0), n, d0, d1, d2, d3, d4);
+  return phoneDigitsOk(bytes !== null ? bytes[start] : text!.charCodeAt(start), n, d0, d1, d2, d3, d4);
 }
 
 /** The rule on a phone's `n` digits (the first five given), by its first character `c0`. */
@@ -158,21 +163,7 @@ function phoneDigitsOk(c0: number, n: number, d0: number, d1: number, d2: number
  * A unit test holds it to detectPhone on the corpus, look-alikes and fuzzed strings.
  */
 export function isWholePhone(b: Uint8Array, start: number, end: number): boolean {
-  const p = wholePhoneShape(b, start, end);
-  if (!p) return false;
-  // The digits, for the same rule detectPhone applies.
-  let n = 0, d0 = -1, d1 = -1, d2 = -1, d3 = -1, d4 = -1;
-  for (let i = start; i < end; i++) {
-    const c = b[i] - 48;
-    if (c < 0 || c > 9) continue;
-    if (n === 0) d0 = c;
-    else if (n === 1) d1 = c;
-    else if (n === 2) d2 = c;
-    else if (n === 3) d3 = c;
-    else if (n === 4) d4 = c;
-    n++;
-  }
-  return phoneDigitsOk(b[start], n, d0, d1, d2, d3, d4);
+  return wholePhoneShape(b, start, end) && phoneDigitsValid(b, start, end);
 }
 
 function isDigit(c: number): boolean {
@@ -187,11 +178,11 @@ function digitsEnd(b: Uint8Array, i: number, end: number): number {
   while (i < end && isDigit(b[i])) i++;
   return i;
 }
-/** From `i`: groups of digits, each after one separator (`sepOk` says which); how many, -1 if something else follows. */
-function groupsTo(b: Uint8Array, i: number, end: number, minDigits: number, maxDigits: number, sepOk: (c: number) => boolean): number {
+/** From `i`: groups of `minDigits` to `maxDigits` digits, each after one separator; how many, -1 if something else follows. */
+function groupsTo(b: Uint8Array, i: number, end: number, minDigits: number, maxDigits: number): number {
   let groups = 0;
   while (i < end) {
-    if (!sepOk(b[i])) return -1;
+    if (!isSep(b[i])) return -1;
     const j = digitsEnd(b, i + 1, end);
     if (j - i - 1 < minDigits || j - i - 1 > maxDigits) return -1;
     groups++;
@@ -208,7 +199,7 @@ function wholePhoneShape(b: Uint8Array, start: number, end: number): boolean {
     const cc = g0 - start - 1;
     if (cc === 0) return false;
     if (cc > 3) {
-      const more = groupsTo(b, g0, end, 1, Infinity, isSep);
+      const more = groupsTo(b, g0, end, 1, Infinity);
       return more >= 0 && more <= 5;
     }
     if (g0 === end) return false;
@@ -225,7 +216,7 @@ function wholePhoneShape(b: Uint8Array, start: number, end: number): boolean {
     // one group (\d+), then (?:[ .-]\d+){0,5}
     const g1 = digitsEnd(b, i, end);
     if (g1 === i) return false;
-    const more = groupsTo(b, g1, end, 1, Infinity, isSep);
+    const more = groupsTo(b, g1, end, 1, Infinity);
     return more >= 0 && more <= 5;
   }
   if (c0 === 40) {
@@ -243,7 +234,7 @@ function wholePhoneShape(b: Uint8Array, start: number, end: number): boolean {
     // alternatives (ddd-ddd-dddd, ddd ddd dddd) come first: they need a second group of three.
     if (first < 2 || first > 5 || g0 === end) return false;
     if (first === 3 && digitsEnd(b, g0 + 1, end) - g0 - 1 === 3) return false;
-    const groups = groupsTo(b, g0, end, 2, 8, isSep);
+    const groups = groupsTo(b, g0, end, 2, 8);
     return groups >= 1 && groups <= 4;
   }
   // ddd([.-])ddd\1dddd
