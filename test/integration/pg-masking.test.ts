@@ -10,6 +10,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { psql, run } from '../helpers/clients.ts';
+import { binaryCopyHeaderEnd, binaryCopyTuples } from '../helpers/binary-copy.ts';
 
 let t: TestGateway;
 let token: string;
@@ -79,25 +80,11 @@ test('COPY TO output and error messages that echo values are masked', async () =
   assert.doesNotMatch(dup.stderr, /lovelace/);
 });
 
-/** Binary COPY output: header, then tuples of fields (null for NULL), then the trailer. */
+/** Binary COPY output: header, then tuples of fields (null for NULL), then the trailer and nothing else. */
 function parseBinaryCopy(b: Buffer): (Buffer | null)[][] {
   assert.equal(b.subarray(0, 11).toString('latin1'), 'PGCOPY\n\xff\r\n\0', 'signature');
-  let pos = 19 + b.readUInt32BE(15);
-  const tuples: (Buffer | null)[][] = [];
-  for (;;) {
-    const count = b.readInt16BE(pos);
-    pos += 2;
-    if (count === -1) break;
-    const fields: (Buffer | null)[] = [];
-    for (let i = 0; i < count; i++) {
-      const len = b.readInt32BE(pos);
-      pos += 4;
-      fields.push(len < 0 ? null : b.subarray(pos, pos + len));
-      if (len > 0) pos += len;
-    }
-    tuples.push(fields);
-  }
-  assert.equal(pos, b.length, 'nothing after the trailer');
+  const { tuples, end } = binaryCopyTuples(b, binaryCopyHeaderEnd(b));
+  assert.equal(end, b.length, 'nothing after the trailer');
   return tuples;
 }
 

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { maskBinaryCopy } from '../../src/protocols/postgres/copy-binary.ts';
+import { binaryCopyTuples } from '../helpers/binary-copy.ts';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const int16 = (v: number) => Buffer.from([(v >> 8) & 0xff, v & 0xff]);
@@ -17,25 +18,8 @@ const tuple = (...fields: (Buffer | string | null)[]) =>
   Buffer.concat([int16(fields.length), ...fields.flatMap((f) => (f === null ? [int32(-1)] : [int32(Buffer.byteLength(f)), Buffer.from(f)]))]);
 const mask = (s: string) => s.replace(/\S+@\S+/g, '[EMAIL]');
 
-/** Fields of every tuple in a payload (after `skip` header bytes). */
-function fields(b: Buffer, skip = 0): (string | null)[][] {
-  const out: (string | null)[][] = [];
-  let pos = skip;
-  while (pos < b.length) {
-    const n = b.readInt16BE(pos);
-    pos += 2;
-    if (n === -1) continue;
-    const row: (string | null)[] = [];
-    for (let i = 0; i < n; i++) {
-      const len = b.readInt32BE(pos);
-      pos += 4;
-      row.push(len < 0 ? null : b.toString('hex', pos, pos + len));
-      if (len > 0) pos += len;
-    }
-    out.push(row);
-  }
-  return out;
-}
+/** Fields of every tuple in a payload (after `skip` header bytes), as hex. */
+const fields = (b: Buffer, skip = 0) => binaryCopyTuples(b, skip).tuples.map((t) => t.map((f) => (f === null ? null : f.toString('hex'))));
 const hex = (s: string | Buffer) => Buffer.from(s).toString('hex');
 
 test('text fields are masked with new lengths; header, NULL, binary fields and trailer intact', () => {
