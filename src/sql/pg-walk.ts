@@ -6,7 +6,7 @@
 // normalized text, which replaces literals (see postgres.ts).
 import { runsDynamicSql } from './dynamic-functions.ts';
 import { DATA_MODIFYING, kindOf } from './pg-kinds.ts';
-import type { Statement } from './types.ts';
+import type { CopyInfo, Statement } from './types.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -59,7 +59,7 @@ function refine(stmt: Statement, b: Obj): void {
     case 'CopyStmt': {
       const from = b.is_from === true;
       const program = b.is_program === true;
-      stmt.copy = { direction: from ? 'from' : 'to', program, file: !program && typeof b.filename === 'string' };
+      stmt.copy = { direction: from ? 'from' : 'to', program, file: !program && typeof b.filename === 'string', ...copyShape(b) };
       stmt.category = program || stmt.copy.file ? 'admin' : from ? 'write' : 'read';
       break;
     }
@@ -247,4 +247,31 @@ function addObjectNames(body: Obj, unit: Unit): void {
     const name = parts[parts.length - 1];
     addTable(parts.length > 1 ? { relname: name, schemaname: parts[parts.length - 2] } : { relname: name }, unit);
   }
+}
+
+/** What a COPY statement says about its rows: table, column list, format and CSV options. */
+function copyShape(b: Record<string, unknown>): Pick<CopyInfo, 'relation' | 'columns' | 'format' | 'delimiter' | 'quote' | 'escape' | 'header'> {
+  const option = (name: string): unknown => {
+    for (const o of (b.options as { DefElem?: { defname?: string; arg?: Record<string, { sval?: string; boolval?: boolean }> } }[] | undefined) ?? []) {
+      if (o.DefElem?.defname !== name) continue;
+      const arg = o.DefElem.arg;
+      if (!arg) return true; // HEADER alone
+      return arg.String?.sval ?? arg.Boolean?.boolval ?? true;
+    }
+    return undefined;
+  };
+  const f = String(option('format') ?? 'text').toLowerCase();
+  const format = f === 'csv' || f === 'binary' ? f : 'text';
+  const header = option('header');
+  const rv = b.relation as { relname?: string; schemaname?: string } | undefined;
+  const attlist = b.attlist as { String?: { sval?: string } }[] | undefined;
+  return {
+    relation: typeof rv?.relname === 'string' ? { name: rv.relname, ...(typeof rv.schemaname === 'string' ? { schema: rv.schemaname } : {}) } : undefined,
+    columns: attlist?.map((a) => a.String?.sval ?? ''),
+    format,
+    delimiter: String(option('delimiter') ?? (format === 'csv' ? ',' : '\t')),
+    quote: String(option('quote') ?? '"'),
+    escape: String(option('escape') ?? option('quote') ?? '"'),
+    header: header === true || (typeof header === 'string' && /^(true|on|1|match)$/i.test(header)),
+  };
 }

@@ -35,6 +35,20 @@ export interface CopyInfo {
   program: boolean;
   /** COPY to or from a server-side file (not STDIN/STDOUT) */
   file: boolean;
+  /** the table copied (absent for COPY (query)) */
+  relation?: { schema?: string; name: string };
+  /** the column list, when the statement gives one */
+  columns?: string[];
+  /** how rows are written: text (tab-separated), csv or binary */
+  format: 'text' | 'csv' | 'binary';
+  /** csv/text field separator (text: tab, csv: comma unless set) */
+  delimiter: string;
+  /** csv quote character (default '"') */
+  quote: string;
+  /** csv escape character inside quotes (default: the quote, doubled) */
+  escape: string;
+  /** csv: the first row names the columns */
+  header: boolean;
 }
 
 export interface Statement {

@@ -104,9 +104,13 @@ describe('what a statement touches', () => {
     assert.equal(one('SELECT 1').noWhere, false);
   });
   test('COPY direction, PROGRAM and server files', () => {
-    assert.deepEqual(one("COPY t TO PROGRAM 'ls'").copy, { direction: 'to', program: true, file: false });
-    assert.deepEqual(one("COPY t FROM '/tmp/x'").copy, { direction: 'from', program: false, file: true });
-    assert.deepEqual(one('COPY t FROM STDIN').copy, { direction: 'from', program: false, file: false });
+    const where = (sql: string) => {
+      const c = one(sql).copy!;
+      return { direction: c.direction, program: c.program, file: c.file };
+    };
+    assert.deepEqual(where("COPY t TO PROGRAM 'ls'"), { direction: 'to', program: true, file: false });
+    assert.deepEqual(where("COPY t FROM '/tmp/x'"), { direction: 'from', program: false, file: true });
+    assert.deepEqual(where('COPY t FROM STDIN'), { direction: 'from', program: false, file: false });
   });
   test('opaque: DO, dynamic-SQL functions, unknown EXECUTE', () => {
     assert.equal(one('DO $$ BEGIN END $$').opaque, true);
