@@ -17,6 +17,14 @@ export interface TableNames {
   table: string;
   /** attribute number -> column name (dropped columns left out) */
   columns: Map<number, string>;
+  /** attribute number -> type OID */
+  types: Map<number, number>;
+}
+
+/** A table as a statement names it: `people`, `hr.staff`. */
+export interface TableName {
+  schema?: string;
+  name: string;
 }
 
 export interface CatalogOptions {
@@ -92,11 +100,44 @@ export class TableCatalog {
     return Promise.all(waits).then(() => undefined);
   }
 
+  /**
+   * The OID of a table named as a statement names it (COPY people ...), resolved by the
+   * target's search path; null when it has none; undefined when not asked yet (or expired).
+   */
+  oidOf(t: TableName, now = Date.now()): number | null | undefined {
+    const key = tableKey(t);
+    const e = this.names.get(key);
+    if (!e) return undefined;
+    if (e.expires < now) {
+      this.names.delete(key);
+      return undefined;
+    }
+    return e.oid;
+  }
+
+  /** Resolve a table's name to its OID, then load its names. Never rejects. */
+  async loadByName(t: TableName): Promise<void> {
+    const key = tableKey(t);
+    let oid: number | null = null;
+    try {
+      // E'' quoting holds whatever standard_conforming_strings says; the identifiers are quoted for to_regclass.
+      const literal = `E'${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+      const rows = await withTimeout(this.query(`SELECT pg_catalog.to_regclass(${literal})::pg_catalog.oid`), this.timeoutMs, 'the table lookup timed out');
+      oid = rows[0]?.[0] ? Number(rows[0][0]) : null;
+    } catch (e) {
+      this.opts.onFailure?.(e as Error);
+    }
+    this.names.set(key, { oid, expires: Date.now() + (oid !== null ? this.ttlMs : this.failureTtlMs) });
+    if (oid !== null) await this.load([oid]);
+  }
+
+  private readonly names = new Map<string, { oid: number | null; expires: number }>();
+
   private async lookup(oids: number[]): Promise<void> {
     // OIDs come from the target's own RowDescription as uint32; checked anyway, they are the only input of the SQL.
     const list = oids.filter((o) => Number.isInteger(o) && o > 0 && o <= 0xffffffff);
     const sql =
-      'SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname FROM pg_catalog.pg_class c ' +
+      'SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atttypid FROM pg_catalog.pg_class c ' +
       'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ' +
       'LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
       `WHERE c.oid = ANY ('{${list.join(',')}}'::pg_catalog.oid[])`;
@@ -107,11 +148,14 @@ export class TableCatalog {
       this.opts.onFailure?.(e as Error);
     }
     const found = new Map<number, TableNames>();
-    for (const [oid, schema, table, attnum, column] of rows ?? []) {
+    for (const [oid, schema, table, attnum, column, type] of rows ?? []) {
       const key = Number(oid);
       let t = found.get(key);
-      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map() }));
-      if (attnum !== null && column !== null) t.columns.set(Number(attnum), column);
+      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map(), types: new Map() }));
+      if (attnum !== null && column !== null) {
+        t.columns.set(Number(attnum), column);
+        t.types.set(Number(attnum), Number(type));
+      }
     }
     const now = Date.now();
     // A table the target does not know (dropped since) is as unknown as a failed lookup.
@@ -120,6 +164,12 @@ export class TableCatalog {
       this.tables.set(o, { names, expires: now + (names ? this.ttlMs : this.failureTtlMs) });
     }
   }
+}
+
+/** `"hr"."staff"`: the name to_regclass reads, each part quoted as an identifier. */
+function tableKey(t: TableName): string {
+  const quote = (id: string) => `"${id.replace(/"/g, '""')}"`;
+  return t.schema !== undefined ? `${quote(t.schema)}.${quote(t.name)}` : quote(t.name);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
