@@ -5,8 +5,8 @@
 //   on RowDescription:  const rs = masker.forColumns(fields.map((f) => ({ name, table, schema, typeOid, format })));
 //   on each DataRow:    const out = rs.active ? rs.maskDataRow(frame) : frame;   // same Buffer when unchanged
 //                       (or per value: rs.maskText(i, text) / rs.maskBytes(i, buf, start, end))
-//   on COPY TO data:    rs.maskCopyText(line) with columns named by the COPY statement when known
-//                       (COPY sends no RowDescription); else masker.maskText(line), detectors only
+//   on COPY TO data:    per field, rs.maskText(i, text) / rs.maskBytes(i, ...) with the columns of the
+//                       COPY's table when known (COPY sends no RowDescription); else masker.maskText(line)
 //   on NOTICE / ERROR:  masker.maskMessage(text)         (Key (email)=(...) follows column rules)
 //   on CommandComplete: rs.maskedColumns()               (names of the columns where something was masked)
 // Front doors: masker.maskText(s), masker.maskJson(v), masker.createStreamMasker().push(chunk) / .end().

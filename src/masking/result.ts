@@ -86,8 +86,6 @@ export class ResultMasker {
   private readonly masked: boolean[];
   /** false when no column needs any work: the engine may forward rows untouched */
   readonly active: boolean;
-  /** some column is masked or checked as a whole value (no shortcut on a clean-looking row) */
-  private readonly wholeValue: boolean;
   private readonly text: TextMasker;
   private readonly scanner: Scanner;
 
@@ -98,7 +96,6 @@ export class ResultMasker {
     this.plans = columns.map((c) => planFor(c, p));
     this.masked = columns.map(() => false);
     this.active = this.plans.some((pl) => pl.kind !== PASS);
-    this.wholeValue = this.plans.some((pl) => pl.kind === MASK || pl.kind === CHECK);
     this.text = p.text;
     this.scanner = p.text.scanner;
   }
@@ -236,27 +233,6 @@ export class ResultMasker {
       }
     }
     return out ?? values;
-  }
-
-  /**
-   * Mask one row of `COPY ... TO STDOUT` in text format: fields separated by tabs, `\N`
-   * for NULL, the newline kept. The same string comes back when nothing changed.
-   */
-  maskCopyText(line: string): string {
-    if (!this.active) return line;
-    if (!this.wholeValue && (this.p.text.triggers(line) & this.p.text.scanner.triggerMask) === 0 && !this.p.text.scanner.hasCustom) return line;
-    const nl = line.endsWith('\n') ? 1 : 0;
-    const fields = line.slice(0, line.length - nl).split('\t');
-    let changed = false;
-    for (let i = 0; i < fields.length && i < this.plans.length; i++) {
-      if (fields[i] === '\\N') continue;
-      const m = this.maskText(i, fields[i]);
-      if (m !== fields[i]) {
-        fields[i] = m === null ? '\\N' : m;
-        changed = true;
-      }
-    }
-    return changed ? fields.join('\t') + (nl ? '\n' : '') : line;
   }
 
   /**

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import postgres from 'postgres';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
+import { execFile } from 'node:child_process';
 import { psql, run } from '../helpers/clients.ts';
+import { binaryCopyHeaderEnd, binaryCopyTuples } from '../helpers/binary-copy.ts';
 
 let t: TestGateway;
 let token: string;
@@ -22,7 +24,10 @@ before(async () => {
     CREATE TABLE hr.staff (id int PRIMARY KEY, salary int, nickname text);
     INSERT INTO people VALUES (1, 'Sunny', '078-05-1120', 'hunter2'), (2, 'Rocky', '219-09-9999', 'swordfish');
     INSERT INTO pets VALUES (1, 1, 'Rex'), (2, 2, 'Tom');
-    INSERT INTO hr.staff VALUES (1, 90000, 'Boss');`]);
+    INSERT INTO hr.staff VALUES (1, 90000, 'Boss');
+    CREATE SCHEMA other;
+    CREATE TABLE other.people (note text);
+    INSERT INTO other.people VALUES ('mail sunny@example.com');`]);
   t = await startTestGateway({
     connections: [
       localPostgres('tables', {
@@ -30,6 +35,11 @@ before(async () => {
         masking: { columns: [{ match: 'people.nickname' }, { match: 'hr.staff.salary' }, { match: 'id', action: 'skip' }] },
         // COPY output has no column names: the README's advice for columns no detector recognises.
         rules: [{ name: 'no-copy-people', match: { kinds: ['copy'], tables: ['people'] }, action: 'block' }],
+      }),
+      // The same rules without the guardrail: COPY of a table applies them by column.
+      localPostgres('copies', {
+        database: db,
+        masking: { columns: [{ match: 'people.nickname' }, { match: 'hr.staff.salary' }, { match: 'id', action: 'skip' }] },
       }),
     ],
   });
@@ -120,4 +130,45 @@ test('COPY cannot carry a rule-protected column out: the README\'s guardrail blo
   const pets = await psql(t.pgPort, 'tables', token, ['-c', 'COPY pets (nickname) TO STDOUT']);
   assert.equal(pets.code, 0, pets.stderr);
   assert.match(pets.stdout, /Rex/);
+});
+
+test('COPY of a table applies the column rules by column: text, CSV with header, column lists, schemas, \\copy, binary', async () => {
+  const copy = async (sql: string) => {
+    const r = await psql(t.pgPort, 'copies', token, ['-c', sql]);
+    assert.equal(r.code, 0, `${sql}: ${r.stderr}`);
+    return r.stdout;
+  };
+  // people: nickname by its table rule, ssn and password by the built-in name rules; id stays.
+  const text = await copy('COPY people TO STDOUT');
+  assert.doesNotMatch(text, /Sunny|Rocky|078-05-1120|219-09-9999|hunter2|swordfish/, text);
+  assert.deepEqual(text.trim().split('\n').map((l) => l.split('\t').length), [4, 4], text);
+  assert.match(text, /^1\t/m);
+  assert.equal(await copy('\\copy people to stdout'), text, '\\copy is the same COPY');
+  assert.ok((await copy('SELECT 1; COPY people TO STDOUT')).endsWith(text), 'second statement of a query string');
+  // A column list and CSV with a header: the header row names columns and is left alone.
+  const csv = await copy("COPY people (id, password, nickname) TO STDOUT (FORMAT csv, HEADER true, DELIMITER ';')");
+  const [head, ...rows] = csv.trim().split('\n');
+  assert.equal(head, 'id;password;nickname');
+  assert.equal(rows.length, 2);
+  for (const row of rows) assert.match(row, /^\d;"[^"]+";"[^"]+"$/, row);
+  assert.doesNotMatch(csv, /hunter2|swordfish|Sunny|Rocky/);
+  // schema.table.column on a typed column: NULL (\N), never text in an int column.
+  assert.equal((await copy('COPY hr.staff TO STDOUT')).trim(), '1\t\\N\tBoss');
+  // Another table's nickname has no rule.
+  assert.equal((await copy('COPY pets (nickname) TO STDOUT')).trim().split('\n').sort().join(','), 'Rex,Tom');
+  // The session's own search path finds another "people" than the gateway's lookup: the
+  // column count differs, so the detectors apply rather than the wrong table's rules.
+  assert.equal((await copy('SET search_path TO other; COPY people TO STDOUT')).trim().split('\n').pop(), 'mail [EMAIL]');
+  // COPY (query) has no table: the detectors only, as documented (a nickname is no secret to them).
+  assert.match(await copy('COPY (SELECT nickname FROM people WHERE id = 1) TO STDOUT'), /Sunny/);
+  // Binary: the same rules, field by field; the int id intact, lengths rebuilt.
+  const bin = await new Promise<Buffer>((resolve, reject) => {
+    execFile('psql', [`host=127.0.0.1 port=${t.pgPort} user=copies dbname=x sslmode=disable`, '-X', '-c', 'COPY people TO STDOUT (FORMAT binary)'], { encoding: 'buffer', env: { ...process.env, PGPASSWORD: token } }, (err, stdout, stderr) => (err ? reject(new Error(stderr.toString())) : resolve(stdout)));
+  });
+  const { tuples } = binaryCopyTuples(bin, binaryCopyHeaderEnd(bin));
+  assert.equal(tuples.length, 2);
+  for (const [id, nickname, ssn, password] of tuples) {
+    assert.ok([1, 2].includes(id!.readInt32BE(0)));
+    for (const f of [nickname, ssn, password]) assert.doesNotMatch(f!.toString(), /Sunny|Rocky|078-05|219-09|hunter2|swordfish/);
+  }
 });

@@ -159,13 +159,6 @@ test('server messages: Key (col)=(value) follows the column rules', () => {
   assert.equal(m.maskMessage('Key (id)=(42) already exists.'), 'Key (id)=(42) already exists.');
 });
 
-test('COPY text rows: per-column masking, NULL markers kept, same string when clean', () => {
-  const rs = compileMasker({ hmacKey: KEY }).forColumns([{ name: 'id', typeOid: INT4 }, { name: 'ssn', typeOid: INT8 }, { name: 'note', typeOid: TEXT }]);
-  const clean = '1\t\\N\thello\n';
-  assert.ok(rs.maskCopyText(clean) === clean);
-  assert.equal(rs.maskCopyText('2\t123456789\tmail a@example.com\n'), '2\t\\N\tmail [EMAIL]\n');
-});
-
 test('built-in rules about secrets leave typed facts alone (password_changed_at, token_expires)', () => {
   const rs = compileMasker({ hmacKey: KEY }).forColumns([{ name: 'password_changed_at', typeOid: 1184 }, { name: 'password_attempts', typeOid: INT4 }, { name: 'token_expired', typeOid: BOOL }, { name: 'password_hash', typeOid: TEXT }, { name: 'password_hash', typeOid: 17 }]);
   assert.deepEqual(rs.maskRow(['2024-01-01 00:00:00+00', '3', 'f', '$2b$12$abc', '\\x0102']), ['2024-01-01 00:00:00+00', '3', 'f', '[PASSWORD]', null]);

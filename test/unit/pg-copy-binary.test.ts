@@ -3,7 +3,7 @@
 // a payload that is not whole tuples is left as it came.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { maskBinaryCopy } from '../../src/protocols/postgres/copy-binary.ts';
+import { maskBinaryCopy, textFieldMasker } from '../../src/protocols/postgres/copy-binary.ts';
 import { binaryCopyTuples } from '../helpers/binary-copy.ts';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -16,7 +16,7 @@ const int32 = (v: number) => {
 const header = (extension = Buffer.alloc(0)) => Buffer.concat([SIGNATURE, int32(0), int32(extension.length), extension]);
 const tuple = (...fields: (Buffer | string | null)[]) =>
   Buffer.concat([int16(fields.length), ...fields.flatMap((f) => (f === null ? [int32(-1)] : [int32(Buffer.byteLength(f)), Buffer.from(f)]))]);
-const mask = (s: string) => s.replace(/\S+@\S+/g, '[EMAIL]');
+const mask = textFieldMasker((s: string) => s.replace(/\S+@\S+/g, '[EMAIL]'));
 
 /** Fields of every tuple in a payload (after `skip` header bytes), as hex. */
 const fields = (b: Buffer, skip = 0) => binaryCopyTuples(b, skip).tuples.map((t) => t.map((f) => (f === null ? null : f.toString('hex'))));

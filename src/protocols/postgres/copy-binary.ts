@@ -13,8 +13,18 @@ import { isUtf8 } from 'node:buffer';
 /** "PGCOPY\n\377\r\n\0", then int32 flags and int32 extension length. */
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
-/** A text field's masked form: the same string when nothing is to be masked. */
-export type FieldMasker = (text: string) => string;
+/** A field's new bytes: a Buffer, null for NULL, undefined to keep it as it is. */
+export type FieldMasker = (field: number, buf: Buffer, start: number, end: number) => Buffer | null | undefined;
+
+/** The detectors over every field that reads as text, when the COPY's columns are not known. */
+export function textFieldMasker(maskText: (text: string) => string): FieldMasker {
+  return (_field, buf, start, end) => {
+    if (!readsAsText(buf, start, end)) return undefined;
+    const text = buf.toString('utf8', start, end);
+    const masked = maskText(text);
+    return masked === text ? undefined : Buffer.from(masked, 'utf8');
+  };
+}
 
 export interface BinaryCopyTuple {
   /** fields as the record shows them: text, `\x<hex>` for other bytes, null for NULL */
@@ -65,22 +75,19 @@ export function maskBinaryCopy(buf: Buffer, start: number, end: number, headerPe
       }
       const from = pos + 4;
       if (end - from < len) return { payload: undefined, tuples, unparsed: true, header };
-      if (!readsAsText(buf, from, from + len)) {
-        tuple.values.push(`\\x${buf.toString('hex', from, from + len)}`);
+      const replaced = mask(i, buf, from, from + len);
+      if (replaced === undefined) {
+        tuple.values.push(shown(buf, from, from + len));
       } else {
-        const text = buf.toString('utf8', from, from + len);
-        const masked = mask(text);
-        tuple.values.push(masked);
-        if (masked !== text) {
-          changed = true;
-          (tuple.originals ??= Array.from({ length: count }, () => null))[i] = text;
-          pieces.push(buf.subarray(copiedTo, pos));
-          const bytes = Buffer.from(masked, 'utf8');
-          const length = Buffer.allocUnsafe(4);
-          length.writeInt32BE(bytes.length);
-          pieces.push(length, bytes);
-          copiedTo = from + len;
-        }
+        changed = true;
+        tuple.values.push(replaced === null ? null : shown(replaced, 0, replaced.length));
+        (tuple.originals ??= Array.from({ length: count }, () => null))[i] = shown(buf, from, from + len);
+        pieces.push(buf.subarray(copiedTo, pos));
+        const length = Buffer.allocUnsafe(4);
+        length.writeInt32BE(replaced === null ? -1 : replaced.length);
+        pieces.push(length);
+        if (replaced !== null) pieces.push(replaced);
+        copiedTo = from + len;
       }
       pos = from + len;
     }
@@ -91,8 +98,13 @@ export function maskBinaryCopy(buf: Buffer, start: number, end: number, headerPe
   return { payload: Buffer.concat(pieces), tuples, unparsed: false, header };
 }
 
+/** A field as the record shows it: its text when it reads as text, else `\\x<hex>`. */
+function shown(b: Buffer, start: number, end: number): string {
+  return readsAsText(b, start, end) ? b.toString('utf8', start, end) : `\\x${b.toString('hex', start, end)}`;
+}
+
 /** Valid UTF-8 with no control character but tab, newline and carriage return. */
-function readsAsText(b: Buffer, start: number, end: number): boolean {
+export function readsAsText(b: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = b[i]!;
     if (c < 0x20 && c !== 9 && c !== 10 && c !== 13) return false;

@@ -188,7 +188,7 @@ export class PostgresRelay {
       const type = frames[i]!, frameStart = frames[i + 1]! - 5, end = frames[i + 2]!;
       const r = runnables !== null && next < runnables.length && runnables[next]!.index === i ? runnables[next++] : undefined;
       const d = r?.decision;
-      const run: Running | null = d && d.action === 'allow' ? { commandId: d.commandId, startedAt: now } : null;
+      const run: Running | null = d && d.action === 'allow' ? { commandId: d.commandId, startedAt: now, text: r!.command.text } : null;
       if (d && d.action !== 'allow') {
         if (frameStart > copyFrom) parts.push(data.subarray(copyFrom, frameStart));
         copyFrom = end;

@@ -7,13 +7,17 @@ import type { ColumnInfo, Masker, ResultMasker } from '../../masking/index.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
 import { STALL, type FrameFate } from './frames.ts';
-import { maskBinaryCopy } from './copy-binary.ts';
-import type { TableCatalog } from './catalog.ts';
+import { maskBinaryCopy, textFieldMasker } from './copy-binary.ts';
+import { maskCopyRow, type CopyRowFormat } from './copy-rows.ts';
+import type { TableCatalog, TableName } from './catalog.ts';
+import { classifyPostgres } from '../../sql/postgres.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
   commandId: string;
   startedAt: number;
+  /** the command's text (a COPY's table and columns are read from it) */
+  text?: string;
 }
 
 type Expect =
@@ -137,6 +141,7 @@ export class ResponseTracker {
     if (tag !== undefined) summary.tag = tag;
     if (error) summary.error = error;
     if (this.rows) for (const c of this.rows.maskedColumns()) this.masked.add(c);
+    if (this.copyColumns) for (const c of this.copyColumns.maskedColumns()) this.masked.add(c);
     if (this.masked.size) summary.maskedColumns = [...this.masked];
     this.masked.clear();
     this.sink(run.commandId, summary);
@@ -161,17 +166,20 @@ export class ResponseTracker {
         return frame;
       }
       case COPY_OUT:
-        // Its first byte says how the rows of this COPY come: 0 text, 1 binary.
-        this.copyBinary = end > start && buf[start] === 1;
-        this.copyHeaderPending = this.copyBinary;
-        return undefined;
+        return this.onCopyOut(buf, start, end);
       case COPY_DATA: {
         if (this.copyBinary) return this.onBinaryCopyData(buf, start, end);
         let frame: Buffer | undefined;
         let line = buf.toString('utf8', start, end);
         let original: string | undefined;
-        if (this.masker?.enabled) {
-          const m = this.masker.maskText(line);
+        if (this.copyHeaderRow) {
+          this.copyHeaderRow = false; // a CSV header: column names, nothing to mask
+        } else if (this.masker?.enabled) {
+          const rs = this.copyColumns;
+          // By column when the COPY's columns are known (rules apply), else the detectors over the row.
+          const n = rs?.columns.length ?? 0;
+          const byColumn = rs && this.copyRowFormat ? maskCopyRow(line, this.copyRowFormat, (i, v) => (v === null || i >= n ? undefined : rs.maskText(i, v))) : null;
+          const m = byColumn ?? this.masker.maskText(line);
           if (m !== line) {
             if (this.keepOriginals) original = line.replace(/\n$/, '');
             line = m;
@@ -232,6 +240,10 @@ export class ResponseTracker {
       case PORTAL_SUSPENDED: {
         this.copyBinary = this.copyHeaderPending = false;
         const run = this.running();
+        if (run && type !== PORTAL_SUSPENDED) {
+          if (run !== this.statementsOf) [this.statementsOf, this.statementsDone] = [run, 0];
+          this.statementsDone++;
+        }
         const tag = type === COMMAND_COMPLETE ? cstringAt(buf, start, end)[0] : type === EMPTY_QUERY ? '' : 'SUSPENDED';
         if (run) this.finish(run, undefined, tag);
         if (this.peek()?.kind === 'E') this.pop();
@@ -266,11 +278,76 @@ export class ResponseTracker {
   /** The COPY under way sends binary tuples; its file header has not come yet. */
   private copyBinary = false;
   private copyHeaderPending = false;
+  /** The COPY's columns when its statement names a table the target knows: rules apply by column. */
+  private copyColumns: ResultMasker | null = null;
+  private copyRowFormat: CopyRowFormat | null = null;
+  /** the next CopyData is a CSV header row */
+  private copyHeaderRow = false;
+  /** The run whose statements are being answered, and how many of them completed (a simple query may hold several). */
+  private statementsOf: Running | null = null;
+  private statementsDone = 0;
+
+  /**
+   * CopyOutResponse: how the rows come (its first byte: 0 text, 1 binary) and, when the
+   * COPY names a table, that table's columns, so column rules apply to `COPY people TO
+   * STDOUT` as to `SELECT * FROM people`. The names are looked up as for a result's
+   * columns (the COPY waits for them); COPY (query) has no table and keeps the detectors.
+   */
+  private onCopyOut(buf: Buffer, start: number, end: number): FrameFate {
+    this.copyBinary = end > start && buf[start] === 1;
+    this.copyHeaderPending = this.copyBinary;
+    this.copyColumns = null;
+    this.copyRowFormat = null;
+    this.copyHeaderRow = false;
+    const run = this.running();
+    if (!this.masker?.enabled || !run?.text) return undefined;
+    const copy = classifyPostgres(run.text).statements[run === this.statementsOf ? this.statementsDone : 0]?.copy;
+    if (!copy?.relation || copy.direction !== 'to') return undefined;
+    const columns = this.copyColumnInfo(copy.relation, copy.columns, this.copyBinary ? 1 : 0);
+    if (columns === STALL) return STALL;
+    // The target says how many columns the COPY writes: a table found by another search
+    // path (the session SET its own) may not match, and then only the detectors apply.
+    if (!columns || end - start < 3 || columns.length !== buf.readInt16BE(start + 1)) return undefined;
+    const rs = this.masker.forColumns(columns);
+    if (!rs.active) return undefined;
+    this.copyColumns = rs;
+    // CSV with an escape other than the quote is left to the detectors (read as a whole row).
+    if (copy.format === 'text' || (copy.format === 'csv' && copy.escape === copy.quote)) this.copyRowFormat = { format: copy.format, delimiter: copy.delimiter, quote: copy.quote };
+    this.copyHeaderRow = copy.format === 'csv' && copy.header;
+    return undefined;
+  }
+
+  /** The columns a COPY writes, by the catalog; STALL while it is looked up, null when not known. */
+  private copyColumnInfo(relation: TableName, listed: string[] | undefined, format: number): ColumnInfo[] | null | typeof STALL {
+    const unknown = () => listed?.map((name) => ({ name, column: name, tableUnknown: true, format })) ?? null;
+    if (!this.catalog) return unknown();
+    const now = Date.now();
+    const oid = this.catalog.oidOf(relation, now);
+    if (oid === undefined) {
+      this.lookup = this.catalog.loadByName(relation);
+      return STALL;
+    }
+    if (oid === null) return unknown();
+    const t = this.catalog.get(oid, now);
+    if (t === undefined) {
+      this.lookup = this.catalog.load([oid]);
+      return STALL;
+    }
+    if (t === null) return unknown();
+    const attnumOf = new Map([...t.columns].map(([attnum, name]) => [name, attnum]));
+    const attnums = listed ? listed.map((name) => attnumOf.get(name)) : [...t.columns.keys()].sort((a, b) => a - b);
+    return attnums.map((attnum, i) => {
+      const name = listed?.[i] ?? t.columns.get(attnum!)!;
+      return { name, column: name, table: t.table, schema: t.schema, typeOid: attnum === undefined ? undefined : t.types.get(attnum), format, ...(attnum === undefined ? { tableUnknown: true } : {}) };
+    });
+  }
 
   /** A binary COPY message: text fields masked one by one, lengths kept right; tuples recorded. */
   private onBinaryCopyData(buf: Buffer, start: number, end: number): FrameFate {
     const masker = this.masker?.enabled ? this.masker : null;
-    const r = maskBinaryCopy(buf, start, end, this.copyHeaderPending, masker ? (text) => masker.maskText(text) : (text) => text);
+    const rs = this.copyColumns;
+    const n = rs?.columns.length ?? 0;
+    const r = maskBinaryCopy(buf, start, end, this.copyHeaderPending, rs ? (i, b, s, e) => (i < n ? rs.maskBytes(i, b, s, e) : undefined) : masker ? textFieldMasker((text) => masker.maskText(text)) : () => undefined);
     if (r.header) this.copyHeaderPending = false;
     // Postgres sends whole tuples per message; a message that is not (another server's)
     // passes as it came: re-framing it as text would corrupt it for sure.
