@@ -67,13 +67,7 @@ export class TableCatalog {
    * expired). `now` lets a caller asking about every column of a result read the clock once.
    */
   get(oid: number, now = Date.now()): TableNames | null | undefined {
-    const e = this.tables.get(oid);
-    if (!e) return undefined;
-    if (e.expires < now) {
-      this.tables.delete(oid);
-      return undefined;
-    }
-    return e.names;
+    return current(this.tables, oid, now)?.names;
   }
 
   /** The table OIDs among `fields` with no current answer (0 means "not a table column"). */
@@ -105,14 +99,7 @@ export class TableCatalog {
    * target's search path; null when it has none; undefined when not asked yet (or expired).
    */
   oidOf(t: TableName, now = Date.now()): number | null | undefined {
-    const key = tableKey(t);
-    const e = this.names.get(key);
-    if (!e) return undefined;
-    if (e.expires < now) {
-      this.names.delete(key);
-      return undefined;
-    }
-    return e.oid;
+    return current(this.names, tableKey(t), now)?.oid;
   }
 
   /** Resolve a table's name to its OID, then load its names. Never rejects. */
@@ -164,6 +151,16 @@ export class TableCatalog {
       this.tables.set(o, { names, expires: now + (names ? this.ttlMs : this.failureTtlMs) });
     }
   }
+}
+
+/** The entry of `key` while it has not expired; an expired one is dropped. */
+function current<K, E extends { expires: number }>(map: Map<K, E>, key: K, now: number): E | undefined {
+  const e = map.get(key);
+  if (e && e.expires < now) {
+    map.delete(key);
+    return undefined;
+  }
+  return e;
 }
 
 /** `"hr"."staff"`: the name to_regclass reads, each part quoted as an identifier. */
