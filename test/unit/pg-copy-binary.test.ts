@@ -42,12 +42,22 @@ test('text fields are masked with new lengths; header, NULL, binary fields and t
   assert.deepEqual(r.tuples[0]!.originals, ['ada@example.com', null, null, null]);
 });
 
-test('nothing to mask: no new payload; a later message is not taken for a header', () => {
+test('nothing to mask: no new payload; the header is read only where one may come', () => {
   const payload = tuple('PGCOPY is a word here', 'nothing');
   const r = maskBinaryCopy(payload, 0, payload.length, false, mask);
   assert.equal(r.payload, undefined);
   assert.equal(r.header, false);
   assert.deepEqual(r.tuples[0]!.values, ['PGCOPY is a word here', 'nothing']);
+  // A header where none is pending is no header: the message does not parse as tuples.
+  const withHeader = Buffer.concat([header(), tuple('ada@example.com')]);
+  assert.deepEqual([maskBinaryCopy(withHeader, 0, withHeader.length, false, mask).unparsed, maskBinaryCopy(withHeader, 0, withHeader.length, true, mask).unparsed], [true, false]);
+});
+
+test('not recording: fields still masked, tuples counted, none decoded for the record', () => {
+  const payload = Buffer.concat([tuple('ada@example.com', 'x'), tuple('y'), int16(-1)]);
+  const r = maskBinaryCopy(payload, 0, payload.length, false, mask, false);
+  assert.deepEqual([r.rows, r.tuples.length], [2, 0]);
+  assert.deepEqual(fields(r.payload!), [[hex('[EMAIL]'), hex('x')], [hex('y')]]);
 });
 
 test('a payload that is not whole tuples is left as it came', () => {

@@ -39,49 +39,58 @@ export interface MaskedBinaryCopy {
   tuples: BinaryCopyTuple[];
   /** the payload is not a header and whole tuples (Postgres always sends those): left as it is */
   unparsed: boolean;
+  /** the payload began with the file header */
+  header: boolean;
+  /** how many tuples it held (`tuples` is empty when not recording) */
+  rows: number;
 }
 
 /**
  * Mask the text fields of one binary CopyData payload `buf[start, end)`. `headerPending`:
- * no message of this COPY carried the file header yet (it may start this one).
+ * no message of this COPY carried the file header yet (it may start this one). `record`:
+ * return the tuples as the record shows them (off once the record keeps no more rows,
+ * so a long COPY does not decode every field for nothing).
  */
-export function maskBinaryCopy(buf: Buffer, start: number, end: number, headerPending: boolean, mask: FieldMasker): MaskedBinaryCopy & { header: boolean } {
+export function maskBinaryCopy(buf: Buffer, start: number, end: number, headerPending: boolean, mask: FieldMasker, record = true): MaskedBinaryCopy {
   let pos = start;
   let header = false;
   if (headerPending && end - start >= SIGNATURE.length + 8 && buf.compare(SIGNATURE, 0, SIGNATURE.length, start, start + SIGNATURE.length) === 0) {
     const extension = buf.readUInt32BE(start + SIGNATURE.length + 4);
     pos = start + SIGNATURE.length + 8 + extension;
     header = true;
-    if (pos > end) return { payload: undefined, tuples: [], unparsed: true, header };
+    if (pos > end) return { payload: undefined, tuples: [], unparsed: true, header, rows: 0 };
   }
   const tuples: BinaryCopyTuple[] = [];
+  let rows = 0;
   // Pieces of the new payload: untouched byte ranges and replaced fields, in order.
   const pieces: Buffer[] = [];
   let copiedTo = start;
   let changed = false;
   while (pos < end) {
-    if (end - pos < 2) return { payload: undefined, tuples, unparsed: true, header };
+    if (end - pos < 2) return { payload: undefined, tuples, unparsed: true, header, rows };
     const count = buf.readInt16BE(pos);
     pos += 2;
     if (count === -1) continue; // the trailer
     const tuple: BinaryCopyTuple = { values: [] };
     for (let i = 0; i < count; i++) {
-      if (end - pos < 4) return { payload: undefined, tuples, unparsed: true, header };
+      if (end - pos < 4) return { payload: undefined, tuples, unparsed: true, header, rows };
       const len = buf.readInt32BE(pos);
       if (len < 0) {
-        tuple.values.push(null);
+        if (record) tuple.values.push(null);
         pos += 4;
         continue;
       }
       const from = pos + 4;
-      if (end - from < len) return { payload: undefined, tuples, unparsed: true, header };
+      if (end - from < len) return { payload: undefined, tuples, unparsed: true, header, rows };
       const replaced = mask(i, buf, from, from + len);
       if (replaced === undefined) {
-        tuple.values.push(shown(buf, from, from + len));
+        if (record) tuple.values.push(shown(buf, from, from + len));
       } else {
         changed = true;
-        tuple.values.push(replaced === null ? null : shown(replaced, 0, replaced.length));
-        (tuple.originals ??= Array.from({ length: count }, () => null))[i] = shown(buf, from, from + len);
+        if (record) {
+          tuple.values.push(replaced === null ? null : shown(replaced, 0, replaced.length));
+          (tuple.originals ??= Array.from({ length: count }, () => null))[i] = shown(buf, from, from + len);
+        }
         pieces.push(buf.subarray(copiedTo, pos));
         const length = Buffer.allocUnsafe(4);
         length.writeInt32BE(replaced === null ? -1 : replaced.length);
@@ -91,11 +100,12 @@ export function maskBinaryCopy(buf: Buffer, start: number, end: number, headerPe
       }
       pos = from + len;
     }
-    tuples.push(tuple);
+    if (record) tuples.push(tuple);
+    rows++;
   }
-  if (!changed) return { payload: undefined, tuples, unparsed: false, header };
+  if (!changed) return { payload: undefined, tuples, unparsed: false, header, rows };
   pieces.push(buf.subarray(copiedTo, end));
-  return { payload: Buffer.concat(pieces), tuples, unparsed: false, header };
+  return { payload: Buffer.concat(pieces), tuples, unparsed: false, header, rows };
 }
 
 /** A field as the record shows it: its text when it reads as text, else `\\x<hex>`. */
@@ -104,7 +114,7 @@ function shown(b: Buffer, start: number, end: number): string {
 }
 
 /** Valid UTF-8 with no control character but tab, newline and carriage return. */
-export function readsAsText(b: Buffer, start: number, end: number): boolean {
+function readsAsText(b: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = b[i]!;
     if (c < 0x20 && c !== 9 && c !== 10 && c !== 13) return false;

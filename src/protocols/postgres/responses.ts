@@ -7,8 +7,8 @@ import type { ColumnInfo, Masker, ResultMasker } from '../../masking/index.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
 import { STALL, type FrameFate } from './frames.ts';
-import { maskBinaryCopy, textFieldMasker } from './copy-binary.ts';
-import { maskCopyRow, type CopyRowFormat } from './copy-rows.ts';
+import { maskBinaryCopy, textFieldMasker, type FieldMasker } from './copy-binary.ts';
+import { maskCopyRow, type CopyFieldMasker, type CopyRowFormat } from './copy-rows.ts';
 import type { TableCatalog, TableName } from './catalog.ts';
 import { classifyPostgres } from '../../sql/postgres.ts';
 
@@ -175,10 +175,8 @@ export class ResponseTracker {
         if (this.copyHeaderRow) {
           this.copyHeaderRow = false; // a CSV header: column names, nothing to mask
         } else if (this.masker?.enabled) {
-          const rs = this.copyColumns;
           // By column when the COPY's columns are known (rules apply), else the detectors over the row.
-          const n = rs?.columns.length ?? 0;
-          const byColumn = rs && this.copyRowFormat ? maskCopyRow(line, this.copyRowFormat, (i, v) => (v === null || i >= n ? undefined : rs.maskText(i, v))) : null;
+          const byColumn = this.copyRowFormat && this.copyField ? maskCopyRow(line, this.copyRowFormat, this.copyField) : null;
           const m = byColumn ?? this.masker.maskText(line);
           if (m !== line) {
             if (this.keepOriginals) original = line.replace(/\n$/, '');
@@ -281,6 +279,9 @@ export class ResponseTracker {
   /** The COPY's columns when its statement names a table the target knows: rules apply by column. */
   private copyColumns: ResultMasker | null = null;
   private copyRowFormat: CopyRowFormat | null = null;
+  /** how a field of this COPY is masked: text/CSV fields, binary fields (made once per COPY) */
+  private copyField: CopyFieldMasker | null = null;
+  private copyBinaryField: FieldMasker = () => undefined;
   /** the next CopyData is a CSV header row */
   private copyHeaderRow = false;
   /** The run whose statements are being answered, and how many of them completed (a simple query may hold several). */
@@ -298,9 +299,13 @@ export class ResponseTracker {
     this.copyHeaderPending = this.copyBinary;
     this.copyColumns = null;
     this.copyRowFormat = null;
+    this.copyField = null;
     this.copyHeaderRow = false;
+    const masker = this.masker?.enabled ? this.masker : null;
+    // Until the COPY's columns are known (if ever): the detectors over every text field.
+    this.copyBinaryField = masker ? textFieldMasker((text) => masker.maskText(text)) : () => undefined;
     const run = this.running();
-    if (!this.masker?.enabled || !run?.text) return undefined;
+    if (!masker || !run?.text) return undefined;
     const copy = classifyPostgres(run.text).statements[run === this.statementsOf ? this.statementsDone : 0]?.copy;
     if (!copy?.relation || copy.direction !== 'to') return undefined;
     const columns = this.copyColumnInfo(copy.relation, copy.columns, this.copyBinary ? 1 : 0);
@@ -308,9 +313,12 @@ export class ResponseTracker {
     // The target says how many columns the COPY writes: a table found by another search
     // path (the session SET its own) may not match, and then only the detectors apply.
     if (!columns || end - start < 3 || columns.length !== buf.readInt16BE(start + 1)) return undefined;
-    const rs = this.masker.forColumns(columns);
+    const rs = masker.forColumns(columns);
     if (!rs.active) return undefined;
     this.copyColumns = rs;
+    const n = columns.length; // the server's count, checked above; a longer row is not read past it
+    this.copyField = (i, v) => (v === null || i >= n ? undefined : rs.maskText(i, v));
+    this.copyBinaryField = (i, b, s, e) => (i < n ? rs.maskBytes(i, b, s, e) : undefined);
     // CSV with an escape other than the quote is left to the detectors (read as a whole row).
     if (copy.format === 'text' || (copy.format === 'csv' && copy.escape === copy.quote)) this.copyRowFormat = { format: copy.format, delimiter: copy.delimiter, quote: copy.quote };
     this.copyHeaderRow = copy.format === 'csv' && copy.header;
@@ -344,17 +352,16 @@ export class ResponseTracker {
 
   /** A binary COPY message: text fields masked one by one, lengths kept right; tuples recorded. */
   private onBinaryCopyData(buf: Buffer, start: number, end: number): FrameFate {
-    const masker = this.masker?.enabled ? this.masker : null;
-    const rs = this.copyColumns;
-    const n = rs?.columns.length ?? 0;
-    const r = maskBinaryCopy(buf, start, end, this.copyHeaderPending, rs ? (i, b, s, e) => (i < n ? rs.maskBytes(i, b, s, e) : undefined) : masker ? textFieldMasker((text) => masker.maskText(text)) : () => undefined);
+    const running = this.running() !== null;
+    const r = maskBinaryCopy(buf, start, end, this.copyHeaderPending, this.copyBinaryField, running && (this.capture?.capturing ?? true));
     if (r.header) this.copyHeaderPending = false;
     // Postgres sends whole tuples per message; a message that is not (another server's)
     // passes as it came: re-framing it as text would corrupt it for sure.
     const frame = r.payload ? encodeBackend({ type: 'CopyData', data: r.payload }) : undefined;
     if (frame) this.masked.add('(copy)');
-    if (!this.running()) return frame;
+    if (!running) return frame;
     const cap = (this.capture ??= new RowCapture(this.limits));
+    for (let k = r.tuples.length; k < r.rows; k++) cap.skip(); // tuples not decoded once the record is full
     for (const tuple of r.tuples) {
       if (!cap.capturing) cap.skip();
       else cap.add(tuple.values, tuple.values.reduce((n, v) => n + (v?.length ?? 0), 0), this.keepOriginals && tuple.originals ? tuple.values.map((v, i) => tuple.originals![i] ?? v) : undefined);
