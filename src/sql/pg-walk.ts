@@ -6,6 +6,7 @@
 // normalized text, which replaces literals (see postgres.ts).
 import { runsDynamicSql } from './dynamic-functions.ts';
 import { DATA_MODIFYING, kindOf } from './pg-kinds.ts';
+import { callChangesSearchPath, sessionEffect } from './pg-effects.ts';
 import type { CopyInfo, Statement } from './types.ts';
 
 type Obj = Record<string, unknown>;
@@ -37,6 +38,8 @@ function newUnit(node: string, body: Obj): Unit {
   };
   if (!entry) markOpaque(stmt, `statement type ${node} is not classified`);
   refine(stmt, body);
+  const effect = sessionEffect(node, body);
+  if (effect) stmt.effect = effect;
   return { stmt, tableKeys: new Set(), functionKeys: new Set() };
 }
 
@@ -228,6 +231,7 @@ function addFunction(fc: Obj, unit: Unit): void {
     unit.stmt.functions.push(schema === undefined ? { name } : { schema, name });
   }
   if (runsDynamicSql(name)) markOpaque(unit.stmt, `${name}() runs SQL given as text, which cannot be seen through`);
+  if (callChangesSearchPath(name)) unit.stmt.effect = { ...unit.stmt.effect, searchPath: true };
 }
 
 const RELATION_OBJECTS = new Set([

@@ -51,6 +51,29 @@ export interface CopyInfo {
   header: boolean;
 }
 
+/**
+ * What running a statement changes in its session's server-side state (see pg-effects.ts).
+ * Names are as the parser read them (folded); '*' stands for "all".
+ */
+export interface SessionEffect {
+  /** PREPARE name: a prepared statement appears (the namespace protocol Parse shares) */
+  prepare?: string;
+  /** DEALLOCATE name | ALL ('*'), DISCARD ALL ('*') */
+  deallocate?: string;
+  /** DECLARE name CURSOR: a portal appears */
+  declare?: string;
+  /** CLOSE name | ALL ('*'), DISCARD ALL ('*') */
+  close?: string;
+  /** may change the effective search_path (SET/RESET, set_config, temp objects, schemas, DISCARD) */
+  searchPath?: boolean;
+  /** may change which functions exist or what they run (function, extension, cast DDL) */
+  functions?: boolean;
+  /** the name of a function this statement creates (or renames to) */
+  definesFunction?: string;
+  /** ends (or rolls back part of) a transaction: what it changed may revert */
+  transactionEnd?: boolean;
+}
+
 export interface Statement {
   kind: StatementKind;
   category: Category;
@@ -68,6 +91,16 @@ export interface Statement {
   prepared?: string;
   /** statements this one runs besides itself, judged on their own */
   nested: Statement[];
+  /** what running it changes in the session's server-side state, when anything */
+  effect?: SessionEffect;
+  /**
+   * Functions it calls that are not the target's built-ins (set by the guard from the
+   * target's catalog, on a copy: classifications are shared). Such a call can do anything,
+   * so the statement is opaque unless a rule names these functions.
+   */
+  userFunctions?: FunctionRef[];
+  /** true when the statement is opaque only because of `userFunctions` */
+  opaqueByFunctions?: boolean;
 }
 
 export interface Classification {
@@ -84,6 +117,8 @@ export interface Classification {
   error?: string;
   /** true when some statement EXECUTEs a prepared statement: its meaning depends on the session */
   hasExecute: boolean;
+  /** set on a copy annotated with what the target says (database-defined functions): not cacheable by text */
+  targetDependent?: boolean;
 }
 
 /** Every statement, nested ones included, depth first: the units a policy judges. */
