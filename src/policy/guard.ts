@@ -3,14 +3,16 @@
 // the connection's onUnknown (default review), never to allow. A review decision goes
 // to the review desk, which either hands out an approval (once) or holds the command.
 import type { Guard, SessionGuard, Verdict } from '../session/session.ts';
-import type { Command, SessionInfo } from '../session/types.ts';
+import type { Command, FunctionFacts, SessionInfo, TargetFacts } from '../session/types.ts';
 import { checkAccess, type AccessList } from '../session/access.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
+import type { Classification } from '../sql/types.ts';
 import type { Policy, PolicyConnection, PolicyDecision } from './policy.ts';
+import { annotateFunctions, callsFunctions, opaqueCommand } from './target-functions.ts';
 
 export interface GuardConnection extends PolicyConnection {
   type: string;
@@ -42,7 +44,7 @@ export class PolicyGuard implements Guard {
     private readonly desk?: ReviewGate,
   ) {}
 
-  open(session: SessionInfo): SessionGuard {
+  open(session: SessionInfo, target?: TargetFacts): SessionGuard {
     const conn = this.connection(session.connection);
     if (!conn) return { judge: () => ({ action: 'block', reason: `connection "${session.connection}" no longer exists` }) };
     // Groups do not change within a session: decide once whether it rests on a grant.
@@ -54,13 +56,36 @@ export class PolicyGuard implements Guard {
       return { judge: (cmd: Command) => this.withGrant(session, conn, grant, () => (v.action === 'review' ? this.review(session, conn, cmd, v, undefined) : v)) };
     }
     const prepared = new PreparedStatements();
-    const judge = (cmd: Command): Verdict | Promise<Verdict> => {
-      const classification = prepared.resolve(classifyPostgres(cmd.text));
-      const d = this.policy.decide({ identity: session.identity, connection: conn, command: cmd, classification });
-      const v = verdictOf(d);
-      return v.action === 'review' ? this.review(session, conn, cmd, v, d) : v;
+    const decide = (cmd: Command, classification: Classification): PolicyDecision =>
+      this.policy.decide({ identity: session.identity, connection: conn, command: cmd, classification, searchPath: cmd.searchPath });
+    // What the command runs, as the target will run it: database-defined functions make a
+    // statement opaque unless a rule names them (their bodies cannot be seen).
+    const classify = (cmd: Command): Classification | Promise<Classification> => {
+      if (cmd.opaque !== undefined) return opaqueCommand(cmd.opaque);
+      const c = prepared.resolve(classifyPostgres(cmd.text));
+      if (!target || !callsFunctions(c)) return c;
+      const facts = target.functions();
+      return facts instanceof Promise ? facts.then((f: FunctionFacts) => annotateFunctions(c, f)) : annotateFunctions(c, facts);
     };
-    return { judge: (cmd: Command) => this.withGrant(session, conn, grant, () => judge(cmd)) };
+    const judge = (cmd: Command): Verdict | Promise<Verdict> => {
+      const c = classify(cmd);
+      const verdict = (classification: Classification): Verdict | Promise<Verdict> => {
+        const d = decide(cmd, classification);
+        const v = verdictOf(d);
+        return v.action === 'review' ? this.review(session, conn, cmd, v, d) : v;
+      };
+      return c instanceof Promise ? c.then(verdict) : verdict(c);
+    };
+    // A statement about to be prepared: would running it be blocked? (No review is opened
+    // for it: a review binds the exact command with its parameters, known at Execute.)
+    const preview = (cmd: Command): Verdict | Promise<Verdict> => {
+      const c = classify(cmd);
+      return c instanceof Promise ? c.then((x) => verdictOf(decide(cmd, x))) : verdictOf(decide(cmd, c));
+    };
+    return {
+      judge: (cmd: Command) => this.withGrant(session, conn, grant, () => judge(cmd)),
+      preview,
+    };
   }
 
   /**

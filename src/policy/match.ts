@@ -19,6 +19,13 @@ export interface MatchContext {
   connection: string;
   /** the whole command text, for regex */
   text: string;
+  /**
+   * The schemas an unqualified name may resolve to in this session, in order (the
+   * target's current_schemas(true)); null: not known (then an unqualified name may be in
+   * any schema: block and review rules match it in any, allow rules only by a pattern
+   * without a schema); undefined: the compile-time default (`searchPath`, 'public').
+   */
+  searchPath?: readonly string[] | null;
 }
 
 export interface CompiledRule {
@@ -47,8 +54,23 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const regex = m.regex !== undefined ? new RegExp(m.regex, 'i') : undefined;
   const mode = rule.action === 'allow' ? 'every' : 'any';
 
+  // Where an unqualified table or function may live, for this session.
+  // With no session search path given (policy probes, tests), block and review rules
+  // match an unqualified name in any schema and allow rules read it in the default path.
+  const tableCandidates = (ctx: MatchContext) => (t: { name: string }): readonly string[] | null => {
+    const sp = ctx.searchPath;
+    if (sp === null || (sp === undefined && mode === 'any')) return null;
+    if (sp === undefined) return t.name.startsWith('pg_') ? ['pg_catalog', ...searchPath] : searchPath;
+    // relations of pg_catalog are all named pg_*: other names cannot resolve there
+    return t.name.startsWith('pg_') ? sp : sp.filter((x) => x !== 'pg_catalog');
+  };
+  const functionCandidates = (ctx: MatchContext) => (): readonly string[] | null =>
+    ctx.searchPath === undefined ? (mode === 'any' ? null : ['pg_catalog', ...searchPath]) : ctx.searchPath;
+
   const matches = (s: Statement, ctx: MatchContext): boolean => {
-    if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind)) return false;
+    // Opaque statements are matched by block rules, and by rules that name them: `opaque`,
+    // their kind, or (when only the functions they call make them opaque) those functions.
+    if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions)) return false;
     if (connections && !connections.some((r) => r.test(ctx.connection))) return false;
     if (users && !users.some((r) => r.test(ctx.identity.name) || r.test(ctx.identity.subject))) return false;
     if (groups && !groups.some((r) => ctx.identity.groups.some((g) => r.test(g)))) return false;
@@ -57,8 +79,13 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     if (m.noWhere && !s.noWhere) return false;
     if (m.copyProgram && !s.copy?.program) return false;
     if (m.opaque && !s.opaque) return false;
-    if (tables && !setMatches(tables, s.tables, mode, (t) => (t.name.startsWith('pg_') ? ['pg_catalog', ...searchPath] : searchPath))) return false;
-    if (functions && !setMatches(functions, s.functions, mode, () => ['pg_catalog', ...searchPath])) return false;
+    if (tables && !setMatches(tables, s.tables, mode, tableCandidates(ctx))) return false;
+    if (functions) {
+      // An allow rule naming functions vouches for the database-defined ones a statement
+      // calls (built-ins it may also call are the target's own): all of them must match.
+      const refs = mode === 'every' && s.userFunctions?.length ? s.userFunctions : s.functions;
+      if (!setMatches(functions, refs, mode, functionCandidates(ctx))) return false;
+    }
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };
@@ -66,19 +93,27 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
 }
 
 /**
- * `any`: some name matches some pattern. `every`: there is a name and each matches; an
- * unqualified one must match in every schema it could resolve to (`candidates`).
+ * `any`: some name matches some pattern, an unqualified one in some schema it could
+ * resolve to. `every`: there is a name and each matches, an unqualified one in every
+ * schema it could resolve to. Candidates null: the schema is not known at all.
  */
 function setMatches<T extends { schema?: string; name: string }>(
   patterns: NamePattern[],
   refs: readonly T[],
   mode: 'any' | 'every',
-  candidates: (ref: T) => readonly string[],
+  candidates: (ref: T) => readonly string[] | null,
 ): boolean {
   const some = (ref: { schema?: string; name: string }) => patterns.some((p) => matchName(p, ref));
-  if (mode === 'any') return refs.some(some);
-  return (
-    refs.length > 0 &&
-    refs.every((ref) => (ref.schema !== undefined ? some(ref) : candidates(ref).every((schema) => some({ schema, name: ref.name }))))
-  );
+  const resolved = (ref: T, each: 'some' | 'every'): boolean => {
+    if (ref.schema !== undefined) return some(ref);
+    const schemas = candidates(ref);
+    if (schemas === null) {
+      // unknown search path: in any schema (any), or only by a pattern with no schema (every)
+      return each === 'some' ? some(ref) : patterns.some((p) => p.schema === undefined && p.name.test(ref.name));
+    }
+    const at = (schema: string) => some({ schema, name: ref.name });
+    return each === 'some' ? schemas.some(at) : schemas.length > 0 && schemas.every(at);
+  };
+  if (mode === 'any') return refs.some((ref) => resolved(ref, 'some'));
+  return refs.length > 0 && refs.every((ref) => resolved(ref, 'every'));
 }

@@ -33,6 +33,8 @@ export interface DecideInput {
   connection: PolicyConnection;
   command: { text: string; params?: (string | null)[] };
   classification: Classification;
+  /** the schemas unqualified names resolve to in this session (see MatchContext.searchPath) */
+  searchPath?: readonly string[] | null;
 }
 
 export interface StatementDecision {
@@ -96,15 +98,16 @@ export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}):
     // The cache key holds everything a rule can look at. Regex rules read literals, so
     // with one in play the key is the exact text; EXECUTE depends on the session: no cache.
     let key: string | undefined;
-    if (!classification.hasExecute && classification.key !== '') {
+    if (!classification.hasExecute && classification.key !== '' && !classification.targetDependent) {
+      const sp = input.searchPath === undefined ? '' : input.searchPath === null ? '\u0002' : input.searchPath.join('\u0003');
       const who = chain.some((r) => r.usesUsers) ? `${identity.subject}\u0000${identity.name}` : '';
       const what = chain.some((r) => r.usesRegex) ? command.text : classification.key;
-      key = `${connection.name}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${what}`;
+      key = `${connection.name}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${sp}\u0000${what}`;
       const hit = cache.get(key);
       if (hit) return hit;
     }
 
-    const ctx = { identity, connection: connection.name, text: command.text };
+    const ctx = { identity, connection: connection.name, text: command.text, searchPath: input.searchPath };
     const units = flattenStatements(classification.statements);
     const statements: StatementDecision[] = [];
     let decisive: StatementDecision | undefined;

@@ -3,7 +3,7 @@
 // and closes the session record. Engines never write records or judge commands.
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../audit/types.ts';
-import type { Command, Decision, ResultColumn, ResultSummary, SessionInfo } from './types.ts';
+import type { Command, Decision, ResultColumn, ResultSummary, SessionInfo, TargetFacts } from './types.ts';
 import type { Identity } from '../identity/types.ts';
 import type { Masker } from '../masking/index.ts';
 import { seal } from '../audit/sealed.ts';
@@ -30,10 +30,13 @@ export interface Verdict {
 /** Judges the commands of one session (it may keep per-session state, e.g. prepared statements). */
 export interface SessionGuard {
   judge(command: Command): Verdict | Promise<Verdict>;
+  /** what judging it would say, with no side effect (no review opened): for a statement being prepared */
+  preview?(command: Command): Verdict | Promise<Verdict>;
 }
 
 export interface Guard {
-  open(session: SessionInfo): SessionGuard;
+  /** `target`: what the engine can tell about the target (its functions), when it can */
+  open(session: SessionInfo, target?: TargetFacts): SessionGuard;
 }
 
 export const allowAll: Guard = { open: () => ({ judge: () => ({ action: 'allow' }) }) };
@@ -76,6 +79,8 @@ export interface SessionDeps {
   originalsKey?: Buffer | null;
   /** called when an asynchronous record could not be written (logged by the gateway) */
   onRecordError: (e: unknown) => void;
+  /** what the engine can tell the guard about the target (see TargetFacts) */
+  target?: TargetFacts;
 }
 
 export class Session {
@@ -91,7 +96,7 @@ export class Session {
     readonly info: SessionInfo,
     private readonly deps: SessionDeps,
   ) {
-    this.guard = deps.guard.open(info);
+    this.guard = deps.guard.open(info, deps.target);
   }
 
   static newId(): string {
@@ -145,6 +150,7 @@ export class Session {
     const data: Record<string, unknown> = { commandId, text: cmd.text, decision: verdict.action };
     if (cmd.params) data.params = cmd.params;
     if (cmd.via) data.via = cmd.via;
+    if (cmd.opaque) data.opaque = cmd.opaque;
     if (verdict.reason) data.reason = verdict.reason;
     if (verdict.rule) data.rule = verdict.rule;
     if (verdict.reviewId) data.reviewId = verdict.reviewId;
@@ -164,6 +170,30 @@ export class Session {
     if (verdict.action === 'review') {
       return { action: 'review', commandId, reviewId: verdict.reviewId ?? '', message: verdict.reason ?? 'this command needs approval' };
     }
+    return { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
+  }
+
+  /**
+   * A statement about to be prepared (Postgres Parse), checked before the target sees it:
+   * when running it would be blocked, the refusal is recorded and returned, so a blocked
+   * statement is never prepared. Otherwise null: it is judged (and recorded) when it runs.
+   */
+  async check(cmd: Command): Promise<Decision | null> {
+    if (this.ended || !this.guard.preview) return null;
+    let verdict: Verdict;
+    try {
+      verdict = await this.guard.preview(cmd);
+    } catch (e) {
+      verdict = { action: 'block', reason: `the command could not be judged: ${(e as Error).message}` };
+    }
+    if (verdict.action !== 'block') return null;
+    const commandId = `${this.info.id}:${++this.counter}`;
+    this.commands++;
+    const data: Record<string, unknown> = { commandId, text: cmd.text, decision: 'block', reason: verdict.reason ?? 'blocked by policy' };
+    if (cmd.via) data.via = cmd.via;
+    if (verdict.rule) data.rule = verdict.rule;
+    if (verdict.facts) data.facts = verdict.factsEncoded ?? verdict.facts;
+    await this.record({ type: 'command', data }, false);
     return { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
   }
 

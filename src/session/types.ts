@@ -23,6 +23,31 @@ export interface Command {
   params?: (string | null)[];
   /** how it arrived: simple query, extended (Parse/Bind/Execute), exec, ... */
   via?: string;
+  /**
+   * The engine could not see what runs (a name it cannot resolve, a fast-path call of an
+   * unknown function): the reason. The command is judged as opaque (onUnknown), never as its text.
+   */
+  opaque?: string;
+  /**
+   * The schemas the target resolves unqualified names to in this session, in order; null
+   * when the engine cannot know them now; absent when rules do not need them.
+   */
+  searchPath?: readonly string[] | null;
+}
+
+/** What the target says of a function a command calls. */
+export interface FunctionFacts {
+  /**
+   * True only for a function built into the target that nothing defined in the database
+   * can shadow (an unqualified name that a database-defined function also has is not).
+   */
+  isBuiltin(ref: { schema?: string; name: string }): boolean;
+}
+
+/** Facts about the target an engine gives the session's guard (loaded lazily, cached). */
+export interface TargetFacts {
+  /** never rejects: when the target cannot be asked, nothing counts as built in */
+  functions(): FunctionFacts | Promise<FunctionFacts>;
 }
 
 export type Decision =
