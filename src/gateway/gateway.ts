@@ -7,7 +7,8 @@ import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/ind
 import { maskingKey, originalsKey } from './keys.ts';
 import { Session } from '../session/session.ts';
 import { checkAccess, checkAccessOrGrant } from '../session/access.ts';
-import type { SessionInfo } from '../session/types.ts';
+import type { SessionInfo, TargetFacts } from '../session/types.ts';
+import { rulesReadSchemas } from '../policy/schemas.ts';
 import { PolicyGuard } from '../policy/guard.ts';
 import { compilePolicy } from '../policy/policy.ts';
 import { writeHints } from '../policy/hints.ts';
@@ -67,7 +68,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const bootstrapToken = await services.bootstrapAdmin();
 
     await initPostgresParser();
-    const policy = compilePolicy(rulesSchema.parse(config.rules));
+    const policyRules = rulesSchema.parse(config.rules);
+    const policy = compilePolicy(policyRules);
     const byName = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
     // Just-in-time approval: held commands, votes, access windows (src/reviews).
     let httpBase = `http://${config.gateway.listen.http}`;
@@ -85,7 +87,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
     const mcpTags = new McpSessionTags(services.store, services.audit);
 
-    const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>) => {
+    const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>, target?: TargetFacts) => {
       const session = new Session({ ...info, id: Session.newId(), startedAt: Date.now() }, {
         events: services.audit,
         mode: config.gateway.recording.mode,
@@ -94,6 +96,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         endOnExpiry: config.auth.endSessionsOnExpiry,
         masker: maskers.get(info.connection) ?? null,
         originalsKey: sealKey,
+        target,
         onRecordError: (e) => {
           metrics.recordErrors.inc();
           log.error({ err: (e as Error).message }, 'a record could not be written');
@@ -130,6 +133,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
           return { identity: who, connection: conn };
         },
         openSession,
+        searchPathMatters: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
         dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
         tls: await gatewayCertificate(config.gateway.dataDir, config.gateway.tls),
         maxMessageBytes: config.gateway.maxMessageBytes,

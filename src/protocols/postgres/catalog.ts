@@ -154,7 +154,7 @@ export class TableCatalog {
 }
 
 /** The entry of `key` while it has not expired; an expired one is dropped. */
-function current<K, E extends { expires: number }>(map: Map<K, E>, key: K, now: number): E | undefined {
+export function current<K, E extends { expires: number }>(map: Map<K, E>, key: K, now: number): E | undefined {
   const e = map.get(key);
   if (e && e.expires < now) {
     map.delete(key);
@@ -169,7 +169,7 @@ function tableKey(t: TableName): string {
   return t.schema !== undefined ? `${quote(t.schema)}.${quote(t.name)}` : quote(t.name);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);

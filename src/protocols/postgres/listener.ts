@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../../identity/types.ts';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import type { Session } from '../../session/session.ts';
-import type { SessionInfo } from '../../session/types.ts';
+import type { SessionInfo, TargetFacts } from '../../session/types.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
 import { HandshakeReader } from './handshake-reader.ts';
 import { decodeStartup, encodeBackend, encodeStartup, fatalResponse } from './messages.ts';
@@ -16,7 +16,8 @@ import { ProtocolError } from './buffers.ts';
 import { connectUpstream, UpstreamError, type UpstreamTls } from './upstream.ts';
 import { CancelRegistry } from './cancel.ts';
 import { PostgresRelay } from './relay.ts';
-import { catalogQueryOver, TableCatalog } from './catalog.ts';
+import { catalogQueryOver, TableCatalog, type CatalogQuery } from './catalog.ts';
+import { FunctionCatalog, SessionFunctions } from './functions.ts';
 
 /** Refusal of a caller, with the SQLSTATE a Postgres client expects. */
 export class AdmissionError extends Error {
@@ -31,7 +32,9 @@ export class AdmissionError extends Error {
 export interface PostgresFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
   admit(req: { token: string; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: PostgresConnectionConfig }>;
-  openSession(info: Omit<SessionInfo, 'id' | 'startedAt'>): Promise<Session>;
+  openSession(info: Omit<SessionInfo, 'id' | 'startedAt'>, target?: TargetFacts): Promise<Session>;
+  /** do the rules (or masking) of this connection read schemas, so the session's search_path must be known? */
+  searchPathMatters?(connection: PostgresConnectionConfig): boolean;
   /** a byte stream to the target, through the connection's agent */
   dial(connection: PostgresConnectionConfig): Promise<Duplex>;
   tls: { cert: string; key: string } | null;
@@ -57,6 +60,10 @@ export class PostgresFrontDoor {
   private readonly secure: SecureContext | null;
   /** table names per connection (per config object: a reloaded connection starts afresh) */
   private readonly catalogs = new WeakMap<PostgresConnectionConfig, TableCatalog>();
+  /** the target's functions per connection, shared by its sessions */
+  private readonly functionCatalogs = new WeakMap<PostgresConnectionConfig, FunctionCatalog>();
+  /** one side-connection query per connection, for both catalogs */
+  private readonly sideQueries = new WeakMap<PostgresConnectionConfig, CatalogQuery>();
 
   constructor(private readonly deps: PostgresFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
@@ -155,10 +162,12 @@ export class PostgresFrontDoor {
         return refuse(e instanceof UpstreamError && e.fields?.C ? e.fields.C : '08006', `warden: cannot reach connection "${connection.name}": ${msg}`);
       }
 
+      const functions = this.functionsFor(connection);
+      const sessionFunctions = new SessionFunctions(functions);
       const session = await this.deps.openSession({
         identity, connection: connection.name, connectionType: 'postgres', protocol: 'postgres', clientAddr,
         attributes: { tls: String(socket !== raw), upstreamTls: String(upstream.tls), application_name: params.application_name ?? '', database: params.database ?? '' },
-      });
+      }, sessionFunctions);
       const upstreamKey = { pid: upstream.pid, key: upstream.key };
       const ticket = this.cancels.register({
         cancel: async () => {
@@ -179,6 +188,8 @@ export class PostgresFrontDoor {
         maxMessageBytes: this.deps.maxMessageBytes,
         limits: this.deps.limits,
         catalog: session.masker?.enabled ? this.catalogFor(connection) : null,
+        functions: { catalog: functions, session: sessionFunctions },
+        trackSearchPath: this.deps.searchPathMatters?.(connection) ?? false,
         onClose: (reason) => {
           this.relays.delete(relay);
           ticket.release();
@@ -207,12 +218,27 @@ export class PostgresFrontDoor {
     });
   }
 
+  /** Lookups on a short connection of the gateway's own to the target (its credentials, its agent). */
+  private sideQuery(connection: PostgresConnectionConfig): CatalogQuery {
+    let q = this.sideQueries.get(connection);
+    if (!q) this.sideQueries.set(connection, (q = catalogQueryOver(() => this.connectTarget(connection, { application_name: 'warden catalog' }))));
+    return q;
+  }
+
   private catalogFor(connection: PostgresConnectionConfig): TableCatalog {
     let c = this.catalogs.get(connection);
     if (!c) {
-      const open = () => this.connectTarget(connection, { application_name: 'warden table names' });
       const onFailure = (e: Error) => this.deps.log.warn({ connection: connection.name, err: e.message }, 'table names lookup failed; rules naming a table match by column alone');
-      this.catalogs.set(connection, (c = new TableCatalog(catalogQueryOver(open), { onFailure })));
+      this.catalogs.set(connection, (c = new TableCatalog(this.sideQuery(connection), { onFailure })));
+    }
+    return c;
+  }
+
+  private functionsFor(connection: PostgresConnectionConfig): FunctionCatalog {
+    let c = this.functionCatalogs.get(connection);
+    if (!c) {
+      const onFailure = (e: Error) => this.deps.log.warn({ connection: connection.name, err: e.message }, 'function lookup failed; calls of functions are judged opaque (onUnknown)');
+      this.functionCatalogs.set(connection, (c = new FunctionCatalog(this.sideQuery(connection), { onFailure })));
     }
     return c;
   }

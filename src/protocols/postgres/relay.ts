@@ -1,31 +1,32 @@
-// The data path of one Postgres session once both legs are authenticated. Client
-// messages are split into frames; those that run something (Query, Execute,
-// FunctionCall) go to the session pipeline first, and the batch is forwarded only
-// when every one of them has been judged and recorded. Server frames are forwarded
-// as they come, watched by the ResponseTracker to record results.
+// The data path of one Postgres session once both legs are authenticated. Client bytes
+// are split into frames and read as batches: every frame that runs something (Query,
+// Execute, FunctionCall) is judged and recorded by the session pipeline, and every Parse
+// is checked, before any of the batch is forwarded. What an Execute runs is what the
+// server will run: the portal's statement as the server holds it (ServerState, changed
+// only by the server's answers), predicted exactly within a Sync window; when it cannot
+// be told, the batch waits for the server's answers first. Server frames are forwarded
+// as they come, watched by the ResponseTracker, which masks and records results.
 import type { Duplex } from 'node:stream';
 import type { Session } from '../../session/session.ts';
 import type { Command, Decision } from '../../session/types.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
+import { classifyPostgres } from '../../sql/postgres.ts';
+import { flattenStatements, type Classification, type SessionEffect } from '../../sql/types.ts';
 import { FrameSplitter } from './frames.ts';
 import { ProtocolError } from './buffers.ts';
-import { decodeFrontend, fatalResponse } from './messages.ts';
-import { ResponseTracker, type Running } from './responses.ts';
+import { decodeFrontend, encodeFrontend, fatalResponse } from './messages.ts';
+import { ResponseTracker, type CalledFunction, type Running } from './responses.ts';
 import { bindParams, cstringAt } from './values.ts';
 import { raiseExtended, raiseQuery } from './blocked.ts';
 import type { TableCatalog } from './catalog.ts';
+import { ServerState, type Op, type PortalValue, type Predictor } from './server-state.ts';
+import type { FunctionCatalog, SessionFunctions } from './functions.ts';
+import { parseTextArray, quoteIdent } from './sql-text.ts';
 
 const Q = 0x51, P = 0x50, B = 0x42, E = 0x45, D = 0x44, C = 0x43, S = 0x53, F = 0x46, X = 0x58;
 const BACKLOG_LIMIT = 1 << 20;
 /** message types a client may send once the session is up */
 const FRONTEND_TYPES = new Set([Q, P, B, E, D, C, S, F, X, 0x48 /* H */, 0x64 /* d */, 0x63 /* c */, 0x66 /* f */]);
-
-/** One message of a client batch that asks the target to run something. */
-interface Runnable {
-  index: number;
-  command: Command;
-  decision?: Decision;
-}
 
 export interface RelayOptions {
   maxMessageBytes: number;
@@ -33,14 +34,52 @@ export interface RelayOptions {
   onClose: (reason: string) => void;
   /** table names for masking (null: masking off, or rules by column label only) */
   catalog?: TableCatalog | null;
+  /** the target's functions: names fast-path calls; told of this session's function DDL */
+  functions?: { catalog: FunctionCatalog; session: SessionFunctions } | null;
+  /** rules read schemas: keep the session's search_path known, asking the target when it may have changed */
+  trackSearchPath?: boolean;
+}
+
+/** One frame of a batch and what the relay does with it. */
+interface Item {
+  /** offset of the frame in the batch's frame list (type, start, end triples) */
+  at: number;
+  type: number;
+  /** the Sync window it belongs to (within the batch) */
+  window: number;
+  /** what the server-state model hears when it is forwarded */
+  op?: Op;
+  /** a Parse: checked before it is forwarded */
+  check?: Command;
+  checked?: Decision | null;
+  /** an Execute, Query or FunctionCall: judged and recorded before it is forwarded */
+  command?: Command;
+  decision?: Decision;
+  /** an Execute's portal, and whether Warden must describe it first (the client did not since its Bind) */
+  portal?: string;
+  describe?: boolean;
+  /** a Bind's portal, or a Describe's (null: of a statement) */
+  bound?: string;
+  described?: string | null;
+  /** a fast-path call: what the function OID names (filled before judging) */
+  call?: { oid: number; params: (string | null)[]; resultFormat: number; fn?: CalledFunction };
+  /** skipped by the server: an earlier Parse of its window was refused */
+  skipped?: boolean;
+}
+
+interface Plan {
+  items: Item[];
+  /** frame offset where the batch stops to wait for the server (null: it goes to its end) */
+  stallAt: number | null;
 }
 
 export class PostgresRelay {
   private readonly fromClient: FrameSplitter;
   private readonly fromServer = new FrameSplitter(1 << 30);
   private readonly tracker: ResponseTracker;
-  private readonly statements = new Map<string, string>();
-  private readonly portals = new Map<string, { text: string; params: (string | null)[] }>();
+  private readonly state: ServerState;
+  /** per portal: was it described (by the client or Warden) since its last Bind, in forward order */
+  private readonly described = new Map<string, boolean>();
   private readonly backlog: Buffer[] = [];
   private backlogBytes = 0;
   private busy = false;
@@ -48,6 +87,11 @@ export class PostgresRelay {
   private blockedCount = 0;
   /** server bytes that arrived while a result waited for table names, in order */
   private serverWaiting: Buffer[] | null = null;
+  /** the session's effective search path; null: not known now (asked again when the connection is idle) */
+  private searchPath: string[] | null = null;
+  private searchPathStale = true;
+  /** the open transaction changed the search path: its end (commit or rollback) may change it again */
+  private searchPathInTransaction = false;
 
   constructor(
     private readonly client: Duplex,
@@ -56,7 +100,11 @@ export class PostgresRelay {
     private readonly opts: RelayOptions,
   ) {
     this.fromClient = new FrameSplitter(opts.maxMessageBytes);
-    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null);
+    this.state = new ServerState({
+      effect: (e) => this.onEffect(e),
+      ready: (status) => this.onReadyStatus(status),
+    });
+    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null, this.state);
     client.on('data', (d: Buffer) => this.onClientData(d));
     server.on('data', (d: Buffer) => this.onServerData(d));
     client.on('end', () => this.close('client disconnected'));
@@ -93,41 +141,44 @@ export class PostgresRelay {
 
   private processClient(chunk: Buffer): void {
     const frames: number[] = [];
-    let runnables: Runnable[] | null = null;
-    const data = this.fromClient.push(chunk, (type, buf, start, end) => {
-      const index = frames.length;
-      frames.push(type, start, end);
+    let runs = false;
+    const data = this.fromClient.push(chunk, (type, _buf, start, end) => {
       if (!FRONTEND_TYPES.has(type)) throw new ProtocolError(`unexpected message type 0x${type.toString(16)} from the client`);
-      const command = this.inspect(type, buf, start, end);
-      if (command) (runnables ??= []).push({ index, command });
+      frames.push(type, start, end);
+      if (type === Q || type === E || type === F || type === P) runs = true;
     });
     if (frames.length === 0) return;
-    if (!runnables) {
-      this.forward(data, frames, null);
+    if (!runs) {
+      // Nothing to judge (Bind, Describe, Sync, COPY data...): the plan is synchronous.
+      const plan = this.plan(data, frames, 0);
+      this.forward(data, frames, plan);
       return;
     }
-    // Hold the client until every command of the batch is judged and recorded.
     this.busy = true;
-    const list: Runnable[] = runnables;
-    const fail = (e: unknown) => this.protocolFailure(e);
-    if (list.length === 1) {
-      const r = list[0]!;
-      void this.session.command(r.command).then((d) => {
-        r.decision = d;
-        this.judged(data, frames, list);
-      }, fail);
-      return;
-    }
-    void Promise.all(list.map((r) => this.session.command(r.command))).then((decisions) => {
-      for (let i = 0; i < decisions.length; i++) list[i]!.decision = decisions[i];
-      this.judged(data, frames, list);
-    }, fail);
+    void this.handleBatch(data, frames).then(
+      () => {
+        this.busy = false;
+        this.drainBacklog();
+      },
+      (e) => this.protocolFailure(e),
+    );
   }
 
-  private judged(data: Buffer, frames: number[], list: Runnable[]): void {
-    this.forward(data, frames, list);
-    this.busy = false;
-    this.drainBacklog();
+  /** Judge and forward a batch; it may wait for the server's answers part-way (see Plan.stallAt). */
+  private async handleBatch(data: Buffer, frames: number[]): Promise<void> {
+    let from = 0;
+    for (;;) {
+      const plan = this.plan(data, frames, from);
+      await this.prepare(plan);
+      if (this.closed) return;
+      await this.judge(plan);
+      if (this.closed) return;
+      this.forward(data, frames, plan);
+      if (plan.stallAt === null) return;
+      await this.state.whenSettled();
+      if (this.closed) return;
+      from = plan.stallAt;
+    }
   }
 
   private drainBacklog(): void {
@@ -144,87 +195,296 @@ export class PostgresRelay {
     if (!this.busy && !this.closed && this.client.isPaused() && !this.server.writableNeedDrain) this.client.resume();
   }
 
-  /** Track statement and portal state; return the command when a frame runs something. */
-  private inspect(type: number, buf: Buffer, start: number, end: number): Command | null {
-    switch (type) {
-      case Q: return { text: cstringAt(buf, start, end)[0], via: 'simple' };
-      case P: {
-        const m = decodeFrontend(type, buf, start, end);
-        if (m.type === 'Parse') this.statements.set(m.name, m.text);
-        return null;
+  // ---- reading a batch ------------------------------------------------------------------
+
+  /** Read the frames from `from` on: what each one is, and what each Execute runs. */
+  private plan(data: Buffer, frames: number[], from: number): Plan {
+    const items: Item[] = [];
+    let predictor: Predictor | null = null;
+    const batchOps: Op[] = [];
+    const addOp = (op: Op) => {
+      batchOps.push(op);
+      predictor?.add(op);
+    };
+    // described-since-Bind as this batch leaves it
+    const described = new Map<string, boolean>();
+    const isDescribed = (portal: string) => described.get(portal) ?? this.described.get(portal) ?? false;
+    let window = 0;
+    for (let at = from; at < frames.length; at += 3) {
+      const type = frames[at]!, start = frames[at + 1]!, end = frames[at + 2]!;
+      const item: Item = { at, type, window };
+      switch (type) {
+        case Q: {
+          const text = cstringAt(data, start, end)[0];
+          item.command = { text, via: 'simple' };
+          item.op = { k: 'Q', effects: effectsOf(classifyPostgres(text)), done: 0 };
+          break;
+        }
+        case P: {
+          const m = decodeFrontend(type, data, start, end);
+          if (m.type !== 'Parse') break;
+          item.check = { text: m.text, via: 'parse' };
+          item.op = { k: 'P', name: m.name, runs: { kind: 'text', text: m.text } };
+          break;
+        }
+        case B: {
+          const m = decodeFrontend(type, data, start, end);
+          if (m.type !== 'Bind') break;
+          item.op = { k: 'B', portal: m.portal, statement: m.statement, params: bindParams(m.params, m.paramFormats) };
+          item.bound = m.portal;
+          described.set(m.portal, false);
+          break;
+        }
+        case C: {
+          const m = decodeFrontend(type, data, start, end);
+          if (m.type !== 'Close') break;
+          item.op = { k: 'C', target: m.target, name: m.name };
+          if (m.target === 'P') described.set(m.name, false);
+          break;
+        }
+        case D: {
+          const m = decodeFrontend(type, data, start, end);
+          if (m.type !== 'Describe') break;
+          item.described = m.target === 'P' ? m.name : null;
+          if (m.target === 'P') described.set(m.name, true);
+          break;
+        }
+        case E: {
+          const portal = cstringAt(data, start, end)[0];
+          const maxRows = data.readInt32BE(end - 4);
+          predictor ??= this.predictorOver(batchOps);
+          const r = predictor.resolve(portal);
+          if (r.kind === 'wait') {
+            if (items.length > 0 || !this.state.settled) return { items, stallAt: at };
+            // settled, yet not exact: cannot happen (only answers-to-come make doubt); fail closed
+            item.command = { text: '', via: 'extended', opaque: `what portal "${portal}" runs cannot be told` };
+          } else if (r.kind === 'absent') {
+            item.command = { text: '', via: 'extended', opaque: `Execute of portal "${portal}", which does not exist` };
+          } else item.command = executeCommand(r.value, portal, maxRows);
+          item.portal = portal;
+          item.describe = !isDescribed(portal);
+          described.set(portal, true);
+          item.op = { k: 'E', effect: item.command.opaque !== undefined || r.kind !== 'portal' || r.value.runs.kind !== 'text' ? undefined : mergedEffect(classifyPostgres(r.value.runs.text)) };
+          break;
+        }
+        case F: {
+          const m = decodeFrontend(type, data, start, end);
+          if (m.type !== 'FunctionCall') break;
+          item.call = { oid: m.oid, params: bindParams(m.args, m.argFormats), resultFormat: m.resultFormat };
+          item.op = { k: 'F' };
+          break;
+        }
+        case S:
+          item.op = { k: 'S' };
+          window++;
+          break;
+        default:
+          break;
       }
-      case B: {
-        const m = decodeFrontend(type, buf, start, end);
-        if (m.type === 'Bind') this.portals.set(m.portal, { text: this.statements.get(m.statement) ?? '', params: bindParams(m.params, m.paramFormats) });
-        return null;
+      if (item.op) addOp(item.op);
+      items.push(item);
+    }
+    return { items, stallAt: null };
+  }
+
+  private predictorOver(batchOps: Op[]): Predictor {
+    const p = this.state.predictor();
+    for (const op of batchOps) p.add(op);
+    return p;
+  }
+
+  /** Before judging: the search path when rules need it, and what fast-path calls name. */
+  private async prepare(plan: Plan): Promise<void> {
+    const judged = plan.items.some((i) => i.command || i.check || i.call);
+    if (!judged) return;
+    if (this.opts.trackSearchPath) {
+      if (this.searchPathStale && this.tracker.idle && this.state.settled && this.state.pendingOps().length === 0) await this.refreshSearchPath();
+      const sp = this.searchPathStale ? null : this.searchPath;
+      for (const i of plan.items) {
+        if (i.command) i.command.searchPath = sp;
+        if (i.check) i.check.searchPath = sp;
       }
-      case E: {
-        const portal = this.portals.get(cstringAt(buf, start, end)[0]);
-        return { text: portal?.text ?? '', params: portal?.params ?? [], via: 'extended' };
+    }
+    for (const i of plan.items) {
+      if (!i.call) continue;
+      const info = this.opts.functions ? await this.opts.functions.catalog.function(i.call.oid) : null;
+      if (!info) {
+        i.command = { text: `-- fast-path call of function OID ${i.call.oid}`, params: i.call.params, via: 'function-call', opaque: `a fast-path call of function OID ${i.call.oid}, which the target does not name` };
+      } else {
+        const args = i.call.params.map((_, n) => `$${n + 1}`).join(', ');
+        i.command = { text: `SELECT ${quoteIdent(info.schema)}.${quoteIdent(info.name)}(${args})`, params: i.call.params, via: 'function-call' };
+        i.call.fn = { name: `${info.schema}.${info.name}`, returns: info.returns, format: i.call.resultFormat };
       }
-      case C: {
-        const m = decodeFrontend(type, buf, start, end);
-        if (m.type === 'Close') (m.target === 'S' ? this.statements : this.portals).delete(m.name);
-        return null;
-      }
-      case F: {
-        const m = decodeFrontend(type, buf, start, end);
-        if (m.type !== 'FunctionCall') return null;
-        return { text: `-- fast-path function call, function oid ${m.oid}`, params: bindParams(m.args, m.argFormats), via: 'function-call' };
-      }
-      default: return null;
+      if (this.opts.trackSearchPath) i.command.searchPath = this.searchPathStale ? null : this.searchPath;
     }
   }
 
-  /** Send a judged batch upstream, replacing refused commands, and note what the server will answer. */
-  private forward(data: Buffer, frames: number[], runnables: Runnable[] | null): void {
-    let refused = false;
-    if (runnables) for (const r of runnables) if (r.decision!.action !== 'allow') refused = true;
-    let next = 0; // runnables are in frame order
+  /** Ask the target for the search path (`current_schemas(true)`), on the idle client connection. */
+  private refreshSearchPath(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.tracker.expectInternal((value) => {
+        const list = value === null ? null : parseTextArray(value);
+        this.searchPath = list;
+        this.searchPathStale = list === null;
+        if (list !== null && this.state.status === 'I') this.searchPathInTransaction = false;
+        resolve();
+      });
+      this.server.write(encodeFrontend({ type: 'Query', text: 'SELECT pg_catalog.current_schemas(true)' }));
+    });
+  }
+
+  /** Parses first (a refused one stops its window), then every command, all recorded. */
+  private async judge(plan: Plan): Promise<void> {
+    const checks = plan.items.filter((i) => i.check);
+    if (checks.length) {
+      const decisions = await Promise.all(checks.map((i) => this.session.check(i.check!)));
+      const refusedWindows = new Set<number>();
+      checks.forEach((i, n) => {
+        i.checked = decisions[n]!;
+        if (i.checked) refusedWindows.add(i.window);
+      });
+      if (refusedWindows.size) {
+        for (const i of plan.items) {
+          if (!refusedWindows.has(i.window) || !i.command) continue;
+          // only what follows the refused Parse in its window is skipped by the server
+          const refusedBefore = checks.some((c) => c.checked && c.window === i.window && c.at < i.at);
+          if (refusedBefore) i.skipped = true;
+        }
+      }
+    }
+    const commands = plan.items.filter((i) => i.command && !i.skipped);
+    if (commands.length === 1) commands[0]!.decision = await this.session.command(commands[0]!.command!);
+    else if (commands.length > 1) {
+      const decisions = await Promise.all(commands.map((i) => this.session.command(i.command!)));
+      commands.forEach((i, n) => (i.decision = decisions[n]));
+    }
+  }
+
+  // ---- forwarding -------------------------------------------------------------------------
+
+  /** Send the judged part of a batch upstream, replacing refused frames; note what the server will answer. */
+  private forward(data: Buffer, frames: number[], plan: Plan): void {
+    const items = plan.items;
+    if (items.length === 0) return;
     const parts: Buffer[] = [];
-    let copyFrom = 0; // start (incl. header) of bytes not yet copied into parts
+    const first = items[0]!.at, last = items[items.length - 1]!.at;
+    let copyFrom = frames[first + 1]! - 5; // start (incl. header) of bytes not yet copied into parts
+    const stopAt = frames[last + 2]!;
+    let changed = first !== 0 || stopAt !== data.length;
     const now = Date.now();
-    for (let i = 0; i < frames.length; i += 3) {
-      const type = frames[i]!, frameStart = frames[i + 1]! - 5, end = frames[i + 2]!;
-      const r = runnables !== null && next < runnables.length && runnables[next]!.index === i ? runnables[next++] : undefined;
-      const d = r?.decision;
-      const run: Running | null = d && d.action === 'allow' ? { commandId: d.commandId, startedAt: now, text: r!.command.text } : null;
-      if (d && d.action !== 'allow') {
-        if (frameStart > copyFrom) parts.push(data.subarray(copyFrom, frameStart));
+    const cut = (frameStart: number) => {
+      if (frameStart > copyFrom) parts.push(data.subarray(copyFrom, frameStart));
+      changed = true;
+    };
+    for (const item of items) {
+      const frameStart = frames[item.at + 1]! - 5, end = frames[item.at + 2]!;
+      const refused = refusal(item);
+      if (refused) {
+        cut(frameStart);
         copyFrom = end;
-        const message = d.action === 'review' ? `warden: ${d.message}` : `warden: blocked: ${d.reason}`;
-        const hint = d.action === 'review' ? `review ${d.reviewId}` : undefined;
-        if (type === E) {
-          const name = `warden_refused_${++this.blockedCount}`;
-          parts.push(raiseExtended(name, message, hint));
+        if (item.type === P || item.type === E) {
+          parts.push(raiseExtended(`warden_refused_${process.pid}_${++this.blockedCount}`, refused.message, refused.hint));
           this.tracker.expect('P', true);
           this.tracker.expect('B', true);
-          this.tracker.expectExecute(null);
+          this.tracker.expectExecute(null, null);
         } else {
-          parts.push(raiseQuery(message, hint));
+          // a Query or FunctionCall: a query that raises (the server answers it like the call)
+          parts.push(raiseQuery(refused.message, refused.hint));
           this.tracker.expectQuery(null);
+          this.state.forwarded({ k: 'Q', effects: [], done: 0 });
         }
         continue;
       }
-      switch (type) {
-        case Q: this.tracker.expectQuery(run); break;
-        case F: this.tracker.expectQuery(run, 'F'); break;
-        case E: this.tracker.expectExecute(run); break;
-        case S: this.tracker.expectSync(); break;
-        case P: case B: case C: case D: this.tracker.expect(type === P ? 'P' : type === B ? 'B' : type === C ? 'C' : 'D'); break;
-        default: break;
+      const d = item.decision;
+      const run: Running | null = d && d.action === 'allow' ? { commandId: d.commandId, startedAt: now, text: item.command!.text } : null;
+      switch (item.type) {
+        case Q:
+          this.tracker.expectQuery(run);
+          if (run) this.noteSent(item);
+          break;
+        case F:
+          this.tracker.expectFunctionCall(run, item.call?.fn);
+          break;
+        case E:
+          if (item.describe && !item.skipped) {
+            // Warden must know how the rows look to mask them: describe the portal first.
+            cut(frameStart);
+            copyFrom = frameStart;
+            parts.push(encodeFrontend({ type: 'Describe', target: 'P', name: item.portal! }));
+            this.tracker.expectDescribe(item.portal!, true);
+          }
+          this.tracker.expectExecute(run, item.portal!);
+          if (run) this.noteSent(item);
+          break;
+        case S:
+          this.tracker.expectSync();
+          break;
+        case P:
+          this.tracker.expect('P');
+          break;
+        case B:
+          this.tracker.expect('B');
+          this.tracker.boundNames.push(item.bound!);
+          break;
+        case C:
+          this.tracker.expect('C');
+          break;
+        case D:
+          this.tracker.expectDescribe(item.described ?? null);
+          break;
+        default:
+          break;
       }
+      if (item.op) this.state.forwarded(item.op);
+      this.noteDescribed(item);
     }
     let out: Buffer;
-    if (!refused) out = data;
+    if (!changed) out = data;
     else {
-      if (copyFrom < data.length) parts.push(data.subarray(copyFrom));
-      out = Buffer.concat(parts);
+      if (copyFrom < stopAt) parts.push(data.subarray(copyFrom, stopAt));
+      out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     }
     if (!this.server.write(out)) this.client.pause();
-    const last = frames[frames.length - 3];
-    if (last === X) this.close('client terminated the session');
+    if (items[items.length - 1]!.type === X) this.close('client terminated the session');
   }
+
+  /** Keep "described since its Bind" per portal, in the order messages reach the server. */
+  private noteDescribed(item: Item): void {
+    if (this.described.size > 10_000) this.described.clear(); // only costs Describes Warden adds
+    if (item.type === B) this.described.set(item.bound!, false);
+    else if (item.type === C && item.op?.k === 'C' && item.op.target === 'P') this.described.delete(item.op.name);
+    else if (item.type === D && item.described != null) this.described.set(item.described, true);
+    else if (item.type === E && !item.skipped) this.described.set(item.portal!, true);
+  }
+
+  /** A command is on its way: what it changes in the session may change the search path. */
+  private noteSent(item: Item): void {
+    if (!this.opts.trackSearchPath) return;
+    const effects = item.op?.k === 'Q' ? item.op.effects : item.op?.k === 'E' ? [item.op.effect] : [];
+    for (const e of effects) {
+      if (e?.searchPath) {
+        this.searchPathStale = true;
+        this.searchPathInTransaction = true;
+      }
+      if (e?.transactionEnd && this.searchPathInTransaction) this.searchPathStale = true;
+    }
+    // Executing a statement prepared in SQL, or anything opaque: its body may change it.
+    if (item.op?.k === 'E' && item.op.effect === undefined && item.command?.text.startsWith('EXECUTE ')) this.searchPathStale = true;
+  }
+
+  /** A statement that changes functions completed: the catalog is read again. */
+  private onEffect(e: SessionEffect): void {
+    if (e.functions) this.opts.functions?.session.changed(e.definesFunction);
+  }
+
+  private onReadyStatus(status: string): void {
+    if (status !== 'I') return;
+    this.opts.functions?.session.transactionEnded();
+    // A transaction that changed the search path ended: committed or rolled back, ask again.
+    if (this.searchPathInTransaction) this.searchPathStale = true;
+  }
+
+  // ---- the server's side ------------------------------------------------------------------
 
   private onServerData(chunk: Buffer): void {
     if (this.closed) return;
@@ -236,7 +496,8 @@ export class PostgresRelay {
     try {
       out = this.fromServer.pushJudged(chunk, (type, buf, start, end) => this.tracker.onFrame(type, buf, start, end));
     } catch (e) {
-      this.serverGone(`the target sent a malformed message: ${(e as Error).message}`);
+      const err = e as Error;
+      this.serverGone(err instanceof ProtocolError ? `out of step with the target: ${err.message}` : `the target sent a malformed message: ${err.message}`);
       return;
     }
     const held = this.fromServer.takeHeld();
@@ -290,4 +551,55 @@ export class PostgresRelay {
     setTimeout(() => this.client.destroy(), 1000).unref();
     this.opts.onClose(reason);
   }
+}
+
+/** The client-facing error of a refused Parse, Execute, Query or FunctionCall (null: not refused). */
+function refusal(item: Item): { message: string; hint?: string } | null {
+  const d = item.checked ?? item.decision;
+  if (!d || d.action === 'allow') return null;
+  if (d.action === 'review') return { message: `warden: ${d.message}`, hint: `review ${d.reviewId}` };
+  return { message: `warden: blocked: ${d.reason}` };
+}
+
+/** What an Execute runs, as a command to judge. */
+function executeCommand(p: PortalValue, portal: string, maxRows: number): Command {
+  switch (p.runs.kind) {
+    case 'text':
+      return { text: p.runs.text, params: p.params, via: 'extended' };
+    case 'prepared':
+      // a statement PREPAREd in SQL: judged as EXECUTE of it, whose body the guard knows
+      return { text: `EXECUTE ${quoteIdent(p.runs.name)}`, params: p.params, via: 'extended' };
+    case 'cursor':
+      return { text: `FETCH FORWARD ${maxRows > 0 ? maxRows : 'ALL'} FROM ${quoteIdent(p.runs.name)}`, via: 'extended' };
+    case 'unknown':
+      return { text: '', params: p.params, via: 'extended', opaque: `Execute of portal "${portal}": ${p.runs.why}` };
+  }
+}
+
+const effectsCache = new WeakMap<Classification, (SessionEffect | undefined)[]>();
+
+/** One effect per top-level statement: its own and its nested statements', opaque ones counted as anything. */
+function effectsOf(c: Classification): (SessionEffect | undefined)[] {
+  let e = effectsCache.get(c);
+  if (!e) {
+    e = c.statements.map((s) => mergeOne(flattenStatements([s])));
+    effectsCache.set(c, e);
+  }
+  return e;
+}
+
+function mergedEffect(c: Classification): SessionEffect | undefined {
+  const all = effectsOf(c);
+  if (all.length <= 1) return all[0];
+  return all.reduce<SessionEffect | undefined>((a, b) => (b ? { ...a, ...b } : a), undefined);
+}
+
+function mergeOne(list: ReturnType<typeof flattenStatements>): SessionEffect | undefined {
+  let out: SessionEffect | undefined;
+  for (const s of list) {
+    if (s.effect) out = { ...out, ...s.effect, searchPath: out?.searchPath || s.effect.searchPath, functions: out?.functions || s.effect.functions };
+    // what cannot be seen through may change anything
+    if (s.opaque) out = { ...out, searchPath: true, functions: true };
+  }
+  return out;
 }

@@ -11,6 +11,8 @@ import { maskBinaryCopy, textFieldMasker, type FieldMasker } from './copy-binary
 import { maskCopyRow, type CopyFieldMasker, type CopyRowFormat } from './copy-rows.ts';
 import type { TableCatalog, TableName } from './catalog.ts';
 import { classifyPostgres } from '../../sql/postgres.ts';
+import { ProtocolError } from './buffers.ts';
+import type { ServerState, TxStatus } from './server-state.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
@@ -20,11 +22,28 @@ export interface Running {
   text?: string;
 }
 
+/** The function a fast-path call runs, for masking and recording its one value. */
+export interface CalledFunction {
+  name: string;
+  /** OID of the type it returns */
+  returns: number;
+  /** result format the call asked for (0 text, 1 binary) */
+  format: number;
+}
+
+// One entry per forwarded message the server answers. `swallow`/`injected`: a message
+// Warden added (a refusal, a Describe it needs): its answers never reach the client and
+// the server-state model does not hear of it.
 type Expect =
-  | { kind: 'P' | 'B' | 'C' | 'D'; swallow: boolean }
-  | { kind: 'E'; run: Running | null }
+  | { kind: 'P' | 'B' | 'C'; swallow: boolean }
+  /** Describe: of a portal (its name) or of a statement (null) */
+  | { kind: 'D'; swallow: boolean; portal: string | null }
+  | { kind: 'E'; run: Running | null; portal: string | null }
   | { kind: 'S' }
-  | { kind: 'Q' | 'F'; run: Running | null };
+  | { kind: 'Q'; run: Running | null }
+  | { kind: 'F'; run: Running | null; fn?: CalledFunction }
+  /** a query of Warden's own on the client's connection (the search path): answers go to `done` */
+  | { kind: 'I'; done: (value: string | null, error?: string) => void; value: string | null; error?: string };
 
 export type ResultSink = (commandId: string, summary: ResultSummary) => void;
 
@@ -32,7 +51,8 @@ export type ResultSink = (commandId: string, summary: ResultSummary) => void;
 const T = (c: string) => c.charCodeAt(0);
 const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), NO_DATA = T('n'), ROW_DESC = T('T'),
   DATA_ROW = T('D'), COMMAND_COMPLETE = T('C'), EMPTY_QUERY = T('I'), PORTAL_SUSPENDED = T('s'), ERROR = T('E'),
-  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N'), COPY_OUT = T('H');
+  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N'), COPY_OUT = T('H'), FUNCTION_RESULT = T('V'),
+  PARAM_DESC = T('t');
 
 /**
  * RowDescriptions decoded by their bytes: a repeated query gets the same field list (and
@@ -80,27 +100,51 @@ export class ResponseTracker {
   /** after onFrame answered STALL: settles when the table names it waits for are in */
   lookup: Promise<void> | null = null;
 
+  /** what each portal's rows look like: the answer to the last Describe of it since its Bind (null: no rows) */
+  private readonly portalFields = new Map<string, Described | null>();
+  /** the Execute whose rows are coming (its description is in `columns`) */
+  private executing: Expect | null = null;
+
   constructor(
     private readonly limits: CaptureLimits,
     private readonly sink: ResultSink,
     private readonly masker: Masker | null,
     /** table names behind table OIDs, for masking rules by table and against aliases */
     private readonly catalog: TableCatalog | null = null,
+    /** the session's named objects as the server holds them: told of every answer */
+    private readonly state: ServerState | null = null,
   ) {
     this.keepOriginals = masker?.enabled === true && masker.config.keepOriginals;
   }
 
-  expect(kind: 'P' | 'B' | 'C' | 'D', swallow = false): void {
+  expect(kind: 'P' | 'B' | 'C', swallow = false): void {
     this.queue.push({ kind, swallow });
   }
-  expectExecute(run: Running | null): void {
-    this.queue.push({ kind: 'E', run });
+  /** Describe of a portal (`portal` its name) or of a statement (null); `swallow` when Warden added it. */
+  expectDescribe(portal: string | null, swallow = false): void {
+    this.queue.push({ kind: 'D', swallow, portal });
+  }
+  /** Execute of `portal` (null: a refusal Warden injected). */
+  expectExecute(run: Running | null, portal: string | null = null): void {
+    this.queue.push({ kind: 'E', run, portal });
   }
   expectSync(): void {
     this.queue.push({ kind: 'S' });
   }
-  expectQuery(run: Running | null, kind: 'Q' | 'F' = 'Q'): void {
-    this.queue.push({ kind, run });
+  expectQuery(run: Running | null): void {
+    this.queue.push({ kind: 'Q', run });
+  }
+  expectFunctionCall(run: Running | null, fn?: CalledFunction): void {
+    this.queue.push({ kind: 'F', run, fn });
+  }
+  /** A query of Warden's own, sent when the connection was idle; its answers never reach the client. */
+  expectInternal(done: (value: string | null, error?: string) => void): void {
+    this.queue.push({ kind: 'I', done, value: null });
+  }
+
+  /** Nothing forwarded is waiting for an answer. */
+  get idle(): boolean {
+    return this.head >= this.queue.length;
   }
 
   /** Commands still waiting for their result (finished as errors when the target goes away). */
@@ -108,6 +152,7 @@ export class ResponseTracker {
     for (let i = this.head; i < this.queue.length; i++) {
       const e = this.queue[i]!;
       if ((e.kind === 'E' || e.kind === 'Q' || e.kind === 'F') && e.run) this.finish(e.run, { message: reason, code: '08006' });
+      if (e.kind === 'I') e.done(null, reason);
     }
     this.queue.length = 0;
     this.head = 0;
@@ -150,7 +195,14 @@ export class ResponseTracker {
 
   /** See one server frame and decide its fate (masked, dropped when it answers a message Warden injected). */
   onFrame(type: number, buf: Buffer, start: number, end: number): FrameFate {
+    const head = this.queue[this.head];
+    if (head !== undefined) {
+      if (head.kind === 'I') return this.onInternal(head, type, buf, start, end);
+      if (head.kind === 'E' && this.executing !== head) this.beginExecute(head, type);
+    }
     switch (type) {
+      case FUNCTION_RESULT:
+        return this.onFunctionResult(buf, start, end);
       case DATA_ROW: {
         let frame: Buffer | undefined;
         if (this.rows) {
@@ -193,44 +245,50 @@ export class ResponseTracker {
       }
       case ROW_DESC: {
         const d = describe(buf, start, end);
-        if (d) {
-          const masking = this.masker?.enabled === true && this.unmasked !== d.fields;
-          if (masking && this.catalog) {
-            // Names first, rows after: the result waits (this frame and what follows are held).
+        const e = this.peek();
+        const forPortal = e?.kind === 'D' ? e : null;
+        if (d && (forPortal === null || forPortal.portal !== null)) {
+          // Names first, rows after: the result waits (this frame and what follows are held).
+          if (this.masker?.enabled === true && this.unmasked !== d.fields && this.catalog) {
             const missing = this.catalog.missing(d.fields);
             if (missing.length) {
               this.lookup = this.catalog.load(missing);
               return STALL;
             }
           }
-          this.columns = d.fields;
-          this.columnList = d.columns;
-          if (!masking) this.rows = null;
-          else {
-            // A ResultMasker keeps per-result state (what it masked): a new one per result.
-            const now = Date.now();
-            const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f, now)));
-            this.rows = rs.active ? rs : null;
-            this.unmasked = this.rows ? null : d.fields;
-          }
+          // A portal's rows come at its Execute: keep its description until then.
+          if (forPortal) this.portalFields.set(forPortal.portal!, d);
+          else this.useDescription(d);
         }
         this.completeIf('D');
-        return undefined;
+        return forPortal?.swallow ? null : undefined;
       }
-      case NO_DATA:
+      case NO_DATA: {
+        const e = this.peek();
+        if (e?.kind === 'D') {
+          if (e.portal !== null) this.portalFields.set(e.portal, null);
+          this.pop();
+          return e.swallow ? null : undefined;
+        }
         this.columns = null;
         this.rows = null;
-        this.completeIf('D');
         return undefined;
+      }
+      case PARAM_DESC:
+        return undefined; // answers a Describe of a statement, before its RowDescription or NoData
       case PARSE_COMPLETE:
       case BIND_COMPLETE:
       case CLOSE_COMPLETE: {
         const e = this.peek();
         const kind = type === PARSE_COMPLETE ? 'P' : type === BIND_COMPLETE ? 'B' : 'C';
-        if (e?.kind === kind) {
-          this.pop();
-          return e.swallow ? null : undefined;
-        }
+        if (e?.kind !== kind) throw new ProtocolError(`the target sent ${kind === 'P' ? 'ParseComplete' : kind === 'B' ? 'BindComplete' : 'CloseComplete'} out of turn`, '08P01');
+        this.pop();
+        if (e.swallow) return null;
+        if (kind === 'P') this.state?.parseComplete();
+        else if (kind === 'B') {
+          this.state?.bindComplete();
+          this.portalBound();
+        } else this.state?.closeComplete();
         return undefined;
       }
       case COMMAND_COMPLETE:
@@ -244,7 +302,18 @@ export class ResponseTracker {
         }
         const tag = type === COMMAND_COMPLETE ? cstringAt(buf, start, end)[0] : type === EMPTY_QUERY ? '' : 'SUSPENDED';
         if (run) this.finish(run, undefined, tag);
-        if (this.peek()?.kind === 'E') this.pop();
+        const e = this.peek();
+        if (e?.kind === 'E' || e?.kind === 'Q') {
+          if (e.kind === 'Q' || e.portal !== null) {
+            if (type === COMMAND_COMPLETE) this.state?.commandComplete();
+            else if (type === EMPTY_QUERY) this.state?.emptyQuery();
+            else this.state?.suspended();
+          }
+          if (e.kind === 'E') {
+            this.pop();
+            this.executing = null;
+          }
+        }
         // A suspended portal goes on with the same columns at its next Execute.
         if (type !== PORTAL_SUSPENDED) {
           this.columns = null;
@@ -266,7 +335,7 @@ export class ResponseTracker {
         return frame;
       }
       case READY:
-        this.onReady();
+        this.onReady(String.fromCharCode(buf[start] ?? 0x49) as TxStatus);
         return undefined;
       default:
         return undefined;
@@ -402,36 +471,152 @@ export class ResponseTracker {
     if (this.peek()?.kind === kind) this.pop();
   }
 
+  /** A result's columns are known: the record's column list and the masking plan follow. */
+  private useDescription(d: Described): void {
+    const masking = this.masker?.enabled === true && this.unmasked !== d.fields;
+    this.columns = d.fields;
+    this.columnList = d.columns;
+    if (!masking) this.rows = null;
+    else {
+      // A ResultMasker keeps per-result state (what it masked): a new one per result.
+      const now = Date.now();
+      const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f, now)));
+      this.rows = rs.active ? rs : null;
+      this.unmasked = this.rows ? null : d.fields;
+    }
+  }
+
+  /**
+   * The first answer to an Execute: its rows look the way the last Describe of its portal
+   * said. Warden describes every portal it executes (the relay adds a Describe when the
+   * client sent none), so rows with no description are a desync: fail loudly.
+   */
+  private beginExecute(e: Extract<Expect, { kind: 'E' }>, type: number): void {
+    this.executing = e;
+    if (e.portal === null) return;
+    const d = this.portalFields.get(e.portal);
+    if (d) this.useDescription(d);
+    else {
+      this.columns = null;
+      this.rows = null;
+      if (type === DATA_ROW) throw new ProtocolError(`the target sent rows for portal "${e.portal}" that was never described`, '08P01');
+    }
+  }
+
+  /** A Bind was acknowledged: the description of the portal it replaced no longer holds. */
+  private portalBound(): void {
+    const name = this.boundNames.shift();
+    if (name !== undefined) this.portalFields.delete(name);
+  }
+  /** portal names of the Binds forwarded and not acknowledged yet, in order */
+  readonly boundNames: string[] = [];
+
+  /** The only value of Warden's own query (`SELECT current_schemas(true)`); nothing reaches the client. */
+  private onInternal(e: Extract<Expect, { kind: 'I' }>, type: number, buf: Buffer, start: number, end: number): FrameFate {
+    switch (type) {
+      case DATA_ROW: {
+        const v = dataRowValues(buf, start, end, null);
+        e.value = v[0] ?? null;
+        return null;
+      }
+      case ERROR: {
+        const m = decodeBackend(type, buf, start, end);
+        e.error = m.type === 'ErrorResponse' ? (m.fields.M ?? 'error') : 'error';
+        if (m.type === 'ErrorResponse' && (m.fields.S === 'FATAL' || m.fields.S === 'PANIC')) this.fatal = m.fields.M ?? 'fatal error';
+        return null;
+      }
+      case READY:
+        this.pop();
+        if (this.state) this.state.status = String.fromCharCode(buf[start] ?? 0x49) as TxStatus;
+        e.done(e.error === undefined ? e.value : null, e.error);
+        return null;
+      case ROW_DESC:
+      case COMMAND_COMPLETE:
+      case NOTICE:
+        return null;
+      default:
+        return undefined; // ParameterStatus, NotificationResponse: the client's
+    }
+  }
+
+  /** A fast-path call's one value: masked as a column of the function's type, and recorded. */
+  private onFunctionResult(buf: Buffer, start: number, end: number): FrameFate {
+    const e = this.peek();
+    const fn = e?.kind === 'F' ? e.fn : undefined;
+    const run = e?.kind === 'F' ? e.run : null;
+    const len = end - start >= 4 ? buf.readInt32BE(start) : -1;
+    const valueStart = start + 4, valueEnd = len < 0 ? valueStart : Math.min(valueStart + len, end);
+    const format = fn?.format ?? 0;
+    let replaced: Buffer | null | undefined;
+    let rs: ResultMasker | null = null;
+    if (len >= 0 && this.masker?.enabled) {
+      rs = this.masker.forColumns([{ name: fn?.name ?? 'function', typeOid: fn?.returns, format, computed: true }]);
+      replaced = rs.active ? rs.maskBytes(0, buf, valueStart, valueEnd) : undefined;
+    }
+    const asText = (b: Buffer | null, s: number, t: number) => (b === null ? null : format === 1 ? '\\x' + b.toString('hex', s, t) : b.toString('utf8', s, t));
+    let frame: Buffer | undefined;
+    if (replaced !== undefined) {
+      frame = encodeBackend({ type: 'FunctionCallResponse', value: replaced });
+      this.masked.add(fn?.name ?? 'function');
+    }
+    if (run) {
+      const cap = (this.capture ??= new RowCapture(this.limits));
+      const shown = replaced !== undefined ? (replaced === null ? null : asText(replaced, 0, replaced.length)) : len < 0 ? null : asText(buf, valueStart, valueEnd);
+      const original = replaced !== undefined && this.keepOriginals ? [len < 0 ? null : asText(buf, valueStart, valueEnd)] : undefined;
+      cap.add([shown], valueEnd - valueStart, original);
+      this.columnList = [{ name: fn?.name ?? 'function', type: fn?.returns ?? 0 }];
+      this.columns = [];
+      this.finish(run, undefined, 'FUNCTION CALL');
+      this.columns = null;
+      this.columnList = null;
+      if (e?.kind === 'F') e.run = null;
+    }
+    return frame;
+  }
+
   private onError(error: { code?: string; message: string }): void {
     const e = this.peek();
     if (!e) return;
     if (e.kind === 'Q' || e.kind === 'F') {
       if (e.run) this.finish(e.run, error);
+      if (e.kind === 'F') e.run = null;
+      this.state?.error(e.kind);
       return;
     }
+    // What failed, as the server-state model counts messages (a Describe, a message Warden
+    // added or an error at Sync are not in it).
+    const failed = e.kind === 'E' ? (e.portal === null ? 'other' : 'E') : (e.kind === 'P' || e.kind === 'B' || e.kind === 'C') && !e.swallow ? e.kind : 'other';
+    this.state?.error(failed);
     // Extended protocol: the server skips everything up to the next Sync. The first
     // Execute in that stretch is the one that failed (or would have run next).
     let first = true;
     while (this.peek() && this.peek()!.kind !== 'S') {
       const x = this.peek()!;
-      if (x.kind === 'E' && x.run) {
+      if ((x.kind === 'E' || x.kind === 'Q' || x.kind === 'F') && x.run) {
         this.finish(x.run, first ? error : { message: 'not executed: an earlier message of the same pipeline failed', code: error.code });
         first = false;
       }
+      if (x.kind === 'B' && !x.swallow) this.boundNames.shift();
+      if (x.kind === 'I') x.done(null, 'skipped after an error');
       this.pop();
     }
+    this.executing = null;
     this.columns = null;
   }
 
-  private onReady(): void {
+  private onReady(status: TxStatus): void {
     // ReadyForQuery ends a Query, a FunctionCall or a Sync; anything before it was
     // skipped by the server.
     while (this.peek()) {
       const x = this.peek()!;
       this.pop();
-      if (x.kind === 'E' && x.run) this.finish(x.run, { message: 'not executed' });
+      if ((x.kind === 'E' || x.kind === 'F') && x.run) this.finish(x.run, { message: 'not executed' });
       if (x.kind === 'S' || x.kind === 'Q' || x.kind === 'F') break;
     }
+    this.state?.ready(status);
+    // The end of a transaction drops its portals (their descriptions with them).
+    if (status === 'I') this.portalFields.clear();
+    this.executing = null;
     this.columns = null;
     this.rows = null;
     this.capture = null;
