@@ -108,17 +108,25 @@ export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}):
     }
 
     const ctx = { identity, connection: connection.name, text: command.text, searchPath: input.searchPath };
-    const units = flattenStatements(classification.statements);
     const statements: StatementDecision[] = [];
     let decisive: StatementDecision | undefined;
     let decisiveRule: Rule | undefined;
-    for (const s of units) {
-      const rule = chain.find((r) => r.matches(s, ctx))?.rule;
-      const d = judge(s, rule, onUnknown);
-      statements.push(d);
-      if (!decisive || RANK[d.action] > RANK[decisive.action]) {
-        decisive = d;
-        decisiveRule = rule;
+    // The statements of one text run in order: once one may have changed the search path
+    // (SET, set_config, anything opaque), the names of the ones after it resolve in a path
+    // not known now.
+    let pathChanged = false;
+    for (const top of classification.statements) {
+      const units = flattenStatements([top]);
+      const here = pathChanged && ctx.searchPath !== undefined ? { ...ctx, searchPath: null } : ctx;
+      for (const s of units) {
+        const rule = chain.find((r) => r.matches(s, here))?.rule;
+        const d = judge(s, rule, onUnknown);
+        statements.push(d);
+        if (!decisive || RANK[d.action] > RANK[decisive.action]) {
+          decisive = d;
+          decisiveRule = rule;
+        }
+        if (s.opaque || s.effect?.searchPath) pathChanged = true;
       }
     }
     const decision: PolicyDecision = decisive
