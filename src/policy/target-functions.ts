@@ -26,7 +26,13 @@ export function annotateFunctions(c: Classification, facts: FunctionFacts): Clas
     changed = true;
     const out: Statement = { ...s, nested: nestedChanged ? nested : s.nested };
     if (user.length) {
-      out.userFunctions = user;
+      // An unqualified call resolves to a function of that name in some schema: name each
+      // schema that has one, so a rule allowing `public.f` vouches for `f()` only when no
+      // other schema has an `f` (unknown ones stay unqualified and match no schema-bound rule).
+      out.userFunctions = user.flatMap((f) => {
+        const schemas = f.schema === undefined ? facts.schemasOf(f.name) : [];
+        return schemas.length ? schemas.map((schema) => ({ schema, name: f.name })) : [f];
+      });
       out.opaqueByFunctions = !s.opaque;
       out.opaque = true;
       const names = user.map((f) => `${formatName(f)}()`).join(', ');

@@ -42,6 +42,8 @@ export interface FunctionFacts {
    * can shadow (an unqualified name that a database-defined function also has is not).
    */
   isBuiltin(ref: { schema?: string; name: string }): boolean;
+  /** the schemas where the database defines a function of this name ([] when none is known) */
+  schemasOf(name: string): readonly string[];
 }
 
 /** Facts about the target an engine gives the session's guard (loaded lazily, cached). */

@@ -28,7 +28,8 @@ export interface FunctionInfo {
 
 interface Names {
   builtin: Set<string>;
-  defined: Set<string>;
+  /** name -> the schemas where the database defines a function of that name */
+  defined: Map<string, string[]>;
 }
 
 export interface FunctionCatalogOptions {
@@ -38,7 +39,7 @@ export interface FunctionCatalogOptions {
   onFailure?: (e: Error) => void;
 }
 
-const NOTHING_BUILT_IN: FunctionFacts = { isBuiltin: () => false };
+const NOTHING_BUILT_IN: FunctionFacts = { isBuiltin: () => false, schemasOf: () => [] };
 
 export class FunctionCatalog {
   private names: { value: Names | null; expires: number } | null = null;
@@ -116,14 +117,22 @@ export class FunctionCatalog {
     try {
       const rows = await withTimeout(
         this.query(
-          `SELECT DISTINCT 'b', p.proname FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND p.oid < ${FIRST_NORMAL_OID} ` +
-            `UNION ALL SELECT DISTINCT 'd', p.proname FROM pg_catalog.pg_proc p WHERE p.oid >= ${FIRST_NORMAL_OID}`,
+          `SELECT DISTINCT 'b', '', p.proname FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace AND p.oid < ${FIRST_NORMAL_OID} ` +
+            `UNION ALL SELECT DISTINCT 'd', n.nspname, p.proname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= ${FIRST_NORMAL_OID}`,
         ),
         this.timeoutMs,
         'the function lookup timed out',
       );
-      value = { builtin: new Set(), defined: new Set() };
-      for (const [kind, name] of rows) if (name != null) (kind === 'b' ? value.builtin : value.defined).add(name);
+      value = { builtin: new Set(), defined: new Map() };
+      for (const [kind, schema, name] of rows) {
+        if (name == null) continue;
+        if (kind === 'b') value.builtin.add(name);
+        else {
+          const list = value.defined.get(name);
+          if (list) list.push(schema ?? '');
+          else value.defined.set(name, [schema ?? '']);
+        }
+      }
     } catch (e) {
       this.opts.onFailure?.(e as Error);
     }
@@ -135,6 +144,7 @@ function factsOf(n: Names | null): FunctionFacts {
   if (!n) return NOTHING_BUILT_IN;
   return {
     isBuiltin: (ref) => (ref.schema === undefined ? n.builtin.has(ref.name) && !n.defined.has(ref.name) : ref.schema === 'pg_catalog' && n.builtin.has(ref.name)),
+    schemasOf: (name) => n.defined.get(name) ?? [],
   };
 }
 
@@ -162,6 +172,8 @@ export class SessionFunctions implements TargetFacts {
         if (ref.schema === undefined && (this.unsure || this.defined.has(ref.name))) return false;
         return shared.isBuiltin(ref);
       },
+      // a function this session defined may live in a schema the shared lookup does not know yet
+      schemasOf: (name) => (this.unsure || this.defined.has(name) ? [] : shared.schemasOf(name)),
     };
   }
 
