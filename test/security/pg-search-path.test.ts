@@ -111,3 +111,24 @@ test('a qualified name is judged as written, whatever the path', async () => {
     await c.end();
   }
 });
+
+test('COPY of an unqualified table masks by the rules of the table the session\'s path finds', async () => {
+  const people = `warden_sp_people_${process.pid}`;
+  await direct(
+    `CREATE TABLE ${schema}.${people} (id int, nickname text); INSERT INTO ${schema}.${people} VALUES (1, 'Shadowfax');` +
+      `DROP TABLE IF EXISTS public.${people}; CREATE TABLE public.${people} (id int, nickname text); INSERT INTO public.${people} VALUES (1, 'Plain');`,
+  );
+  const g = await startTestGateway({ connections: [localPostgres('spcopy', { masking: { columns: [{ match: `${schema}.${people}.nickname` }] } })] });
+  try {
+    // psql runs each -c as its own query: the SET first, then the COPY in the path it set
+    const r = await run('psql', [`host=127.0.0.1 port=${g.pgPort} user=spcopy dbname=x`, '-X', '-A', '-t', '-c', `SET search_path TO ${schema}`, '-c', `COPY ${people} TO STDOUT`], {
+      env: { PGPASSWORD: await g.token(['dev'], 'sp-copy') },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /Shadowfax/);
+    assert.match(r.stdout, /^1\t/m);
+  } finally {
+    await g.close();
+    await direct(`DROP TABLE IF EXISTS public.${people}`);
+  }
+});

@@ -95,21 +95,25 @@ export class TableCatalog {
   }
 
   /**
-   * The OID of a table named as a statement names it (COPY people ...), resolved by the
-   * target's search path; null when it has none; undefined when not asked yet (or expired).
+   * The OID of a table named as a statement names it (COPY people ...), resolved in the
+   * session's search path when given (else the target's default one); null when it has
+   * none; undefined when not asked yet (or expired).
    */
-  oidOf(t: TableName, now = Date.now()): number | null | undefined {
-    return current(this.names, tableKey(t), now)?.oid;
+  oidOf(t: TableName, now = Date.now(), searchPath: readonly string[] | null = null): number | null | undefined {
+    return current(this.names, nameKey(t, searchPath), now)?.oid;
   }
 
   /** Resolve a table's name to its OID, then load its names. Never rejects. */
-  async loadByName(t: TableName): Promise<void> {
-    const key = tableKey(t);
+  async loadByName(t: TableName, searchPath: readonly string[] | null = null): Promise<void> {
+    const key = nameKey(t, searchPath);
     let oid: number | null = null;
     try {
       // E'' quoting holds whatever standard_conforming_strings says; the identifiers are quoted for to_regclass.
-      const literal = `E'${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-      const rows = await withTimeout(this.query(`SELECT pg_catalog.to_regclass(${literal})::pg_catalog.oid`), this.timeoutMs, 'the table lookup timed out');
+      const literal = (name: string) => `E'${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+      // An unqualified name is the first schema of the session's path that has it, as the server reads it.
+      const candidates = t.schema === undefined && searchPath ? searchPath.map((schema) => tableKey({ schema, name: t.name })) : [tableKey(t)];
+      const sql = `SELECT COALESCE(${candidates.map((c) => `pg_catalog.to_regclass(${literal(c)})`).join(', ')})::pg_catalog.oid`;
+      const rows = await withTimeout(this.query(sql), this.timeoutMs, 'the table lookup timed out');
       oid = rows[0]?.[0] ? Number(rows[0][0]) : null;
     } catch (e) {
       this.opts.onFailure?.(e as Error);
@@ -161,6 +165,11 @@ export function current<K, E extends { expires: number }>(map: Map<K, E>, key: K
     return undefined;
   }
   return e;
+}
+
+/** The cache key of a name looked up in a search path. */
+function nameKey(t: TableName, searchPath: readonly string[] | null): string {
+  return t.schema === undefined && searchPath ? `${tableKey(t)}\u0000${searchPath.join('\u0000')}` : tableKey(t);
 }
 
 /** `"hr"."staff"`: the name to_regclass reads, each part quoted as an identifier. */

@@ -104,7 +104,9 @@ export class PostgresRelay {
       effect: (e) => this.onEffect(e),
       ready: (status) => this.onReadyStatus(status),
     });
-    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null, this.state);
+    this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null, this.state, () =>
+      this.searchPathStale ? null : this.searchPath,
+    );
     client.on('data', (d: Buffer) => this.onClientData(d));
     server.on('data', (d: Buffer) => this.onServerData(d));
     client.on('end', () => this.close('client disconnected'));
@@ -293,12 +295,16 @@ export class PostgresRelay {
     return p;
   }
 
-  /** Before judging: the search path when rules need it, and what fast-path calls name. */
+  /** Before judging: the search path when rules or masking need it, and what fast-path calls name. */
   private async prepare(plan: Plan): Promise<void> {
     const judged = plan.items.some((i) => i.command || i.check || i.call);
     if (!judged) return;
+    // Masking resolves the table a COPY names (its columns' rules) the way the server does.
+    const copies = this.opts.catalog != null && plan.items.some((i) => i.command && copiesUnqualified(i.command.text));
+    if (this.searchPathStale && (this.opts.trackSearchPath || copies) && this.tracker.idle && this.state.settled && this.state.pendingOps().length === 0) {
+      await this.refreshSearchPath();
+    }
     if (this.opts.trackSearchPath) {
-      if (this.searchPathStale && this.tracker.idle && this.state.settled && this.state.pendingOps().length === 0) await this.refreshSearchPath();
       const sp = this.searchPathStale ? null : this.searchPath;
       for (const i of plan.items) {
         if (i.command) i.command.searchPath = sp;
@@ -574,6 +580,12 @@ function executeCommand(p: PortalValue, portal: string, maxRows: number): Comman
     case 'unknown':
       return { text: '', params: p.params, via: 'extended', opaque: `Execute of portal "${portal}": ${p.runs.why}` };
   }
+}
+
+/** A COPY ... TO of a table named without its schema. */
+function copiesUnqualified(text: string): boolean {
+  if (!/copy/i.test(text)) return false;
+  return classifyPostgres(text).statements.some((s) => s.copy?.direction === 'to' && s.copy.relation !== undefined && s.copy.relation.schema === undefined);
 }
 
 const effectsCache = new WeakMap<Classification, (SessionEffect | undefined)[]>();

@@ -113,6 +113,8 @@ export class ResponseTracker {
     private readonly catalog: TableCatalog | null = null,
     /** the session's named objects as the server holds them: told of every answer */
     private readonly state: ServerState | null = null,
+    /** the session's search path when the relay knows it (table names in COPY resolve in it) */
+    private readonly searchPath: () => readonly string[] | null = () => null,
   ) {
     this.keepOriginals = masker?.enabled === true && masker.config.keepOriginals;
   }
@@ -399,9 +401,10 @@ export class ResponseTracker {
     const unknown = () => listed?.map((name) => ({ name, column: name, tableUnknown: true, format })) ?? null;
     if (!this.catalog) return unknown();
     const now = Date.now();
-    const oid = this.catalog.oidOf(relation, now);
+    const path = relation.schema === undefined ? this.searchPath() : null;
+    const oid = this.catalog.oidOf(relation, now, path);
     if (oid === undefined) {
-      this.lookup = this.catalog.loadByName(relation);
+      this.lookup = this.catalog.loadByName(relation, path);
       return STALL;
     }
     if (oid === null) return unknown();
