@@ -2,6 +2,18 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import { startGateway } from '../gateway/gateway.ts';
+import { userInfo } from 'node:os';
+
+/** A name for the printed token commands, written out so they work pasted in any shell ($USER may be unset). */
+function callerName(): string {
+  try {
+    const name = userInfo().username;
+    if (/^[A-Za-z0-9._-]+$/.test(name)) return name;
+  } catch {
+    // no passwd entry for this uid (containers): a plain name will do
+  }
+  return 'me';
+}
 
 export function registerStart(program: Command): void {
   program
@@ -27,7 +39,7 @@ export function registerStart(program: Command): void {
         lines.push(
           '',
           'Connect to the demo database with psql:',
-          `  psql "host=${pg.host} port=${pg.port} user=demo dbname=demo password=$(npx warden token create${cfgFlag} --name $USER --groups demo --ttl 8h)"`,
+          `  psql "host=${pg.host} port=${pg.port} user=demo dbname=demo password=$(npx warden token create${cfgFlag} --name ${callerName()} --groups demo --ttl 8h)"`,
           'then try:  SELECT name, email, card_number FROM customers LIMIT 5;',
           '',
           'Review what happened:  npx warden sessions list   then   npx warden sessions show <id>',

@@ -43,8 +43,15 @@ after(async () => {
 test('start prints how to connect, with a one-time admin token', () => {
   assert.match(banner, /Warden gateway ready/);
   assert.match(banner, /First start: an admin token was created[^\n]*\n\s+wdn_[A-Za-z0-9_-]{40,}/);
-  assert.match(banner, /psql "host=127\.0\.0\.1 port=\d+ user=demo dbname=demo password=\$\(npx warden token create --config \S+ --name \$USER --groups demo --ttl 8h\)"/);
+  assert.match(banner, /psql "host=127\.0\.0\.1 port=\d+ user=demo dbname=demo password=\$\(npx warden token create --config \S+ --name [A-Za-z0-9._-]+ --groups demo --ttl 8h\)"/);
   assert.match(banner, /claude mcp add --transport http warden http:\/\/127\.0\.0\.1:\d+\/mcp --header "Authorization: Bearer \$\(npx warden token create --config \S+ --name agent --groups demo --ttl 8h\)"/);
+});
+
+test('the printed psql line works pasted as printed, in a shell with no $USER', async () => {
+  const line = /^\s+(psql "host=.*")$/m.exec(banner)![1]!;
+  const r = await run('env', ['-u', 'USER', '-u', 'PGPASSWORD', 'sh', '-c', `${line} -X -A -t -c 'SELECT count(*) FROM customers'`], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '24');
 });
 
 test('token create prints the token alone; psql reaches the demo data; the replay shows it', async () => {
