@@ -7,6 +7,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 
+// npm install brings Node 24 (node_modules/.bin/node, first on the PATH of npm scripts
+// and npx); a system node run directly may be older and would fail later, less clearly.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 16)) {
+  console.error(`warden: Node.js 22.16 or newer is needed, this is ${process.version} (${process.execPath}); run it through npm (npm start, npx warden) to use the Node 24 that npm install brought`);
+  process.exit(1);
+}
+
 // Memory, measured with heaptrack on a 1,000,000-row SELECT (npm run bench:pg-large):
 // - V8 recompiles hot WebAssembly functions (the Postgres parser) with TurboFan on
 //   background threads; those compiles took ~80 MB of zone memory, which glibc's
