@@ -22,9 +22,16 @@ if (major < 22 || (major === 22 && minor < 16)) {
 //   alone costs ~15% on a cold parse of a large statement; parses are cached anyway.
 // - The young generation grew from 1 MB to 16 MB semispaces while modules loaded and
 //   never gave it back: 20 MB of RSS, with no measurable gain in pgbench throughput.
-// Both flags are read when used, so setting them here, before any of it happens, works.
-setFlagsFromString('--liftoff-only');
-setFlagsFromString('--semi-space-growth-factor=1');
+// On Node 24 (V8 13.6) --liftoff-only set at run time (v8.setFlagsFromString) no longer
+// holds: the gateway peaked at 680-740 MB in that run; given on the command line it
+// stays at ~140 MB. So `start` replaces its process (process.execve: same pid, stdio and
+// environment) with one given the flags, unless it has them. Elsewhere (no execve, the
+// short-lived commands) they are set at run time, for what that still does.
+const V8_FLAGS = ['--liftoff-only', '--semi-space-growth-factor=1'];
+if (process.argv[2] === 'start' && typeof process.execve === 'function' && !V8_FLAGS.every((f) => process.execArgv.includes(f))) {
+  process.execve(process.execPath, [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+}
+for (const flag of V8_FLAGS) setFlagsFromString(flag);
 
 const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', '.built');
