@@ -7,6 +7,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 
+// npm install brings Node 24 (node_modules/.bin/node, first on the PATH of npm scripts
+// and npx); a system node run directly may be older and would fail later, less clearly.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 16)) {
+  console.error(`warden: Node.js 22.16 or newer is needed, this is ${process.version} (${process.execPath}); run it through npm (npm start, npx warden) to use the Node 24 that npm install brought`);
+  process.exit(1);
+}
+
 // Memory, measured with heaptrack on a 1,000,000-row SELECT (npm run bench:pg-large):
 // - V8 recompiles hot WebAssembly functions (the Postgres parser) with TurboFan on
 //   background threads; those compiles took ~80 MB of zone memory, which glibc's
@@ -14,9 +22,16 @@ import { setFlagsFromString } from 'node:v8';
 //   alone costs ~15% on a cold parse of a large statement; parses are cached anyway.
 // - The young generation grew from 1 MB to 16 MB semispaces while modules loaded and
 //   never gave it back: 20 MB of RSS, with no measurable gain in pgbench throughput.
-// Both flags are read when used, so setting them here, before any of it happens, works.
-setFlagsFromString('--liftoff-only');
-setFlagsFromString('--semi-space-growth-factor=1');
+// On Node 24 (V8 13.6) --liftoff-only set at run time (v8.setFlagsFromString) no longer
+// holds: the gateway peaked at 680-740 MB in that run; given on the command line it
+// stays at ~140 MB. So `start` replaces its process (process.execve: same pid, stdio and
+// environment) with one given the flags, unless it has them. Elsewhere (no execve, the
+// short-lived commands) they are set at run time, for what that still does.
+const V8_FLAGS = ['--liftoff-only', '--semi-space-growth-factor=1'];
+if (process.argv[2] === 'start' && typeof process.execve === 'function' && !V8_FLAGS.every((f) => process.execArgv.includes(f))) {
+  process.execve(process.execPath, [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+}
+for (const flag of V8_FLAGS) setFlagsFromString(flag);
 
 const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', '.built');

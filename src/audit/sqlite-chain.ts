@@ -2,7 +2,7 @@
 // BEGIN IMMEDIATE transactions and signs checkpoints. It runs in the writer thread
 // (sqlite-worker.ts): measured on 2 busy cores, committing on the main thread instead
 // costs 15-20% of strict-mode throughput (the event loop stalls for every fsync).
-import BetterSqlite3 from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { sqlitePragmas } from '../store/sqlite-pragmas.ts';
 import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, written } from './chain.ts';
 import { appendCheckpoints, type Checkpoint } from './checkpoint-file.ts';
@@ -10,17 +10,17 @@ import { fromPem, makeSigner } from './keys.ts';
 import type { WriterConfig } from './writer.ts';
 
 export class SqliteChain {
-  private readonly db: BetterSqlite3.Database;
+  private readonly db: DatabaseSync;
   private readonly sign: ReturnType<typeof makeSigner>;
   private readonly st;
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
   constructor(private readonly cfg: WriterConfig & { file: string }) {
-    const db = (this.db = new BetterSqlite3(cfg.file));
+    const db = (this.db = new DatabaseSync(cfg.file));
     sqlitePragmas(db);
     this.sign = makeSigner(fromPem(cfg.privatePem));
     this.st = {
-      head: db.prepare<[], ChainHead>('SELECT seq, hash FROM chain_head WHERE id = 1'),
+      head: db.prepare('SELECT seq, hash FROM chain_head WHERE id = 1'),
       setHead: db.prepare('UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1'),
       event: db.prepare('INSERT INTO events (seq, ts, type, session_id, actor, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       start: db.prepare(
@@ -33,12 +33,12 @@ export class SqliteChain {
          end_reason = coalesce(@end_reason, end_reason) WHERE id = @id`,
       ),
       checkpoint: db.prepare('INSERT INTO checkpoints (seq, hash, ts, signature, key_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING'),
-      lastCheckpoint: db.prepare<[], { seq: number }>('SELECT max(seq) AS seq FROM checkpoints'),
+      lastCheckpoint: db.prepare('SELECT max(seq) AS seq FROM checkpoints'),
     };
   }
 
   head(): ChainHead {
-    return this.st.head.get() as ChainHead;
+    return this.st.head.get() as unknown as ChainHead;
   }
 
   // BEGIN IMMEDIATE takes the write lock before the head is read, so a CLI process
@@ -50,7 +50,7 @@ export class SqliteChain {
       this.db.exec('COMMIT');
       return v;
     } catch (e) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
       throw e;
     }
   }
@@ -64,16 +64,16 @@ export class SqliteChain {
     // WAL, earlier frames included. Only batches holding no durable event use it.
     const want = durable ? 'FULL' : 'NORMAL';
     if (want !== this.synchronous) {
-      this.db.pragma(`synchronous = ${want}`);
+      this.db.exec(`PRAGMA synchronous = ${want}`);
       this.synchronous = want;
     }
     const st = this.st;
     const { result, checkpoints } = this.inTransaction(() => {
-      const head = st.head.get() as ChainHead;
+      const head = st.head.get() as unknown as ChainHead;
       const batch = chainBatch(head, items, new Date().toISOString(), this.cfg.checkpointEvery, this.sign);
       for (const r of batch.rows) st.event.run(r.seq, r.ts, r.type, r.session_id, r.actor, r.data, r.prev_hash, r.hash);
       for (const s of batch.sessions.starts.values()) st.start.run(s);
-      for (const u of batch.sessions.updates.values()) st.update.run(u);
+      for (const u of batch.sessions.updates.values()) st.update.run({ ...u });
       const inserted = this.insertCheckpoints(batch.checkpoints);
       st.setHead.run(batch.head.seq, batch.head.hash);
       return { result: written(head, batch), checkpoints: inserted };
@@ -84,8 +84,8 @@ export class SqliteChain {
 
   checkpointHead(): Checkpoint | null {
     const cp = this.inTransaction(() => {
-      const head = this.st.head.get() as ChainHead;
-      if (head.seq === 0 || (this.st.lastCheckpoint.get()?.seq ?? 0) >= head.seq) return null;
+      const head = this.st.head.get() as unknown as ChainHead;
+      if (head.seq === 0 || Number(this.st.lastCheckpoint.get()?.seq ?? 0) >= head.seq) return null;
       const c: Checkpoint = { seq: head.seq, hash: head.hash, ts: new Date().toISOString(), ...this.sign(head.seq, head.hash) };
       return this.insertCheckpoints([c])[0] ?? null;
     });

@@ -1,4 +1,4 @@
-// The SQLite audit writer thread. better-sqlite3 is synchronous and a durable commit
+// The SQLite audit writer thread. node:sqlite is synchronous and a durable commit
 // waits for fsync, so here the writes happen on this thread's own connection while
 // the main thread keeps serving sockets. One message = one batch = one transaction.
 import { parentPort, workerData } from 'node:worker_threads';

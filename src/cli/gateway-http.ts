@@ -20,7 +20,7 @@ export async function gatewayRequest(base: string, method: string, path: string,
       body: opts.body ? JSON.stringify(opts.body) : undefined,
     });
   } catch (e) {
-    throw new Error(`cannot reach the gateway at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);
+    throw new Error(`cannot reach the gateway at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`, { cause: e });
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   return { status: res.status, statusText: res.statusText, ok: res.ok, body };

@@ -7,7 +7,7 @@
 // One pg connection per (caller's credential, connection): the 2026 MCP revision is
 // stateless, so the caller's credential is what ties requests into one "MCP session";
 // it ends after `idleMs` without a call, or when the gateway closes.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export interface BridgeOptions {
@@ -62,7 +62,7 @@ export class PgBridge {
 
   /** Run one statement as the caller; `params` use the extended protocol. */
   async query(token: string, connection: string, sql: string, params: unknown[] | undefined, caps: QueryCaps): Promise<QueryOutcome> {
-    const key = `${createHash('sha256').update(token).digest('hex')}\n${connection}`;
+    const key = `${hash('sha256', token, 'hex')}\n${connection}`;
     let pending = this.entries.get(key);
     if (!pending) {
       pending = this.open(token, connection);

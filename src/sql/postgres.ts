@@ -11,7 +11,7 @@
 //      normalized TEXT, never a hash, so two different statements cannot collide, and a
 //      Classification never depends on a literal's value (pg-walk.ts reads none).
 import * as pg from 'libpg-query';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Lru } from './lru.ts';
 import { buildStatement } from './pg-walk.ts';
 import type { Classification, Statement } from './types.ts';
@@ -221,7 +221,7 @@ function classifyParsed(text: string, key: string): Classification {
 
 /** A stable id of the normalized text (sha-256, 16 hex), cheaper than a second parse. */
 function fingerprintOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return hash('sha256', key, 'hex').slice(0, 16);
 }
 
 function hasExecute(s: Statement): boolean {

@@ -1,7 +1,7 @@
 // API keys: the access tokens of `warden token create`. Only a hash is stored; the token
 // itself is shown once. Tokens carry 256 random bits, so a plain sha256 is as strong as
 // any password KDF here and costs microseconds on every connection.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Store } from './open.ts';
 
 export interface ApiKeyRecord {
@@ -17,7 +17,7 @@ export interface ApiKeyRecord {
 export const TOKEN_PREFIX = 'wdn_';
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 export async function createApiKey(

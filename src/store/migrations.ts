@@ -1,7 +1,8 @@
 // Schema migrations for both dialects, provided in code (no migration files to ship or
 // find at run time). Each migration gets the dialect because integer widths differ:
 // Postgres needs bigint for seq and ms timestamps, SQLite's integer is already 64-bit.
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import type { Kysely } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 
 export type Dialect = 'sqlite' | 'postgres';
 

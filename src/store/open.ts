@@ -3,11 +3,12 @@
 // already migrated.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrate } from './migrations.ts';
+import { isSqliteBusy, kyselyDatabase } from './node-sqlite.ts';
 import { sqlitePragmas } from './sqlite-pragmas.ts';
 
 export interface Store {
@@ -35,9 +36,9 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
 async function openSqlite(dataDir: string): Promise<Store> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'warden.db');
-  const conn = new BetterSqlite3(file);
+  const conn = new DatabaseSync(file);
   sqlitePragmas(conn);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: kyselyDatabase(conn) }) });
   try {
     await withBusyRetry(() => migrate(db, 'sqlite'));
   } catch (e) {
@@ -54,8 +55,7 @@ async function withBusyRetry(fn: () => Promise<void>): Promise<void> {
     try {
       return await fn();
     } catch (e) {
-      const code = (e as { code?: string }).code ?? (e as { cause?: { code?: string } }).cause?.code ?? '';
-      if (attempt >= 5 || !code.startsWith('SQLITE_BUSY')) throw e;
+      if (attempt >= 5 || !isSqliteBusy(e)) throw e;
       await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }

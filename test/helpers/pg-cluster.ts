@@ -133,7 +133,7 @@ async function run(cmd: string, args: string[], cwd: string): Promise<string> {
     return stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string; stdout?: string };
-    throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
   }
 }
 
@@ -380,7 +380,7 @@ export async function startPgCluster(opts: StartPgClusterOptions): Promise<PgClu
           await rm(logFile, { force: true });
           continue;
         }
-        throw new Error(`${(err as Error).message}\n--- ${logFile} ---\n${log.slice(-4000)}`);
+        throw new Error(`${(err as Error).message}\n--- ${logFile} ---\n${log.slice(-4000)}`, { cause: err });
       }
     }
 

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { run, psql } from '../helpers/clients.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -116,8 +116,8 @@ test('Ctrl-C shuts down cleanly; audit verify exits 0 when intact and names the 
   assert.equal(code, 0);
   const ok = await warden(['audit', 'verify', '--config', cfg]);
   assert.equal(ok.code, 0, ok.stderr + ok.stdout);
-  const db = new Database(join(dir, 'data', 'warden.db'));
-  const victim = db.prepare(`SELECT seq FROM events WHERE type = 'command' ORDER BY seq LIMIT 1`).get() as { seq: number };
+  const db = new DatabaseSync(join(dir, 'data', 'warden.db'));
+  const victim = db.prepare(`SELECT seq FROM events WHERE type = 'command' ORDER BY seq LIMIT 1`).get() as unknown as { seq: number };
   db.prepare(`UPDATE events SET data = replace(data, 'customers', 'customerz') WHERE seq = ?`).run(victim.seq);
   db.close();
   const bad = await warden(['audit', 'verify', '--config', cfg]);
