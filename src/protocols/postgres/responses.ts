@@ -551,9 +551,8 @@ export class ResponseTracker {
     const valueStart = start + 4, valueEnd = len < 0 ? valueStart : Math.min(valueStart + len, end);
     const format = fn?.format ?? 0;
     let replaced: Buffer | null | undefined;
-    let rs: ResultMasker | null = null;
     if (len >= 0 && this.masker?.enabled) {
-      rs = this.masker.forColumns([{ name: fn?.name ?? 'function', typeOid: fn?.returns, format, computed: true }]);
+      const rs = this.masker.forColumns([{ name: fn?.name ?? 'function', typeOid: fn?.returns, format, computed: true }]);
       replaced = rs.active ? rs.maskBytes(0, buf, valueStart, valueEnd) : undefined;
     }
     const asText = (b: Buffer | null, s: number, t: number) => (b === null ? null : format === 1 ? '\\x' + b.toString('hex', s, t) : b.toString('utf8', s, t));
