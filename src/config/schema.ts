@@ -73,8 +73,12 @@ const upstreamTls = z
   .union([
     z.boolean(),
     z.strictObject({
-      /** disable: plain; prefer: TLS when the server offers it; require: TLS, no verification; verify-full: TLS with CA and host check */
-      mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
+      /**
+       * disable: plain; prefer: TLS when the server offers it (an active attacker can strip it);
+       * require (default): TLS, no verification (SCRAM binds the login to the certificate);
+       * verify-ca: TLS with the CA checked; verify-full: CA and host name checked
+       */
+      mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('require'),
       ca: z.string().optional(),
       cert: z.string().optional(),
       key: z.string().optional(),
@@ -115,7 +119,10 @@ export const postgresConnectionSchema = z.strictObject({
   database: z.string().default('postgres'),
   user: z.string().default('postgres'),
   password: z.string().optional(),
+  /** `false` is `disable`, `true` or absent is `require`, or an object with a mode */
   tls: upstreamTls,
+  /** send a cleartext or md5 password to the target over a link that is not verified TLS (verify-ca / verify-full) */
+  allowInsecureAuth: z.boolean().default(false),
 });
 
 export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema]);

@@ -44,9 +44,14 @@ export interface PostgresFrontDoorDeps {
 // and options (which could set role or search_path behind the rules' back) stay ours.
 const PASSED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'datestyle', 'TimeZone', 'timezone', 'extra_float_digits', 'IntervalStyle', 'intervalstyle', 'search_path']);
 
+// No `tls` key means `require`: with `prefer`, an active attacker on the path answers the
+// SSLRequest with N and reads everything. Unverified TLS still stops a passive listener, and
+// SCRAM-SHA-256-PLUS binds the login to the certificate, so an active one cannot log in
+// through its own certificate either. A target without TLS (the demo, a local trust-auth
+// server) says so with `tls: false`.
 function upstreamTls(c: PostgresConnectionConfig): UpstreamTls {
-  if (c.tls === undefined || c.tls === false) return { mode: c.tls === false ? 'disable' : 'prefer' };
-  if (c.tls === true) return { mode: 'require' };
+  if (c.tls === undefined || c.tls === true) return { mode: 'require' };
+  if (c.tls === false) return { mode: 'disable' };
   return c.tls;
 }
 
@@ -202,8 +207,8 @@ export class PostgresFrontDoor {
   private async connectTarget(connection: PostgresConnectionConfig, params: Record<string, string>) {
     const stream = await this.deps.dial(connection);
     return connectUpstream(stream, {
-      host: connection.host, database: connection.database, user: connection.user, password: connection.password,
-      tls: upstreamTls(connection), params,
+      name: connection.name, host: connection.host, database: connection.database, user: connection.user, password: connection.password,
+      tls: upstreamTls(connection), allowInsecureAuth: connection.allowInsecureAuth, params,
     });
   }
 
