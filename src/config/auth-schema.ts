@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 
-const duration = (fallback: string) =>
+/** A duration key (`30s`, `15m`) with its default, read as milliseconds. */
+export const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { maskingConfigSchema, connectionMaskingSchema } from '../masking/config.ts';
-import { authSchema } from './auth-schema.ts';
+import { authSchema, duration } from './auth-schema.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 
 const hostPort = z
@@ -62,6 +62,13 @@ export const gatewaySchema = z
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
     tls: tlsFiles.optional(),
     recording: recordingSchema,
+    /** a client's login at a wire door (Postgres): time from connecting to being admitted, and how many may be that far at once */
+    handshake: z
+      .strictObject({
+        timeout: duration('10s'),
+        maxPending: z.number().int().min(1).default(256),
+      })
+      .prefault({}),
     /** largest frame accepted from a client before the connection is closed */
     maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

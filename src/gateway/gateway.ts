@@ -132,6 +132,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         openSession,
         dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
         tls: await gatewayCertificate(config.gateway.dataDir, config.gateway.tls),
+        handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
+        onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: 'postgres' }),
         maxMessageBytes: config.gateway.maxMessageBytes,
         limits,
         log,
@@ -141,6 +143,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       cleanups.push(() => pgDoor!.close());
     }
     metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => pgDoor?.activeSessions ?? 0);
+    metrics.metrics.gauge('warden_handshakes_pending', 'Connections at a wire door not yet admitted', () => pgDoor?.pendingHandshakes ?? 0);
 
     const app = buildHttpApi({
       authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }),

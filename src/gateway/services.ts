@@ -13,7 +13,8 @@ import { checkAccess } from '../session/access.ts';
 import { unseal } from '../audit/sealed.ts';
 import { originalsKey } from './keys.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { IdentityService, type AuthOutcome } from '../identity/identity-service.ts';
+import { IdentityService, sourceAddress, type AuthOutcome } from '../identity/identity-service.ts';
+import { RefusalDigest } from './refusals.ts';
 import { isGatewayToken } from '../identity/gateway-token.ts';
 import { hasRole, rolesOf, type Role } from '../identity/roles.ts';
 import { addLocalUser, disableLocalUser, listLocalUsers, localUserCredentialId } from '../identity/local-users.ts';
@@ -41,17 +42,29 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
   const log = opts.log;
   const record = (e: AuditEventInput, durable = true) => audit!.append(e, { durable });
 
-  // Every refusal: counted, logged and audited with its stable reason, never the token.
-  // A flood of rate-limited attempts is audited without waiting for fsync each time.
+  // Every refusal is counted; it is logged and audited on its own (stable reason, never the
+  // token) while it is news, and summed per source address per interval in a flood.
+  const refusals = new RefusalDigest({
+    intervalMs: config.auth.rateLimit.window,
+    emit(summary) {
+      log?.warn(summary, 'refusals summed');
+      record({ type: 'auth.refused_summary', actor: null, data: { ...summary } }).catch((e: Error) => log?.error({ err: e.message }, 'audit append failed'));
+    },
+  });
+  /** Count a refusal; true when it should be audited on its own. */
+  const countRefusal = (reason: string, at: AuthContext): boolean => {
+    opts.metrics?.authFailures.inc({ frontDoor: at.frontDoor, reason });
+    return refusals.note({ source: sourceAddress(at), frontDoor: at.frontDoor, reason });
+  };
   const identity = new IdentityService({
     store,
     dataDir: config.gateway.dataDir,
     auth: config.auth,
     async onRefused(o, at) {
-      opts.metrics?.authFailures.inc({ frontDoor: at.frontDoor, reason: o.reason });
+      if (!countRefusal(o.reason, at)) return;
       log?.warn({ frontDoor: at.frontDoor, clientAddr: at.clientAddr, account: o.account, reason: o.reason, detail: o.message }, 'authentication refused');
       const data = { reason: o.message, code: o.reason, frontDoor: at.frontDoor, clientAddr: at.clientAddr, connection: at.connection ?? null };
-      await record({ type: 'auth.denied', actor: o.account, data }, o.reason !== 'rate_limited');
+      await record({ type: 'auth.denied', actor: o.account, data });
     },
   });
   try {
@@ -71,6 +84,9 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     config,
 
     identity,
+    countRefusal,
+    /** Write the refusal summaries now (they are also written every rate-limit window). */
+    flushRefusals: () => refusals.flush(),
     /** The per-command check open sessions run: revocation reaches them on their next command. */
     credentials: identity.revocations,
 
@@ -233,6 +249,7 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
 
     async close(): Promise<void> {
       identity.revocations.stop();
+      refusals.close();
       await audit!.close();
       await store.close();
     },

@@ -28,6 +28,14 @@ export class AdmissionError extends Error {
   }
 }
 
+/** The deadline and slot of one connection until it is admitted. */
+interface HandshakeGuard {
+  /** end the handshake with this message (the deadline passed) */
+  expire(message: string): void;
+  /** the caller is admitted (or gone): free the slot, stop the deadline */
+  admitted(): void;
+}
+
 export interface PostgresFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
   admit(req: { token: string; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: PostgresConnectionConfig }>;
@@ -35,6 +43,10 @@ export interface PostgresFrontDoorDeps {
   /** a byte stream to the target, through the connection's agent */
   dial(connection: PostgresConnectionConfig): Promise<Duplex>;
   tls: { cert: string; key: string } | null;
+  /** a caller has `timeoutMs` from connecting to sending its token; at most `maxPending` callers are that far at once */
+  handshake: { timeoutMs: number; maxPending: number };
+  /** a connection refused before it could authenticate (counted and summarised, never audited one by one) */
+  onRefused(reason: 'handshake_timeout' | 'too_many_handshakes', clientAddr: string): void;
   maxMessageBytes: number;
   limits: CaptureLimits;
   log: Logger;
@@ -62,6 +74,8 @@ export class PostgresFrontDoor {
   private readonly secure: SecureContext | null;
   /** table names per connection (per config object: a reloaded connection starts afresh) */
   private readonly catalogs = new WeakMap<PostgresConnectionConfig, TableCatalog>();
+  /** connections accepted and not yet past the caller's part of the handshake */
+  private pending = 0;
 
   constructor(private readonly deps: PostgresFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
@@ -88,9 +102,47 @@ export class PostgresFrontDoor {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  get pendingHandshakes(): number {
+    return this.pending;
+  }
+
+  // Until a caller is admitted it holds a slot and runs against a deadline: a flood of
+  // connections that say nothing (or stall in TLS or mid-startup) cannot pile up.
   private async accept(raw: Socket): Promise<void> {
     const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on('error', () => {});
+    const { timeoutMs, maxPending } = this.deps.handshake;
+    if (this.pending >= maxPending) {
+      this.deps.onRefused('too_many_handshakes', clientAddr);
+      // What Postgres answers when it has no room: an ErrorResponse, which libpq reads even in place of the SSLRequest answer.
+      raw.end(fatalResponse('53300', 'warden: too many connections are logging in at once; try again shortly'));
+      setTimeout(() => raw.destroy(), 1000).unref();
+      return;
+    }
+    this.pending++;
+    const deadline = setTimeout(() => {
+      guard.admitted();
+      this.deps.onRefused('handshake_timeout', clientAddr);
+      guard.expire(`warden: no login within ${timeoutMs / 1000} s; closing the connection`);
+    }, timeoutMs);
+    deadline.unref();
+    let holding = true;
+    const guard: HandshakeGuard = {
+      expire: () => raw.destroy(),
+      admitted: () => {
+        if (holding) this.pending--;
+        holding = false;
+        clearTimeout(deadline);
+      },
+    };
+    try {
+      await this.handshake(raw, clientAddr, guard);
+    } finally {
+      guard.admitted();
+    }
+  }
+
+  private async handshake(raw: Socket, clientAddr: string, guard: HandshakeGuard): Promise<void> {
     let socket: Duplex = raw;
     const reader = new HandshakeReader(raw, 64 * 1024);
     const refuse = (sqlstate: string, message: string) => {
@@ -98,6 +150,7 @@ export class PostgresFrontDoor {
       reader.detach();
       setTimeout(() => socket.destroy(), 1000).unref();
     };
+    guard.expire = (message) => refuse('08006', message);
     try {
       let startup;
       for (;;) {
@@ -147,6 +200,7 @@ export class PostgresFrontDoor {
         if (e instanceof AdmissionError) return refuse(e.sqlstate, `warden: ${e.message}`);
         throw e;
       }
+      guard.admitted();
       const { identity, connection } = admitted;
       const passed: Record<string, string> = {};
       for (const [k, v] of Object.entries(params)) if (PASSED_PARAMS.has(k)) passed[k] = v;
