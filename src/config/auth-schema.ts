@@ -54,6 +54,8 @@ export const rateLimitSchema = z
     perSource: z.number().int().min(1).default(20),
     /** failures for one account name within the window before it is refused */
     perAccount: z.number().int().min(1).default(10),
+    /** local password checks (scrypt, ~32 MiB each) running at once; more get 429 at once */
+    maxLoginsInFlight: z.number().int().min(1).default(4),
   })
   .prefault({});
 

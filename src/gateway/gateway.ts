@@ -156,6 +156,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       createToken: (req, by) => services.createToken(req, by.name),
       verifyAudit: () => services.verifyAudit(),
       metrics: () => metrics.metrics.render(),
+      metricsToken: config.gateway.metricsToken ?? null,
       health: () => services.health(),
     });
     mountAuthRoutes(app, services, log);
@@ -177,7 +178,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
       });
       cleanups.push(() => mcp.close());
-      const exec = mountExecRoute(app, postgres);
+      const exec = mountExecRoute(app, { postgres, authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }) });
       cleanups.push(() => exec.close());
     }
 

@@ -8,6 +8,7 @@ import type { AuditEventInput, VerifyResult } from '../audit/types.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { createApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
+import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
 import { openAuditLog, verifyAudit, type AuditLog } from '../audit/index.ts';
 import { checkAccess } from '../session/access.ts';
 import { unseal } from '../audit/sealed.ts';
@@ -205,12 +206,24 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
 
     listTokens: () => listApiKeys(store),
 
-    /** On the very first start: an admin token, printed once. */
+    /**
+     * On the very first start of a store: an admin token, printed once. Once ever: a marker
+     * in the store says it was minted, so revoking every key does not make the next start
+     * (or another replica) hand out a fresh admin token to whoever reads its output.
+     */
     async bootstrapAdmin(): Promise<string | null> {
-      if ((await listApiKeys(store)).length > 0) return null;
-      const t = await createApiKey(store, { name: 'admin', groups: ['admin'] });
-      await record({ type: 'token.created', actor: 'system', data: { id: t.id, name: 'admin', groups: ['admin'], bootstrap: true } });
-      return t.token;
+      // A store from before the marker that already has keys had its bootstrap then.
+      const earlier = (await listApiKeys(store, { includeRevoked: true })).length > 0;
+      if (!(await claim(store, BOOTSTRAP_ADMIN, earlier ? 'before-marker' : 'minted'))) return null;
+      if (earlier) return null;
+      try {
+        const t = await createApiKey(store, { name: 'admin', groups: ['admin'] });
+        await record({ type: 'token.created', actor: 'system', data: { id: t.id, name: 'admin', groups: ['admin'], bootstrap: true } });
+        return t.token;
+      } catch (e) {
+        await unclaim(store, BOOTSTRAP_ADMIN).catch(() => {});
+        throw e;
+      }
     },
 
     connectionsFor(who: Identity | null): Record<string, unknown>[] {

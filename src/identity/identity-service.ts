@@ -100,20 +100,41 @@ export class IdentityService {
     return this.limited(attempt, null, () => this.resolve(token));
   }
 
-  /** Local-mode login: name and password -> identity (the caller mints the gateway token). */
+  /**
+   * Local-mode login: name and password -> identity (the caller mints the gateway token).
+   * A password check costs tens of ms of scrypt and 32 MiB: the attempt is counted as a
+   * failure before it runs (and taken back if it succeeds), so a burst of parallel guesses
+   * cannot all start before the first one is counted, and at most `maxLoginsInFlight` run at
+   * once; the rest are refused at once without checking.
+   */
   async loginLocal(name: string, password: string, attempt: AuthAttempt): Promise<AuthOutcome> {
-    return this.limited(attempt, name, async () => {
-      const who = await checkLocalLogin(this.deps.store, name, password);
-      if (!who) throw Object.assign(new AuthError('invalid_credential', 'unknown user or wrong password'), { account: name });
-      return who;
-    });
+    if (this.loginsInFlight >= this.deps.auth.rateLimit.maxLoginsInFlight) {
+      return this.refuseOutcome({ ok: false, reason: 'too_many_logins', message: 'too many logins in progress', account: name }, attempt);
+    }
+    this.loginsInFlight++;
+    try {
+      return await this.limited(attempt, name, async () => {
+        const who = await checkLocalLogin(this.deps.store, name, password);
+        if (!who) throw Object.assign(new AuthError('invalid_credential', 'unknown user or wrong password'), { account: name });
+        return who;
+      }, true);
+    } finally {
+      this.loginsInFlight--;
+    }
   }
 
-  private async limited(attempt: AuthAttempt, account: string | null, fn: () => Promise<Identity>): Promise<AuthOutcome> {
+  private loginsInFlight = 0;
+
+  private async limited(attempt: AuthAttempt, account: string | null, fn: () => Promise<Identity>, countFirst = false): Promise<AuthOutcome> {
     // One source is one address whichever door (and source port) it knocks from.
     const sourceKey = sourceAddress(attempt);
     if (this.bySource.limited(sourceKey) || (account !== null && this.byAccount.limited(account))) {
       return this.refuseOutcome({ ok: false, reason: 'rate_limited', message: 'too many failed attempts', account }, attempt);
+    }
+    const at = Date.now();
+    if (countFirst) {
+      this.bySource.fail(sourceKey, at);
+      if (account !== null) this.byAccount.fail(account, at);
     }
     try {
       return { ok: true, identity: await fn() };
