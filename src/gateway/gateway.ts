@@ -169,7 +169,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       const m = config.gateway.mcp;
       const postgres = { host: localHostFor(pgAddr.host), port: pgAddr.port };
       const mcp = mountMcp(app, {
-        authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }),
+        authenticate: (token, clientAddr, audience) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }, { audience }),
         connections: (who) => services.connectionsFor(who),
         desk, postgres,
         baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
@@ -187,6 +187,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     cleanups.push(() => app.close());
     const httpPort = (app.server.address() as { port: number }).port;
     httpBase = `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`;
+    // Gateway tokens minted for clients from now on name the MCP resource in their audience.
+    if (pgAddr) services.identity.mcpResource = config.gateway.mcp.resource ?? `${httpBase}/mcp`;
 
     return {
       httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,

@@ -16,7 +16,8 @@ import { originalsKey } from './keys.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { IdentityService, sourceAddress, type AuthOutcome } from '../identity/identity-service.ts';
 import { RefusalDigest } from './refusals.ts';
-import { isGatewayToken } from '../identity/gateway-token.ts';
+import { isGatewayToken, GATEWAY_AUDIENCE } from '../identity/gateway-token.ts';
+import { isAuthError } from '../identity/errors.ts';
 import { hasRole, rolesOf, type Role } from '../identity/roles.ts';
 import { addLocalUser, disableLocalUser, listLocalUsers, localUserCredentialId } from '../identity/local-users.ts';
 
@@ -98,8 +99,8 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     },
 
     /** Like `authenticate`, with the reason of a refusal (rate_limited needs its own answer at each door). */
-    async authenticateDetailed(token: string, ctx: AuthContext): Promise<AuthOutcome> {
-      const o = await identity.authenticate(token, ctx);
+    async authenticateDetailed(token: string, ctx: AuthContext, opts: { audience?: string } = {}): Promise<AuthOutcome> {
+      const o = await identity.authenticate(token, ctx, opts);
       if (o.ok && o.identity.kind === 'apikey') void touchApiKey(store, o.identity.subject).catch(() => {});
       return o;
     },
@@ -130,7 +131,15 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
         await identity.refuseOutcome(r, ctx);
         return r;
       }
-      const t = identity.mint(o.identity, ttlSec ? { ttlSec } : {});
+      let t;
+      try {
+        t = identity.mint(o.identity, ttlSec ? { ttlSec } : {});
+      } catch (e) {
+        if (!isAuthError(e)) throw e;
+        const r = { ok: false as const, reason: e.reason, message: e.message, account: o.identity.name };
+        await identity.refuseOutcome(r, ctx);
+        return r;
+      }
       await services.auditOk(o.identity, ctx, 'auth.token_issued', { jti: t.jti, expiresIn: t.expiresIn, source: o.identity.credentialId ?? null });
       return { ...o, token: t.token, expiresIn: t.expiresIn };
     },
@@ -149,9 +158,9 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
       return { ...o, token: t.token, expiresIn: t.expiresIn };
     },
 
-    /** A gateway token for an identity a login flow already verified (the browser login). */
+    /** A gateway token for an identity a login flow already verified (the browser login): for the API, not for /mcp. */
     async issueForLogin(i: Identity, ctx: AuthContext, method: string): Promise<{ token: string; expiresIn: number }> {
-      const t = identity.mint(i);
+      const t = identity.mint(i, { audience: [GATEWAY_AUDIENCE] });
       await services.auditOk(i, ctx, 'auth.login', { method, jti: t.jti, expiresIn: t.expiresIn });
       return t;
     },
