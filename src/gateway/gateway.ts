@@ -1,6 +1,5 @@
 // The composition root: the only place that wires config, store, audit log, identity,
 // policy, the session pipeline, the dialer and the front doors together.
-import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig } from '../config/schema.ts';
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
@@ -19,6 +18,7 @@ import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { PostgresFrontDoor, AdmissionError } from '../protocols/postgres/listener.ts';
 import { openServices, type Services } from './services.ts';
+import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { buildHttpApi } from './http-api.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
 import { gatewayMetrics } from './metrics.ts';
@@ -43,7 +43,9 @@ export interface GatewayHandle {
 
 export async function startGateway(config: WardenConfig, opts: { demo?: boolean; log?: Logger } = {}): Promise<GatewayHandle> {
   const log = opts.log ?? pino({ level: config.gateway.logLevel });
-  mkdirSync(config.gateway.dataDir, { recursive: true });
+  // 0700 before any file (keys, store, certificate) is written into it.
+  const dirWarning = dataDirWarning(config.gateway.dataDir, ensureDataDir(config.gateway.dataDir));
+  if (dirWarning) log.warn(dirWarning);
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     let demo: DemoTarget | null = null;

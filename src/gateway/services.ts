@@ -9,6 +9,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { createApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
 import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
+import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { openAuditLog, verifyAudit, type AuditLog } from '../audit/index.ts';
 import { checkAccess } from '../session/access.ts';
 import { unseal } from '../audit/sealed.ts';
@@ -33,6 +34,9 @@ export function describeConnection(c: ConnectionConfig): Record<string, unknown>
 }
 
 export async function openServices(config: WardenConfig, opts: { writer: boolean; log?: Logger; metrics?: GatewayMetrics }) {
+  // The CLI's local mode opens the data dir here: 0700 before anything is written into it.
+  const dirWarning = dataDirWarning(config.gateway.dataDir, ensureDataDir(config.gateway.dataDir));
+  if (dirWarning) opts.log?.warn(dirWarning);
   const store: Store = await openStore({ store: config.gateway.store, dataDir: config.gateway.dataDir });
   let audit: AuditLog | null = null;
   try {
