@@ -71,17 +71,20 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     await initPostgresParser();
     const policy = compilePolicy(rulesSchema.parse(config.rules));
     const byName = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
-    // Just-in-time approval: held commands, votes, access windows (src/reviews).
+    // One masker per connection, compiled once; the key keeps hashed values stable across restarts.
+    const hmacKey = maskingKey(config.gateway.dataDir);
+    const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
+    // Just-in-time approval: held commands, votes, access windows (src/reviews). Webhooks carry commands masked.
     let httpBase = `http://${config.gateway.listen.http}`;
-    const desk = new ReviewDesk({ store: services.store, audit: services.audit, config: config.reviews, connection: (n) => byName.get(n), baseUrl: () => httpBase, hasRole: (i, r) => services.hasRole(i, r), log });
+    const desk = new ReviewDesk({
+      store: services.store, audit: services.audit, config: config.reviews, connection: (n) => byName.get(n), baseUrl: () => httpBase, hasRole: (i, r) => services.hasRole(i, r),
+      maskCommand: (connection, text) => maskers.get(connection)?.maskText(text) ?? '[withheld]', log,
+    });
     cleanups.push(() => desk.close());
     const guard = new PolicyGuard(policy, (name) => {
       const c = byName.get(name);
       return c && { name: c.name, type: c.type, onUnknown: c.onUnknown, rules: c.rules, access: c.access, reviews: c.reviews };
     }, desk);
-    // One masker per connection, compiled once; the key keeps hashed values stable across restarts.
-    const hmacKey = maskingKey(config.gateway.dataDir);
-    const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
     const sealKey = [...maskers.values()].some((m) => m.enabled && m.config.keepOriginals) ? originalsKey(config.gateway.dataDir) : null;
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
