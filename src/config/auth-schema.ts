@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 
-const duration = (fallback: string) =>
+/** A duration key (`30s`, `15m`) with its default, read as milliseconds. */
+export const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
@@ -53,6 +54,8 @@ export const rateLimitSchema = z
     perSource: z.number().int().min(1).default(20),
     /** failures for one account name within the window before it is refused */
     perAccount: z.number().int().min(1).default(10),
+    /** local password checks (scrypt, ~32 MiB each) running at once; more get 429 at once */
+    maxLoginsInFlight: z.number().int().min(1).default(4),
   })
   .prefault({});
 

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { maskingConfigSchema, connectionMaskingSchema } from '../masking/config.ts';
-import { authSchema } from './auth-schema.ts';
+import { authSchema, duration } from './auth-schema.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 
 const hostPort = z
@@ -62,6 +62,15 @@ export const gatewaySchema = z
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
     tls: tlsFiles.optional(),
     recording: recordingSchema,
+    /** a secret Prometheus must send as `Authorization: Bearer` to read /metrics (open when absent) */
+    metricsToken: z.string().min(16, 'at least 16 characters (a secret, e.g. ${env:WARDEN_METRICS_TOKEN})').optional(),
+    /** a client's login at a wire door (Postgres): time from connecting to being admitted, and how many may be that far at once */
+    handshake: z
+      .strictObject({
+        timeout: duration('10s'),
+        maxPending: z.number().int().min(1).default(256),
+      })
+      .prefault({}),
     /** largest frame accepted from a client before the connection is closed */
     maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -73,8 +82,12 @@ const upstreamTls = z
   .union([
     z.boolean(),
     z.strictObject({
-      /** disable: plain; prefer: TLS when the server offers it; require: TLS, no verification; verify-full: TLS with CA and host check */
-      mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('prefer'),
+      /**
+       * disable: plain; prefer: TLS when the server offers it (an active attacker can strip it);
+       * require (default): TLS, no verification (SCRAM binds the login to the certificate);
+       * verify-ca: TLS with the CA checked; verify-full: CA and host name checked
+       */
+      mode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).default('require'),
       ca: z.string().optional(),
       cert: z.string().optional(),
       key: z.string().optional(),
@@ -115,7 +128,10 @@ export const postgresConnectionSchema = z.strictObject({
   database: z.string().default('postgres'),
   user: z.string().default('postgres'),
   password: z.string().optional(),
+  /** `false` is `disable`, `true` or absent is `require`, or an object with a mode */
   tls: upstreamTls,
+  /** send a cleartext or md5 password to the target over a link that is not verified TLS (verify-ca / verify-full) */
+  allowInsecureAuth: z.boolean().default(false),
 });
 
 export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema]);

@@ -12,6 +12,7 @@ import { parseDuration } from '../config/duration.ts';
 import type { Services } from './services.ts';
 import { HttpError, requestToken, SESSION_COOKIE } from './http-api.ts';
 import { bearerToken } from '../identity/bearer.ts';
+import { sameOriginPath } from './return-to.ts';
 
 const LOGIN_COOKIE = 'warden_login';
 const PENDING_MAX = 1000;
@@ -36,13 +37,12 @@ function readCookie(req: FastifyRequest, name: string): string | null {
   return null;
 }
 
-/** Only same-site paths: an open redirect after login would hand phishers a trusted link. */
-const safeReturnTo = (v: unknown): string => (typeof v === 'string' && /^\/(?![/\\])/.test(v) ? v : '/');
 
 const grant = (t: { token?: string; expiresIn?: number }) => ({ access_token: t.token, token_type: 'Bearer', expires_in: t.expiresIn });
 
 function refused(o: Extract<AuthOutcome, { ok: false }>): HttpError {
   if (o.reason === 'rate_limited') return new HttpError(429, 'too many failed attempts; try again later');
+  if (o.reason === 'too_many_logins') return new HttpError(429, 'too many logins in progress; try again shortly');
   if (o.reason === 'not_exchangeable') return new HttpError(403, o.message);
   return new HttpError(401, 'invalid or expired credential');
 }
@@ -89,7 +89,7 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
     const b = (req.body ?? {}) as { username?: unknown; password?: unknown };
     if (typeof b.username !== 'string' || typeof b.password !== 'string') throw new HttpError(400, 'username and password are required');
     const o = await services.loginLocal(b.username, b.password, { clientAddr: req.ip, frontDoor: 'http' });
-    if (!o.ok) throw o.reason === 'rate_limited' ? refused(o) : new HttpError(401, 'unknown user or wrong password');
+    if (!o.ok) throw o.reason === 'rate_limited' || o.reason === 'too_many_logins' ? refused(o) : new HttpError(401, 'unknown user or wrong password');
     return grant(o);
   });
 
@@ -161,10 +161,13 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
 
   app.get('/auth/login', async (req, reply: FastifyReply) => {
     if (!loginConfig) throw new HttpError(404, 'no identity provider is configured (local mode: POST /api/v1/auth/login)');
+    const asked = (req.query as { returnTo?: unknown }).returnTo;
+    const returnTo = asked === undefined ? '/' : typeof asked === 'string' ? sameOriginPath(asked) : null;
+    if (returnTo === null) throw new HttpError(400, 'returnTo: expected a path on this gateway');
     const now = Date.now();
     for (const [k, p] of pending) if (p.expires < now || pending.size >= PENDING_MAX) pending.delete(k);
     const state = oidc.randomState();
-    const p: PendingLogin = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), returnTo: safeReturnTo((req.query as { returnTo?: unknown }).returnTo), expires: now + PENDING_TTL_MS };
+    const p: PendingLogin = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), returnTo, expires: now + PENDING_TTL_MS };
     pending.set(state, p);
     const url = oidc.buildAuthorizationUrl(await oidcClient(), {
       scope: (o!.scopes ?? ['openid', 'profile', 'email']).join(' '),
@@ -221,6 +224,7 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
     void reply.header('set-cookie', cookie(SESSION_COOKIE, '', { maxAgeSec: 0, path: '/', secure }));
     return reply.redirect('/', 302);
   };
-  app.get('/auth/logout', logout);
+  // POST only: a GET could be fired by any page (an <img>) to log people out.
   app.post('/auth/logout', logout);
+  app.get('/auth/logout', async (_req, reply) => reply.status(405).header('allow', 'POST').send({ error: 'log out with POST /auth/logout' }));
 }

@@ -3,8 +3,13 @@
 // gateway's own Postgres listener with the caller's own token, so identity, access,
 // rules, reviews, recording and masking all apply, and the session is the caller's.
 // `warden exec <connection> -c "<command>"` is its client.
+//
+// The bearer is authenticated here first, against the caller's own address: the Postgres
+// door sees every exec coming from loopback, so a flood of bad tokens sent through it would
+// rate-limit 127.0.0.1 for every local caller while the sender's address went free.
 import type { FastifyInstance } from 'fastify';
 import { bearerToken } from '../identity/bearer.ts';
+import type { AuthOutcome } from '../identity/identity-service.ts';
 import { PgBridge, StatementTimeout } from '../mcp/pg-bridge.ts';
 import { classifyPgError } from '../mcp/refusals.ts';
 import { HttpError } from './http-api.ts';
@@ -12,7 +17,15 @@ import { HttpError } from './http-api.ts';
 /** What one exec may return and how long it may run: a terminal's worth, not an export. */
 const CAPS = { maxRows: 10_000, maxBytes: 16 << 20, timeoutMs: 5 * 60_000 };
 
-export function mountExecRoute(app: FastifyInstance, postgres: { host: string; port: number }): { close(): Promise<void> } {
+export interface ExecRouteDeps {
+  /** the gateway's Postgres listener */
+  postgres: { host: string; port: number };
+  /** the identity check with the caller's address (rate limits count that address) */
+  authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
+}
+
+export function mountExecRoute(app: FastifyInstance, deps: ExecRouteDeps): { close(): Promise<void> } {
+  const { postgres } = deps;
   // idleMs 0: each exec is its own session, closed when its command is done.
   const bridge = new PgBridge({ ...postgres, idleMs: 0, applicationName: 'warden-exec' });
 
@@ -22,6 +35,9 @@ export function mountExecRoute(app: FastifyInstance, postgres: { host: string; p
     const b = (req.body ?? {}) as { connection?: unknown; command?: unknown };
     if (typeof b.connection !== 'string' || !b.connection) throw new HttpError(400, 'connection: expected a connection name');
     if (typeof b.command !== 'string' || !b.command.trim()) throw new HttpError(400, 'command: expected the command to run');
+    const who = await deps.authenticate(token, req.ip);
+    if (!who.ok && who.reason === 'rate_limited') throw new HttpError(429, 'too many failed attempts; try again later');
+    if (!who.ok) throw new HttpError(401, 'invalid or expired token');
     try {
       const r = await bridge.query(token, b.connection, b.command, undefined, CAPS);
       return { columns: r.columns, rows: r.rows, rowCount: r.rowCount, truncated: r.truncated, command: r.command };

@@ -1,6 +1,5 @@
 // The composition root: the only place that wires config, store, audit log, identity,
 // policy, the session pipeline, the dialer and the front doors together.
-import { mkdirSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig } from '../config/schema.ts';
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
@@ -20,6 +19,7 @@ import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { PostgresFrontDoor, AdmissionError } from '../protocols/postgres/listener.ts';
 import { openServices, type Services } from './services.ts';
+import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { buildHttpApi } from './http-api.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
 import { gatewayMetrics } from './metrics.ts';
@@ -44,7 +44,9 @@ export interface GatewayHandle {
 
 export async function startGateway(config: WardenConfig, opts: { demo?: boolean; log?: Logger } = {}): Promise<GatewayHandle> {
   const log = opts.log ?? pino({ level: config.gateway.logLevel });
-  mkdirSync(config.gateway.dataDir, { recursive: true });
+  // 0700 before any file (keys, store, certificate) is written into it.
+  const dirWarning = dataDirWarning(config.gateway.dataDir, ensureDataDir(config.gateway.dataDir));
+  if (dirWarning) log.warn(dirWarning);
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     let demo: DemoTarget | null = null;
@@ -71,17 +73,20 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const policyRules = rulesSchema.parse(config.rules);
     const policy = compilePolicy(policyRules);
     const byName = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
-    // Just-in-time approval: held commands, votes, access windows (src/reviews).
+    // One masker per connection, compiled once; the key keeps hashed values stable across restarts.
+    const hmacKey = maskingKey(config.gateway.dataDir);
+    const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
+    // Just-in-time approval: held commands, votes, access windows (src/reviews). Webhooks carry commands masked.
     let httpBase = `http://${config.gateway.listen.http}`;
-    const desk = new ReviewDesk({ store: services.store, audit: services.audit, config: config.reviews, connection: (n) => byName.get(n), baseUrl: () => httpBase, hasRole: (i, r) => services.hasRole(i, r), log });
+    const desk = new ReviewDesk({
+      store: services.store, audit: services.audit, config: config.reviews, connection: (n) => byName.get(n), baseUrl: () => httpBase, hasRole: (i, r) => services.hasRole(i, r),
+      maskCommand: (connection, text) => maskers.get(connection)?.maskText(text) ?? '[withheld]', log,
+    });
     cleanups.push(() => desk.close());
     const guard = new PolicyGuard(policy, (name) => {
       const c = byName.get(name);
       return c && { name: c.name, type: c.type, onUnknown: c.onUnknown, rules: c.rules, access: c.access, reviews: c.reviews };
     }, desk);
-    // One masker per connection, compiled once; the key keeps hashed values stable across restarts.
-    const hmacKey = maskingKey(config.gateway.dataDir);
-    const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
     const sealKey = [...maskers.values()].some((m) => m.enabled && m.config.keepOriginals) ? originalsKey(config.gateway.dataDir) : null;
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
@@ -136,6 +141,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         searchPathMatters: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
         dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
         tls: await gatewayCertificate(config.gateway.dataDir, config.gateway.tls),
+        handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
+        onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: 'postgres' }),
         maxMessageBytes: config.gateway.maxMessageBytes,
         limits,
         log,
@@ -145,6 +152,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       cleanups.push(() => pgDoor!.close());
     }
     metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => pgDoor?.activeSessions ?? 0);
+    metrics.metrics.gauge('warden_handshakes_pending', 'Connections at a wire door not yet admitted', () => pgDoor?.pendingHandshakes ?? 0);
 
     const app = buildHttpApi({
       authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }),
@@ -157,6 +165,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       createToken: (req, by) => services.createToken(req, by.name),
       verifyAudit: () => services.verifyAudit(),
       metrics: () => metrics.metrics.render(),
+      metricsToken: config.gateway.metricsToken ?? null,
       health: () => services.health(),
     });
     mountAuthRoutes(app, services, log);
@@ -169,7 +178,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       const m = config.gateway.mcp;
       const postgres = { host: localHostFor(pgAddr.host), port: pgAddr.port };
       const mcp = mountMcp(app, {
-        authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }),
+        authenticate: (token, clientAddr, audience) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }, { audience }),
         connections: (who) => services.connectionsFor(who),
         desk, postgres,
         baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
@@ -178,7 +187,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
       });
       cleanups.push(() => mcp.close());
-      const exec = mountExecRoute(app, postgres);
+      const exec = mountExecRoute(app, { postgres, authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }) });
       cleanups.push(() => exec.close());
     }
 
@@ -187,6 +196,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     cleanups.push(() => app.close());
     const httpPort = (app.server.address() as { port: number }).port;
     httpBase = `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`;
+    // Gateway tokens minted for clients from now on name the MCP resource in their audience.
+    if (pgAddr) services.identity.mcpResource = config.gateway.mcp.resource ?? `${httpBase}/mcp`;
 
     return {
       httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,

@@ -1,5 +1,6 @@
 // The gateway's HTTP surface: /api/v1 (bearer tokens), /healthz, /metrics, and the
 // OpenAPI document. Routes only translate HTTP; the services behind them hold the logic.
+import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
@@ -21,6 +22,8 @@ export interface ApiServices {
   createToken(req: { name: string; groups: string[]; ttlMs: number | null }, by: Identity): Promise<{ id: string; token: string; expiresAt: number | null }>;
   verifyAudit(): Promise<VerifyResult>;
   metrics(): string;
+  /** gateway.metricsToken: when set, /metrics answers only `Authorization: Bearer <it>` */
+  metricsToken: string | null;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
 }
 
@@ -77,7 +80,16 @@ export function buildHttpApi(services: ApiServices): FastifyInstance {
     const h = await services.health();
     return reply.status(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unhealthy', ...h.detail });
   });
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(services.metrics()));
+  const metricsToken = services.metricsToken === null ? null : Buffer.from(services.metricsToken);
+  app.get('/metrics', async (req, reply) => {
+    if (metricsToken) {
+      const given = Buffer.from(bearerToken(req.headers.authorization) ?? '');
+      if (given.length !== metricsToken.length || !timingSafeEqual(given, metricsToken)) {
+        return reply.status(401).header('www-authenticate', 'Bearer realm="metrics"').send({ error: 'metrics need the bearer token of gateway.metricsToken' });
+      }
+    }
+    return reply.type('text/plain; version=0.0.4').send(services.metrics());
+  });
   app.get('/api/v1/openapi.json', async () => openapi);
 
   app.get('/api/v1/whoami', async (req) => {

@@ -89,7 +89,7 @@ export const openapi = {
     '/api/v1/auth/config': { get: { summary: 'Public login parameters (issuer, client id) for `warden login`; never a secret', responses: { 200: json('AuthConfig') } } },
     '/api/v1/auth/token': {
       post: {
-        summary: 'Exchange an API key or an IdP client-credentials access token (the bearer) for a short-lived gateway token',
+        summary: 'Exchange an API key or an IdP client-credentials access token (the bearer) for a short-lived gateway token; it expires no later than the bearer',
         security: bearer,
         requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { ttl: { type: 'string', description: 'e.g. 30m; default auth.gatewayTokenTtl, at most 24h' } } } } } },
         responses: { 200: json('TokenGrant'), 400: err, 401: err, 403: err, 429: err },
@@ -97,7 +97,7 @@ export const openapi = {
     },
     '/api/v1/auth/login': {
       post: {
-        summary: 'Local mode: a local user\'s name and password for a gateway token',
+        summary: 'Local mode: a local user\'s name and password for a gateway token (429: too many failed attempts, or auth.rateLimit.maxLoginsInFlight checks running)',
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string' } } } } } },
         responses: { 200: json('TokenGrant'), 400: err, 401: err, 429: err },
       },
@@ -135,7 +135,7 @@ export const openapi = {
         responses: {
           200: { description: 'The result (values as text, masked)', content: { 'application/json': { schema: { type: 'object', properties: { columns: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'integer' } } } }, rows: { type: 'array', items: { type: 'array', items: { type: 'string', nullable: true } } }, rowCount: { type: 'integer' }, truncated: { type: 'boolean' }, command: { type: 'string' } } } } } },
           202: { description: 'Held for review: nothing ran; approve the review, then run the same command again', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, reviewId: { type: 'string' } } } } } },
-          400: err, 401: err, 403: err, 408: err,
+          400: err, 401: err, 403: err, 408: err, 429: { description: 'Too many failed attempts from the caller\'s address' },
           422: { description: 'The database returned an error', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string', nullable: true }, detail: { type: 'string', nullable: true }, hint: { type: 'string', nullable: true } } } } } },
         },
       },

@@ -8,13 +8,17 @@ import type { AuditEventInput, VerifyResult } from '../audit/types.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { createApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
+import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
+import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { openAuditLog, verifyAudit, type AuditLog } from '../audit/index.ts';
 import { checkAccess } from '../session/access.ts';
 import { unseal } from '../audit/sealed.ts';
 import { originalsKey } from './keys.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { IdentityService, type AuthOutcome } from '../identity/identity-service.ts';
-import { isGatewayToken } from '../identity/gateway-token.ts';
+import { IdentityService, sourceAddress, type AuthOutcome } from '../identity/identity-service.ts';
+import { RefusalDigest } from './refusals.ts';
+import { isGatewayToken, GATEWAY_AUDIENCE } from '../identity/gateway-token.ts';
+import { isAuthError } from '../identity/errors.ts';
 import { hasRole, rolesOf, type Role } from '../identity/roles.ts';
 import { addLocalUser, disableLocalUser, listLocalUsers, localUserCredentialId } from '../identity/local-users.ts';
 
@@ -30,6 +34,9 @@ export function describeConnection(c: ConnectionConfig): Record<string, unknown>
 }
 
 export async function openServices(config: WardenConfig, opts: { writer: boolean; log?: Logger; metrics?: GatewayMetrics }) {
+  // The CLI's local mode opens the data dir here: 0700 before anything is written into it.
+  const dirWarning = dataDirWarning(config.gateway.dataDir, ensureDataDir(config.gateway.dataDir));
+  if (dirWarning) opts.log?.warn(dirWarning);
   const store: Store = await openStore({ store: config.gateway.store, dataDir: config.gateway.dataDir });
   let audit: AuditLog | null = null;
   try {
@@ -41,17 +48,29 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
   const log = opts.log;
   const record = (e: AuditEventInput, durable = true) => audit!.append(e, { durable });
 
-  // Every refusal: counted, logged and audited with its stable reason, never the token.
-  // A flood of rate-limited attempts is audited without waiting for fsync each time.
+  // Every refusal is counted; it is logged and audited on its own (stable reason, never the
+  // token) while it is news, and summed per source address per interval in a flood.
+  const refusals = new RefusalDigest({
+    intervalMs: config.auth.rateLimit.window,
+    emit(summary) {
+      log?.warn(summary, 'refusals summed');
+      record({ type: 'auth.refused_summary', actor: null, data: { ...summary } }).catch((e: Error) => log?.error({ err: e.message }, 'audit append failed'));
+    },
+  });
+  /** Count a refusal; true when it should be audited on its own. */
+  const countRefusal = (reason: string, at: AuthContext): boolean => {
+    opts.metrics?.authFailures.inc({ frontDoor: at.frontDoor, reason });
+    return refusals.note({ source: sourceAddress(at), frontDoor: at.frontDoor, reason });
+  };
   const identity = new IdentityService({
     store,
     dataDir: config.gateway.dataDir,
     auth: config.auth,
     async onRefused(o, at) {
-      opts.metrics?.authFailures.inc({ frontDoor: at.frontDoor, reason: o.reason });
+      if (!countRefusal(o.reason, at)) return;
       log?.warn({ frontDoor: at.frontDoor, clientAddr: at.clientAddr, account: o.account, reason: o.reason, detail: o.message }, 'authentication refused');
       const data = { reason: o.message, code: o.reason, frontDoor: at.frontDoor, clientAddr: at.clientAddr, connection: at.connection ?? null };
-      await record({ type: 'auth.denied', actor: o.account, data }, o.reason !== 'rate_limited');
+      await record({ type: 'auth.denied', actor: o.account, data });
     },
   });
   try {
@@ -71,6 +90,9 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     config,
 
     identity,
+    countRefusal,
+    /** Write the refusal summaries now (they are also written every rate-limit window). */
+    flushRefusals: () => refusals.flush(),
     /** The per-command check open sessions run: revocation reaches them on their next command. */
     credentials: identity.revocations,
 
@@ -81,8 +103,8 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     },
 
     /** Like `authenticate`, with the reason of a refusal (rate_limited needs its own answer at each door). */
-    async authenticateDetailed(token: string, ctx: AuthContext): Promise<AuthOutcome> {
-      const o = await identity.authenticate(token, ctx);
+    async authenticateDetailed(token: string, ctx: AuthContext, opts: { audience?: string } = {}): Promise<AuthOutcome> {
+      const o = await identity.authenticate(token, ctx, opts);
       if (o.ok && o.identity.kind === 'apikey') void touchApiKey(store, o.identity.subject).catch(() => {});
       return o;
     },
@@ -113,7 +135,15 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
         await identity.refuseOutcome(r, ctx);
         return r;
       }
-      const t = identity.mint(o.identity, ttlSec ? { ttlSec } : {});
+      let t;
+      try {
+        t = identity.mint(o.identity, ttlSec ? { ttlSec } : {});
+      } catch (e) {
+        if (!isAuthError(e)) throw e;
+        const r = { ok: false as const, reason: e.reason, message: e.message, account: o.identity.name };
+        await identity.refuseOutcome(r, ctx);
+        return r;
+      }
       await services.auditOk(o.identity, ctx, 'auth.token_issued', { jti: t.jti, expiresIn: t.expiresIn, source: o.identity.credentialId ?? null });
       return { ...o, token: t.token, expiresIn: t.expiresIn };
     },
@@ -132,9 +162,9 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
       return { ...o, token: t.token, expiresIn: t.expiresIn };
     },
 
-    /** A gateway token for an identity a login flow already verified (the browser login). */
+    /** A gateway token for an identity a login flow already verified (the browser login): for the API, not for /mcp. */
     async issueForLogin(i: Identity, ctx: AuthContext, method: string): Promise<{ token: string; expiresIn: number }> {
-      const t = identity.mint(i);
+      const t = identity.mint(i, { audience: [GATEWAY_AUDIENCE] });
       await services.auditOk(i, ctx, 'auth.login', { method, jti: t.jti, expiresIn: t.expiresIn });
       return t;
     },
@@ -189,12 +219,24 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
 
     listTokens: () => listApiKeys(store),
 
-    /** On the very first start: an admin token, printed once. */
+    /**
+     * On the very first start of a store: an admin token, printed once. Once ever: a marker
+     * in the store says it was minted, so revoking every key does not make the next start
+     * (or another replica) hand out a fresh admin token to whoever reads its output.
+     */
     async bootstrapAdmin(): Promise<string | null> {
-      if ((await listApiKeys(store)).length > 0) return null;
-      const t = await createApiKey(store, { name: 'admin', groups: ['admin'] });
-      await record({ type: 'token.created', actor: 'system', data: { id: t.id, name: 'admin', groups: ['admin'], bootstrap: true } });
-      return t.token;
+      // A store from before the marker that already has keys had its bootstrap then.
+      const earlier = (await listApiKeys(store, { includeRevoked: true })).length > 0;
+      if (!(await claim(store, BOOTSTRAP_ADMIN, earlier ? 'before-marker' : 'minted'))) return null;
+      if (earlier) return null;
+      try {
+        const t = await createApiKey(store, { name: 'admin', groups: ['admin'] });
+        await record({ type: 'token.created', actor: 'system', data: { id: t.id, name: 'admin', groups: ['admin'], bootstrap: true } });
+        return t.token;
+      } catch (e) {
+        await unclaim(store, BOOTSTRAP_ADMIN).catch(() => {});
+        throw e;
+      }
     },
 
     connectionsFor(who: Identity | null): Record<string, unknown>[] {
@@ -233,6 +275,7 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
 
     async close(): Promise<void> {
       identity.revocations.stop();
+      refusals.close();
       await audit!.close();
       await store.close();
     },

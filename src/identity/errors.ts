@@ -27,7 +27,9 @@ export type AuthReason =
   /** the IdP (discovery / JWKS) could not be reached; not the caller's fault, still refused */
   | 'unavailable'
   /** too many failed attempts from this source or for this account; refused without checking */
-  | 'rate_limited';
+  | 'rate_limited'
+  /** too many password checks (scrypt) running at once; refused without checking */
+  | 'too_many_logins';
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';

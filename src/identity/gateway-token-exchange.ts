@@ -53,7 +53,13 @@ export async function exchangeForGatewayToken(cred: ExchangeCredential, deps: Ex
   if (!allow.includes(identity.kind)) {
     throw new AuthError('not_exchangeable', `a ${identity.kind} identity cannot be exchanged for a gateway token`);
   }
-  const ttlSec = Math.min(deps.ttlSec ?? DEFAULT_GATEWAY_TOKEN_TTL_SEC, MAX_GATEWAY_TOKEN_TTL_SEC);
+  let ttlSec = Math.min(deps.ttlSec ?? DEFAULT_GATEWAY_TOKEN_TTL_SEC, MAX_GATEWAY_TOKEN_TTL_SEC);
+  // Never outlive the source: an API key's expiry, an IdP token's exp.
+  if (identity.expiresAt !== undefined) {
+    const left = Math.floor((identity.expiresAt - (deps.now ?? Date.now())) / 1000);
+    if (left < 1) throw new AuthError('expired', 'the credential expires before a token could be used');
+    ttlSec = Math.min(ttlSec, left);
+  }
   const token = mintGatewayToken(deps.key, {
     identity,
     ttlSec,

@@ -11,6 +11,8 @@ import { AuthError } from './errors.ts';
 import { gatewayKeyId, type GatewayKeyPair } from './gateway-key.ts';
 
 export const GATEWAY_TOKEN_ISSUER = 'urn:warden:gateway';
+/** `aud` of a gateway token good for the gateway's API and wire doors (the MCP resource is named on its own). */
+export const GATEWAY_AUDIENCE = 'urn:warden:gateway';
 export const GATEWAY_TOKEN_TYP = 'warden-gw+jwt';
 export const DEFAULT_GATEWAY_TOKEN_TTL_SEC = 3600;
 /** Upper bound for any requested TTL: these tokens are meant to be short-lived. */
@@ -25,6 +27,8 @@ export interface MintOptions {
   ttlSec?: number;
   /** id of the credential that was exchanged (API key id, IdP token jti): revoking it revokes this token */
   sourceCredentialId?: string;
+  /** what the token is for (`aud`); default [GATEWAY_AUDIENCE] */
+  audience?: string[];
   /** ms since epoch; for tests */
   now?: number;
 }
@@ -40,6 +44,8 @@ export interface GatewayTokenClaims {
   exp: number;
   /** source credential id */
   src?: string;
+  /** audiences: the gateway, and the MCP resource when the token may be used at /mcp */
+  aud: string[];
 }
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -59,6 +65,7 @@ export function mintGatewayToken(key: GatewayKeyPair, opts: MintOptions): string
     iat,
     exp: iat + Math.min(ttl, MAX_GATEWAY_TOKEN_TTL_SEC),
     ...(opts.sourceCredentialId ? { src: opts.sourceCredentialId } : {}),
+    aud: opts.audience ?? [GATEWAY_AUDIENCE],
   };
   const input = `${b64({ alg: 'EdDSA', typ: GATEWAY_TOKEN_TYP, kid: key.kid })}.${b64(claims)}`;
   return `${input}.${sign(null, Buffer.from(input), key.privateKey).toString('base64url')}`;
@@ -72,6 +79,8 @@ export interface VerifyGatewayTokenOptions {
    */
   isRevoked?: (jti: string, token: { subject: string; sourceCredentialId?: string }) => boolean;
   clockToleranceSec?: number;
+  /** refuse the token unless its `aud` names this audience (e.g. the MCP resource) */
+  audience?: string;
   /** ms since epoch; for tests */
   now?: number;
 }
@@ -132,9 +141,14 @@ export function verifyGatewayToken(
   if (
     typeof c.sub !== 'string' || typeof c.name !== 'string' || typeof c.jti !== 'string' || !okGroups ||
     typeof c.kind !== 'string' || !KINDS.has(c.kind) || typeof c.exp !== 'number' || typeof c.iat !== 'number' ||
-    (c.src !== undefined && typeof c.src !== 'string')
+    (c.src !== undefined && typeof c.src !== 'string') ||
+    (c.aud !== undefined && !(Array.isArray(c.aud) && c.aud.every((a) => typeof a === 'string')))
   ) {
     throw new AuthError('malformed', 'gateway token claims are incomplete');
+  }
+  // A token from before audiences were named has none: it is good nowhere an audience is asked for.
+  if (opts.audience !== undefined && !(c.aud as string[] | undefined)?.includes(opts.audience)) {
+    throw new AuthError('wrong_audience', `gateway token is not for ${opts.audience}`);
   }
   const now = (opts.now ?? Date.now()) / 1000;
   const tol = opts.clockToleranceSec ?? 30;

@@ -10,7 +10,7 @@ import type { AuthConfig } from '../config/auth-schema.ts';
 import type { Identity } from './types.ts';
 import { AuthError, isAuthError, type AuthReason } from './errors.ts';
 import { loadOrCreateGatewayKey, type GatewayKeyPair } from './gateway-key.ts';
-import { isGatewayToken, mintGatewayToken, verifyGatewayToken, MAX_GATEWAY_TOKEN_TTL_SEC } from './gateway-token.ts';
+import { isGatewayToken, mintGatewayToken, verifyGatewayToken, GATEWAY_AUDIENCE, MAX_GATEWAY_TOKEN_TTL_SEC } from './gateway-token.ts';
 import { createOidcVerifier, type OidcVerifier } from './oidc.ts';
 import { FailureLimiter } from './rate-limit.ts';
 import { Revocations } from './revocations.ts';
@@ -77,8 +77,18 @@ export class IdentityService {
     return this.verifier;
   }
 
-  /** Credential -> Identity, or an AuthError naming why not. No limits, no auditing: see `authenticate`. */
-  async resolve(token: string): Promise<Identity> {
+  /**
+   * The MCP resource identifier (gateway.mcp.resource, or <http URL>/mcp, known once the
+   * HTTP listener is up): gateway tokens minted for clients name it in their `aud`.
+   */
+  mcpResource: string | null = null;
+
+  /**
+   * Credential -> Identity, or an AuthError naming why not. No limits, no auditing: see
+   * `authenticate`. With `audience`, a token must be for that resource: an IdP token's `aud`
+   * and a gateway token's `aud` must name it (API keys are for this gateway, whatever part).
+   */
+  async resolve(token: string, opts: { audience?: string } = {}): Promise<Identity> {
     if (!token) throw new AuthError('invalid_credential', 'no token');
     if (token.startsWith(TOKEN_PREFIX)) {
       const key = await findApiKey(this.deps.store, token);
@@ -88,40 +98,66 @@ export class IdentityService {
       if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw named('expired', 'token expired');
       return { kind: 'apikey', subject: key.id, name: key.name, groups: key.groups, credentialId: key.id, ...(key.expiresAt !== null ? { expiresAt: key.expiresAt } : {}) };
     }
-    if (isGatewayToken(token)) return verifyGatewayToken(this.key.publicKey, token, { isRevoked: this.revocations.check });
+    if (isGatewayToken(token)) return verifyGatewayToken(this.key.publicKey, token, { isRevoked: this.revocations.check, ...opts });
     if (token.split('.').length !== 3) throw new AuthError('invalid_credential', 'unknown token');
-    const identity = await (await this.oidc()).verify(token);
+    const identity = await (await this.oidc()).verify(token, opts);
     if (this.revocations.isRevoked(identity)) throw new AuthError('revoked', 'token revoked');
     return identity;
   }
 
   /** `resolve` behind the failure limits, reporting every refusal. */
-  async authenticate(token: string, attempt: AuthAttempt): Promise<AuthOutcome> {
-    return this.limited(attempt, null, () => this.resolve(token));
+  async authenticate(token: string, attempt: AuthAttempt, opts: { audience?: string } = {}): Promise<AuthOutcome> {
+    return this.limited(attempt, null, () => this.resolve(token, opts));
   }
 
-  /** Local-mode login: name and password -> identity (the caller mints the gateway token). */
+  /**
+   * Local-mode login: name and password -> identity (the caller mints the gateway token).
+   * A password check costs tens of ms of scrypt and 32 MiB: the attempt is counted as a
+   * failure before it runs (and taken back if it succeeds), so a burst of parallel guesses
+   * cannot all start before the first one is counted, and at most `maxLoginsInFlight` run at
+   * once; the rest are refused at once without checking.
+   */
   async loginLocal(name: string, password: string, attempt: AuthAttempt): Promise<AuthOutcome> {
-    return this.limited(attempt, name, async () => {
-      const who = await checkLocalLogin(this.deps.store, name, password);
-      if (!who) throw Object.assign(new AuthError('invalid_credential', 'unknown user or wrong password'), { account: name });
-      return who;
-    });
+    if (this.loginsInFlight >= this.deps.auth.rateLimit.maxLoginsInFlight) {
+      return this.refuseOutcome({ ok: false, reason: 'too_many_logins', message: 'too many logins in progress', account: name }, attempt);
+    }
+    this.loginsInFlight++;
+    try {
+      return await this.limited(attempt, name, async () => {
+        const who = await checkLocalLogin(this.deps.store, name, password);
+        if (!who) throw Object.assign(new AuthError('invalid_credential', 'unknown user or wrong password'), { account: name });
+        return who;
+      }, true);
+    } finally {
+      this.loginsInFlight--;
+    }
   }
 
-  private async limited(attempt: AuthAttempt, account: string | null, fn: () => Promise<Identity>): Promise<AuthOutcome> {
+  private loginsInFlight = 0;
+
+  private async limited(attempt: AuthAttempt, account: string | null, fn: () => Promise<Identity>, countFirst = false): Promise<AuthOutcome> {
     // One source is one address whichever door (and source port) it knocks from.
     const sourceKey = sourceAddress(attempt);
     if (this.bySource.limited(sourceKey) || (account !== null && this.byAccount.limited(account))) {
       return this.refuseOutcome({ ok: false, reason: 'rate_limited', message: 'too many failed attempts', account }, attempt);
     }
+    const at = Date.now();
+    if (countFirst) {
+      this.bySource.fail(sourceKey, at);
+      if (account !== null) this.byAccount.fail(account, at);
+    }
     try {
-      return { ok: true, identity: await fn() };
+      const identity = await fn();
+      if (countFirst) {
+        this.bySource.refund(sourceKey, at);
+        if (account !== null) this.byAccount.refund(account, at);
+      }
+      return { ok: true, identity };
     } catch (e) {
       if (!isAuthError(e)) throw e;
       const who = (e as AuthError & { account?: string }).account ?? account;
       // The IdP being down is not the caller's failed guess: it must not lock people out.
-      if (e.reason !== 'unavailable') {
+      if (e.reason !== 'unavailable' && !countFirst) {
         this.bySource.fail(sourceKey);
         if (who !== null) this.byAccount.fail(who);
       }
@@ -135,11 +171,21 @@ export class IdentityService {
     return outcome;
   }
 
-  /** A short-lived gateway token standing for `identity`, derived from `source` (revoking it reaches the token). */
-  mint(identity: Identity, opts: { ttlSec?: number; source?: string } = {}): { token: string; expiresIn: number; jti: string } {
-    const ttlSec = Math.min(opts.ttlSec ?? Math.round(this.deps.auth.gatewayTokenTtl / 1000), MAX_GATEWAY_TOKEN_TTL_SEC);
+  /**
+   * A short-lived gateway token standing for `identity`, derived from `source` (revoking it
+   * reaches the token). It never outlives what it was derived from: an API key's expiry, an
+   * IdP token's `exp`.
+   */
+  mint(identity: Identity, opts: { ttlSec?: number; source?: string; audience?: string[] } = {}): { token: string; expiresIn: number; jti: string } {
+    let ttlSec = Math.min(opts.ttlSec ?? Math.round(this.deps.auth.gatewayTokenTtl / 1000), MAX_GATEWAY_TOKEN_TTL_SEC);
+    if (identity.expiresAt !== undefined) {
+      const left = Math.floor((identity.expiresAt - Date.now()) / 1000);
+      if (left < 1) throw new AuthError('expired', 'the credential expires before a token could be used');
+      ttlSec = Math.min(ttlSec, left);
+    }
     const source = opts.source ?? identity.credentialId;
-    const token = mintGatewayToken(this.key, { identity, ttlSec, ...(source ? { sourceCredentialId: source } : {}) });
+    const audience = opts.audience ?? [GATEWAY_AUDIENCE, ...(this.mcpResource ? [this.mcpResource] : [])];
+    const token = mintGatewayToken(this.key, { identity, ttlSec, audience, ...(source ? { sourceCredentialId: source } : {}) });
     const jti = verifyGatewayToken(this.key.publicKey, token).credentialId!;
     return { token, expiresIn: ttlSec, jti };
   }

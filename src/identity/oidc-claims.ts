@@ -5,6 +5,8 @@ import type { Identity } from './types.ts';
 
 export interface ClaimMappingOptions {
   groupsClaim: string;
+  /** the verified `iss`: part of the identity's key */
+  issuer: string;
   /** the token's aud matched the API audience (an access token), not our client id (an ID token) */
   isAccessToken: boolean;
 }
@@ -43,19 +45,29 @@ export function isServiceToken(p: JWTPayload, isAccessToken: boolean): boolean {
   return typeof p.sub === 'string' && clientIds.includes(p.sub);
 }
 
+/** The key of an IdP identity: its issuer and `sub`, never a name a local user or an API key could have. */
+export const oidcSubject = (issuer: string, sub: string): string => `${issuer}#${sub}`;
+
+/** An email the IdP vouches for (`email_verified`; some IdPs send the string "true"). */
+function verifiedEmail(p: JWTPayload): string | undefined {
+  const verified = p.email_verified === true || p.email_verified === 'true';
+  return verified && typeof p.email === 'string' && p.email !== '' ? p.email : undefined;
+}
+
+/**
+ * The identity is keyed by issuer + `sub` (its subject), in a namespace apart from local
+ * users (`user:<name>`) and API keys (by id): a local user, an API key and an IdP user may
+ * share a display name and still be three identities. Its name, which access lists and
+ * rules may match, is a verified email, or else the subject: never `preferred_username`,
+ * `name` or an unverified email, which the user may be able to set to someone else's.
+ */
 export function identityFromClaims(p: JWTPayload, opts: ClaimMappingOptions): Identity {
   const service = isServiceToken(p, opts.isAccessToken);
-  const sub = String(p.sub);
-  const pick = (...keys: string[]): string | undefined => {
-    for (const k of keys) if (typeof p[k] === 'string' && p[k] !== '') return p[k] as string;
-    return undefined;
-  };
-  const name = service
-    ? pick('client_id', 'azp', 'name') ?? sub
-    : pick('email', 'preferred_username', 'name') ?? sub;
+  const subject = oidcSubject(opts.issuer, String(p.sub));
+  const name = (!service && verifiedEmail(p)) || subject;
   return {
     kind: service ? 'service' : 'user',
-    subject: sub,
+    subject,
     name,
     groups: groupsFrom(p, opts.groupsClaim),
     ...(typeof p.jti === 'string' ? { credentialId: p.jti } : {}),

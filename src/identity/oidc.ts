@@ -45,12 +45,20 @@ export interface OidcVerifierConfig {
   httpTimeoutMs?: number;
 }
 
+export interface VerifyOptions {
+  /**
+   * accept only access tokens whose `aud` includes this resource (instead of the configured
+   * audience or client id): a resource server of its own, such as /mcp
+   */
+  audience?: string;
+}
+
 export interface OidcVerifier {
   readonly issuer: string;
   /** verify an access token or ID token; resolves to the caller's Identity or throws AuthError */
-  verify(token: string): Promise<Identity>;
+  verify(token: string, opts?: VerifyOptions): Promise<Identity>;
   /** the verified claims as well, for callers that need more than Identity (e.g. login `whoami`) */
-  verifyWithClaims(token: string): Promise<{ identity: Identity; claims: JWTPayload }>;
+  verifyWithClaims(token: string, opts?: VerifyOptions): Promise<{ identity: Identity; claims: JWTPayload }>;
 }
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
@@ -124,7 +132,7 @@ export function createVerifierWithKeys(cfg: OidcVerifierConfig, keys: JWTVerifyG
   if (cfg.clientId) audiences.push(cfg.clientId);
   const groupsClaim = cfg.groupsClaim ?? 'groups';
 
-  async function verifyWithClaims(token: string): Promise<{ identity: Identity; claims: JWTPayload }> {
+  async function verifyWithClaims(token: string, opts: VerifyOptions = {}): Promise<{ identity: Identity; claims: JWTPayload }> {
     if (typeof token !== 'string' || token.split('.').length !== 3) throw new AuthError('malformed', 'not a compact JWS');
     let alg: unknown;
     let unverifiedIss: unknown;
@@ -143,7 +151,7 @@ export function createVerifierWithKeys(cfg: OidcVerifierConfig, keys: JWTVerifyG
     try {
       const r = await jwtVerify(token, keys, {
         issuer: cfg.issuer,
-        audience: audiences,
+        audience: opts.audience !== undefined ? [opts.audience] : audiences,
         algorithms,
         clockTolerance: cfg.clockToleranceSec ?? 30,
         requiredClaims: ['exp', 'sub'],
@@ -153,18 +161,18 @@ export function createVerifierWithKeys(cfg: OidcVerifierConfig, keys: JWTVerifyG
       throw toAuthError(e);
     }
     // An ID token is accepted only when it was issued to our own client (token substitution).
-    const isAccessToken = audienceMatches(payload.aud, Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience]);
+    const isAccessToken = opts.audience !== undefined || audienceMatches(payload.aud, Array.isArray(cfg.audience) ? cfg.audience : [cfg.audience]);
     if (!isAccessToken && cfg.clientId && payload.azp !== undefined && payload.azp !== cfg.clientId) {
       throw new AuthError('wrong_audience', `ID token authorized for ${String(payload.azp)}, not ${cfg.clientId}`);
     }
-    return { identity: identityFromClaims(payload, { groupsClaim, isAccessToken }), claims: payload };
+    return { identity: identityFromClaims(payload, { groupsClaim, isAccessToken, issuer: cfg.issuer }), claims: payload };
   }
 
   return {
     issuer: cfg.issuer,
     verifyWithClaims,
-    async verify(token) {
-      return (await verifyWithClaims(token)).identity;
+    async verify(token, opts) {
+      return (await verifyWithClaims(token, opts)).identity;
     },
   };
 }

@@ -45,6 +45,18 @@ export class FailureLimiter {
     if (list.length > this.opts.max) list.shift();
   }
 
+  /**
+   * Take back one failure counted at `at` (an attempt charged before it ran, that succeeded).
+   * Counting first means attempts running at the same time see each other.
+   */
+  refund(key: string, at: number): void {
+    const list = this.failures.get(key);
+    const i = list ? list.lastIndexOf(at) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.failures.delete(key);
+  }
+
   private prune(key: string, list: number[], now: number): void {
     const since = now - this.opts.windowMs;
     let drop = 0;

@@ -1,8 +1,10 @@
 // MCP over Streamable HTTP at /mcp on the gateway, as an OAuth 2.1 resource server:
 //  - `Origin` checked against an allow-list (loopback by default): a browser page on another
 //    site cannot drive a local agent's tools (DNS rebinding); a bad Origin gets 403;
-//  - a bearer token on every request, verified by the gateway's identity service (IdP JWT
-//    with audience check, API key, gateway token); none or a bad one gets 401 with
+//  - a bearer token on every request, verified by the gateway's identity service, and for
+//    this resource: an IdP token's `aud` and a gateway token's `aud` must name the MCP
+//    resource (a token issued for another API is not passed through to the tools), an API
+//    key is the gateway's own credential; none or a bad one gets 401 with
 //    `WWW-Authenticate: Bearer resource_metadata=...` (RFC 9728) so an MCP client can find
 //    the IdP and log in by itself;
 //  - `/.well-known/oauth-protected-resource[/mcp]` names the resource and the IdP.
@@ -22,7 +24,8 @@ import { buildMcpServer } from './tools.ts';
 import { bearerToken } from '../identity/bearer.ts';
 
 export interface McpHttpDeps {
-  authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
+  /** the identity check; `audience`: the token must be for this resource (RFC 8707) */
+  authenticate(token: string, clientAddr: string, audience: string): Promise<AuthOutcome>;
   connections(who: Identity): Record<string, unknown>[];
   desk: ReviewDesk;
   /** the gateway's Postgres listener: the only way the tools reach a database */
@@ -95,7 +98,7 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
       if (!originAllowed(req.headers.origin, deps.allowedOrigins)) return reply.status(403).send({ error: `Origin ${req.headers.origin} is not allowed (gateway.mcp.allowedOrigins)` });
       const token = bearerToken(req.headers.authorization);
       if (!token) return challenge(reply, '', 'a bearer token is required');
-      const o = await deps.authenticate(token, req.ip);
+      const o = await deps.authenticate(token, req.ip, resource());
       if (!o.ok && o.reason === 'rate_limited') return reply.status(429).send({ error: 'too many failed attempts; try again later' });
       if (!o.ok) return challenge(reply, 'invalid_token', 'the token is invalid or expired');
       const authInfo = { token, clientId: o.identity.name, scopes: [], extra: { identity: o.identity } };

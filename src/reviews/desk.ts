@@ -47,6 +47,12 @@ export interface DeskDeps {
   baseUrl: () => string;
   /** roles (auth.roles); default: by group name */
   hasRole?: (i: Identity, role: 'admin' | 'auditor' | 'approver') => boolean;
+  /**
+   * The connection's masker over a command's text: what leaves the gateway in a webhook
+   * (a chat channel, a ticket) is masked like a result would be. Without it, webhooks
+   * carry no command text at all.
+   */
+  maskCommand?: (connection: string, text: string) => string;
   log?: Logger;
 }
 
@@ -262,7 +268,15 @@ export class ReviewDesk implements ReviewGate {
 
   private async event(type: string, actor: string, r: Review, comment?: string | null): Promise<void> {
     await this.audit(type, actor, r, comment === undefined ? {} : { comment });
-    this.notifier.notify({ type, review: r, actor, comment: comment ?? null, approve: this.approveHow(r.id) });
+    this.notifier.notify({ type, review: this.outbound(r), actor, comment: comment ?? null, approve: this.approveHow(r.id) });
+  }
+
+  /** The review as it may leave the gateway: command and parameters through the connection's masker. */
+  private outbound(r: Review): Review {
+    if (r.command === null && !r.params) return r;
+    const mask = this.deps.maskCommand;
+    const shown = (text: string) => (mask ? mask(r.connection, text) : '[withheld]');
+    return { ...r, command: r.command === null ? null : shown(r.command), params: r.params ? r.params.map((p) => (p === null ? null : shown(p))) : r.params };
   }
 
   private audit(type: string, actor: string, r: Review, extra: Record<string, unknown>): Promise<unknown> {

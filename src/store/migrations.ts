@@ -162,8 +162,30 @@ function reviews(dialect: Dialect): Migration {
   };
 }
 
+/** Facts about the deployment that must hold once per store, whichever replica or restart asks (e.g. the bootstrap admin was minted). */
+function gatewayState(dialect: Dialect): Migration {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('gateway_state')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('set_at', int, (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('gateway_state').execute();
+    },
+  };
+}
+
 function provider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001_initial': initial(dialect), '0002_identity': identity(dialect), '0003_reviews': reviews(dialect) }) };
+  return {
+    getMigrations: async () => ({
+      '0001_initial': initial(dialect), '0002_identity': identity(dialect), '0003_reviews': reviews(dialect), '0004_gateway_state': gatewayState(dialect),
+    }),
+  };
 }
 
 /** Bring the schema up to date; throws with the failing migration's error. */

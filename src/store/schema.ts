@@ -124,7 +124,15 @@ export interface ReviewVotesTable {
   at: number;
 }
 
+/** Once-per-store facts (`bootstrap_admin`: the first admin token was minted). */
+export interface GatewayStateTable {
+  name: string;
+  value: string;
+  set_at: number;
+}
+
 export interface Database {
+  gateway_state: GatewayStateTable;
   reviews: ReviewsTable;
   review_votes: ReviewVotesTable;
   api_keys: ApiKeysTable;

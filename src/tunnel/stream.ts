@@ -6,6 +6,12 @@
 // consumer stops its own stream's sender (whose write() then returns false and which
 // pauses its source socket), while the other streams of the tunnel keep flowing, and the
 // memory a stream can hold is bounded by window + highWaterMark on each side.
+//
+// The WebSocket under all streams has its own limit: while it has more than a bound
+// waiting to go out (a slow link, a peer that does not read), no stream sends DATA, so
+// write() returns false to every source and the bytes wait in the sources, not in memory
+// here, whatever credit the peer granted.
+
 import { Duplex } from 'node:stream';
 import { FrameType, MAX_FRAME_PAYLOAD, windowPayload } from './frames.ts';
 
@@ -17,6 +23,8 @@ export interface StreamSink {
   frame(type: FrameType, stream: number, payload?: Buffer | string): void;
   /** queue a DATA frame (payload ≤ MAX_FRAME_PAYLOAD) */
   data(stream: number, payload: Buffer): void;
+  /** the WebSocket has enough waiting to go out: hold DATA until the tunnel calls `resumeSending` */
+  saturated(): boolean;
   /** the stream is gone; its id may be dropped */
   forget(stream: number): void;
 }
@@ -107,8 +115,13 @@ export class TunnelStream extends Duplex {
     this.sendPending();
   }
 
+  /** The tunnel's WebSocket drained: send what waited. */
+  resumeSending(): void {
+    if (this.pending) this.sendPending();
+  }
+
   private sendPending(): void {
-    while (this.pending && this.credit > 0 && !this.silenced) {
+    while (this.pending && this.credit > 0 && !this.silenced && !this.sink.saturated()) {
       const n = Math.min(this.credit, this.pending.length, MAX_FRAME_PAYLOAD);
       this.sink.data(this.id, n === this.pending.length ? this.pending : this.pending.subarray(0, n));
       this.credit -= n;

@@ -9,6 +9,9 @@ import { TunnelStream, DEFAULT_WINDOW, type StreamSink } from './stream.ts';
 
 /** Flush a batch early once it holds this much, to keep WebSocket messages moderate. */
 const FLUSH_AT_BYTES = 512 * 1024;
+/** Streams stop sending DATA while this much waits in the WebSocket, and go on below SEND_LOW_BYTES. */
+export const SEND_HIGH_BYTES = 2 * FLUSH_AT_BYTES;
+const SEND_LOW_BYTES = FLUSH_AT_BYTES / 2;
 /** Largest WebSocket message either end accepts: a batch, flushed at FLUSH_AT_BYTES plus one frame. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Heartbeat period (env for tests and slow links); a tunnel drops after MAX_MISSED silent periods. */
@@ -43,6 +46,8 @@ export class Tunnel extends EventEmitter implements StreamSink {
   /** round trip of the last answered ping, ms */
   rttMs: number | null = null;
   private readonly window: number;
+  /** some stream is holding DATA until the WebSocket drains */
+  private holding = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -111,6 +116,20 @@ export class Tunnel extends EventEmitter implements StreamSink {
     this.streams.delete(stream);
   }
 
+  saturated(): boolean {
+    if (this.ws.bufferedAmount + this.outBytes < SEND_HIGH_BYTES) return false;
+    this.holding = true;
+    return true;
+  }
+
+  // Called as each message is written to the socket: once what waits is below the low mark,
+  // streams that held DATA send again.
+  private readonly onSent = (): void => {
+    if (!this.holding || this.closedReason || this.ws.bufferedAmount + this.outBytes >= SEND_LOW_BYTES) return;
+    this.holding = false;
+    for (const s of this.streams.values()) s.resumeSending();
+  };
+
   // Frames queued during one event-loop turn go out as one WebSocket message.
   private queue(buf: Buffer): void {
     if (this.closedReason) return;
@@ -129,7 +148,7 @@ export class Tunnel extends EventEmitter implements StreamSink {
     const msg = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
     this.out = [];
     this.outBytes = 0;
-    this.ws.send(msg, { binary: true });
+    this.ws.send(msg, { binary: true }, this.onSent);
   }
 
   // -- frames from the peer --

@@ -168,13 +168,13 @@ export async function startOidcProvider(opts: StartOidcProviderOptions = {}): Pr
       clientDefaults: { id_token_signed_response_alg: alg },
       cookies: { keys: cookieKeys },
       scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
-      claims: { openid: ['sub'], email: ['email'], profile: ['name'], groups: ['groups'] },
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
       // Put scope claims (groups, email) into the ID token even when an access token is issued.
       conformIdTokenClaims: false,
       async findAccount(_ctx: unknown, sub: string) {
         const a = accounts.find((x) => x.sub === sub);
         if (!a) return undefined;
-        return { accountId: a.sub, claims: async () => ({ sub: a.sub, email: a.email, name: a.name, groups: a.groups }) };
+        return { accountId: a.sub, claims: async () => ({ sub: a.sub, email: a.email, email_verified: true, name: a.name, groups: a.groups }) };
       },
       // First-party test clients: grant everything requested, so no consent prompt.
       async loadExistingGrant(ctx: any) {

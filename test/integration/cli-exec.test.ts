@@ -76,7 +76,7 @@ test('errors: the database\'s own (with SQLSTATE), a bad token, an unknown conne
   assert.match(sql.stderr, /relation "no_such_table" does not exist\nSQLSTATE 42P01/);
   const bad = await warden(['exec', 'local', '-c', 'SELECT 1', '--gateway', t.httpUrl], { WARDEN_TOKEN: 'wdn_forged' });
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /password authentication failed/);
+  assert.match(bad.stderr, /invalid or expired token/); // refused at the HTTP door, before the Postgres door
   const unknown = await warden(['exec', 'nope', '-c', 'SELECT 1', '--gateway', t.httpUrl]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no postgres connection named "nope"/);

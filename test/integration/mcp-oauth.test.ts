@@ -12,7 +12,8 @@ let idp: TestOidcProvider;
 let t: TestGateway;
 
 before(async () => {
-  idp = await startOidcProvider({ serviceClients: [{ clientId: 'ci-agent', clientSecret: 'ci-secret-1234567890', groups: ['ai-agents'] }] });
+  // The provider's resource indicator is urn:warden:gateway; its tokens name it in `aud`, as /mcp requires (RFC 8707).
+  idp = await startOidcProvider({ audience: 'urn:warden:gateway', serviceClients: [{ clientId: 'ci-agent', clientSecret: 'ci-secret-1234567890', groups: ['ai-agents'] }] });
   t = await startTestGateway({
     connections: [localPostgres('agents-db', { access: { groups: ['ai-agents'] } })],
     auth: { oidc: { issuer: idp.issuer, clientId: idp.cliClientId, audience: idp.audience, scopes: ['warden:access'] } },

@@ -102,3 +102,19 @@ test('created and approved events reach both hooks, signed, after a failed first
   assert.equal(approved.body.review.status, 'approved');
   assert.equal(refusedBadSignature, 0);
 });
+
+test('a held command leaves in a webhook masked by the connection\'s masker: secrets in literals do not reach the chat', async () => {
+  const alice = await t.token(['dev'], 'alice');
+  const secret = "DELETE FROM pg_temp.nothing_here_too -- card 4111 1111 1111 1111, mail ceo@example.com";
+  const held = await psql(t.pgPort, 'rv-hooks', alice, ['-c', secret]);
+  const id = reviewIdOf(held.stderr);
+  const json = await until(() => delivered.find((d) => d.path === '/json' && d.event === 'review.created' && d.body.review.id === id));
+  const slack = await until(() => delivered.find((d) => d.path === '/slack' && d.event === 'review.created' && d.body.text.includes(id)));
+  for (const body of [JSON.stringify(json.body), JSON.stringify(slack.body)]) {
+    assert.doesNotMatch(body, /4111 1111 1111 1111|ceo@example\.com/);
+    assert.match(body, /DELETE FROM pg_temp\.nothing_here_too/);
+  }
+  // The review itself keeps the exact command: approval is bound to it.
+  const [created] = (await t.events('review.created')).filter((e) => e.data.reviewId === id);
+  assert.equal(created!.data.command, secret);
+});

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createApiKey, findApiKey, listApiKeys, listSessions, getSession, revokeApiKey, touchApiKey, openStore, type Store } from '../../src/store/index.ts';
 import { openAuditLog } from '../../src/audit/index.ts';
+import { claim, unclaim } from '../../src/store/gateway-state.ts';
 
 export interface StoreBackend {
   name: string;
@@ -25,6 +26,21 @@ export function storeSuite(backend: () => StoreBackend): void {
       assert.equal(head.length, 1);
       await a.close();
       await b.close();
+    });
+
+    it('a once-per-store claim is won by exactly one of several racing callers', async () => {
+      const [a, b] = [await open(), await open()];
+      try {
+        const name = `once-${process.pid}-${Date.now()}`;
+        const wins = await Promise.all([claim(a, name, 'a'), claim(b, name, 'b'), claim(a, name, 'c'), claim(b, name, 'd')]);
+        assert.equal(wins.filter(Boolean).length, 1);
+        assert.equal(await claim(a, name, 'e'), false);
+        await unclaim(a, name);
+        assert.equal(await claim(b, name, 'f'), true);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     });
 
     it('creates, finds, lists, touches and revokes API keys; stores only a hash', async () => {

@@ -1,6 +1,7 @@
 // Failed authentications are limited per source address and per account name (sliding
 // window): a limited client is refused before its credential is even checked, with a
-// clear error (Postgres 28000 "too many failed attempts", HTTP 429), and audited.
+// clear error (Postgres 28000 "too many failed attempts", HTTP 429), and audited (a refused
+// credential on its own, rate-limited attempts summed per address: door-dos.test.ts).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
@@ -15,10 +16,15 @@ async function gateway(rateLimit: Record<string, unknown>): Promise<TestGateway>
   return t;
 }
 
+/** Reasons of audited refusals: one per event, and each summed one as often as it was counted. */
 async function codes(t: TestGateway): Promise<string[]> {
+  t.gw.services.flushRefusals();
   await t.gw.services.audit.flush();
-  const rows = await t.gw.services.store.db.selectFrom('events').select('data').where('type', '=', 'auth.denied').execute();
-  return rows.map((r) => String(JSON.parse(r.data).code));
+  const rows = await t.gw.services.store.db.selectFrom('events').select(['type', 'data']).where('type', 'in', ['auth.denied', 'auth.refused_summary']).execute();
+  return rows.flatMap((r) => {
+    const d = JSON.parse(r.data) as { code?: string; reasons?: Record<string, number> };
+    return r.type === 'auth.denied' ? [String(d.code)] : Object.entries(d.reasons ?? {}).flatMap(([k, n]) => Array<string>(n).fill(k));
+  });
 }
 
 test('per source: after N failures even a valid token is refused, at the Postgres door (28000) and the API (429)', async () => {

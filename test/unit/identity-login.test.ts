@@ -59,7 +59,7 @@ test('browser login: auth code + PKCE via loopback redirect, stored 0600, token 
 
   const v = await createOidcVerifier({ issuer: idp.issuer, audience: idp.audience });
   const id = await v.verify(await getAccessToken(c));
-  assert.equal(id.subject, 'bob');
+  assert.equal(id.subject, `${idp.issuer}#bob`);
   assert.deepEqual(id.groups, ['engineers']);
 
   const me = whoami(c.path);
@@ -79,7 +79,7 @@ test('refresh: an access token about to expire is replaced using the refresh tok
   assert.equal(after.accessToken, refreshed);
   assert.ok(after.idToken, 'the ID token is kept when the refresh response has none');
   const v = await createOidcVerifier({ issuer: idp.issuer, audience: idp.audience });
-  assert.equal((await v.verify(refreshed)).subject, 'alice');
+  assert.equal((await v.verify(refreshed)).subject, `${idp.issuer}#alice`);
 });
 
 test('device flow: the user code approved headlessly yields stored, verifiable tokens', async () => {
@@ -95,7 +95,7 @@ test('device flow: the user code approved headlessly yields stored, verifiable t
   assert.match(userCode, /^[A-Z]{4}-[A-Z]{4}$/);
   const v = await createOidcVerifier({ issuer: idp.issuer, audience: idp.audience });
   const id = await v.verify(creds.accessToken);
-  assert.equal(id.subject, 'alice');
+  assert.equal(id.subject, `${idp.issuer}#alice`);
   assert.deepEqual(id.groups, ['admins', 'engineers']);
   assert.equal(statSync(c.path!).mode & 0o777, 0o600);
 });

@@ -39,18 +39,18 @@ test('a user access token from auth code + PKCE becomes a user Identity with gro
   const { accessToken } = await idp.userTokens('alice');
   const id = await v.verify(accessToken);
   assert.equal(id.kind, 'user');
-  assert.equal(id.subject, 'alice');
+  assert.equal(id.subject, `${idp.issuer}#alice`);
   assert.deepEqual(id.groups, ['admins', 'engineers']);
   assert.ok(id.credentialId, 'jti is the credential id');
   assert.ok(id.expiresAt && id.expiresAt > Date.now());
 });
 
-test('ID tokens are accepted only for the configured client id, and name the user by email', async () => {
+test('ID tokens are accepted only for the configured client id, and name the user by verified email', async () => {
   const { idToken } = await idp.userTokens('bob');
   const withClient = await createOidcVerifier({ issuer: idp.issuer, audience: idp.audience, clientId: idp.cliClientId });
   const id = await withClient.verify(idToken);
   assert.equal(id.kind, 'user');
-  assert.equal(id.subject, 'bob');
+  assert.equal(id.subject, `${idp.issuer}#bob`);
   assert.equal(id.name, 'bob@example.test');
   assert.deepEqual(id.groups, ['engineers']);
   const apiOnly = await createOidcVerifier({ issuer: idp.issuer, audience: idp.audience });
@@ -61,8 +61,8 @@ test('a client-credentials access token becomes a service Identity with the clie
   const v = await createOidcVerifier({ issuer: idp.issuer, audience: idp.audience });
   const id = await v.verify(await idp.clientCredentialsToken());
   assert.equal(id.kind, 'service');
-  assert.equal(id.subject, 'agent-ci');
-  assert.equal(id.name, 'agent-ci');
+  assert.equal(id.subject, `${idp.issuer}#agent-ci`);
+  assert.equal(id.name, `${idp.issuer}#agent-ci`);
   assert.deepEqual(id.groups, ['ai-agents']);
 });
 
@@ -79,7 +79,7 @@ test('refresh: the access token from the refresh grant verifies too', async () =
   assert.equal(res.status, 200);
   assert.notEqual(body.access_token, first.accessToken);
   const id = await v.verify(body.access_token);
-  assert.equal(id.subject, 'bob');
+  assert.equal(id.subject, `${idp.issuer}#bob`);
   assert.deepEqual(id.groups, ['engineers']);
 });
 
@@ -94,8 +94,8 @@ test('key rotation: a token with the new kid verifies after rotation; a dropped 
     await own.rotateKeys();
     const after = await own.clientCredentialsToken();
     assert.notEqual(decodeProtectedHeader(after).kid, oldKid, 'new tokens carry the new kid');
-    assert.equal((await v.verify(after)).subject, 'agent-ci'); // unknown kid -> JWKS refetched
-    assert.equal((await v.verify(before)).subject, 'agent-ci'); // old key still published
+    assert.equal((await v.verify(after)).subject, `${own.issuer}#agent-ci`); // unknown kid -> JWKS refetched
+    assert.equal((await v.verify(before)).subject, `${own.issuer}#agent-ci`); // old key still published
 
     await own.rotateKeys({ dropOld: true });
     const fresh = await createOidcVerifier({ issuer: own.issuer, audience: own.audience });
@@ -132,12 +132,24 @@ test('claim mapping: nested groups claim, junk in groups ignored, service detect
   assert.deepEqual(groupsFrom({ ...base, groups: ['a', 7, null, '', 'a', 'b'] }, 'groups'), ['a', 'b']);
   assert.deepEqual(groupsFrom({ ...base, groups: { admin: true } }, 'groups'), []);
   assert.deepEqual(groupsFrom({ ...base, groups: 'solo' }, 'groups'), ['solo']);
-  const svc = (p: Record<string, unknown>, at = true) => identityFromClaims({ ...base, ...p }, { groupsClaim: 'groups', isAccessToken: at }).kind;
+  const svc = (p: Record<string, unknown>, at = true) => identityFromClaims({ ...base, ...p }, { groupsClaim: 'groups', isAccessToken: at, issuer: 'https://idp.test' }).kind;
   assert.equal(svc({ client_id: 'u1' }), 'service');
   assert.equal(svc({ gty: 'client-credentials' }), 'service');
   assert.equal(svc({ idtyp: 'app' }), 'service');
   assert.equal(svc({ client_id: 'cli', azp: 'cli' }), 'user');
   assert.equal(svc({ client_id: 'u1' }, false), 'user', 'an ID token always stands for a user');
+});
+
+test('claim mapping: keyed by issuer + sub; named by a verified email only, never by names the user may set', () => {
+  const map = (p: Record<string, unknown>) => identityFromClaims({ sub: 'u1', exp: 2_000_000_000, ...p }, { groupsClaim: 'groups', isAccessToken: true, issuer: 'https://idp.test' });
+  assert.equal(map({}).subject, 'https://idp.test#u1');
+  assert.equal(map({ email: 'u1@corp.test', email_verified: true }).name, 'u1@corp.test');
+  assert.equal(map({ email: 'u1@corp.test', email_verified: 'true' }).name, 'u1@corp.test');
+  for (const unverified of [{ email: 'ceo@corp.test' }, { email: 'ceo@corp.test', email_verified: false }, { preferred_username: 'admin' }, { name: 'alice' }]) {
+    assert.equal(map(unverified).name, 'https://idp.test#u1', JSON.stringify(unverified));
+  }
+  // A service is named by its key too: a client name is not an account name.
+  assert.equal(map({ client_id: 'u1', email: 'x@corp.test', email_verified: true }).name, 'https://idp.test#u1');
 });
 
 test('IdP down: cached keys keep verifying; a kid that needs a refetch is refused as unavailable', async () => {
@@ -151,6 +163,6 @@ test('IdP down: cached keys keep verifying; a kid that needs a refetch is refuse
     .setIssuer(own.issuer).setAudience(own.audience).setIssuedAt().setExpirationTime('5m')
     .sign(k.privateKey);
   await own.close();
-  assert.equal((await v.verify(token)).subject, 'agent-ci');
+  assert.equal((await v.verify(token)).subject, `${own.issuer}#agent-ci`);
   assert.equal(await reasonOf(v.verify(unknown)), 'unavailable');
 });

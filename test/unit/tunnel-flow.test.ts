@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { Tunnel } from '../../src/tunnel/tunnel.ts';
+import { FrameType, decodeFrames, encodeFrame, windowPayload } from '../../src/tunnel/frames.ts';
 import { DEFAULT_WINDOW, type TunnelStream } from '../../src/tunnel/stream.ts';
 
 const servers: WebSocketServer[] = [];
@@ -25,7 +26,7 @@ async function pair(onOpen: (s: TunnelStream, target: { host: string; port: numb
   const gateway = new Tunnel(serverWs, { peer: 'agent "t"', heartbeatMs: hb, maxMissed: 3 });
   // answer: false leaves the agent end deaf (no Tunnel), to test missed heartbeats.
   const agent = opts.answer === false ? null : new Tunnel(client, { peer: 'gateway', heartbeatMs: 60_000, maxMissed: 3, onOpen });
-  return { gateway, agent, client };
+  return { gateway, agent, client, serverWs };
 }
 
 const chunk = Buffer.alloc(16 * 1024, 0x61);
@@ -117,5 +118,40 @@ test('a peer that stops answering heartbeats is dropped', async () => {
   const { gateway, client } = await pair(() => {}, { heartbeatMs: 30, answer: false });
   const [reason] = (await once(gateway, 'close')) as [string];
   assert.match(reason, /no answer to 3 heartbeats/);
+  client.terminate();
+});
+
+test('a slow agent that grants credit but does not read: the gateway stops at the WebSocket\'s bound, not at the credit', async () => {
+  // The "agent" is a bare WebSocket: it opens the stream, grants 2 GiB of credit at once
+  // (more than any window), then stops reading its socket.
+  const { gateway, client, serverWs } = await pair(() => {}, { answer: false });
+  client.on('message', (data: Buffer) => {
+    decodeFrames(data, (f) => {
+      if (f.type !== FrameType.OPEN) return;
+      client.send(Buffer.concat([encodeFrame(FrameType.OPENED, f.stream), encodeFrame(FrameType.WINDOW, f.stream, windowPayload(0x7fffffff))]), () => client.pause());
+    });
+  });
+  const s = await gateway.openStream('db', 7, 5000);
+  await new Promise((r) => setTimeout(r, 50)); // the grant has arrived
+  const big = Buffer.alloc(64 * 1024, 0x62);
+  let written = 0;
+  let pushedBack = false;
+  for (let i = 0; i < 512 && !pushedBack; i++) {
+    pushedBack = !s.write(big);
+    written += big.length;
+    if (i % 16 === 15) await new Promise((r) => setImmediate(r)); // let batches flush
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(pushedBack, `write() never pushed back after ${written} bytes`);
+  // The bound is 1 MiB waiting in the WebSocket, plus one batch on its way in.
+  assert.ok(serverWs.bufferedAmount <= 2 * 1024 * 1024, `the WebSocket holds ${serverWs.bufferedAmount} bytes waiting`);
+  // The agent reads again: the held bytes go out and the source may write again.
+  const drained = once(s, 'drain');
+  let got = 0;
+  client.on('message', (d: Buffer) => (got += d.length));
+  client.resume();
+  await drained;
+  assert.ok(got > 0);
+  gateway.close('test over');
   client.terminate();
 });

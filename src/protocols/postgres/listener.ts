@@ -29,6 +29,14 @@ export class AdmissionError extends Error {
   }
 }
 
+/** The deadline and slot of one connection until it is admitted. */
+interface HandshakeGuard {
+  /** end the handshake with this message (the deadline passed) */
+  expire(message: string): void;
+  /** the caller is admitted (or gone): free the slot, stop the deadline */
+  admitted(): void;
+}
+
 export interface PostgresFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
   admit(req: { token: string; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: PostgresConnectionConfig }>;
@@ -38,6 +46,10 @@ export interface PostgresFrontDoorDeps {
   /** a byte stream to the target, through the connection's agent */
   dial(connection: PostgresConnectionConfig): Promise<Duplex>;
   tls: { cert: string; key: string } | null;
+  /** a caller has `timeoutMs` from connecting to sending its token; at most `maxPending` callers are that far at once */
+  handshake: { timeoutMs: number; maxPending: number };
+  /** a connection refused before it could authenticate (counted and summarised, never audited one by one) */
+  onRefused(reason: 'handshake_timeout' | 'too_many_handshakes', clientAddr: string): void;
   maxMessageBytes: number;
   limits: CaptureLimits;
   log: Logger;
@@ -47,9 +59,14 @@ export interface PostgresFrontDoorDeps {
 // and options (which could set role or search_path behind the rules' back) stay ours.
 const PASSED_PARAMS = new Set(['application_name', 'client_encoding', 'DateStyle', 'datestyle', 'TimeZone', 'timezone', 'extra_float_digits', 'IntervalStyle', 'intervalstyle', 'search_path']);
 
+// No `tls` key means `require`: with `prefer`, an active attacker on the path answers the
+// SSLRequest with N and reads everything. Unverified TLS still stops a passive listener, and
+// SCRAM-SHA-256-PLUS binds the login to the certificate, so an active one cannot log in
+// through its own certificate either. A target without TLS (the demo, a local trust-auth
+// server) says so with `tls: false`.
 function upstreamTls(c: PostgresConnectionConfig): UpstreamTls {
-  if (c.tls === undefined || c.tls === false) return { mode: c.tls === false ? 'disable' : 'prefer' };
-  if (c.tls === true) return { mode: 'require' };
+  if (c.tls === undefined || c.tls === true) return { mode: 'require' };
+  if (c.tls === false) return { mode: 'disable' };
   return c.tls;
 }
 
@@ -64,6 +81,8 @@ export class PostgresFrontDoor {
   private readonly functionCatalogs = new WeakMap<PostgresConnectionConfig, FunctionCatalog>();
   /** one side-connection query per connection, for both catalogs */
   private readonly sideQueries = new WeakMap<PostgresConnectionConfig, CatalogQuery>();
+  /** connections accepted and not yet past the caller's part of the handshake */
+  private pending = 0;
 
   constructor(private readonly deps: PostgresFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
@@ -90,9 +109,47 @@ export class PostgresFrontDoor {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  get pendingHandshakes(): number {
+    return this.pending;
+  }
+
+  // Until a caller is admitted it holds a slot and runs against a deadline: a flood of
+  // connections that say nothing (or stall in TLS or mid-startup) cannot pile up.
   private async accept(raw: Socket): Promise<void> {
     const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on('error', () => {});
+    const { timeoutMs, maxPending } = this.deps.handshake;
+    if (this.pending >= maxPending) {
+      this.deps.onRefused('too_many_handshakes', clientAddr);
+      // What Postgres answers when it has no room: an ErrorResponse, which libpq reads even in place of the SSLRequest answer.
+      raw.end(fatalResponse('53300', 'warden: too many connections are logging in at once; try again shortly'));
+      setTimeout(() => raw.destroy(), 1000).unref();
+      return;
+    }
+    this.pending++;
+    const deadline = setTimeout(() => {
+      guard.admitted();
+      this.deps.onRefused('handshake_timeout', clientAddr);
+      guard.expire(`warden: no login within ${timeoutMs / 1000} s; closing the connection`);
+    }, timeoutMs);
+    deadline.unref();
+    let holding = true;
+    const guard: HandshakeGuard = {
+      expire: () => raw.destroy(),
+      admitted: () => {
+        if (holding) this.pending--;
+        holding = false;
+        clearTimeout(deadline);
+      },
+    };
+    try {
+      await this.handshake(raw, clientAddr, guard);
+    } finally {
+      guard.admitted();
+    }
+  }
+
+  private async handshake(raw: Socket, clientAddr: string, guard: HandshakeGuard): Promise<void> {
     let socket: Duplex = raw;
     const reader = new HandshakeReader(raw, 64 * 1024);
     const refuse = (sqlstate: string, message: string) => {
@@ -100,6 +157,7 @@ export class PostgresFrontDoor {
       reader.detach();
       setTimeout(() => socket.destroy(), 1000).unref();
     };
+    guard.expire = (message) => refuse('08006', message);
     try {
       let startup;
       for (;;) {
@@ -149,6 +207,7 @@ export class PostgresFrontDoor {
         if (e instanceof AdmissionError) return refuse(e.sqlstate, `warden: ${e.message}`);
         throw e;
       }
+      guard.admitted();
       const { identity, connection } = admitted;
       const passed: Record<string, string> = {};
       for (const [k, v] of Object.entries(params)) if (PASSED_PARAMS.has(k)) passed[k] = v;
@@ -213,8 +272,8 @@ export class PostgresFrontDoor {
   private async connectTarget(connection: PostgresConnectionConfig, params: Record<string, string>) {
     const stream = await this.deps.dial(connection);
     return connectUpstream(stream, {
-      host: connection.host, database: connection.database, user: connection.user, password: connection.password,
-      tls: upstreamTls(connection), params,
+      name: connection.name, host: connection.host, database: connection.database, user: connection.user, password: connection.password,
+      tls: upstreamTls(connection), allowInsecureAuth: connection.allowInsecureAuth, params,
     });
   }
 
