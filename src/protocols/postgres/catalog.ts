@@ -19,6 +19,10 @@ export interface TableNames {
   columns: Map<number, string>;
   /** attribute number -> type OID */
   types: Map<number, number>;
+  /** pg_class.relkind: `r` table, `v` view, `m` materialized view, ... */
+  kind?: string;
+  /** a view's (or materialized view's) SELECT, as the target prints it: what its columns carry */
+  definition?: string;
 }
 
 /** A table as a statement names it: `people`, `hr.staff`. */
@@ -103,19 +107,43 @@ export class TableCatalog {
   }
 
   /** Resolve a table's name to its OID, then load its names. Never rejects. */
-  async loadByName(t: TableName): Promise<void> {
-    const key = tableKey(t);
-    let oid: number | null = null;
+  loadByName(t: TableName): Promise<void> {
+    return this.loadByNames([t]);
+  }
+
+  /** Resolve several names in one lookup (a statement's tables), then load their names. Never rejects. */
+  async loadByNames(list: readonly TableName[]): Promise<void> {
+    const keys = [...new Set(list.map(tableKey))];
+    if (!keys.length) return;
+    const found = new Map<string, number>();
     try {
       // E'' quoting holds whatever standard_conforming_strings says; the identifiers are quoted for to_regclass.
-      const literal = `E'${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-      const rows = await withTimeout(this.query(`SELECT pg_catalog.to_regclass(${literal})::pg_catalog.oid`), this.timeoutMs, 'the table lookup timed out');
-      oid = rows[0]?.[0] ? Number(rows[0][0]) : null;
+      const literals = keys.map((k) => `E'${k.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+      const rows = await withTimeout(
+        this.query(`SELECT k, pg_catalog.to_regclass(k)::pg_catalog.oid FROM pg_catalog.unnest(ARRAY[${literals.join(', ')}]::pg_catalog.text[]) k`),
+        this.timeoutMs,
+        'the table lookup timed out',
+      );
+      for (const [k, oid] of rows) if (k !== null && oid) found.set(k, Number(oid));
     } catch (e) {
       this.opts.onFailure?.(e as Error);
     }
-    this.names.set(key, { oid, expires: Date.now() + (oid !== null ? this.ttlMs : this.failureTtlMs) });
-    if (oid !== null) await this.load([oid]);
+    const now = Date.now();
+    for (const k of keys) {
+      const oid = found.get(k) ?? null;
+      this.names.set(k, { oid, expires: now + (oid !== null ? this.ttlMs : this.failureTtlMs) });
+    }
+    const oids = [...new Set(found.values())].filter((o) => this.get(o, now) === undefined);
+    if (oids.length) await this.load(oids);
+  }
+
+  /**
+   * Forget every name: the target's definitions changed (a session ran DDL through the
+   * gateway: a view replaced, a table renamed), so what a column carries may have too.
+   */
+  forget(): void {
+    this.tables.clear();
+    this.names.clear();
   }
 
   private readonly names = new Map<string, { oid: number | null; expires: number }>();
@@ -124,7 +152,9 @@ export class TableCatalog {
     // OIDs come from the target's own RowDescription as uint32; checked anyway, they are the only input of the SQL.
     const list = oids.filter((o) => Number.isInteger(o) && o > 0 && o <= 0xffffffff);
     const sql =
-      'SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atttypid FROM pg_catalog.pg_class c ' +
+      // A view's definition once (on its first column's row), for masking what its columns carry.
+      "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atttypid, c.relkind, CASE WHEN c.relkind IN ('v', 'm') AND a.attnum = 1 " +
+      'THEN pg_catalog.pg_get_viewdef(c.oid) END FROM pg_catalog.pg_class c ' +
       'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ' +
       'LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
       `WHERE c.oid = ANY ('{${list.join(',')}}'::pg_catalog.oid[])`;
@@ -135,10 +165,11 @@ export class TableCatalog {
       this.opts.onFailure?.(e as Error);
     }
     const found = new Map<number, TableNames>();
-    for (const [oid, schema, table, attnum, column, type] of rows ?? []) {
+    for (const [oid, schema, table, attnum, column, type, kind, definition] of rows ?? []) {
       const key = Number(oid);
       let t = found.get(key);
-      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map(), types: new Map() }));
+      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map(), types: new Map(), ...(kind ? { kind } : {}) }));
+      if (definition) t.definition = definition;
       if (attnum !== null && column !== null) {
         t.columns.set(Number(attnum), column);
         t.types.set(Number(attnum), Number(type));
