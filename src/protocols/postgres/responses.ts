@@ -11,6 +11,7 @@ import { maskBinaryCopy, textFieldMasker, type FieldMasker } from './copy-binary
 import { maskCopyRow, type CopyFieldMasker, type CopyRowFormat } from './copy-rows.ts';
 import type { TableCatalog, TableName } from './catalog.ts';
 import { classifyPostgres } from '../../sql/postgres.ts';
+import { attachSources, statementLineage, statementWrites } from './lineage.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
@@ -41,6 +42,8 @@ const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), 
 interface Described {
   fields: FieldDescription[];
   columns: { name: string; type: number }[];
+  /** some column is computed (table OID 0): what it carries depends on the statement */
+  computed: boolean;
 }
 const described = new Map<string, Described>();
 const DESCRIBED_MAX = 512;
@@ -54,13 +57,18 @@ function describe(buf: Buffer, start: number, end: number): Described | null {
   }
   const m = decodeBackend(ROW_DESC, buf, start, end);
   if (m.type !== 'RowDescription') return null;
-  const d: Described = { fields: m.fields, columns: m.fields.map((f) => ({ name: f.name, type: f.typeOid })) };
+  const d: Described = { fields: m.fields, columns: m.fields.map((f) => ({ name: f.name, type: f.typeOid })), computed: m.fields.some((f) => f.tableOid === 0) };
   if (key !== null) {
     if (described.size >= DESCRIBED_MAX) described.clear();
     described.set(key, d);
   }
   return d;
 }
+
+const DDL_TAG = /^(CREATE|ALTER|DROP) /;
+
+/** Lookups a RowDescription may wait for (views over views); then what is missing counts as unresolved. */
+const MAX_LINEAGE_WAITS = 10;
 
 export class ResponseTracker {
   private readonly queue: Expect[] = [];
@@ -152,6 +160,7 @@ export class ResponseTracker {
   onFrame(type: number, buf: Buffer, start: number, end: number): FrameFate {
     switch (type) {
       case DATA_ROW: {
+        if (this.replan !== null && this.planAgain() === STALL) return STALL;
         let frame: Buffer | undefined;
         if (this.rows) {
           // The row is read where it lies in the chunk: no view of it is made unless it changes.
@@ -193,27 +202,7 @@ export class ResponseTracker {
       }
       case ROW_DESC: {
         const d = describe(buf, start, end);
-        if (d) {
-          const masking = this.masker?.enabled === true && this.unmasked !== d.fields;
-          if (masking && this.catalog) {
-            // Names first, rows after: the result waits (this frame and what follows are held).
-            const missing = this.catalog.missing(d.fields);
-            if (missing.length) {
-              this.lookup = this.catalog.load(missing);
-              return STALL;
-            }
-          }
-          this.columns = d.fields;
-          this.columnList = d.columns;
-          if (!masking) this.rows = null;
-          else {
-            // A ResultMasker keeps per-result state (what it masked): a new one per result.
-            const now = Date.now();
-            const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f, now)));
-            this.rows = rs.active ? rs : null;
-            this.unmasked = this.rows ? null : d.fields;
-          }
-        }
+        if (d && this.planResult(d) === STALL) return STALL;
         this.completeIf('D');
         return undefined;
       }
@@ -243,6 +232,8 @@ export class ResponseTracker {
           this.statementsDone++;
         }
         const tag = type === COMMAND_COMPLETE ? cstringAt(buf, start, end)[0] : type === EMPTY_QUERY ? '' : 'SUSPENDED';
+        // A view replaced or a table renamed changes what a column carries: names are looked up anew.
+        if (this.catalog && DDL_TAG.test(tag)) this.catalog.forget();
         if (run) this.finish(run, undefined, tag);
         if (this.peek()?.kind === 'E') this.pop();
         // A suspended portal goes on with the same columns at its next Execute.
@@ -367,6 +358,81 @@ export class ResponseTracker {
       else cap.add(tuple.values, tuple.values.reduce((n, v) => n + (v?.length ?? 0), 0), this.keepOriginals && tuple.originals ? tuple.values.map((v, i) => tuple.originals![i] ?? v) : undefined);
     }
     return frame;
+  }
+
+  /** How many times the current RowDescription waited for the tables its lineage names. */
+  private lineageWaits = 0;
+  /** A result planned before its statement was known (a Describe answered ahead of its Execute). */
+  private replan: Described | null = null;
+
+  /** The masking plan of a result, made on its RowDescription; STALL while names are looked up. */
+  private planResult(d: Described): typeof STALL | undefined {
+    const masker = this.masker?.enabled ? this.masker : null;
+    // A statement that writes what it returns (INSERT ... RETURNING) decides even a plain column's plan.
+    const run = masker !== null ? this.describedRun() : null;
+    // Its statement not known yet: planned without it (failing closed), and again at its first row.
+    const deferred = masker !== null && run?.text === undefined ? d : null;
+    const writes = run !== null && !d.computed && statementWrites(run.text, this.statementIndex(run));
+    if (!masker || (this.unmasked === d.fields && !writes)) {
+      this.replan = deferred;
+      this.columns = d.fields;
+      this.columnList = d.columns;
+      this.rows = null;
+      return undefined;
+    }
+    if (this.catalog) {
+      // Names first, rows after: the result waits (this frame and what follows are held).
+      const missing = this.catalog.missing(d.fields);
+      if (missing.length) {
+        this.lookup = this.catalog.load(missing);
+        return STALL;
+      }
+    }
+    const now = Date.now();
+    const infos = d.fields.map((f) => this.columnInfo(f, now));
+    const stmt = (d.computed || writes) && run ? statementLineage(run.text, this.statementIndex(run)) : null;
+    const considered = attachSources(infos, d.fields, stmt, this.catalog, now, this.lineageWaits >= MAX_LINEAGE_WAITS);
+    if (considered instanceof Promise) {
+      this.lookup = considered;
+      this.lineageWaits++;
+      return STALL;
+    }
+    this.lineageWaits = 0;
+    this.replan = deferred;
+    this.columns = d.fields;
+    this.columnList = d.columns;
+    // A ResultMasker keeps per-result state (what it masked): a new one per result.
+    const rs = masker.forColumns(infos);
+    this.rows = rs.active ? rs : null;
+    // Only a plan that follows from the field list alone may be reused for the same list.
+    this.unmasked = this.rows || considered ? null : d.fields;
+    return undefined;
+  }
+
+  /**
+   * A result described before its statement ran (Describe, then Bind and Execute sent
+   * later): at its first row the statement is known, and the plan is made again.
+   */
+  private planAgain(): typeof STALL | undefined {
+    const d = this.replan!;
+    if (this.columns !== d.fields || this.running()?.text === undefined) return undefined;
+    return this.planResult(d);
+  }
+
+  /**
+   * The command a RowDescription answers: the running query (a simple query's statements
+   * one after the other), or the Execute right after a Describe (Bind, Describe, Execute).
+   */
+  private describedRun(): Running | null {
+    const run = this.running();
+    if (run) return run;
+    const next = this.queue[this.head + 1];
+    return this.peek()?.kind === 'D' && next?.kind === 'E' ? next.run : null;
+  }
+
+  /** The statement being answered: its text and its place in a simple query's. */
+  private statementIndex(run: Running): number {
+    return run === this.statementsOf ? this.statementsDone : 0;
   }
 
   /** What masking knows of a column: its label, and where the target says it comes from. */

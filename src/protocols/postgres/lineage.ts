@@ -1,0 +1,190 @@
+// Where the values of a result's columns may come from, for masking. The target reports
+// a computed column (an expression, a set operation) with table OID 0 and a view's column
+// as the view's own: neither says which table column it carries. The statement's lineage
+// (src/sql/pg-lineage.ts) does, by the names it uses; those names are resolved here
+// through the table catalog, as the target resolves them (a view into its definition's
+// columns), and given to masking as each column's `sources`.
+//
+// Fail closed: a table that cannot be looked up stands for "a masked column" when the
+// value could be any of its columns; a statement that cannot be seen through (or whose
+// text is not known) makes every computed column carry "a masked column".
+import type { ColumnInfo } from '../../masking/index.ts';
+import { lineageOfColumn, pgLineage, type LineageSource, type StatementLineage } from '../../sql/pg-lineage.ts';
+import { classifyPostgres } from '../../sql/postgres.ts';
+import type { Statement } from '../../sql/types.ts';
+import type { TableCatalog, TableName, TableNames } from './catalog.ts';
+import type { FieldDescription } from './messages.ts';
+
+const UNRESOLVED: ColumnInfo = Object.freeze({ name: '', unresolved: true });
+/** Views over views over ...: deeper than this is not followed (masked as unresolved). */
+const MAX_VIEW_DEPTH = 8;
+
+/**
+ * Give each column of a result that may carry another column's value its `sources`.
+ * Returns a promise when tables must be looked up first (the result waits, then this runs
+ * again), else whether any column was considered (a result whose plan depends on its
+ * statement, not on its RowDescription alone). `final`: no more waiting, what is not
+ * known yet counts as unresolved.
+ */
+export function attachSources(
+  infos: ColumnInfo[],
+  fields: readonly FieldDescription[],
+  stmt: StatementLineage | null,
+  catalog: TableCatalog | null,
+  now: number,
+  final = false,
+): Promise<void> | boolean {
+  const r = new SourceResolver(catalog, now, final);
+  const n = fields.length;
+  let considered = false;
+  for (let i = 0; i < n; i++) {
+    const f = fields[i]!;
+    const out: ColumnInfo[] = [];
+    if (f.tableOid === 0) {
+      considered = true;
+      if (!stmt || stmt.opaque) out.push(UNRESOLVED);
+      else r.output(stmt, i, n, out);
+    } else {
+      const t = catalog?.get(f.tableOid, now);
+      if (f.column === 0) {
+        // A whole row (`SELECT p FROM people p`): the target names the table, attribute 0.
+        considered = true;
+        if (t) r.wholeRow(t, out, 0);
+        else out.push(UNRESOLVED);
+      } else if (t && isView(t)) {
+        considered = true;
+        r.viewColumns(t, [f.column], out, 0);
+      }
+      // INSERT ... RETURNING x: the target's own column, carrying what was written to it.
+      if (stmt?.assigns) {
+        considered = true;
+        r.output(stmt, i, n, out);
+      }
+    }
+    if (out.length) infos[i]!.sources = out;
+  }
+  return r.lookups() ?? considered;
+}
+
+/** The lineage of statement `index` of a command's text; null when the text is not known. */
+export function statementLineage(text: string | undefined, index: number): StatementLineage | null {
+  return text ? (pgLineage(text)[index] ?? null) : null;
+}
+
+/**
+ * Statement `index` of the text writes rows (maybe in a WITH): an INSERT, UPDATE or
+ * MERGE, whose RETURNING columns may carry what it wrote. Read off the classification,
+ * which the command's judgement already cached: no parse for a plain SELECT.
+ */
+export function statementWrites(text: string | undefined, index: number): boolean {
+  if (!text) return false;
+  try {
+    const s = classifyPostgres(text).statements[index];
+    return s !== undefined && writesRows(s);
+  } catch {
+    return true; // the parser is not loaded: let the lineage decide (it fails closed)
+  }
+}
+
+function writesRows(s: Statement): boolean {
+  return s.kind === 'insert' || s.kind === 'update' || s.kind === 'merge' || s.nested.some(writesRows);
+}
+
+function isView(t: TableNames): boolean {
+  return t.kind === 'v' || t.kind === 'm';
+}
+
+class SourceResolver {
+  /** a table's columns as sources, made once per result */
+  private readonly rows = new Map<TableNames, ColumnInfo[]>();
+
+  constructor(
+    private readonly catalog: TableCatalog | null,
+    private readonly now: number,
+    private readonly final: boolean,
+  ) {}
+
+  /** What result column i of n carries by the statement's lineage; unknown: any column it references. */
+  output(stmt: StatementLineage, i: number, n: number, out: ColumnInfo[], depth = 0): void {
+    const o = lineageOfColumn(stmt, i, n);
+    for (const s of o.sources) this.source(s, out, depth);
+    if (o.unknown) for (const s of stmt.references) this.source(s, out, depth);
+  }
+
+  /** One source by name: a table's column, a whole row, or what a view's column carries. */
+  private source(s: LineageSource, out: ColumnInfo[], depth: number): void {
+    const t = this.table(s);
+    if (t === undefined) return; // being looked up
+    if (t === null) {
+      // No table the lookup can name so (a temporary one, the lookup failed): what it holds is not known.
+      out.push(UNRESOLVED);
+      return;
+    }
+    if (s.column === undefined) {
+      this.wholeRow(t, out, depth);
+      return;
+    }
+    if (isView(t)) {
+      this.viewColumns(t, [...t.columns].filter(([, name]) => name === s.column).map(([a]) => a), out, depth);
+      return;
+    }
+    // A candidate the table does not have (an unqualified name, several FROM items) is no source.
+    for (const [attnum, name] of t.columns) if (name === s.column) out.push(info(t, attnum));
+  }
+
+  /** Every column of a table (of a view: what each carries). */
+  wholeRow(t: TableNames, out: ColumnInfo[], depth: number): void {
+    if (isView(t)) this.viewColumns(t, [...t.columns.keys()], out, depth);
+    else out.push(...this.rowOf(t));
+  }
+
+  /** What the given columns of a view carry: its definition's lineage, resolved in turn. */
+  viewColumns(t: TableNames, attnums: number[], out: ColumnInfo[], depth: number): void {
+    const def = t.definition !== undefined && depth < MAX_VIEW_DEPTH ? pgLineage(t.definition)[0] : undefined;
+    if (!def || def.opaque) {
+      out.push(UNRESOLVED);
+      return;
+    }
+    // A view's columns are its query's outputs in order (pg_get_viewdef spells out every `*`).
+    const order = [...t.columns.keys()].sort((a, b) => a - b);
+    for (const attnum of attnums) {
+      const i = order.indexOf(attnum);
+      if (i < 0) out.push(UNRESOLVED);
+      else this.output(def, i, order.length, out, depth + 1);
+    }
+  }
+
+  /** The table a source names: undefined while it is looked up, null when there is none (or the lookup failed). */
+  private table(s: LineageSource): TableNames | null | undefined {
+    const c = this.catalog;
+    if (!c) return null;
+    const name = s.schema !== undefined ? { schema: s.schema, name: s.table } : { name: s.table };
+    const oid = c.oidOf(name, this.now);
+    if (oid === undefined) return this.final ? null : (this.names.push(name), undefined);
+    if (oid === null) return null;
+    const t = c.get(oid, this.now);
+    if (t === undefined) return this.final ? null : (this.oids.push(oid), undefined);
+    return t;
+  }
+
+  private readonly names: TableName[] = [];
+  private readonly oids: number[] = [];
+
+  /** The lookups this result waits for (one per kind, however many tables), or null when none. */
+  lookups(): Promise<void> | null {
+    const c = this.catalog;
+    if (!c || (!this.names.length && !this.oids.length)) return null;
+    return Promise.all([c.loadByNames(this.names), this.oids.length ? c.load([...new Set(this.oids)]) : undefined]).then(() => undefined);
+  }
+
+  private rowOf(t: TableNames): ColumnInfo[] {
+    let row = this.rows.get(t);
+    if (!row) this.rows.set(t, (row = [...t.columns.keys()].map((attnum) => info(t, attnum))));
+    return row;
+  }
+}
+
+function info(t: TableNames, attnum: number): ColumnInfo {
+  const column = t.columns.get(attnum)!;
+  return { name: column, column, table: t.table, schema: t.schema, typeOid: t.types.get(attnum) };
+}
