@@ -10,8 +10,6 @@
 // text is not known) makes every computed column carry "a masked column".
 import type { ColumnInfo } from '../../masking/index.ts';
 import { lineageOfColumn, pgLineage, type LineageSource, type StatementLineage } from '../../sql/pg-lineage.ts';
-import { classifyPostgres } from '../../sql/postgres.ts';
-import type { Statement } from '../../sql/types.ts';
 import type { TableCatalog, TableName, TableNames } from './catalog.ts';
 import type { FieldDescription } from './messages.ts';
 
@@ -39,13 +37,15 @@ export function attachSources(
   let considered = false;
   for (let i = 0; i < n; i++) {
     const f = fields[i]!;
+    const t = f.tableOid === 0 ? undefined : catalog?.get(f.tableOid, now);
+    // Most columns are a table's own, read as they are: nothing to attach.
+    if (f.tableOid !== 0 && f.column !== 0 && !stmt?.assigns && !(t && isView(t))) continue;
     const out: ColumnInfo[] = [];
     if (f.tableOid === 0) {
       considered = true;
       if (!stmt || stmt.opaque) out.push(UNRESOLVED);
       else r.output(stmt, i, n, out);
     } else {
-      const t = catalog?.get(f.tableOid, now);
       if (f.column === 0) {
         // A whole row (`SELECT p FROM people p`): the target names the table, attribute 0.
         considered = true;
@@ -72,23 +72,17 @@ export function statementLineage(text: string | undefined, index: number): State
 }
 
 /**
- * Statement `index` of the text writes rows (maybe in a WITH): an INSERT, UPDATE or
- * MERGE, whose RETURNING columns may carry what it wrote. Read off the classification,
- * which the command's judgement already cached: no parse for a plain SELECT.
+ * Statement `index` of the text may return what it wrote (INSERT, UPDATE, MERGE ...
+ * RETURNING, maybe inside a WITH): its lineage, else null. No statement returns what it
+ * wrote without the word RETURNING, so a plain SELECT costs one scan of its text.
  */
-export function statementWrites(text: string | undefined, index: number): boolean {
-  if (!text) return false;
-  try {
-    const s = classifyPostgres(text).statements[index];
-    return s !== undefined && writesRows(s);
-  } catch {
-    return true; // the parser is not loaded: let the lineage decide (it fails closed)
-  }
+export function writesReturned(text: string | undefined, index: number): StatementLineage | null {
+  if (!text || !RETURNING.test(text)) return null;
+  const l = statementLineage(text, index);
+  return l?.assigns ? l : null;
 }
 
-function writesRows(s: Statement): boolean {
-  return s.kind === 'insert' || s.kind === 'update' || s.kind === 'merge' || s.nested.some(writesRows);
-}
+const RETURNING = /returning/i;
 
 function isView(t: TableNames): boolean {
   return t.kind === 'v' || t.kind === 'm';
@@ -96,7 +90,7 @@ function isView(t: TableNames): boolean {
 
 class SourceResolver {
   /** a table's columns as sources, made once per result */
-  private readonly rows = new Map<TableNames, ColumnInfo[]>();
+  private rows: Map<TableNames, ColumnInfo[]> | null = null;
 
   constructor(
     private readonly catalog: TableCatalog | null,
@@ -174,12 +168,13 @@ class SourceResolver {
   lookups(): Promise<void> | null {
     const c = this.catalog;
     if (!c || (!this.names.length && !this.oids.length)) return null;
-    return Promise.all([c.loadByNames(this.names), this.oids.length ? c.load([...new Set(this.oids)]) : undefined]).then(() => undefined);
+    return Promise.all([this.names.length ? c.loadByNames(this.names) : undefined, this.oids.length ? c.load([...new Set(this.oids)]) : undefined]).then(() => undefined);
   }
 
   private rowOf(t: TableNames): ColumnInfo[] {
-    let row = this.rows.get(t);
-    if (!row) this.rows.set(t, (row = [...t.columns.keys()].map((attnum) => info(t, attnum))));
+    const rows = (this.rows ??= new Map());
+    let row = rows.get(t);
+    if (!row) rows.set(t, (row = [...t.columns.keys()].map((attnum) => info(t, attnum))));
     return row;
   }
 }

@@ -11,7 +11,7 @@ import { maskBinaryCopy, textFieldMasker, type FieldMasker } from './copy-binary
 import { maskCopyRow, type CopyFieldMasker, type CopyRowFormat } from './copy-rows.ts';
 import type { TableCatalog, TableName } from './catalog.ts';
 import { classifyPostgres } from '../../sql/postgres.ts';
-import { attachSources, statementLineage, statementWrites } from './lineage.ts';
+import { attachSources, statementLineage, writesReturned } from './lineage.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
@@ -372,7 +372,7 @@ export class ResponseTracker {
     const run = masker !== null ? this.describedRun() : null;
     // Its statement not known yet: planned without it (failing closed), and again at its first row.
     const deferred = masker !== null && run?.text === undefined ? d : null;
-    const writes = run !== null && !d.computed && statementWrites(run.text, this.statementIndex(run));
+    const writes = run !== null && !d.computed ? writesReturned(run.text, this.statementIndex(run)) : null;
     if (!masker || (this.unmasked === d.fields && !writes)) {
       this.replan = deferred;
       this.columns = d.fields;
@@ -390,7 +390,7 @@ export class ResponseTracker {
     }
     const now = Date.now();
     const infos = d.fields.map((f) => this.columnInfo(f, now));
-    const stmt = (d.computed || writes) && run ? statementLineage(run.text, this.statementIndex(run)) : null;
+    const stmt = d.computed && run ? statementLineage(run.text, this.statementIndex(run)) : writes;
     const considered = attachSources(infos, d.fields, stmt, this.catalog, now, this.lineageWaits >= MAX_LINEAGE_WAITS);
     if (considered instanceof Promise) {
       this.lookup = considered;
