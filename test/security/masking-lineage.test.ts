@@ -194,6 +194,25 @@ test('raw frames: a statement described ahead of its Bind and Execute; several s
   assert.equal(multi[2]![0], 'sunny');
 });
 
+test('standard_conforming_strings off: a text the server splits otherwise than the parser is not trusted', async () => {
+  // With the setting off the server reads \' as a quote inside a string, the parser (on)
+  // as its end. The parser sees SELECT 'a\'' ...; SELECT upper(name) ...; the server
+  // runs SELECT 'a''', then SELECT upper(ssn) FROM people, then a constant.
+  await query('SET standard_conforming_strings = off');
+  try {
+    const sql = String.raw`SELECT 'a\'' AS c; SELECT upper(ssn) AS v FROM people; SELECT '; SELECT upper(name) AS v FROM people; -- '`;
+    const rows = rowsOf(await client.roundTrip({ type: 'Query', text: sql }));
+    assert.equal(rows.length, 4, JSON.stringify(rows));
+    for (const [v] of rows.slice(1, 3)) assert.ok(masked(v!), JSON.stringify(rows));
+    assertNoSecret(rows, sql);
+    assertNoSecret(await recorded(sql), `${sql} (record)`);
+    // A text without a backslash reads the same either way: lineage is trusted.
+    assert.deepEqual(await query('SELECT upper(name) FROM people WHERE id = 1'), [['SUNNY']]);
+  } finally {
+    await query('SET standard_conforming_strings = on');
+  }
+});
+
 test('a cursor (FETCH) cannot be seen through: its computed columns are masked whole', async () => {
   const sql = 'BEGIN; DECLARE cur CURSOR FOR SELECT upper(ssn) AS v, upper(name) AS w FROM people; FETCH ALL FROM cur; COMMIT';
   const rows = rowsOf(await client.roundTrip({ type: 'Query', text: sql }));

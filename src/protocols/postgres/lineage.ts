@@ -9,7 +9,7 @@
 // value could be any of its columns; a statement that cannot be seen through (or whose
 // text is not known) makes every computed column carry "a masked column".
 import type { ColumnInfo } from '../../masking/index.ts';
-import { lineageOfColumn, pgLineage, type LineageSource, type StatementLineage } from '../../sql/pg-lineage.ts';
+import { lineageOfColumn, OPAQUE, pgLineage, type LineageSource, type StatementLineage } from '../../sql/pg-lineage.ts';
 import type { TableCatalog, TableName, TableNames } from './catalog.ts';
 import type { FieldDescription } from './messages.ts';
 
@@ -58,7 +58,8 @@ export function attachSources(
       // INSERT ... RETURNING x: the target's own column, carrying what was written to it.
       if (stmt?.assigns) {
         considered = true;
-        r.output(stmt, i, n, out);
+        if (stmt.opaque) out.push(UNRESOLVED);
+        else r.output(stmt, i, n, out);
       }
     }
     if (out.length) infos[i]!.sources = out;
@@ -66,19 +67,27 @@ export function attachSources(
   return r.lookups() ?? considered;
 }
 
-/** The lineage of statement `index` of a command's text; null when the text is not known. */
-export function statementLineage(text: string | undefined, index: number): StatementLineage | null {
-  return text ? (pgLineage(text)[index] ?? null) : null;
+/**
+ * The lineage of statement `index` of a command's text; null when the text is not known.
+ * `untrusted`: the server may read the text otherwise than the parser (backslashes in
+ * strings with standard_conforming_strings off): opaque, and it may have written what it returns.
+ */
+export function statementLineage(text: string | undefined, index: number, untrusted = false): StatementLineage | null {
+  if (!text) return null;
+  if (untrusted && text.includes('\\')) return UNTRUSTED;
+  return pgLineage(text)[index] ?? null;
 }
+
+const UNTRUSTED: StatementLineage = Object.freeze({ ...OPAQUE, assigns: true });
 
 /**
  * Statement `index` of the text may return what it wrote (INSERT, UPDATE, MERGE ...
  * RETURNING, maybe inside a WITH): its lineage, else null. No statement returns what it
  * wrote without the word RETURNING, so a plain SELECT costs one scan of its text.
  */
-export function writesReturned(text: string | undefined, index: number): StatementLineage | null {
+export function writesReturned(text: string | undefined, index: number, untrusted = false): StatementLineage | null {
   if (!text || !RETURNING.test(text)) return null;
-  const l = statementLineage(text, index);
+  const l = statementLineage(text, index, untrusted);
   return l?.assigns ? l : null;
 }
 

@@ -33,7 +33,7 @@ export type ResultSink = (commandId: string, summary: ResultSummary) => void;
 const T = (c: string) => c.charCodeAt(0);
 const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), NO_DATA = T('n'), ROW_DESC = T('T'),
   DATA_ROW = T('D'), COMMAND_COMPLETE = T('C'), EMPTY_QUERY = T('I'), PORTAL_SUSPENDED = T('s'), ERROR = T('E'),
-  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N'), COPY_OUT = T('H');
+  READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N'), COPY_OUT = T('H'), PARAMETER_STATUS = T('S');
 
 /**
  * RowDescriptions decoded by their bytes: a repeated query gets the same field list (and
@@ -259,6 +259,13 @@ export class ResponseTracker {
       case READY:
         this.onReady();
         return undefined;
+      case PARAMETER_STATUS: {
+        // With standard_conforming_strings off the server reads '\'' as a quote inside a
+        // string, the parser (on) as its end: statements may not be what lineage sees.
+        const [name, next] = cstringAt(buf, start, end);
+        if (name === 'standard_conforming_strings') this.backslashQuotes = cstringAt(buf, next, end)[0] !== 'on';
+        return undefined;
+      }
       default:
         return undefined;
     }
@@ -364,6 +371,8 @@ export class ResponseTracker {
   private lineageWaits = 0;
   /** A result planned before its statement was known (a Describe answered ahead of its Execute). */
   private replan: Described | null = null;
+  /** The session turned standard_conforming_strings off: no statement text is read as the server reads it. */
+  private backslashQuotes = false;
 
   /** The masking plan of a result, made on its RowDescription; STALL while names are looked up. */
   private planResult(d: Described): typeof STALL | undefined {
@@ -372,7 +381,7 @@ export class ResponseTracker {
     const run = masker !== null ? this.describedRun() : null;
     // Its statement not known yet: planned without it (failing closed), and again at its first row.
     const deferred = masker !== null && run?.text === undefined ? d : null;
-    const writes = run !== null && !d.computed ? writesReturned(run.text, this.statementIndex(run)) : null;
+    const writes = run !== null && !d.computed ? writesReturned(run.text, this.statementIndex(run), this.backslashQuotes) : null;
     if (!masker || (this.unmasked === d.fields && !writes)) {
       this.replan = deferred;
       this.columns = d.fields;
@@ -390,7 +399,7 @@ export class ResponseTracker {
     }
     const now = Date.now();
     const infos = d.fields.map((f) => this.columnInfo(f, now));
-    const stmt = d.computed && run ? statementLineage(run.text, this.statementIndex(run)) : writes;
+    const stmt = d.computed && run ? statementLineage(run.text, this.statementIndex(run), this.backslashQuotes) : writes;
     const considered = attachSources(infos, d.fields, stmt, this.catalog, now, this.lineageWaits >= MAX_LINEAGE_WAITS);
     if (considered instanceof Promise) {
       this.lookup = considered;
