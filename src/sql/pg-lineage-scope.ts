@@ -7,6 +7,17 @@ type Obj = Record<string, unknown>;
 
 /** Past this nesting the statement is not seen through (opaque) rather than overflow the stack. */
 export const MAX_DEPTH = 1000;
+/**
+ * Past this much work (nodes visited, sources carried by references) the statement is not
+ * seen through: nested recursive CTEs are walked again each round, so a short text could
+ * otherwise hold the event loop for seconds.
+ */
+const MAX_STEPS = 50_000;
+
+/** Count work done for a statement; throws (the statement becomes opaque) past the budget. */
+export function spend(ctx: Ctx, n = 1): void {
+  if ((ctx.steps += n) > MAX_STEPS) throw new Error('too much work');
+}
 
 /** The sources a value may carry, deduplicated. */
 export class Flow {
@@ -92,6 +103,7 @@ export interface Ctx {
   opaque: boolean;
   assigns: boolean;
   depth: number;
+  steps: number;
 }
 
 export interface Walker {
@@ -288,6 +300,7 @@ export function lineageScope(w: Walker) {
       const it = findItem(scope, names[names.length - 1]!, names.length > 1 ? names[names.length - 2] : undefined);
       flow = it ? wholeOfItem(it) : resolveNames(scope, names);
     }
+    spend(ctx, flow.sources.size);
     ctx.refs.addAll(flow);
     return flow;
   }

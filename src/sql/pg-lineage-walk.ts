@@ -2,7 +2,7 @@
 // libpg-query's JSON tree, and what each expression may carry. Conservative wherever
 // Postgres would need the catalog to decide (which FROM item an unqualified name is in).
 import { runsDynamicSql } from './dynamic-functions.ts';
-import { Flow, lineageScope, MAX_DEPTH, Scope, type Assigned, type Column, type Ctx, type Relation, type TableItem } from './pg-lineage-scope.ts';
+import { Flow, lineageScope, MAX_DEPTH, Scope, spend, type Assigned, type Column, type Ctx, type Relation, type TableItem } from './pg-lineage-scope.ts';
 import type { StatementLineage } from './pg-lineage.ts';
 
 type Obj = Record<string, unknown>;
@@ -14,12 +14,12 @@ const NO_DATA = new Set(['ExplainStmt', 'VariableShowStmt']);
 export function lineageOfStatement(node: string, body: Obj): StatementLineage {
   if (NO_DATA.has(node)) return { outputs: [], exact: false, opaque: false, assigns: false, references: [] };
   if (node !== 'SelectStmt' && !DML.has(node)) return opaque();
-  const ctx: Ctx = { refs: new Flow(), sink: new Flow(), opaque: false, assigns: false, depth: 0 };
+  const ctx: Ctx = { refs: new Flow(), sink: new Flow(), opaque: false, assigns: false, depth: 0, steps: 0 };
   let rel: Relation;
   try {
     rel = node === 'SelectStmt' ? selectRel(body, null, ctx) : dmlRel(node, body, null, ctx);
   } catch {
-    return opaque(); // deeper than MAX_DEPTH: not seen through
+    return opaque(); // deeper than MAX_DEPTH or more work than MAX_STEPS: not seen through
   }
   return {
     outputs: rel.columns.map((c) => ({ sources: [...c.flow.sources.values()], unknown: c.flow.unknown, expands: c.expands === true })),
@@ -35,6 +35,8 @@ function opaque(): StatementLineage {
 }
 
 const walk = lineageScope({ selectOf, expr });
+/** A query level (scopes, outputs, unions of what they carry) weighs as much as this many nodes. */
+const QUERY_STEPS = 20;
 
 /** A query node as found in a CTE, a subquery or a sublink (`{ SelectStmt: {...} }`). */
 function selectOf(wrapped: unknown, outer: Scope | null, ctx: Ctx): Relation {
@@ -48,6 +50,7 @@ function selectOf(wrapped: unknown, outer: Scope | null, ctx: Ctx): Relation {
 }
 
 function selectRel(body: Obj, outer: Scope | null, ctx: Ctx): Relation {
+  spend(ctx, QUERY_STEPS);
   if (++ctx.depth > MAX_DEPTH) throw new Error('too deep');
   try {
     const withScope = body.withClause ? walk.withClause(body.withClause as Obj, outer, ctx) : outer;
@@ -127,6 +130,7 @@ function targets(list: Obj[] | undefined, scope: Scope, ctx: Ctx): Column[] {
 
 /** An INSERT, UPDATE, DELETE or MERGE: what its RETURNING list carries. */
 function dmlRel(node: string, body: Obj, outer: Scope | null, ctx: Ctx): Relation {
+  spend(ctx, QUERY_STEPS);
   if (++ctx.depth > MAX_DEPTH) throw new Error('too deep');
   try {
     const withScope = body.withClause ? walk.withClause(body.withClause as Obj, outer, ctx) : outer;
@@ -225,6 +229,7 @@ function expr(v: unknown, scope: Scope, ctx: Ctx, out: Flow): Flow {
   }
   if (v === null || typeof v !== 'object') return out;
   const o = v as Obj;
+  spend(ctx);
   if (++ctx.depth > MAX_DEPTH) throw new Error('too deep');
   try {
     if (o.ColumnRef) out.addAll(walk.columnRef(((o.ColumnRef as Obj).fields as Obj[] | undefined) ?? [], scope, ctx));

@@ -139,7 +139,11 @@ test('several statements, one lineage each; cached by text and by literal shape'
   assert.equal(pgLineage("SELECT upper(ssn) FROM people WHERE id = 22 AND name = 'yy'"), a, 'same shape');
 });
 
-test('deep nesting is opaque, not a crash', () => {
+test('deep nesting and runaway work are opaque, not a crash or a stalled event loop', () => {
+  // Recursive CTEs nested in each other's rounds: each level multiplies the walk.
+  let nested = 'SELECT ssn FROM people';
+  for (let i = 0; i < 16; i++) nested = `WITH RECURSIVE r${i}(v) AS (SELECT v FROM (${nested}) s(v) UNION ALL SELECT v || 'x' FROM r${i} WHERE (SELECT count(*) FROM (WITH RECURSIVE z${i}(w) AS (SELECT 1 UNION ALL SELECT w FROM z${i}) SELECT w FROM z${i}) zz) > 0) SELECT v FROM r${i}`;
+  assert.equal(pgLineage(nested)[0]!.opaque, true);
   const deep = `SELECT ${'('.repeat(3000)}ssn${')'.repeat(3000)} FROM people`;
   const l = pgLineage(deep)[0]!;
   assert.ok(l.opaque || show(l.outputs[0]!).includes('people.ssn'));
