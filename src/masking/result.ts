@@ -74,7 +74,9 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
     const fromColumn = named.column !== undefined ? guessEntity(named.column) : 'masked';
     plan.entity = rule.entity ?? (fromColumn !== 'masked' ? fromColumn : guessEntity(named.name));
     plan.style = rule.style;
-    if (type === 'text' && (rule.style ?? p.styleOf(plan.entity)) === 'redact') plan.fixed = Buffer.from(p.stylist.render(plan.entity, '', 'redact'));
+    // The partial form of a derived value shows other parts (`reverse(ssn)`, `substr(ssn, 1, 4)`): redacted.
+    if (named !== col && (rule.style ?? p.styleOf(plan.entity)) === 'partial') plan.style = 'redact';
+    if (type === 'text' && (plan.style ?? p.styleOf(plan.entity)) === 'redact') plan.fixed = Buffer.from(p.stylist.render(plan.entity, '', 'redact'));
     return plan;
   }
   if (type === 'inet' && p.enabled.has('ip')) {

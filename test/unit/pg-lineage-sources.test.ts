@@ -40,7 +40,13 @@ function fakeCatalog(opts: { fail?: boolean } = {}) {
 }
 
 const field = (name: string, typeOid = TEXT, tableOid = 0, column = 0): FieldDescription => ({ name, tableOid, column, typeOid, typeSize: -1, typeMod: -1, format: 0 });
-const infoOf = (f: FieldDescription): ColumnInfo => ({ name: f.name, typeOid: f.typeOid, format: f.format, ...(f.tableOid === 0 ? { computed: true } : {}) });
+/** As the door describes a column: a table's own (people's, here) by its names. */
+const infoOf = (f: FieldDescription): ColumnInfo => ({
+  name: f.name,
+  typeOid: f.typeOid,
+  format: f.format,
+  ...(f.tableOid === 0 ? { computed: true } : f.tableOid === 16400 ? { table: 'people', schema: 'public', column: f.name } : {}),
+});
 
 /** Attach sources as the tracker does: wait for lookups until there are none. */
 async function resolve(sql: string, fields: FieldDescription[], catalog: TableCatalog | null): Promise<ColumnInfo[]> {
@@ -118,4 +124,13 @@ test('a plain column of a statement that writes it carries what was written; loo
   const i2 = f2.map(infoOf);
   assert.equal(attachSources(i2, f2, pgLineage('SELECT upper(name) FROM people')[0]!, fresh, Date.now(), true), true);
   assert.deepEqual(masked(i2, ['SUNNY']), ['[MASKED]']);
+});
+
+test('a derived value is never shown partially: its partial form would show other parts', async () => {
+  const { catalog } = fakeCatalog();
+  const m = compileMasker({ hmacKey: 'k'.repeat(32), columns: [{ match: 'people.ssn', style: 'partial' }, { match: 'people.name', style: 'hash' }] });
+  const infos = await resolve('SELECT reverse(ssn) AS r, ssn, upper(name) AS h FROM people', [field('r'), field('ssn', TEXT, 16400, 3), field('h')], catalog);
+  const out = m.forColumns(infos).maskRow(['0211-50-870', '078-05-1120', 'SUNNY']);
+  assert.deepEqual(out.slice(0, 2), ['[SSN]', '***-**-1120']);
+  assert.match(out[2]!, /^\[MASKED:[0-9a-f]{16}\]$/, 'hash keeps its style: nothing of the value shows');
 });
