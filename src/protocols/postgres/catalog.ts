@@ -107,8 +107,19 @@ export class TableCatalog {
   }
 
   /** Resolve a table's name to its OID, then load its names. Never rejects. */
-  loadByName(t: TableName): Promise<void> {
-    return this.loadByNames([t]);
+  async loadByName(t: TableName): Promise<void> {
+    const key = tableKey(t);
+    let oid: number | null = null;
+    try {
+      // E'' quoting holds whatever standard_conforming_strings says; the identifiers are quoted for to_regclass.
+      const literal = `E'${key.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+      const rows = await withTimeout(this.query(`SELECT pg_catalog.to_regclass(${literal})::pg_catalog.oid`), this.timeoutMs, 'the table lookup timed out');
+      oid = rows[0]?.[0] ? Number(rows[0][0]) : null;
+    } catch (e) {
+      this.opts.onFailure?.(e as Error);
+    }
+    this.names.set(key, { oid, expires: Date.now() + (oid !== null ? this.ttlMs : this.failureTtlMs) });
+    if (oid !== null) await this.load([oid]);
   }
 
   /** Resolve several names in one lookup (a statement's tables), then load their names. Never rejects. */
