@@ -30,6 +30,14 @@ export interface ColumnInfo {
   typeOid?: number;
   /** 0 text, 1 binary (Postgres format code) */
   format?: number;
+  /**
+   * The table columns the value may carry besides its own (a computed column's inputs, a
+   * view column's base columns). A mask rule on any of them masks this column as that
+   * column (its entity and style), whatever rule names the column itself.
+   */
+  sources?: ColumnInfo[];
+  /** As a source: columns that could not be looked up. Masked whenever any mask rule exists (fail closed). */
+  unresolved?: boolean;
 }
 
 export interface CompiledRule {
@@ -114,6 +122,21 @@ export function builtinApplies(rule: CompiledRule, type: TypeClass): boolean {
   if (!rule.builtin) return true;
   if (rule.entity === 'ssn' || rule.entity === 'card' || rule.entity === 'dob' || rule.entity === 'phone') return true;
   return type === 'text' || type === 'json' || type === 'array' || type === 'bytes' || type === 'other';
+}
+
+const UNRESOLVED_RULE: CompiledRule = { action: 'mask', entity: 'masked', nameOnly: false, test: () => false };
+
+/** The first source a mask rule applies to (a built-in one by the source's own type), and that rule. */
+export function maskedSource(sources: readonly ColumnInfo[], rules: readonly CompiledRule[]): { rule: CompiledRule; source: ColumnInfo } | null {
+  for (const source of sources) {
+    if (source.unresolved) {
+      if (rules.some((r) => r.action === 'mask')) return { rule: UNRESOLVED_RULE, source };
+      continue;
+    }
+    const rule = rules.find((r) => r.test(source) && builtinApplies(r, typeClassOf(source.typeOid)));
+    if (rule?.action === 'mask') return { rule, source };
+  }
+  return null;
 }
 
 export type TypeClass = 'text' | 'array' | 'json' | 'number' | 'bool' | 'date' | 'timestamp' | 'timestamptz' | 'time' | 'uuid' | 'inet' | 'bytes' | 'other';

@@ -5,7 +5,7 @@
 //   check - typed column with a `scan` rule: if anything is found, replace the whole value by type;
 //   mask  - a rule says the whole value goes, replaced in a form valid for the type.
 import type { Entity } from './entities.ts';
-import { binaryTextOffset, builtinApplies, guessEntity, typeClassOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
+import { binaryTextOffset, builtinApplies, guessEntity, maskedSource, typeClassOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
 import { T_EMAIL, T_NON_ASCII, T_PHONE, triggersOfBytes } from './prefilter.ts';
 import { isWholeEmail as wholeEmail } from './detectors/email.ts';
 import { isWholePhone as wholePhone } from './detectors/numbers.ts';
@@ -60,15 +60,23 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
   const type = typeClassOf(col.typeOid);
   const binary = col.format === 1;
   const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null };
-  const rule = p.rules.find((r) => r.test(col) && builtinApplies(r, type));
+  let rule = p.rules.find((r) => r.test(col) && builtinApplies(r, type));
+  // A value computed from (or shown by a view of) a masked column is masked as that column.
+  let named = col;
+  if (rule?.action !== 'mask' && col.sources) {
+    const inherited = maskedSource(col.sources, p.rules);
+    if (inherited) [rule, named] = [inherited.rule, inherited.source];
+  }
   if (rule?.action === 'skip') return plan;
   if (rule?.action === 'mask') {
     plan.kind = MASK;
     // The table's own name for the column says more than an alias; either may name it.
-    const fromColumn = col.column !== undefined ? guessEntity(col.column) : 'masked';
-    plan.entity = rule.entity ?? (fromColumn !== 'masked' ? fromColumn : guessEntity(col.name));
+    const fromColumn = named.column !== undefined ? guessEntity(named.column) : 'masked';
+    plan.entity = rule.entity ?? (fromColumn !== 'masked' ? fromColumn : guessEntity(named.name));
     plan.style = rule.style;
-    if (type === 'text' && (rule.style ?? p.styleOf(plan.entity)) === 'redact') plan.fixed = Buffer.from(p.stylist.render(plan.entity, '', 'redact'));
+    // The partial form of a derived value shows other parts (`reverse(ssn)`, `substr(ssn, 1, 4)`): redacted.
+    if (named !== col && (rule.style ?? p.styleOf(plan.entity)) === 'partial') plan.style = 'redact';
+    if (type === 'text' && (plan.style ?? p.styleOf(plan.entity)) === 'redact') plan.fixed = Buffer.from(p.stylist.render(plan.entity, '', 'redact'));
     return plan;
   }
   if (type === 'inet' && p.enabled.has('ip')) {

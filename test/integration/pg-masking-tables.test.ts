@@ -72,9 +72,12 @@ test('an alias hides no column: table rules and built-in name rules follow the r
   assert.doesNotMatch(n!, /Sunny/);
   assert.doesNotMatch(x!, /hunter2/, 'the password rule follows the column, not its label');
   assert.doesNotMatch(ssnLabelledId!, /078-05-1120/, 'a skip rule about "id" does not skip an SSN labelled id');
-  // An expression carries the value under any label: a skip rule never applies to it.
-  const [computed] = await rows("SELECT 'reach me at ' || lower(nickname) || '@example.com' AS id FROM people WHERE id = 1");
+  // An expression carries the value under any label: a skip rule never applies to it...
+  const [computed] = await rows("SELECT 'reach me at ' || lower(nickname) || '@example.com' AS id FROM pets WHERE id = 1");
   assert.equal(computed, 'reach me at [EMAIL]');
+  // ...and one over a masked column is masked as that column (lineage).
+  const [derived] = await rows("SELECT 'reach me at ' || lower(nickname) || '@example.com' AS id FROM people WHERE id = 1");
+  assert.equal(derived, '[MASKED]');
   const [id] = await rows('SELECT id FROM people WHERE id = 1');
   assert.equal(id, '1');
 });

@@ -99,3 +99,22 @@ test('rules by table and by name see through aliases; skip rules do not; unknown
   assert.equal(masked([{ name: 'nickname', tableUnknown: true, typeOid: TEXT }]), true);
   assert.equal(masked([{ name: 'nickname', typeOid: TEXT }]), false, 'an expression column has no table');
 });
+
+test('names by the statement: several in one lookup, quoted; forget() drops them all', async () => {
+  const calls: string[] = [];
+  const query: CatalogQuery = async (sql) => {
+    calls.push(sql);
+    if (sql.includes('to_regclass')) return [['"people"', '16400'], ['"hr"."it\'s"', null]];
+    return ROWS[16400]!;
+  };
+  const c = new TableCatalog(query);
+  await c.loadByNames([{ name: 'people' }, { schema: 'hr', name: "it's" }, { name: 'people' }]);
+  assert.equal(calls.length, 2, 'one name lookup, one names lookup');
+  assert.match(calls[0]!, /ARRAY\[E'"people"', E'"hr"\."it\\'s"'\]/);
+  assert.equal(c.oidOf({ name: 'people' }), 16400);
+  assert.equal(c.oidOf({ schema: 'hr', name: "it's" }), null);
+  assert.equal(c.get(16400)!.columns.get(3), 'ssn');
+  c.forget();
+  assert.equal(c.oidOf({ name: 'people' }), undefined);
+  assert.equal(c.get(16400), undefined);
+});

@@ -19,6 +19,10 @@ export interface TableNames {
   columns: Map<number, string>;
   /** attribute number -> type OID */
   types: Map<number, number>;
+  /** pg_class.relkind: `r` table, `v` view, `m` materialized view, ... */
+  kind?: string;
+  /** a view's (or materialized view's) SELECT, as the target prints it: what its columns carry */
+  definition?: string;
 }
 
 /** A table as a statement names it: `people`, `hr.staff`. */
@@ -122,13 +126,53 @@ export class TableCatalog {
     if (oid !== null) await this.load([oid]);
   }
 
+  /** Resolve several names in one lookup (a statement's tables), then load their names. Never rejects. */
+  async loadByNames(list: readonly TableName[], searchPath: readonly string[] | null = null): Promise<void> {
+    const byKey = new Map<string, TableName>();
+    for (const t of list) byKey.set(nameKey(t, searchPath), t);
+    if (!byKey.size) return;
+    const found = new Map<string, number>();
+    try {
+      // E'' quoting holds whatever standard_conforming_strings says; the identifiers are quoted for to_regclass.
+      const literal = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+      // An unqualified name is the first schema of the session's path that has it, as the server reads it.
+      const lookups = [...byKey.values()].map((t, i) => {
+        const candidates = t.schema === undefined && searchPath ? searchPath.map((schema) => tableKey({ schema, name: t.name })) : [tableKey(t)];
+        return `SELECT ${i}, COALESCE(${candidates.map((c) => `pg_catalog.to_regclass(${literal(c)})`).join(', ')})::pg_catalog.oid`;
+      });
+      const rows = await withTimeout(this.query(lookups.join(' UNION ALL ')), this.timeoutMs, 'the table lookup timed out');
+      const keys = [...byKey.keys()];
+      for (const [i, oid] of rows) if (i !== null && oid) found.set(keys[Number(i)]!, Number(oid));
+    } catch (e) {
+      this.opts.onFailure?.(e as Error);
+    }
+    const now = Date.now();
+    for (const k of byKey.keys()) {
+      const oid = found.get(k) ?? null;
+      this.names.set(k, { oid, expires: now + (oid !== null ? this.ttlMs : this.failureTtlMs) });
+    }
+    const oids = [...new Set(found.values())].filter((o) => this.get(o, now) === undefined);
+    if (oids.length) await this.load(oids);
+  }
+
+  /**
+   * Forget every name: the target's definitions changed (a session ran DDL through the
+   * gateway: a view replaced, a table renamed), so what a column carries may have too.
+   */
+  forget(): void {
+    this.tables.clear();
+    this.names.clear();
+  }
+
   private readonly names = new Map<string, { oid: number | null; expires: number }>();
 
   private async lookup(oids: number[]): Promise<void> {
     // OIDs come from the target's own RowDescription as uint32; checked anyway, they are the only input of the SQL.
     const list = oids.filter((o) => Number.isInteger(o) && o > 0 && o <= 0xffffffff);
     const sql =
-      'SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atttypid FROM pg_catalog.pg_class c ' +
+      // A view's definition once (on its first column's row), for masking what its columns carry.
+      "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.atttypid, c.relkind, CASE WHEN c.relkind IN ('v', 'm') AND a.attnum = 1 " +
+      'THEN pg_catalog.pg_get_viewdef(c.oid) END FROM pg_catalog.pg_class c ' +
       'JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ' +
       'LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ' +
       `WHERE c.oid = ANY ('{${list.join(',')}}'::pg_catalog.oid[])`;
@@ -139,10 +183,11 @@ export class TableCatalog {
       this.opts.onFailure?.(e as Error);
     }
     const found = new Map<number, TableNames>();
-    for (const [oid, schema, table, attnum, column, type] of rows ?? []) {
+    for (const [oid, schema, table, attnum, column, type, kind, definition] of rows ?? []) {
       const key = Number(oid);
       let t = found.get(key);
-      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map(), types: new Map() }));
+      if (!t) found.set(key, (t = { schema: schema ?? '', table: table ?? '', columns: new Map(), types: new Map(), ...(kind ? { kind } : {}) }));
+      if (definition) t.definition = definition;
       if (attnum !== null && column !== null) {
         t.columns.set(Number(attnum), column);
         t.types.set(Number(attnum), Number(type));

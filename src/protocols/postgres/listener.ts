@@ -249,6 +249,7 @@ export class PostgresFrontDoor {
         catalog: session.masker?.enabled ? this.catalogFor(connection) : null,
         functions: { catalog: functions, session: sessionFunctions },
         trackSearchPath: this.deps.searchPathMatters?.(connection) ?? false,
+        startupSearchPath: passed.search_path !== undefined,
         onClose: (reason) => {
           this.relays.delete(relay);
           ticket.release();

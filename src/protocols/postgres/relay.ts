@@ -38,6 +38,8 @@ export interface RelayOptions {
   functions?: { catalog: FunctionCatalog; session: SessionFunctions } | null;
   /** rules read schemas: keep the session's search_path known, asking the target when it may have changed */
   trackSearchPath?: boolean;
+  /** the client gave a search_path at startup: the session's path may differ from the target's default */
+  startupSearchPath?: boolean;
 }
 
 /** One frame of a batch and what the relay does with it. */
@@ -90,6 +92,8 @@ export class PostgresRelay {
   /** the session's effective search path; null: not known now (asked again when the connection is idle) */
   private searchPath: string[] | null = null;
   private searchPathStale = true;
+  /** the session's path may differ from the target's default (masking resolves names in the default one otherwise) */
+  private searchPathChanged = false;
   /** the open transaction changed the search path: its end (commit or rollback) may change it again */
   private searchPathInTransaction = false;
 
@@ -100,12 +104,13 @@ export class PostgresRelay {
     private readonly opts: RelayOptions,
   ) {
     this.fromClient = new FrameSplitter(opts.maxMessageBytes);
+    this.searchPathChanged = opts.startupSearchPath === true;
     this.state = new ServerState({
       effect: (e) => this.onEffect(e),
       ready: (status) => this.onReadyStatus(status),
     });
     this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null, this.state, () =>
-      this.searchPathStale ? null : this.searchPath,
+      this.searchPathStale || !this.searchPathChanged ? null : this.searchPath,
     );
     client.on('data', (d: Buffer) => this.onClientData(d));
     server.on('data', (d: Buffer) => this.onServerData(d));
@@ -299,9 +304,10 @@ export class PostgresRelay {
   private async prepare(plan: Plan): Promise<void> {
     const judged = plan.items.some((i) => i.command || i.check || i.call);
     if (!judged) return;
-    // Masking resolves the table a COPY names (its columns' rules) the way the server does.
-    const copies = this.opts.catalog != null && plan.items.some((i) => i.command && copiesUnqualified(i.command.text));
-    if (this.searchPathStale && (this.opts.trackSearchPath || copies) && this.tracker.idle && this.state.settled && this.state.pendingOps().length === 0) {
+    // Masking resolves the tables a result or a COPY names (their columns' rules) the way
+    // the server does: in the session's path, once it may differ from the default one.
+    const masking = this.opts.catalog != null && this.searchPathChanged;
+    if (this.searchPathStale && (this.opts.trackSearchPath || masking) && this.tracker.idle && this.state.settled && this.state.pendingOps().length === 0) {
       await this.refreshSearchPath();
     }
     if (this.opts.trackSearchPath) {
@@ -465,17 +471,17 @@ export class PostgresRelay {
 
   /** A command is on its way: what it changes in the session may change the search path. */
   private noteSent(item: Item): void {
-    if (!this.opts.trackSearchPath) return;
     const effects = item.op?.k === 'Q' ? item.op.effects : item.op?.k === 'E' ? [item.op.effect] : [];
     for (const e of effects) {
       if (e?.searchPath) {
         this.searchPathStale = true;
+        this.searchPathChanged = true;
         this.searchPathInTransaction = true;
       }
       if (e?.transactionEnd && this.searchPathInTransaction) this.searchPathStale = true;
     }
     // Executing a statement prepared in SQL, or anything opaque: its body may change it.
-    if (item.op?.k === 'E' && item.op.effect === undefined && item.command?.text.startsWith('EXECUTE ')) this.searchPathStale = true;
+    if (item.op?.k === 'E' && item.op.effect === undefined && item.command?.text.startsWith('EXECUTE ')) this.searchPathStale = this.searchPathChanged = true;
   }
 
   /** A statement that changes functions completed: the catalog is read again. */
@@ -580,12 +586,6 @@ function executeCommand(p: PortalValue, portal: string, maxRows: number): Comman
     case 'unknown':
       return { text: '', params: p.params, via: 'extended', opaque: `Execute of portal "${portal}": ${p.runs.why}` };
   }
-}
-
-/** A COPY ... TO of a table named without its schema. */
-function copiesUnqualified(text: string): boolean {
-  if (!/copy/i.test(text)) return false;
-  return classifyPostgres(text).statements.some((s) => s.copy?.direction === 'to' && s.copy.relation !== undefined && s.copy.relation.schema === undefined);
 }
 
 const effectsCache = new WeakMap<Classification, (SessionEffect | undefined)[]>();

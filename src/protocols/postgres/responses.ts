@@ -13,6 +13,7 @@ import type { TableCatalog, TableName } from './catalog.ts';
 import { classifyPostgres } from '../../sql/postgres.ts';
 import { ProtocolError } from './buffers.ts';
 import type { ServerState, TxStatus } from './server-state.ts';
+import { attachSources, statementLineage, writesReturned } from './lineage.ts';
 
 /** A command whose results are being collected. */
 export interface Running {
@@ -52,7 +53,7 @@ const T = (c: string) => c.charCodeAt(0);
 const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), NO_DATA = T('n'), ROW_DESC = T('T'),
   DATA_ROW = T('D'), COMMAND_COMPLETE = T('C'), EMPTY_QUERY = T('I'), PORTAL_SUSPENDED = T('s'), ERROR = T('E'),
   READY = T('Z'), COPY_DATA = T('d'), NOTICE = T('N'), COPY_OUT = T('H'), FUNCTION_RESULT = T('V'),
-  PARAM_DESC = T('t');
+  PARAM_DESC = T('t'), PARAMETER_STATUS = T('S');
 
 /**
  * RowDescriptions decoded by their bytes: a repeated query gets the same field list (and
@@ -61,6 +62,8 @@ const PARSE_COMPLETE = T('1'), BIND_COMPLETE = T('2'), CLOSE_COMPLETE = T('3'), 
 interface Described {
   fields: FieldDescription[];
   columns: { name: string; type: number }[];
+  /** some column is computed (table OID 0): what it carries depends on the statement */
+  computed: boolean;
 }
 const described = new Map<string, Described>();
 const DESCRIBED_MAX = 512;
@@ -74,13 +77,18 @@ function describe(buf: Buffer, start: number, end: number): Described | null {
   }
   const m = decodeBackend(ROW_DESC, buf, start, end);
   if (m.type !== 'RowDescription') return null;
-  const d: Described = { fields: m.fields, columns: m.fields.map((f) => ({ name: f.name, type: f.typeOid })) };
+  const d: Described = { fields: m.fields, columns: m.fields.map((f) => ({ name: f.name, type: f.typeOid })), computed: m.fields.some((f) => f.tableOid === 0) };
   if (key !== null) {
     if (described.size >= DESCRIBED_MAX) described.clear();
     described.set(key, d);
   }
   return d;
 }
+
+const DDL_TAG = /^(CREATE|ALTER|DROP) /;
+
+/** Lookups a RowDescription may wait for (views over views); then what is missing counts as unresolved. */
+const MAX_LINEAGE_WAITS = 10;
 
 export class ResponseTracker {
   private readonly queue: Expect[] = [];
@@ -200,7 +208,7 @@ export class ResponseTracker {
     const head = this.queue[this.head];
     if (head !== undefined) {
       if (head.kind === 'I') return this.onInternal(head, type, buf, start, end);
-      if (head.kind === 'E' && this.executing !== head) this.beginExecute(head, type);
+      if (head.kind === 'E' && this.executing !== head && this.beginExecute(head, type) === STALL) return STALL;
     }
     switch (type) {
       case FUNCTION_RESULT:
@@ -249,18 +257,11 @@ export class ResponseTracker {
         const d = describe(buf, start, end);
         const e = this.peek();
         const forPortal = e?.kind === 'D' ? e : null;
-        if (d && (forPortal === null || forPortal.portal !== null)) {
-          // Names first, rows after: the result waits (this frame and what follows are held).
-          if (this.masker?.enabled === true && this.unmasked !== d.fields && this.catalog) {
-            const missing = this.catalog.missing(d.fields);
-            if (missing.length) {
-              this.lookup = this.catalog.load(missing);
-              return STALL;
-            }
-          }
-          // A portal's rows come at its Execute: keep its description until then.
-          if (forPortal) this.portalFields.set(forPortal.portal!, d);
-          else this.useDescription(d);
+        if (d) {
+          // A portal's rows come at its Execute: its description waits until then (see beginExecute).
+          if (forPortal) {
+            if (forPortal.portal !== null) this.portalFields.set(forPortal.portal, d);
+          } else if (this.planResult(d) === STALL) return STALL;
         }
         this.completeIf('D');
         return forPortal?.swallow ? null : undefined;
@@ -303,6 +304,8 @@ export class ResponseTracker {
           this.statementsDone++;
         }
         const tag = type === COMMAND_COMPLETE ? cstringAt(buf, start, end)[0] : type === EMPTY_QUERY ? '' : 'SUSPENDED';
+        // A view replaced or a table renamed changes what a column carries: names are looked up anew.
+        if (this.catalog && DDL_TAG.test(tag)) this.catalog.forget();
         if (run) this.finish(run, undefined, tag);
         const e = this.peek();
         if (e?.kind === 'E' || e?.kind === 'Q') {
@@ -339,6 +342,13 @@ export class ResponseTracker {
       case READY:
         this.onReady(String.fromCharCode(buf[start] ?? 0x49) as TxStatus);
         return undefined;
+      case PARAMETER_STATUS: {
+        // With standard_conforming_strings off the server reads '\'' as a quote inside a
+        // string, the parser (on) as its end: statements may not be what lineage sees.
+        const [name, next] = cstringAt(buf, start, end);
+        if (name === 'standard_conforming_strings') this.backslashQuotes = cstringAt(buf, next, end)[0] !== 'on';
+        return undefined;
+      }
       default:
         return undefined;
     }
@@ -441,6 +451,61 @@ export class ResponseTracker {
     return frame;
   }
 
+  /** How many times the current RowDescription waited for the tables its lineage names. */
+  private lineageWaits = 0;
+  /** The session turned standard_conforming_strings off: no statement text is read as the server reads it. */
+  private backslashQuotes = false;
+
+  /** The masking plan of a result, made on its RowDescription; STALL while names are looked up. */
+  private planResult(d: Described): typeof STALL | undefined {
+    const masker = this.masker?.enabled ? this.masker : null;
+    // A statement that writes what it returns (INSERT ... RETURNING) decides even a plain column's plan.
+    const run = masker !== null ? this.describedRun() : null;
+    const writes = run !== null && !d.computed ? writesReturned(run.text, this.statementIndex(run), this.backslashQuotes) : null;
+    if (!masker || (this.unmasked === d.fields && !writes)) {
+      this.columns = d.fields;
+      this.columnList = d.columns;
+      this.rows = null;
+      return undefined;
+    }
+    if (this.catalog) {
+      // Names first, rows after: the result waits (this frame and what follows are held).
+      const missing = this.catalog.missing(d.fields);
+      if (missing.length) {
+        this.lookup = this.catalog.load(missing);
+        return STALL;
+      }
+    }
+    const now = Date.now();
+    const infos = d.fields.map((f) => this.columnInfo(f, now));
+    const stmt = d.computed && run ? statementLineage(run.text, this.statementIndex(run), this.backslashQuotes) : writes;
+    const considered = attachSources(infos, d.fields, stmt, this.catalog, now, this.lineageWaits >= MAX_LINEAGE_WAITS, this.searchPath());
+    if (considered instanceof Promise) {
+      this.lookup = considered;
+      this.lineageWaits++;
+      return STALL;
+    }
+    this.lineageWaits = 0;
+    this.columns = d.fields;
+    this.columnList = d.columns;
+    // A ResultMasker keeps per-result state (what it masked): a new one per result.
+    const rs = masker.forColumns(infos);
+    this.rows = rs.active ? rs : null;
+    // Only a plan that follows from the field list alone may be reused for the same list.
+    this.unmasked = this.rows || considered ? null : d.fields;
+    return undefined;
+  }
+
+  /** The command a result answers: the running query (a simple query's statements one after the other) or Execute. */
+  private describedRun(): Running | null {
+    return this.running();
+  }
+
+  /** The statement being answered: its text and its place in a simple query's. */
+  private statementIndex(run: Running): number {
+    return run === this.statementsOf ? this.statementsDone : 0;
+  }
+
   /** What masking knows of a column: its label, and where the target says it comes from. */
   private columnInfo(f: FieldDescription, now: number): ColumnInfo {
     const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format };
@@ -474,36 +539,25 @@ export class ResponseTracker {
     if (this.peek()?.kind === kind) this.pop();
   }
 
-  /** A result's columns are known: the record's column list and the masking plan follow. */
-  private useDescription(d: Described): void {
-    const masking = this.masker?.enabled === true && this.unmasked !== d.fields;
-    this.columns = d.fields;
-    this.columnList = d.columns;
-    if (!masking) this.rows = null;
-    else {
-      // A ResultMasker keeps per-result state (what it masked): a new one per result.
-      const now = Date.now();
-      const rs = this.masker!.forColumns(d.fields.map((f) => this.columnInfo(f, now)));
-      this.rows = rs.active ? rs : null;
-      this.unmasked = this.rows ? null : d.fields;
-    }
-  }
-
   /**
    * The first answer to an Execute: its rows look the way the last Describe of its portal
-   * said. Warden describes every portal it executes (the relay adds a Describe when the
-   * client sent none), so rows with no description are a desync: fail loudly.
+   * said, planned now that the statement is known (STALL while names are looked up).
+   * Warden describes every portal it executes (the relay adds a Describe when the client
+   * sent none), so rows with no description are a desync: fail loudly.
    */
-  private beginExecute(e: Extract<Expect, { kind: 'E' }>, type: number): void {
-    this.executing = e;
-    if (e.portal === null) return;
-    const d = this.portalFields.get(e.portal);
-    if (d) this.useDescription(d);
-    else {
-      this.columns = null;
-      this.rows = null;
-      if (type === DATA_ROW) throw new ProtocolError(`the target sent rows for portal "${e.portal}" that was never described`, '08P01');
+  private beginExecute(e: Extract<Expect, { kind: 'E' }>, type: number): typeof STALL | undefined {
+    if (e.portal !== null) {
+      const d = this.portalFields.get(e.portal);
+      if (d) {
+        if (this.planResult(d) === STALL) return STALL;
+      } else {
+        this.columns = null;
+        this.rows = null;
+        if (type === DATA_ROW) throw new ProtocolError(`the target sent rows for portal "${e.portal}" that was never described`, '08P01');
+      }
     }
+    this.executing = e;
+    return undefined;
   }
 
   /** A Bind was acknowledged: the description of the portal it replaced no longer holds. */
