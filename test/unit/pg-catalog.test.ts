@@ -110,10 +110,14 @@ test('names by the statement: several in one lookup, quoted; forget() drops them
   const c = new TableCatalog(query);
   await c.loadByNames([{ name: 'people' }, { schema: 'hr', name: "it's" }, { name: 'people' }]);
   assert.equal(calls.length, 2, 'one name lookup, one names lookup');
-  assert.match(calls[0]!, /ARRAY\[E'"people"', E'"hr"\."it\\'s"'\]/);
+  assert.match(calls[0]!, /to_regclass\(E'"people"'\).*UNION ALL.*to_regclass\(E'"hr"\."it\\'s"'\)/);
+  assert.equal(calls[0]!.match(/UNION ALL/g)?.length, 1, 'a name asked twice is looked up once');
   assert.equal(c.oidOf({ name: 'people' }), 16400);
   assert.equal(c.oidOf({ schema: 'hr', name: "it's" }), null);
   assert.equal(c.get(16400)!.columns.get(3), 'ssn');
+  // In a session's search path an unqualified name is the first schema that has it.
+  await c.loadByNames([{ name: 'people' }], ['pg_temp_3', 'pg_catalog', 'hr']);
+  assert.match(calls.at(-1)!, /COALESCE\(pg_catalog\.to_regclass\(E'"pg_temp_3"\."people"'\), pg_catalog\.to_regclass\(E'"pg_catalog"\."people"'\), pg_catalog\.to_regclass\(E'"hr"\."people"'\)\)/);
   c.forget();
   assert.equal(c.oidOf({ name: 'people' }), undefined);
   assert.equal(c.get(16400), undefined);

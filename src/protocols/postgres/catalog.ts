@@ -136,13 +136,18 @@ export class TableCatalog {
       // E'' quoting holds whatever standard_conforming_strings says; the identifiers are quoted for to_regclass.
       const literal = (text: string) => `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
       // An unqualified name is the first schema of the session's path that has it, as the server reads it.
-      const lookups = [...byKey.values()].map((t, i) => {
+      // One row per name: the name as written (every name of one call shares the path), its OID.
+      const keyOf = new Map<string, string>();
+      const lookups = [...byKey].map(([key, t]) => {
+        keyOf.set(tableKey(t), key);
         const candidates = t.schema === undefined && searchPath ? searchPath.map((schema) => tableKey({ schema, name: t.name })) : [tableKey(t)];
-        return `SELECT ${i}, COALESCE(${candidates.map((c) => `pg_catalog.to_regclass(${literal(c)})`).join(', ')})::pg_catalog.oid`;
+        return `SELECT ${literal(tableKey(t))}::pg_catalog.text, COALESCE(${candidates.map((c) => `pg_catalog.to_regclass(${literal(c)})`).join(', ')})::pg_catalog.oid`;
       });
       const rows = await withTimeout(this.query(lookups.join(' UNION ALL ')), this.timeoutMs, 'the table lookup timed out');
-      const keys = [...byKey.keys()];
-      for (const [i, oid] of rows) if (i !== null && oid) found.set(keys[Number(i)]!, Number(oid));
+      for (const [name, oid] of rows) {
+        const key = name === null ? undefined : keyOf.get(name);
+        if (key !== undefined && oid) found.set(key, Number(oid));
+      }
     } catch (e) {
       this.opts.onFailure?.(e as Error);
     }
