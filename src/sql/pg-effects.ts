@@ -45,11 +45,12 @@ export function sessionEffect(node: string, b: Obj): SessionEffect | undefined {
       break;
     case 'DiscardStmt':
       // ALL: everything below; TEMP: the temporary schema (search_path's pg_temp) goes
-      if (b.target === 'DISCARD_ALL') set({ deallocate: '*', close: '*', searchPath: true });
+      if (b.target === 'DISCARD_ALL') set({ deallocate: '*', close: '*', searchPath: true, textSettings: true });
       else if (b.target === 'DISCARD_TEMP') set({ searchPath: true });
       break;
     case 'VariableSetStmt':
       if (b.name === 'search_path' || b.kind === 'VAR_RESET_ALL') set({ searchPath: true });
+      if (b.name === 'standard_conforming_strings' || b.kind === 'VAR_RESET_ALL') set({ textSettings: true });
       break;
     case 'TransactionStmt':
       if (TRANSACTION_ENDS.has(String(b.kind))) set({ transactionEnd: true });
@@ -91,7 +92,7 @@ function createsTemp(node: string, b: Obj): boolean {
   }
 }
 
-/** Functions whose call may change the search path (set_config('search_path', ...)). */
-export function callChangesSearchPath(name: string): boolean {
+/** Functions whose call may change any setting (set_config('search_path', ...)): the search path, how text is read. */
+export function callChangesSettings(name: string): boolean {
   return name === 'set_config';
 }

@@ -6,7 +6,7 @@
 // normalized text, which replaces literals (see postgres.ts).
 import { runsDynamicSql } from './dynamic-functions.ts';
 import { DATA_MODIFYING, kindOf } from './pg-kinds.ts';
-import { callChangesSearchPath, sessionEffect } from './pg-effects.ts';
+import { callChangesSettings, sessionEffect } from './pg-effects.ts';
 import type { CopyInfo, Statement } from './types.ts';
 
 type Obj = Record<string, unknown>;
@@ -231,7 +231,7 @@ function addFunction(fc: Obj, unit: Unit): void {
     unit.stmt.functions.push(schema === undefined ? { name } : { schema, name });
   }
   if (runsDynamicSql(name)) markOpaque(unit.stmt, `${name}() runs SQL given as text, which cannot be seen through`);
-  if (callChangesSearchPath(name)) unit.stmt.effect = { ...unit.stmt.effect, searchPath: true };
+  if (callChangesSettings(name)) unit.stmt.effect = { ...unit.stmt.effect, searchPath: true, textSettings: true };
 }
 
 const RELATION_OBJECTS = new Set([

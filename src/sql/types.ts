@@ -66,6 +66,8 @@ export interface SessionEffect {
   close?: string;
   /** may change the effective search_path (SET/RESET, set_config, temp objects, schemas, DISCARD) */
   searchPath?: boolean;
+  /** may change how the server reads statement text (standard_conforming_strings: SET, RESET ALL, set_config) */
+  textSettings?: boolean;
   /** may change which functions exist or what they run (function, extension, cast DDL) */
   functions?: boolean;
   /** the name of a function this statement creates (or renames to) */

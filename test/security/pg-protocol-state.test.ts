@@ -218,3 +218,22 @@ test('drivers that pipeline named statements keep working (postgres.js-style win
     c.close();
   }
 });
+
+test('with standard_conforming_strings off, a text whose backslashes the server reads otherwise is opaque', async () => {
+  const attack = `SELECT 'a\\', ' ; DELETE FROM ${table}; -- '`;
+  const c = await connect('scs-off');
+  try {
+    let a = await c.roundTrip(query('SET standard_conforming_strings = off'));
+    assert.deepEqual(errorsOf(a), []);
+    a = await c.roundTrip(query(attack));
+    assert.match(errorsOf(a)[0] ?? '', /warden: blocked: .*standard_conforming_strings/);
+    // The same in one write behind the SET: the change is not answered yet when it is judged.
+    await c.roundTrip(query('RESET standard_conforming_strings'));
+    c.send(query('SET standard_conforming_strings = off'), query(attack));
+    a = await c.untilReady(2);
+    assert.match(errorsOf(a)[0] ?? '', /warden: blocked: .*standard_conforming_strings/);
+  } finally {
+    c.close();
+  }
+  assert.equal(await count(), 3, 'the DELETE hidden in the string did not run');
+});

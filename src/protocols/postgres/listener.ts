@@ -11,7 +11,7 @@ import type { Session } from '../../session/session.ts';
 import type { SessionInfo, TargetFacts } from '../../session/types.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
 import { HandshakeReader } from './handshake-reader.ts';
-import { decodeStartup, encodeBackend, encodeStartup, fatalResponse } from './messages.ts';
+import { decodeBackend, decodeStartup, encodeBackend, encodeStartup, fatalResponse } from './messages.ts';
 import { ProtocolError } from './buffers.ts';
 import { connectUpstream, UpstreamError, type UpstreamTls } from './upstream.ts';
 import { CancelRegistry } from './cancel.ts';
@@ -250,6 +250,7 @@ export class PostgresFrontDoor {
         functions: { catalog: functions, session: sessionFunctions },
         trackSearchPath: this.deps.searchPathMatters?.(connection) ?? false,
         startupSearchPath: passed.search_path !== undefined,
+        backslashQuotes: announcedOff(upstream.announced, 'standard_conforming_strings'),
         onClose: (reason) => {
           this.relays.delete(relay);
           ticket.release();
@@ -302,4 +303,14 @@ export class PostgresFrontDoor {
     }
     return c;
   }
+}
+
+/** Did the target announce this boolean setting as off (its ParameterStatus at startup)? */
+function announcedOff(announced: readonly Buffer[], name: string): boolean {
+  for (const frame of announced) {
+    if (frame[0] !== 0x53) continue; // ParameterStatus
+    const m = decodeBackend(frame[0], frame, 5, frame.length);
+    if (m.type === 'ParameterStatus' && m.name === name) return m.value !== 'on';
+  }
+  return false;
 }

@@ -40,6 +40,8 @@ export interface RelayOptions {
   trackSearchPath?: boolean;
   /** the client gave a search_path at startup: the session's path may differ from the target's default */
   startupSearchPath?: boolean;
+  /** the target announced standard_conforming_strings off at startup */
+  backslashQuotes?: boolean;
 }
 
 /** One frame of a batch and what the relay does with it. */
@@ -112,6 +114,7 @@ export class PostgresRelay {
     this.tracker = new ResponseTracker(opts.limits, (id, summary) => session.result(id, summary), session.masker, opts.catalog ?? null, this.state, () =>
       this.searchPathStale || !this.searchPathChanged ? null : this.searchPath,
     );
+    this.tracker.backslashQuotes = opts.backslashQuotes === true;
     client.on('data', (d: Buffer) => this.onClientData(d));
     server.on('data', (d: Buffer) => this.onServerData(d));
     client.on('end', () => this.close('client disconnected'));
@@ -204,6 +207,21 @@ export class PostgresRelay {
 
   // ---- reading a batch ------------------------------------------------------------------
 
+  /**
+   * With standard_conforming_strings off (or a change of it not yet answered) the server
+   * reads `\'` inside a string as a quote, Warden's parser as a backslash then the string's
+   * end: a text with a backslash may not be the statement Warden would judge. Opaque.
+   */
+  private textRisk(text: string, changedInBatch = false): string | undefined {
+    if (!text.includes('\\')) return undefined;
+    if (this.tracker.backslashQuotes || changedInBatch || (this.textSettingsInFlight && !this.state.settled)) {
+      return 'standard_conforming_strings is off: the server reads backslashes in strings otherwise than Warden does';
+    }
+    return undefined;
+  }
+  /** a statement that may change how text is read was sent and not answered yet */
+  private textSettingsInFlight = false;
+
   /** Read the frames from `from` on: what each one is, and what each Execute runs. */
   private plan(data: Buffer, frames: number[], from: number): Plan {
     const items: Item[] = [];
@@ -217,20 +235,23 @@ export class PostgresRelay {
     const described = new Map<string, boolean>();
     const isDescribed = (portal: string) => described.get(portal) ?? this.described.get(portal) ?? false;
     let window = 0;
+    // a statement earlier in this batch may change how the server reads text
+    let textSettings = false;
     for (let at = from; at < frames.length; at += 3) {
       const type = frames[at]!, start = frames[at + 1]!, end = frames[at + 2]!;
       const item: Item = { at, type, window };
       switch (type) {
         case Q: {
           const text = cstringAt(data, start, end)[0];
-          item.command = { text, via: 'simple' };
+          item.command = { text, via: 'simple', opaque: this.textRisk(text, textSettings) };
           item.op = { k: 'Q', effects: effectsOf(classifyPostgres(text)), done: 0 };
+          if (item.op.effects.some((e) => e?.textSettings)) textSettings = true;
           break;
         }
         case P: {
           const m = decodeFrontend(type, data, start, end);
           if (m.type !== 'Parse') break;
-          item.check = { text: m.text, via: 'parse' };
+          item.check = { text: m.text, via: 'parse', opaque: this.textRisk(m.text, textSettings) };
           item.op = { k: 'P', name: m.name, runs: { kind: 'text', text: m.text } };
           break;
         }
@@ -267,11 +288,17 @@ export class PostgresRelay {
             item.command = { text: '', via: 'extended', opaque: `what portal "${portal}" runs cannot be told` };
           } else if (r.kind === 'absent') {
             item.command = { text: '', via: 'extended', opaque: `Execute of portal "${portal}", which does not exist` };
-          } else item.command = executeCommand(r.value, portal, maxRows);
+          } else {
+            item.command = executeCommand(r.value, portal, maxRows);
+            item.command.opaque ??= this.textRisk(item.command.text, textSettings);
+          }
           item.portal = portal;
           item.describe = !isDescribed(portal);
           described.set(portal, true);
-          item.op = { k: 'E', effect: item.command.opaque !== undefined || r.kind !== 'portal' || r.value.runs.kind !== 'text' ? undefined : mergedEffect(classifyPostgres(r.value.runs.text)) };
+          const seen = item.command.opaque === undefined && r.kind === 'portal' && r.value.runs.kind === 'text';
+          item.op = { k: 'E', effect: seen ? mergedEffect(classifyPostgres((r.value.runs as { text: string }).text)) : undefined };
+          // what it runs (or what its body changes) is not seen: it may change settings too
+          if (!seen || item.op.effect?.textSettings) textSettings = true;
           break;
         }
         case F: {
@@ -473,6 +500,7 @@ export class PostgresRelay {
   private noteSent(item: Item): void {
     const effects = item.op?.k === 'Q' ? item.op.effects : item.op?.k === 'E' ? [item.op.effect] : [];
     for (const e of effects) {
+      if (e?.textSettings) this.textSettingsInFlight = true;
       if (e?.searchPath) {
         this.searchPathStale = true;
         this.searchPathChanged = true;
@@ -490,6 +518,8 @@ export class PostgresRelay {
   }
 
   private onReadyStatus(status: string): void {
+    // Every answer is in: a ParameterStatus for a changed setting came before its ReadyForQuery.
+    if (this.state.settled) this.textSettingsInFlight = false;
     if (status !== 'I') return;
     this.opts.functions?.session.transactionEnded();
     // A transaction that changed the search path ended: committed or rolled back, ask again.

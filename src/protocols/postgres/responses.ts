@@ -454,7 +454,7 @@ export class ResponseTracker {
   /** How many times the current RowDescription waited for the tables its lineage names. */
   private lineageWaits = 0;
   /** The session turned standard_conforming_strings off: no statement text is read as the server reads it. */
-  private backslashQuotes = false;
+  backslashQuotes = false;
 
   /** The masking plan of a result, made on its RowDescription; STALL while names are looked up. */
   private planResult(d: Described): typeof STALL | undefined {
