@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 
-const duration = (fallback: string) =>
+/** A duration written as in configs (90s, 15m, 1h) with its default; parsed to ms. */
+export const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
