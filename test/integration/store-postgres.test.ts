@@ -12,6 +12,7 @@ import { openStore } from '../../src/store/index.ts';
 import { openAuditLog, verifyAudit } from '../../src/audit/index.ts';
 import { storeSuite } from './store-suite.ts';
 import { chainSuite, type Fresh } from '../unit/audit-chain-suite.ts';
+import { legacySuite } from '../unit/audit-legacy-suite.ts';
 
 const ADMIN = process.env.WARDEN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbName = `warden_test_${randomBytes(6).toString('hex')}`;
@@ -57,6 +58,7 @@ async function freshPg(): Promise<Fresh> {
 }
 
 chainSuite({ name: 'postgres', fresh: freshPg });
+legacySuite({ name: 'postgres', fresh: freshPg });
 
 describe('Postgres store', () => {
   it('is a Postgres store and keeps seq and times as numbers', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/index.ts';
 import { openAuditLog, verifyAudit } from '../../src/audit/index.ts';
 import { chainSuite, type Fresh } from './audit-chain-suite.ts';
+import { legacySuite } from './audit-legacy-suite.ts';
 
 async function freshSqlite(): Promise<Fresh> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warden-audit-'));
@@ -26,6 +27,7 @@ async function freshSqlite(): Promise<Fresh> {
 }
 
 chainSuite({ name: 'sqlite', fresh: freshSqlite });
+legacySuite({ name: 'sqlite', fresh: freshSqlite });
 
 describe('audit log on SQLite', () => {
   it('returns each event with its place in the chain', async () => {
