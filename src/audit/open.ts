@@ -61,8 +61,8 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
   const key = loadOrCreateKey(opts.dataDir);
   if (opts.publicKey && opts.publicKey.keyId !== key.keyId) {
     throw new Error(
-      `the audit key in ${opts.dataDir} (key ${key.keyId}) is not the pinned public key (key ${opts.publicKey.keyId}): ` +
-        'a gateway must sign with the key its heads are verified against (was the data dir\'s key replaced?)',
+      `gateway.audit.publicKey: the audit key in ${opts.dataDir} (key ${key.keyId}) is not the pinned public key (key ${opts.publicKey.keyId}): ` +
+        "a gateway signs only with the key its heads are verified against (was the data dir's key replaced?)",
     );
   }
   const onError = opts.onError ?? (() => {});

@@ -34,7 +34,7 @@ const auditSinkSchema = z.union([
   z.strictObject({ dir: z.string().min(1) }),
   /** an endpoint that takes each head as a JSON POST (retried with backoff) */
   z.strictObject({ url: z.url({ protocol: /^https?$/ }), headers: z.record(z.string(), z.string()).default({}) }),
-]);
+], { error: 'expected { dir: <directory> } or { url: <http(s) URL>, headers: {...} }' });
 
 /** The audit chain's signed heads (src/audit/head.ts). */
 export const auditSchema = z
