@@ -17,7 +17,7 @@ import { DirSink, HeadShipper, makeSink, type SinkConfig, type SinkReport } from
 import { storeSource } from './source.ts';
 import { SqliteChainWriter } from './sqlite-writer.ts';
 import type { AuditLog } from './types.ts';
-import { checkCopy, signatureCheck, verifyAudit, type VerifyOptions } from './verify.ts';
+import { checkCopy, type HeadCopy, signatureCheck, verifyAudit, type VerifyOptions } from './verify.ts';
 import type { ChainWriter } from './writer.ts';
 
 export interface AuditLogOptions {
@@ -95,12 +95,23 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
 }
 
 async function beforeSigning(store: Store, opts: AuditLogOptions, verify: VerifyOptions, writer: ChainWriter, onError: (e: Error) => void): Promise<void> {
+  // The copies first: a head in a copy was committed before it was shipped, so the
+  // store read after them holds it even while another gateway appends and ships.
+  const copies: HeadCopy[] = [];
+  for (const file of [join(opts.dataDir, HEADS_FILE), ...(verify.headFiles ?? [])]) {
+    try {
+      const head = await newestHeadInFile(file);
+      if (head) copies.push({ where: file, head });
+    } catch (e) {
+      onError(new Error(`cannot read the signed heads in ${file}: ${(e as Error).message}`));
+    }
+  }
   const source = storeSource(store.db);
   const chain = (await source.chainHead()) ?? { seq: 0, hash: '' };
   const newest = await store.db.selectFrom('signed_heads').select((eb) => eb.fn.max('n').as('n')).executeTakeFirst();
   const top = newest?.n == null ? null : await source.head(Number(newest.n));
 
-  if (!top && chain.seq > 0) {
+  if (!top && chain.seq > 0 && copies.length === 0) {
     const v = await verifyAudit(store, opts.dataDir, { ...verify, staleAfterMs: 0 });
     if (!v.ok && opts.adopt !== 'as-is') {
       throw new Error(
@@ -112,22 +123,13 @@ async function beforeSigning(store: Store, opts: AuditLogOptions, verify: Verify
     return;
   }
 
-  const files = [join(opts.dataDir, HEADS_FILE), ...(verify.headFiles ?? [])];
   const check = signatureCheck(verify.publicKey ?? loadOrCreateKey(opts.dataDir), verify.publicKey !== undefined);
-  for (const file of files) {
-    let head;
-    try {
-      head = await newestHeadInFile(file);
-    } catch (e) {
-      onError(new Error(`cannot read the signed heads in ${file}: ${(e as Error).message}`));
-      continue;
-    }
-    if (!head) continue;
-    const p = await checkCopy(source, { where: file, head }, top, chain.seq, check);
+  for (const c of copies) {
+    const p = await checkCopy(source, c, top, chain.seq, check);
     if (p) {
       throw new Error(
         `the audit chain in the store is not the one its signed heads were shipped from: ${p.problem}. ` +
-          `No head is signed over it. Inspect it with \`warden audit verify\`; if the store was restored from a backup on purpose, move ${file} aside.`,
+          `No head is signed over it. Inspect it with \`warden audit verify\`; if the store was restored from a backup on purpose, move ${c.where} aside.`,
       );
     }
   }
