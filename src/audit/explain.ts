@@ -27,16 +27,18 @@ export async function explainMismatch(source: ChainSource, row: EventRecord, exp
     if (eventHash(row.prev_hash, { ...self, seq: k }) === row.hash) return reordered(seq, k);
   }
 
-  for await (const r of source.events(seq)) {
-    if (Number(r.seq) > limit) break;
-    let other: string;
-    try {
-      other = canonicalJson(JSON.parse(r.data));
-    } catch {
-      continue;
+  for await (const page of source.events(seq)) {
+    for (const r of page) {
+      if (Number(r.seq) > limit) return changed;
+      let other: string;
+      try {
+        other = canonicalJson(JSON.parse(r.data));
+      } catch {
+        continue;
+      }
+      const parts = { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson: other };
+      if (eventHash(expectPrev, parts) === row.hash) return reordered(seq, Number(r.seq));
     }
-    const parts = { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson: other };
-    if (eventHash(expectPrev, parts) === row.hash) return reordered(seq, Number(r.seq));
   }
   return changed;
 }

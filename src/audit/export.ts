@@ -23,13 +23,13 @@ export async function exportAudit(store: Store, file: string): Promise<{ events:
         await write(exportLine.checkpoint(c));
         counts.checkpoints++;
       }
-      for await (const h of source.heads(0)) {
-        await write(exportLine.head(h));
-        counts.heads++;
+      for await (const page of source.heads(0)) {
+        await write(page.map(exportLine.head).join(''));
+        counts.heads += page.length;
       }
-      for await (const e of source.events(0)) {
-        await write(exportLine.event(e));
-        counts.events++;
+      for await (const page of source.events(0)) {
+        await write(page.map(exportLine.event).join(''));
+        counts.events += page.length;
       }
     });
     out.end();

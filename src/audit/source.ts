@@ -1,7 +1,7 @@
 // Where verify reads a chain from: the store (SQLite or Postgres, through Kysely) or an
 // export file (`warden audit export`), offline, with no store and no data dir. Both give
-// events and heads in order, a page or a line at a time, so verify's memory does not
-// grow with the chain.
+// events and heads in order, a page at a time, so verify's memory does not grow with the
+// chain and its inner loop does not await per event.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Kysely, Selectable } from 'kysely';
@@ -17,10 +17,10 @@ export interface ChainSource {
   readonly name: string;
   /** the chain head the writers recorded; null when the source has none */
   chainHead(): Promise<ChainHead | null>;
-  /** events with seq > after, in seq order */
-  events(after: number): AsyncIterable<EventRecord>;
-  /** signed heads with n > after, in n order */
-  heads(after: number): AsyncIterable<SignedHead>;
+  /** events with seq > after, in seq order, a page at a time */
+  events(after: number): AsyncIterable<EventRecord[]>;
+  /** signed heads with n > after, in n order, a page at a time */
+  heads(after: number): AsyncIterable<SignedHead[]>;
   head(n: number): Promise<SignedHead | null>;
   lastSeq(): Promise<number>;
   /** checkpoints of a chain written before signed heads (one per N events) */
@@ -37,7 +37,7 @@ export function storeSource(db: Kysely<Database>, pageSize = 2000): ChainSource 
     async *events(after) {
       for (;;) {
         const rows = await db.selectFrom('events').selectAll().where('seq', '>', after).orderBy('seq').limit(pageSize).execute();
-        for (const r of rows) yield r;
+        if (rows.length > 0) yield rows;
         if (rows.length < pageSize) return;
         after = Number(rows[rows.length - 1].seq);
       }
@@ -45,7 +45,7 @@ export function storeSource(db: Kysely<Database>, pageSize = 2000): ChainSource 
     async *heads(after) {
       for (;;) {
         const rows = await db.selectFrom('signed_heads').selectAll().where('n', '>', after).orderBy('n').limit(pageSize).execute();
-        for (const r of rows) yield headFromRow(r);
+        if (rows.length > 0) yield rows.map(headFromRow);
         if (rows.length < pageSize) return;
         after = Number(rows[rows.length - 1].n);
       }
@@ -115,9 +115,23 @@ export async function readExportHeader(file: string): Promise<ExportHeader> {
   throw new Error(`${file} is not a Warden audit export (its first line is not a ${EXPORT_FORMAT} header)`);
 }
 
+const PAGE = 2000;
+
+async function* paged<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  let page: T[] = [];
+  for await (const x of items) {
+    page.push(x);
+    if (page.length === PAGE) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
+
 export async function exportSource(file: string): Promise<ChainSource> {
   const header = await readExportHeader(file);
-  async function* heads(after: number) {
+  async function* headsOf(after: number) {
     for await (const { line, n } of linesOf(file, '{"head":')) {
       let h: SignedHead | null = null;
       try {
@@ -129,7 +143,7 @@ export async function exportSource(file: string): Promise<ChainSource> {
       if (h.n > after) yield h;
     }
   }
-  async function* events(after: number) {
+  async function* eventsOf(after: number) {
     for await (const { line, n } of linesOf(file, '{"event":')) {
       let e: Record<string, unknown>;
       try {
@@ -152,15 +166,15 @@ export async function exportSource(file: string): Promise<ChainSource> {
   return {
     name: `the export ${file}`,
     chainHead: async () => header.chainHead,
-    events,
-    heads,
+    events: (after) => paged(eventsOf(after)),
+    heads: (after) => paged(headsOf(after)),
     async head(n) {
-      for await (const h of heads(n - 1)) return h.n === n ? h : null;
+      for await (const h of headsOf(n - 1)) return h.n === n ? h : null;
       return null;
     },
     async lastSeq() {
       let last = 0;
-      for await (const e of events(0)) last = Math.max(last, e.seq);
+      for await (const e of eventsOf(0)) last = Math.max(last, e.seq);
       return last;
     },
     async legacyCheckpoints() {

@@ -110,57 +110,67 @@ export async function verifyChain(source: ChainSource, key: PublicKey | null, op
     return null;
   };
 
-  const headIt = source.heads(0)[Symbol.asyncIterator]();
-  const pull = async () => {
-    const r = await headIt.next();
-    return r.done ? null : r.value;
+  // Heads come a page at a time; the walk takes the next one without awaiting while the page lasts.
+  const headPages = source.heads(0)[Symbol.asyncIterator]();
+  let headPage: SignedHead[] = [];
+  let headAt = 0;
+  const nextPage = async (): Promise<SignedHead | null> => {
+    while (headAt >= headPage.length) {
+      const r = await headPages.next();
+      if (r.done) return null;
+      headPage = r.value;
+      headAt = 0;
+    }
+    return headPage[headAt++];
   };
-  let pending = await pull();
+  let pending = await nextPage();
 
   // Rounds: a head read after the events may name events committed after they were read.
   for (let round = 0; ; round++) {
-    for await (const r of source.events(expectSeq - 1)) {
-      const seq = Number(r.seq);
-      if (seq !== expectSeq) {
-        const to = seq - 1 === expectSeq ? `event ${expectSeq} was` : `events ${expectSeq}..${seq - 1} were`;
-        return result({ kind: 'removed', brokenSeq: expectSeq, problem: `${to} removed: the chain jumps from event ${expectSeq - 1} to event ${seq}` });
-      }
-      let dataJson: string | null;
-      try {
-        dataJson = canonicalJson(JSON.parse(r.data));
-      } catch {
-        dataJson = null;
-      }
-      const parts = { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson: dataJson ?? '' };
-      if (dataJson === null || eventHash(r.prev_hash, parts) !== r.hash) {
-        return result(await explainMismatch(source, r, prev, dataJson !== null));
-      }
-      if (r.prev_hash !== prev) {
-        return result({
-          kind: 'removed',
-          brokenSeq: seq,
-          problem: `event ${seq} does not follow event ${seq - 1}: its prevHash is not event ${seq - 1}'s hash (an event before it was removed or replaced)`,
-        });
-      }
-      const cp = checkpoints.get(seq);
-      if (cp) {
-        const bad = badCheckpoint(cp, key, keyName);
-        if (bad) return result({ kind: 'checkpoint', brokenSeq: seq, problem: bad });
-        if (cp.hash !== r.hash) {
-          return result({ kind: 'changed', brokenSeq: seq, problem: `event ${seq} is not the event the signed checkpoint at ${seq} names: the chain was rewritten up to here` });
+    for await (const page of source.events(expectSeq - 1)) {
+      for (const r of page) {
+        const seq = Number(r.seq);
+        if (seq !== expectSeq) {
+          const to = seq - 1 === expectSeq ? `event ${expectSeq} was` : `events ${expectSeq}..${seq - 1} were`;
+          return result({ kind: 'removed', brokenSeq: expectSeq, problem: `${to} removed: the chain jumps from event ${expectSeq - 1} to event ${seq}` });
         }
-      }
-      while (pending && pending.seq <= seq) {
-        if (pending.seq < seq) {
-          return result({ kind: 'head', brokenSeq: pending.seq, problem: `signed head #${pending.n} names event ${pending.seq}, behind the head before it: the heads were reordered` });
+        let dataJson: string | null;
+        try {
+          dataJson = canonicalJson(JSON.parse(r.data));
+        } catch {
+          dataJson = null;
         }
-        const p = acceptHead(pending, r.hash);
-        if (p) return result(p);
-        pending = await pull();
+        const parts = { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson: dataJson ?? '' };
+        if (dataJson === null || eventHash(r.prev_hash, parts) !== r.hash) {
+          return result(await explainMismatch(source, r, prev, dataJson !== null));
+        }
+        if (r.prev_hash !== prev) {
+          return result({
+            kind: 'removed',
+            brokenSeq: seq,
+            problem: `event ${seq} does not follow event ${seq - 1}: its prevHash is not event ${seq - 1}'s hash (an event before it was removed or replaced)`,
+          });
+        }
+        const cp = checkpoints.get(seq);
+        if (cp) {
+          const bad = badCheckpoint(cp, key, keyName);
+          if (bad) return result({ kind: 'checkpoint', brokenSeq: seq, problem: bad });
+          if (cp.hash !== r.hash) {
+            return result({ kind: 'changed', brokenSeq: seq, problem: `event ${seq} is not the event the signed checkpoint at ${seq} names: the chain was rewritten up to here` });
+          }
+        }
+        while (pending && pending.seq <= seq) {
+          if (pending.seq < seq) {
+            return result({ kind: 'head', brokenSeq: pending.seq, problem: `signed head #${pending.n} names event ${pending.seq}, behind the head before it: the heads were reordered` });
+          }
+          const p = acceptHead(pending, r.hash);
+          if (p) return result(p);
+          pending = headAt < headPage.length ? headPage[headAt++] : await nextPage();
+        }
+        prev = r.hash;
+        expectSeq++;
+        count++;
       }
-      prev = r.hash;
-      expectSeq++;
-      count++;
     }
     if (!pending || round >= 1000) break;
     // A head beyond the last event read: were its events committed since?
@@ -274,10 +284,12 @@ export async function checkCopy(
 /** The newest head's signature failed: find the first head whose signature fails, for the message. */
 async function firstBadSignature(source: ChainSource, badSignature: (h: SignedHead) => string | null): Promise<Problem> {
   let good: SignedHead | null = null;
-  for await (const h of source.heads(0)) {
-    const bad = badSignature(h);
-    if (bad) return { kind: 'head', brokenSeq: Math.min(h.seq, (good?.seq ?? 0) + 1), problem: `${bad}: the heads from #${h.n} on are not vouched for` };
-    good = h;
+  for await (const page of source.heads(0)) {
+    for (const h of page) {
+      const bad = badSignature(h);
+      if (bad) return { kind: 'head', brokenSeq: Math.min(h.seq, (good?.seq ?? 0) + 1), problem: `${bad}: the heads from #${h.n} on are not vouched for` };
+      good = h;
+    }
   }
   return { kind: 'head', brokenSeq: 1, problem: 'the newest signed head has an invalid signature' };
 }
