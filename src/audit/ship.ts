@@ -98,6 +98,7 @@ const MAX_BACKOFF_MS = 60_000;
 export class HeadShipper {
   private readonly lanes: Lane[];
   private closing = false;
+  private closed = false;
   private idle: (() => void)[] = [];
 
   constructor(
@@ -108,6 +109,7 @@ export class HeadShipper {
   }
 
   offer(h: SignedHead): void {
+    if (this.closed) return;
     for (const l of this.lanes) {
       if (h.n <= l.shipped || (l.pending && l.pending.n >= h.n)) continue;
       l.pending = h;
@@ -132,11 +134,12 @@ export class HeadShipper {
       ]);
     }
     clearTimeout(timer);
+    this.closed = true;
     await Promise.all(this.lanes.map((l) => l.sink.close()));
   }
 
   private kick(l: Lane): void {
-    if (l.inflight || l.timer || !l.pending) return;
+    if (this.closed || l.inflight || l.timer || !l.pending) return;
     const wait = this.closing ? 0 : l.lastAt + Math.max(l.backoffMs, this.opts.minGapMs) - Date.now();
     if (wait > 0) {
       l.timer = setTimeout(() => {
