@@ -4,8 +4,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 
-/** A duration written as in configs (90s, 15m, 1h) with its default; parsed to ms. */
-export const duration = (fallback: string) =>
+const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)

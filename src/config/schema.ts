@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { maskingConfigSchema, connectionMaskingSchema } from '../masking/config.ts';
-import { authSchema, duration } from './auth-schema.ts';
+import { authSchema } from './auth-schema.ts';
+import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 
 const hostPort = z
@@ -25,25 +26,6 @@ export const recordingSchema = z
     maxBytes: z.number().int().min(0).default(1024 * 1024),
     /** no longer used (a head is signed with every group commit, see gateway.audit); accepted so older configs load */
     checkpointEvery: z.number().int().min(1).optional(),
-  })
-  .prefault({});
-
-/** Where signed heads of the audit chain are shipped, besides the store and the data dir. */
-const auditSinkSchema = z.union([
-  /** a directory, best on another volume: heads are appended to <dir>/audit-heads.jsonl */
-  z.strictObject({ dir: z.string().min(1) }),
-  /** an endpoint that takes each head as a JSON POST (retried with backoff) */
-  z.strictObject({ url: z.url({ protocol: /^https?$/ }), headers: z.record(z.string(), z.string()).default({}) }),
-], { error: 'expected { dir: <directory> } or { url: <http(s) URL>, headers: {...} }' });
-
-/** The audit chain's signed heads (src/audit/head.ts). */
-export const auditSchema = z
-  .strictObject({
-    /** a signed head at least this often even when idle, so a cut tail shows as a stale head; verify calls a head older than twice this stale */
-    headInterval: duration('60s').refine((ms) => ms >= 1000, 'at least 1s'),
-    /** the audit public key (PEM, or a file holding it): verify trusts only it, and the gateway refuses to start with another key */
-    publicKey: z.string().min(1).optional(),
-    sinks: z.array(auditSinkSchema).default([]),
   })
   .prefault({});
 
@@ -81,7 +63,7 @@ export const gatewaySchema = z
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
     tls: tlsFiles.optional(),
     recording: recordingSchema,
-    audit: auditSchema,
+    audit: auditConfigSchema,
     /** largest frame accepted from a client before the connection is closed */
     maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
