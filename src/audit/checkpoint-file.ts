@@ -1,7 +1,7 @@
-// The second copy of the checkpoints: an append-only JSON-lines file in the data dir.
-// Deleting rows from the store's `checkpoints` table is then not enough to hide a
-// truncated tail; the file would have to be edited as well.
-import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'node:fs';
+// The data dir's copy of the checkpoints of a chain written before signed heads (every
+// N events, and on close). Nothing writes it any more; verify still reads it, so a
+// chain from an older Warden verifies as it did (signed heads: heads-file.ts).
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -13,19 +13,6 @@ export interface Checkpoint {
   ts: string;
   signature: string;
   keyId: string;
-}
-
-/** Append (and fsync) checkpoints; O_APPEND keeps lines whole across processes. */
-export function appendCheckpoints(dataDir: string, cps: Checkpoint[]): void {
-  if (cps.length === 0) return;
-  const fd = openSync(join(dataDir, CHECKPOINT_FILE), 'a', 0o600);
-  try {
-    const text = cps.map((c) => JSON.stringify({ seq: c.seq, hash: c.hash, ts: c.ts, signature: c.signature, keyId: c.keyId }) + '\n').join('');
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

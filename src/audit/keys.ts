@@ -1,17 +1,24 @@
-// The Ed25519 key that signs checkpoints. It lives in the data dir, not in the store, so
-// someone who can rewrite the database cannot also re-sign a rewritten chain.
+// The Ed25519 key that signs the chain's heads. It lives in the data dir, not in the
+// store, so someone who can rewrite the database cannot also re-sign a rewritten chain.
+// Verify trusts that key only when no public key is pinned (gateway.audit.publicKey or
+// --public-key): a pinned key is the one defence against a data dir whose key was
+// replaced along with the chain.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const KEY_FILE = 'audit-key.pem';
 
-export interface SigningKey {
+/** A key verify can check signatures with. */
+export interface PublicKey {
+  publicKey: KeyObject;
+  /** first 16 hex chars of sha256(SPKI DER): names the key in heads */
+  keyId: string;
+}
+
+export interface SigningKey extends PublicKey {
   /** PKCS#8 PEM, handed to the SQLite writer thread */
   privatePem: string;
-  publicKey: KeyObject;
-  /** first 16 hex chars of sha256(SPKI DER): names the key in checkpoints */
-  keyId: string;
 }
 
 /** Load `<dataDir>/audit-key.pem`, creating it (mode 0600) on first use. */
@@ -37,7 +44,7 @@ export function loadOrCreateKey(dataDir: string): SigningKey {
   return fromPem(pem);
 }
 
-/** Only the public half, for verifying without the right to create a key. */
+/** The data dir's key, for verifying without the right to create one. */
 export function readKey(dataDir: string): SigningKey | null {
   try {
     return fromPem(readFileSync(join(dataDir, KEY_FILE), 'utf8'));
@@ -48,28 +55,52 @@ export function readKey(dataDir: string): SigningKey | null {
 }
 
 export function fromPem(privatePem: string): SigningKey {
-  const priv = createPrivateKey(privatePem);
-  const publicKey = createPublicKey(priv);
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  return { privatePem, publicKey, keyId: createHash('sha256').update(der).digest('hex').slice(0, 16) };
+  const publicKey = createPublicKey(createPrivateKey(privatePem));
+  return { privatePem, publicKey, keyId: keyIdOf(publicKey) };
 }
 
-/** The bytes a checkpoint signature covers. */
-function message(seq: number, hash: string): Buffer {
-  return Buffer.from(`${seq}\n${hash}`, 'utf8');
+export function keyIdOf(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
-export type Signer = (seq: number, hash: string) => { signature: string; keyId: string };
+/**
+ * A pinned public key: PEM text ("-----BEGIN PUBLIC KEY-----") or the path of a file
+ * holding it. A private key is refused: pinning exists so that verifying never needs it.
+ */
+export function readPublicKey(pemOrPath: string): PublicKey {
+  const pem = pemOrPath.includes('-----BEGIN') ? pemOrPath : readFileSync(pemOrPath, 'utf8');
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new Error('expected the audit public key, got a private key (print the public one with `warden audit public-key`)');
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(pem);
+  } catch (e) {
+    throw new Error(`not a PEM public key: ${(e as Error).message}`, { cause: e });
+  }
+  if (publicKey.asymmetricKeyType !== 'ed25519') throw new Error(`expected an Ed25519 key, got ${publicKey.asymmetricKeyType}`);
+  return { publicKey, keyId: keyIdOf(publicKey) };
+}
+
+export function publicPem(key: PublicKey): string {
+  return key.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+}
+
+/** Signs a message, returns the base64 signature. */
+export type Signer = (message: string) => string;
 
 export function makeSigner(key: SigningKey): Signer {
   const priv = createPrivateKey(key.privatePem);
-  return (seq, hash) => ({ signature: sign(null, message(seq, hash), priv).toString('base64'), keyId: key.keyId });
+  return (message) => sign(null, Buffer.from(message, 'utf8'), priv).toString('base64');
 }
 
-export function checkSignature(key: SigningKey, seq: number, hash: string, signature: string): boolean {
+export function checkSignature(publicKey: KeyObject, message: string, signature: string): boolean {
   try {
-    return verify(null, message(seq, hash), key.publicKey, Buffer.from(signature, 'base64'));
+    return verify(null, Buffer.from(message, 'utf8'), publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }
+}
+
+/** What a checkpoint of a chain written before signed heads (every N events) signed. */
+export function legacyCheckpointMessage(seq: number, hash: string): string {
+  return `${seq}\n${hash}`;
 }

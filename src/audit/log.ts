@@ -5,21 +5,26 @@
 import type { Store } from '../store/open.ts';
 import { canonicalJson } from './canonical.ts';
 import type { BatchItem, BatchWritten } from './chain.ts';
-import { loadOrCreateKey } from './keys.ts';
-import { PgChainWriter } from './pg-writer.ts';
-import { SqliteChainWriter } from './sqlite-writer.ts';
+import type { SignedHead } from './head.ts';
+import type { HeadShipper } from './ship.ts';
 import type { AuditEvent, AuditEventInput, AuditLog, VerifyResult } from './types.ts';
-import { verifyAudit } from './verify.ts';
+import { verifyAudit, type VerifyOptions } from './verify.ts';
 import type { ChainWriter } from './writer.ts';
 
-export interface AuditLogOptions {
+export interface GroupCommitOptions {
   dataDir: string;
-  /** sign a checkpoint every this many events (0: only on close) */
-  checkpointEvery: number;
+  /** sign a head when no durable one was signed for this long (ms) */
+  headIntervalMs: number;
+  /** what verify() holds the chain to (pinned key, sink files, staleness) */
+  verify: VerifyOptions;
+  /** a beat that failed (the writer found tampering, the store is down) */
+  onError: (e: Error) => void;
   /** most events in one transaction (default 2000) */
   maxBatch?: number;
   /** how long a non-durable event may wait for a batch to start (default 20 ms) */
   lazyMs?: number;
+  /** how long close() waits for the sinks to take the close head (default 3 s) */
+  shipDeadlineMs?: number;
 }
 
 interface Pending {
@@ -31,31 +36,14 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise<AuditLog> {
-  if (!Number.isSafeInteger(opts.checkpointEvery) || opts.checkpointEvery < 0) {
-    throw new Error(`checkpointEvery must be a whole number >= 0, got ${opts.checkpointEvery}`);
-  }
-  const key = loadOrCreateKey(opts.dataDir);
-  const cfg = { dataDir: opts.dataDir, checkpointEvery: opts.checkpointEvery, privatePem: key.privatePem };
-  let writer: ChainWriter;
-  if (store.kind === 'sqlite') {
-    if (!store.file) throw new Error('a SQLite store without a file cannot host the audit writer');
-    const w = new SqliteChainWriter(store.file, cfg);
-    try {
-      await w.ready();
-    } catch (e) {
-      await w.close().catch(() => {});
-      throw e;
-    }
-    writer = w;
-  } else {
-    if (!store.pgPool) throw new Error('a Postgres store without its pool cannot host the audit writer');
-    writer = new PgChainWriter(store.pgPool, cfg);
-  }
-  return new GroupCommitLog(store, writer, opts);
-}
-
-class GroupCommitLog implements AuditLog {
+/**
+ * The log over an open writer (see open.ts). Besides batching appends it keeps the
+ * chain's signed heads fresh: a head goes with every batch, and when no durable one
+ * was signed for headIntervalMs (an idle gateway, or only async records) it signs a
+ * beat, so a tail cut off the store shows as a stale head. Heads of durable commits go
+ * to the shipper; a non-durable one could outlive its commit in a crash.
+ */
+export class GroupCommitLog implements AuditLog {
   private queue: Pending[] = [];
   private durableQueued = false;
   private inflight = false;
@@ -67,14 +55,22 @@ class GroupCommitLog implements AuditLog {
   commits = 0;
   private readonly maxBatch: number;
   private readonly lazyMs: number;
+  lastHead: SignedHead | null = null;
+  private lastDurableAt = Date.now();
+  private beatWanted = false;
+  private beatTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Store,
     private readonly writer: ChainWriter,
-    private readonly opts: AuditLogOptions,
+    private readonly shipper: HeadShipper,
+    private readonly opts: GroupCommitOptions,
+    opened: SignedHead | null,
   ) {
     this.maxBatch = opts.maxBatch ?? 2000;
     this.lazyMs = opts.lazyMs ?? 20;
+    if (opened) this.signed(opened, true);
+    this.scheduleBeat();
   }
 
   get queued(): number {
@@ -121,19 +117,70 @@ class GroupCommitLog implements AuditLog {
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
+  /** Verify the store's chain, holding it also to the last head this writer signed (which no store writer can reach). */
   verify(): Promise<VerifyResult> {
-    return verifyAudit(this.store, this.opts.dataDir);
+    const known = this.lastHead ? [{ where: 'this gateway (the last head it signed)', head: this.lastHead }] : [];
+    return verifyAudit(this.store, this.opts.dataDir, { ...this.opts.verify, knownHeads: [...known, ...(this.opts.verify.knownHeads ?? [])] });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.beatTimer) clearTimeout(this.beatTimer);
+    this.beatTimer = null;
+    this.beatWanted = false;
     await this.flush();
     try {
-      await this.writer.checkpointHead();
+      const h = await this.writer.sign('close');
+      if (h) this.signed(h, true);
     } finally {
-      await this.writer.close();
+      try {
+        await this.shipper.close(this.opts.shipDeadlineMs ?? 3000);
+      } finally {
+        await this.writer.close();
+      }
     }
+  }
+
+  private signed(h: SignedHead, durable: boolean): void {
+    this.lastHead = h;
+    if (!durable) return;
+    this.lastDurableAt = Date.now();
+    this.shipper.offer(h);
+  }
+
+  // One timer, re-armed only when it fires: a batch just moves lastDurableAt.
+  private scheduleBeat(): void {
+    if (this.closed) return;
+    const due = this.lastDurableAt + this.opts.headIntervalMs - Date.now();
+    this.beatTimer = setTimeout(() => {
+      this.beatTimer = null;
+      if (Date.now() - this.lastDurableAt >= this.opts.headIntervalMs) {
+        this.beatWanted = true;
+        this.startSoon();
+      } else {
+        this.scheduleBeat();
+      }
+    }, Math.max(due, 0));
+    this.beatTimer.unref();
+  }
+
+  private beat(): void {
+    this.beatWanted = false;
+    this.inflight = true;
+    this.writer.sign('beat').then(
+      (h) => {
+        if (h) this.signed(h, true);
+        else this.lastDurableAt = Date.now(); // an empty chain: nothing to sign yet
+      },
+      (err: Error) => {
+        this.lastDurableAt = Date.now(); // try again in an interval, not in a loop
+        this.opts.onError(err);
+      },
+    ).finally(() => {
+      this.next();
+      this.scheduleBeat();
+    });
   }
 
   // setImmediate, not now: appends arriving in the same turn of the event loop (many
@@ -155,7 +202,9 @@ class GroupCommitLog implements AuditLog {
   }
 
   private run(): void {
-    if (this.inflight || this.queue.length === 0) return;
+    if (this.inflight) return;
+    if (this.beatWanted) return this.beat();
+    if (this.queue.length === 0) return;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -175,6 +224,7 @@ class GroupCommitLog implements AuditLog {
     this.writer.write(batch.map((p) => p.item), durable).then(
       (w) => {
         this.commits++;
+        this.signed(w.signed, durable);
         this.next();
         settle(batch, w);
       },
@@ -188,6 +238,7 @@ class GroupCommitLog implements AuditLog {
   // What queued during the commit goes next, at once if anyone is waiting on it.
   private next(): void {
     this.inflight = false;
+    if (this.beatWanted) return this.run();
     if (this.queue.length > 0) {
       if (this.durableQueued || this.urgent) this.run();
       else this.startLater();

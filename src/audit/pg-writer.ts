@@ -1,15 +1,23 @@
 // The Postgres audit writer. Several gateway replicas (and the CLI) share one chain, so
 // every transaction locks the one-row chain_head FOR UPDATE before reading it: writers
-// queue on that row lock, and each one's batch continues the chain the last one left.
-// It keeps one connection of the store's pool and spends three round trips a batch:
-// BEGIN + lock, one statement writing everything (arrays + unnest), COMMIT.
+// queue on that row lock, and each one's batch continues the chain (and the chain of
+// signed heads) the last one left. It keeps one connection of the store's pool and
+// spends three round trips a batch: BEGIN + lock + the newest head, one statement
+// writing everything (arrays + unnest), COMMIT.
 import type pg from 'pg';
-import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, type ChainedBatch, written } from './chain.ts';
-import { appendCheckpoints, type Checkpoint } from './checkpoint-file.ts';
-import { fromPem, makeSigner, type Signer } from './keys.ts';
+import type { SignedHeadsTable } from '../store/schema.ts';
+import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, type ChainedBatch, headFromRow, HeadSigner, written } from './chain.ts';
+import type { HeadKind, SignedHead } from './head.ts';
+import { fromPem } from './keys.ts';
 import type { ChainWriter, WriterConfig } from './writer.ts';
 
-const LOCK = 'SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE';
+// The newest head is read by a statement of its own, after the lock is held: in READ
+// COMMITTED a statement that waited for a row lock re-reads only the locked row, so a
+// join in the locking statement would see the chain head a writer just committed and
+// miss the head that writer committed with it.
+const LOCK = 'SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE; SELECT * FROM signed_heads ORDER BY n DESC LIMIT 1';
+
+const INSERT_HEAD = 'INSERT INTO signed_heads (n, seq, hash, ts, prev, kind, key_id, signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)';
 
 // One statement per batch. Every session row appears in at most one of `st`/`up`
 // (see SessionProjection), as Postgres forbids touching a row twice in one statement.
@@ -26,49 +34,45 @@ WITH ev AS (
   FROM unnest($20::text[], $21::bigint[], $22::text[], $23::text[]) AS v(id, n, e, r) WHERE s.id = v.id
 ), hd AS (
   UPDATE chain_head SET seq = $24, hash = $25 WHERE id = 1
-), cp AS (
-  INSERT INTO checkpoints (seq, hash, ts, signature, key_id)
-  SELECT * FROM unnest($26::bigint[], $27::text[], $28::text[], $29::text[], $30::text[])
-  ON CONFLICT (seq) DO NOTHING RETURNING seq
 )
-SELECT seq FROM cp`;
+${INSERT_HEAD.replace(/\$(\d)/g, (_, d: string) => `$${Number(d) + 25}`)}`;
+
+interface Locked {
+  head: ChainHead;
+  top: SignedHead | null;
+}
 
 export class PgChainWriter implements ChainWriter {
-  private readonly sign: Signer;
+  private readonly heads: HeadSigner;
   private client: pg.PoolClient | null = null;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly cfg: WriterConfig,
+    cfg: WriterConfig,
   ) {
-    this.sign = makeSigner(fromPem(cfg.privatePem));
+    this.heads = new HeadSigner(fromPem(cfg.privatePem));
   }
 
   async write(items: BatchItem[], durable: boolean): Promise<BatchWritten> {
-    const { result, checkpoints } = await this.transaction(async (c, head) => {
-      const batch = chainBatch(head, items, new Date().toISOString(), this.cfg.checkpointEvery, this.sign);
-      const res = await c.query<{ seq: number }>({ name: 'warden_audit_write', text: WRITE, values: params(batch) });
-      const inserted = new Set(res.rows.map((r) => Number(r.seq)));
-      return { result: written(head, batch), checkpoints: batch.checkpoints.filter((cp) => inserted.has(cp.seq)) };
+    const result = await this.transaction(async (c, { head, top }) => {
+      const ts = new Date().toISOString();
+      const batch = chainBatch(head, items, ts);
+      const signed = this.heads.next('batch', head, top, batch.head, ts)!;
+      await c.query({ name: 'warden_audit_write', text: WRITE, values: params(batch, signed) });
+      return written(head, batch, signed);
     }, durable);
-    appendCheckpoints(this.cfg.dataDir, checkpoints);
+    this.heads.committed(result.signed);
     return result;
   }
 
-  async checkpointHead(): Promise<Checkpoint | null> {
-    const cp = await this.transaction(async (c, head) => {
-      if (head.seq === 0) return null;
-      const last = await c.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM checkpoints');
-      if ((last.rows[0]?.seq ?? 0) >= head.seq) return null;
-      const cp: Checkpoint = { seq: head.seq, hash: head.hash, ts: new Date().toISOString(), ...this.sign(head.seq, head.hash) };
-      const res = await c.query(
-        'INSERT INTO checkpoints (seq, hash, ts, signature, key_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING',
-        [cp.seq, cp.hash, cp.ts, cp.signature, cp.keyId],
-      );
-      return res.rowCount === 1 ? cp : null;
+  async sign(kind: HeadKind): Promise<SignedHead | null> {
+    const h = await this.transaction(async (c, { head, top }) => {
+      const signed = this.heads.next(kind, head, top, head, new Date().toISOString());
+      if (signed) await c.query(INSERT_HEAD, headValues(signed));
+      return signed;
     }, true);
-    if (cp) appendCheckpoints(this.cfg.dataDir, [cp]);
-    return cp;
+    if (h) this.heads.committed(h);
+    return h;
   }
 
   async close(): Promise<void> {
@@ -76,16 +80,17 @@ export class PgChainWriter implements ChainWriter {
     this.client = null;
   }
 
-  private async transaction<T>(fn: (c: pg.PoolClient, head: ChainHead) => Promise<T>, durable: boolean): Promise<T> {
+  private async transaction<T>(fn: (c: pg.PoolClient, locked: Locked) => Promise<T>, durable: boolean): Promise<T> {
     const c = await this.connection();
     try {
       // Async recording: the commit returns before its WAL flush (a crash may lose the
       // last moments, never reorder or fork the chain).
       const begin = durable ? `BEGIN; ${LOCK}` : `BEGIN; SET LOCAL synchronous_commit = off; ${LOCK}`;
-      const results = (await c.query(begin)) as unknown as pg.QueryResult<ChainHead>[];
-      const head = results[results.length - 1].rows[0];
-      if (!head) throw new Error('the chain_head row is missing');
-      const v = await fn(c, { seq: Number(head.seq), hash: head.hash });
+      const results = (await c.query(begin)) as unknown as pg.QueryResult[];
+      const row = (results[results.length - 2] as pg.QueryResult<ChainHead>).rows[0];
+      const top = (results[results.length - 1] as pg.QueryResult<SignedHeadsTable>).rows[0];
+      if (!row) throw new Error('the chain_head row is missing');
+      const v = await fn(c, { head: { seq: Number(row.seq), hash: row.hash }, top: top ? headFromRow(top) : null });
       await c.query('COMMIT');
       return v;
     } catch (e) {
@@ -111,11 +116,12 @@ export class PgChainWriter implements ChainWriter {
   }
 }
 
-function params(b: ChainedBatch): unknown[] {
+const headValues = (h: SignedHead): unknown[] => [h.n, h.seq, h.hash, h.ts, h.prev, h.kind, h.keyId, h.signature];
+
+function params(b: ChainedBatch, h: SignedHead): unknown[] {
   const r = b.rows;
   const starts = [...b.sessions.starts.values()];
   const ups = [...b.sessions.updates.values()];
-  const cps = b.checkpoints;
   return [
     r.map((x) => x.seq), r.map((x) => x.ts), r.map((x) => x.type), r.map((x) => x.session_id),
     r.map((x) => x.actor), r.map((x) => x.data), r.map((x) => x.prev_hash), r.map((x) => x.hash),
@@ -124,6 +130,6 @@ function params(b: ChainedBatch): unknown[] {
     starts.map((s) => s.commands), starts.map((s) => s.ended_at), starts.map((s) => s.end_reason),
     ups.map((u) => u.id), ups.map((u) => u.commands), ups.map((u) => u.ended_at), ups.map((u) => u.end_reason),
     b.head.seq, b.head.hash,
-    cps.map((c) => c.seq), cps.map((c) => c.hash), cps.map((c) => c.ts), cps.map((c) => c.signature), cps.map((c) => c.keyId),
+    ...headValues(h),
   ];
 }

@@ -1,26 +1,28 @@
 // The SQLite side of the audit chain: one connection that appends batches in
-// BEGIN IMMEDIATE transactions and signs checkpoints. It runs in the writer thread
+// BEGIN IMMEDIATE transactions, each with its signed head. It runs in the writer thread
 // (sqlite-worker.ts): measured on 2 busy cores, committing on the main thread instead
 // costs 15-20% of strict-mode throughput (the event loop stalls for every fsync).
 import { DatabaseSync } from 'node:sqlite';
 import { sqlitePragmas } from '../store/sqlite-pragmas.ts';
-import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, written } from './chain.ts';
-import { appendCheckpoints, type Checkpoint } from './checkpoint-file.ts';
-import { fromPem, makeSigner } from './keys.ts';
+import type { SignedHeadsTable } from '../store/schema.ts';
+import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, headFromRow, HeadSigner, written } from './chain.ts';
+import type { HeadKind, SignedHead } from './head.ts';
+import { fromPem } from './keys.ts';
 import type { WriterConfig } from './writer.ts';
 
 export class SqliteChain {
   private readonly db: DatabaseSync;
-  private readonly sign: ReturnType<typeof makeSigner>;
+  private readonly heads: HeadSigner;
   private readonly st;
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
-  constructor(private readonly cfg: WriterConfig & { file: string }) {
+  constructor(cfg: WriterConfig & { file: string }) {
     const db = (this.db = new DatabaseSync(cfg.file));
     sqlitePragmas(db);
-    this.sign = makeSigner(fromPem(cfg.privatePem));
+    this.heads = new HeadSigner(fromPem(cfg.privatePem));
     this.st = {
       head: db.prepare('SELECT seq, hash FROM chain_head WHERE id = 1'),
+      top: db.prepare('SELECT * FROM signed_heads ORDER BY n DESC LIMIT 1'),
       setHead: db.prepare('UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1'),
       event: db.prepare('INSERT INTO events (seq, ts, type, session_id, actor, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       start: db.prepare(
@@ -32,13 +34,17 @@ export class SqliteChain {
         `UPDATE sessions SET commands = commands + @commands, ended_at = coalesce(@ended_at, ended_at),
          end_reason = coalesce(@end_reason, end_reason) WHERE id = @id`,
       ),
-      checkpoint: db.prepare('INSERT INTO checkpoints (seq, hash, ts, signature, key_id) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING'),
-      lastCheckpoint: db.prepare('SELECT max(seq) AS seq FROM checkpoints'),
+      signed: db.prepare('INSERT INTO signed_heads (n, seq, hash, ts, prev, kind, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     };
   }
 
   head(): ChainHead {
     return this.st.head.get() as unknown as ChainHead;
+  }
+
+  private top(): SignedHead | null {
+    const r = this.st.top.get();
+    return r ? headFromRow(r as unknown as SignedHeadsTable) : null;
   }
 
   // BEGIN IMMEDIATE takes the write lock before the head is read, so a CLI process
@@ -55,42 +61,50 @@ export class SqliteChain {
     }
   }
 
-  private insertCheckpoints(cps: Checkpoint[]): Checkpoint[] {
-    return cps.filter((c) => this.st.checkpoint.run(c.seq, c.hash, c.ts, c.signature, c.keyId).changes === 1);
+  private insertHead(h: SignedHead): void {
+    this.st.signed.run(h.n, h.seq, h.hash, h.ts, h.prev, h.kind, h.keyId, h.signature);
   }
 
   write(items: BatchItem[], durable: boolean): BatchWritten {
     // NORMAL in WAL mode skips the fsync of this commit; the next FULL commit syncs the
     // WAL, earlier frames included. Only batches holding no durable event use it.
+    this.sync(durable);
+    const st = this.st;
+    const result = this.inTransaction(() => {
+      const head = st.head.get() as unknown as ChainHead;
+      const ts = new Date().toISOString();
+      const batch = chainBatch(head, items, ts);
+      const signed = this.heads.next('batch', head, this.top(), batch.head, ts)!;
+      for (const r of batch.rows) st.event.run(r.seq, r.ts, r.type, r.session_id, r.actor, r.data, r.prev_hash, r.hash);
+      for (const s of batch.sessions.starts.values()) st.start.run(s);
+      for (const u of batch.sessions.updates.values()) st.update.run({ ...u });
+      this.insertHead(signed);
+      st.setHead.run(batch.head.seq, batch.head.hash);
+      return written(head, batch, signed);
+    });
+    this.heads.committed(result.signed);
+    return result;
+  }
+
+  /** A head over the chain as it stands (beat, close, adopt), committed durably; null when there is nothing to sign. */
+  sign(kind: HeadKind): SignedHead | null {
+    this.sync(true);
+    const h = this.inTransaction(() => {
+      const head = this.st.head.get() as unknown as ChainHead;
+      const signed = this.heads.next(kind, head, this.top(), head, new Date().toISOString());
+      if (signed) this.insertHead(signed);
+      return signed;
+    });
+    if (h) this.heads.committed(h);
+    return h;
+  }
+
+  private sync(durable: boolean): void {
     const want = durable ? 'FULL' : 'NORMAL';
     if (want !== this.synchronous) {
       this.db.exec(`PRAGMA synchronous = ${want}`);
       this.synchronous = want;
     }
-    const st = this.st;
-    const { result, checkpoints } = this.inTransaction(() => {
-      const head = st.head.get() as unknown as ChainHead;
-      const batch = chainBatch(head, items, new Date().toISOString(), this.cfg.checkpointEvery, this.sign);
-      for (const r of batch.rows) st.event.run(r.seq, r.ts, r.type, r.session_id, r.actor, r.data, r.prev_hash, r.hash);
-      for (const s of batch.sessions.starts.values()) st.start.run(s);
-      for (const u of batch.sessions.updates.values()) st.update.run({ ...u });
-      const inserted = this.insertCheckpoints(batch.checkpoints);
-      st.setHead.run(batch.head.seq, batch.head.hash);
-      return { result: written(head, batch), checkpoints: inserted };
-    });
-    appendCheckpoints(this.cfg.dataDir, checkpoints);
-    return result;
-  }
-
-  checkpointHead(): Checkpoint | null {
-    const cp = this.inTransaction(() => {
-      const head = this.st.head.get() as unknown as ChainHead;
-      if (head.seq === 0 || Number(this.st.lastCheckpoint.get()?.seq ?? 0) >= head.seq) return null;
-      const c: Checkpoint = { seq: head.seq, hash: head.hash, ts: new Date().toISOString(), ...this.sign(head.seq, head.hash) };
-      return this.insertCheckpoints([c])[0] ?? null;
-    });
-    if (cp) appendCheckpoints(this.cfg.dataDir, [cp]);
-    return cp;
   }
 
   close(): void {

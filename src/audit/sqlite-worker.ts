@@ -3,12 +3,13 @@
 // the main thread keeps serving sockets. One message = one batch = one transaction.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BatchItem } from './chain.ts';
+import type { HeadKind } from './head.ts';
 import { SqliteChain } from './sqlite-chain.ts';
 import type { WriterConfig } from './writer.ts';
 
 export type WorkerRequest =
   | { id: number; op: 'write'; items: BatchItem[]; durable: boolean }
-  | { id: number; op: 'checkpoint' }
+  | { id: number; op: 'sign'; kind: HeadKind }
   | { id: number; op: 'head' }
   | { id: number; op: 'close' };
 
@@ -21,7 +22,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
   try {
     let value: unknown = null;
     if (req.op === 'write') value = chain.write(req.items, req.durable);
-    else if (req.op === 'checkpoint') value = chain.checkpointHead();
+    else if (req.op === 'sign') value = chain.sign(req.kind);
     else if (req.op === 'head') value = chain.head();
     else chain.close();
     reply = { id: req.id, ok: true, value };

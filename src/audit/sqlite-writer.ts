@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BatchItem, BatchWritten, ChainHead } from './chain.ts';
-import type { Checkpoint } from './checkpoint-file.ts';
+import type { HeadKind, SignedHead } from './head.ts';
 import type { WorkerReply, WorkerRequest } from './sqlite-worker.ts';
 import type { ChainWriter, WriterConfig } from './writer.ts';
 
@@ -36,8 +36,8 @@ export class SqliteChainWriter implements ChainWriter {
     return this.call('write', { items, durable });
   }
 
-  checkpointHead(): Promise<Checkpoint | null> {
-    return this.call('checkpoint', {});
+  sign(kind: HeadKind): Promise<SignedHead | null> {
+    return this.call('sign', { kind });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 // Events of the tamper-evident log. Every fact Warden keeps about a session, a
 // command, a result or an authentication is one of these, chained by hash.
+import type { SignedHead } from './head.ts';
 
 export type EventType =
   | 'session.start'
@@ -39,9 +40,21 @@ export interface VerifyResult {
   problem?: string;
   /** seq of the first broken event, when known */
   brokenSeq?: number;
-  /** what kind of break: content changed, event(s) removed, reordered, tail cut off, or a bad checkpoint */
-  kind?: 'changed' | 'removed' | 'reordered' | 'truncated' | 'checkpoint';
+  /**
+   * what kind of break: content changed, event(s) removed, reordered, tail cut off, a bad
+   * checkpoint (chains from before signed heads), a bad or missing signed head, events
+   * no signed head covers, or a newest head too old for a running gateway
+   */
+  kind?: 'changed' | 'removed' | 'reordered' | 'truncated' | 'checkpoint' | 'head' | 'unsigned' | 'stale';
+  /** signed heads checked */
+  heads: number;
+  /** the newest signed head in the chain */
+  newestHead?: { n: number; seq: number; ts: string; kind: string };
+  /** checkpoints of a chain written before signed heads, checked */
   checkpoints: number;
+  /** the key the signatures were checked against, and whether it was pinned (not read from the data dir) */
+  keyId?: string;
+  keyPinned: boolean;
 }
 
 /** The hash-chained log (see ./log.ts). */
@@ -61,7 +74,9 @@ export interface AuditLog {
   /** Resolves when every event appended so far is committed. */
   flush(): Promise<void>;
   verify(): Promise<VerifyResult>;
-  /** Flush, sign a checkpoint at the head, stop the writer. Later appends reject. */
+  /** the newest head this log's writer signed and committed (null before the first) */
+  readonly lastHead: SignedHead | null;
+  /** Flush, sign a close head, hand it to the sinks, stop the writer. Later appends reject. */
   close(): Promise<void>;
   /** events appended but not yet committed (for metrics and back-pressure) */
   readonly queued: number;

@@ -4,10 +4,10 @@ import { parseDuration } from '../config/duration.ts';
 import { openBackend, type Backend, type BackendOptions } from './backend.ts';
 import { renderReplay, table, shorten } from './render.ts';
 
-const common = (c: Command) =>
+export const common = (c: Command) =>
   c.option('-c, --config <file>', 'config file for local use (default: ./warden.yaml when present)').addOption(new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY)'));
 
-async function withBackend<T>(opts: BackendOptions, fn: (b: Backend) => Promise<T>): Promise<T> {
+export async function withBackend<T>(opts: BackendOptions, fn: (b: Backend) => Promise<T>): Promise<T> {
   const b = await openBackend(opts);
   try {
     return await fn(b);
@@ -51,17 +51,6 @@ export function registerAdmin(program: Command): void {
       }
       if (opts.json) return console.log(JSON.stringify(s, null, 2));
       console.log(renderReplay(s, s.events as never));
-    });
-
-  const audit = program.command('audit').description('the tamper-evident audit log');
-  common(audit.command('verify').description('check the hash chain and signed checkpoints; exit 0 only when intact'))
-    .option('--json', 'machine-readable output')
-    .action(async (opts: BackendOptions & { json?: boolean }) => {
-      const r = await withBackend(opts, (b) => b.verifyAudit());
-      if (opts.json) console.log(JSON.stringify(r, null, 2));
-      else if (r.ok) console.log(`audit log intact: ${r.count} events (last seq ${r.lastSeq}), ${r.checkpoints} signed checkpoints verified`);
-      else console.error(`audit log BROKEN: ${r.problem}`);
-      process.exitCode = r.ok ? 0 : 1;
     });
 
   const connections = program.command('connections').description('configured connections');

@@ -16,6 +16,7 @@ program
 
 registerStart(program);
 registerAdmin(program);
+(await import('./audit.ts')).registerAudit(program);
 registerAgent(program);
 (await import('./auth.ts')).registerAuth(program);
 (await import('./reviews.ts')).registerReviews(program);

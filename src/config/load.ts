@@ -71,6 +71,10 @@ export function parseConfig(raw: unknown, source = '(inline)', baseDir = process
   if (problems.length) throw new ConfigError(source, problems);
   const cfg = result.data!;
   if (!isAbsolute(cfg.gateway.dataDir)) cfg.gateway.dataDir = resolve(baseDir, cfg.gateway.dataDir);
+  // Audit sink directories and the pinned key file, like the data dir, are relative to the config file.
+  const audit = cfg.gateway.audit;
+  for (const s of audit.sinks) if ('dir' in s && !isAbsolute(s.dir)) s.dir = resolve(baseDir, s.dir);
+  if (audit.publicKey && !audit.publicKey.includes('-----BEGIN') && !isAbsolute(audit.publicKey)) audit.publicKey = resolve(baseDir, audit.publicKey);
   return cfg;
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { maskingConfigSchema, connectionMaskingSchema } from '../masking/config.ts';
 import { authSchema, duration } from './auth-schema.ts';
+import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 
 const hostPort = z
@@ -23,8 +24,8 @@ export const recordingSchema = z
     maxRows: z.number().int().min(0).default(1000),
     /** bytes of row data of each result kept in the record */
     maxBytes: z.number().int().min(0).default(1024 * 1024),
-    /** events between two signed checkpoints of the audit chain */
-    checkpointEvery: z.number().int().min(1).default(1000),
+    /** no longer used (a head is signed with every group commit, see gateway.audit); accepted so older configs load */
+    checkpointEvery: z.number().int().min(1).optional(),
   })
   .prefault({});
 
@@ -71,6 +72,7 @@ export const gatewaySchema = z
         maxPending: z.number().int().min(1).default(256),
       })
       .prefault({}),
+    audit: auditConfigSchema,
     /** largest frame accepted from a client before the connection is closed */
     maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

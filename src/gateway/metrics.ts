@@ -61,6 +61,7 @@ export function gatewayMetrics() {
     commands: metrics.counter('warden_commands_total', 'Commands judged, by connection and decision'),
     authFailures: metrics.counter('warden_auth_failures_total', 'Refused authentications and access attempts, by front door and reason'),
     recordErrors: metrics.counter('warden_record_errors_total', 'Records that could not be written'),
+    auditHeadsShipped: metrics.counter('warden_audit_heads_shipped_total', 'Signed audit heads sent to a sink (the data dir copy, directories, HTTP), by sink and outcome (ok, failed)'),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

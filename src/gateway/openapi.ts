@@ -34,7 +34,16 @@ export const openapi = {
       TokenGrant: { type: 'object', properties: { access_token: { type: 'string' }, token_type: { type: 'string', enum: ['Bearer'] }, expires_in: { type: 'integer' } } },
       AuthConfig: { type: 'object', properties: { mode: { type: 'string', enum: ['oidc', 'local'] }, issuer: { type: 'string' }, clientId: { type: 'string' }, audience: { type: 'string' }, groupsClaim: { type: 'string' }, scopes: { type: ['array', 'null'], items: { type: 'string' } } } },
       LocalUser: { type: 'object', properties: { name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, createdAt: { type: 'integer' }, disabledAt: { type: ['integer', 'null'] } } },
-      VerifyResult: { type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, lastSeq: { type: 'integer' }, problem: { type: 'string' }, brokenSeq: { type: 'integer' }, checkpoints: { type: 'integer' } } },
+      VerifyResult: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' }, count: { type: 'integer' }, lastSeq: { type: 'integer' }, problem: { type: 'string' }, brokenSeq: { type: 'integer' },
+          kind: { type: 'string', enum: ['changed', 'removed', 'reordered', 'truncated', 'checkpoint', 'head', 'unsigned', 'stale'] },
+          heads: { type: 'integer' },
+          newestHead: { type: 'object', properties: { n: { type: 'integer' }, seq: { type: 'integer' }, ts: { type: 'string' }, kind: { type: 'string' } } },
+          checkpoints: { type: 'integer' }, keyId: { type: 'string' }, keyPinned: { type: 'boolean' },
+        },
+      },
       ...reviewSchemas,
     },
   },
@@ -140,7 +149,7 @@ export const openapi = {
         },
       },
     },
-    '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and checkpoints (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
+    '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and its signed heads (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
     ...reviewPaths,
   },
 } as const;

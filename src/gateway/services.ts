@@ -10,7 +10,8 @@ import { createApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/a
 import { listSessions, getSession } from '../store/sessions.ts';
 import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
-import { openAuditLog, verifyAudit, type AuditLog } from '../audit/index.ts';
+import { openAuditLog, type AuditLog } from '../audit/index.ts';
+import { auditLogOptions } from '../audit/config.ts';
 import { checkAccess } from '../session/access.ts';
 import { unseal } from '../audit/sealed.ts';
 import { originalsKey } from './keys.ts';
@@ -40,7 +41,17 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
   const store: Store = await openStore({ store: config.gateway.store, dataDir: config.gateway.dataDir });
   let audit: AuditLog | null = null;
   try {
-    audit = await openAuditLog(store, { dataDir: config.gateway.dataDir, checkpointEvery: config.gateway.recording.checkpointEvery });
+    audit = await openAuditLog(store, {
+      ...auditLogOptions(config.gateway.dataDir, config.gateway.audit),
+      onShip(r) {
+        opts.metrics?.auditHeadsShipped.inc({ sink: r.sink, outcome: r.ok ? 'ok' : 'failed' });
+        if (!r.ok) opts.log?.warn({ sink: r.sink, head: r.head.n, err: r.error?.message }, 'a signed audit head could not be shipped (retrying)');
+      },
+      onError(e) {
+        opts.metrics?.recordErrors.inc();
+        opts.log?.error({ err: e.message }, 'audit chain');
+      },
+    });
   } catch (e) {
     await store.close();
     throw e;
@@ -259,9 +270,10 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
       return unseal(originalsKey(config.gateway.dataDir), ev.data.originals, `${sessionId}/${String(ev.data.commandId)}`);
     },
 
+    /** The chain as this gateway holds it to: the pinned key, the sinks, the last head it signed itself. */
     async verifyAudit(): Promise<VerifyResult> {
       await audit!.flush();
-      return verifyAudit(store, config.gateway.dataDir);
+      return audit!.verify();
     },
 
     async health(): Promise<{ ok: boolean; detail: Record<string, unknown> }> {

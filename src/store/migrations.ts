@@ -180,10 +180,39 @@ function gatewayState(dialect: Dialect): Migration {
   };
 }
 
+// Signed heads of the audit chain (src/audit/head.ts): one per group commit, one per
+// idle interval. The old `checkpoints` table stays, read-only: verify still checks the
+// checkpoints a chain written before this migration carries.
+function signedHeads(dialect: Dialect): Migration {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('signed_heads')
+        .addColumn('n', int, (c) => c.primaryKey())
+        .addColumn('seq', int, (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('ts', 'text', (c) => c.notNull())
+        .addColumn('prev', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('signed_heads').execute();
+    },
+  };
+}
+
 function provider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
-      '0001_initial': initial(dialect), '0002_identity': identity(dialect), '0003_reviews': reviews(dialect), '0004_gateway_state': gatewayState(dialect),
+      '0001_initial': initial(dialect),
+      '0002_identity': identity(dialect),
+      '0003_reviews': reviews(dialect),
+      '0004_gateway_state': gatewayState(dialect),
+      '0005_signed_heads': signedHeads(dialect),
     }),
   };
 }

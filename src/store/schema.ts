@@ -44,6 +44,7 @@ export interface SessionsTable {
   commands: ColumnType<number, number | undefined, number>;
 }
 
+/** Checkpoints of a chain written before signed heads (every N events); no longer written. */
 export interface CheckpointsTable {
   seq: number;
   hash: string;
@@ -51,6 +52,20 @@ export interface CheckpointsTable {
   /** base64 Ed25519 signature over `${seq}\n${hash}` */
   signature: string;
   key_id: string;
+}
+
+/** The chain's signed heads (src/audit/head.ts), numbered by n. */
+export interface SignedHeadsTable {
+  n: number;
+  seq: number;
+  hash: string;
+  ts: string;
+  prev: string;
+  /** batch | beat | close | adopt */
+  kind: string;
+  key_id: string;
+  /** base64 Ed25519 signature over the head's body */
+  signature: string;
 }
 
 /** One row (id = 1): the last seq and hash of the chain, locked by every writer. */
@@ -141,6 +156,7 @@ export interface Database {
   events: EventsTable;
   sessions: SessionsTable;
   checkpoints: CheckpointsTable;
+  signed_heads: SignedHeadsTable;
   chain_head: ChainHeadTable;
 }
 

@@ -116,6 +116,7 @@ test('Ctrl-C shuts down cleanly; audit verify exits 0 when intact and names the 
   assert.equal(code, 0);
   const ok = await warden(['audit', 'verify', '--config', cfg]);
   assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  assert.match(ok.stdout, /audit log intact: \d+ events \(last seq \d+\), \d+ signed heads \(newest #\d+, close, /);
   const db = new DatabaseSync(join(dir, 'data', 'warden.db'));
   const victim = db.prepare(`SELECT seq FROM events WHERE type = 'command' ORDER BY seq LIMIT 1`).get() as unknown as { seq: number };
   db.prepare(`UPDATE events SET data = replace(data, 'customers', 'customerz') WHERE seq = ?`).run(victim.seq);

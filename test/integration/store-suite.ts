@@ -99,7 +99,7 @@ export function storeSuite(backend: () => StoreBackend): void {
     it('projects sessions from audit events and replays them in order', async () => {
       const store = await open();
       try {
-        const log = await openAuditLog(store, { dataDir: backend().dataDir, checkpointEvery: 0 });
+        const log = await openAuditLog(store, { dataDir: backend().dataDir });
         const identity = { kind: 'apikey', subject: 'k1', name: 'alice', groups: ['engineers'] };
         const start = (id: string, connection: string) => ({
           type: 'session.start',
@@ -164,7 +164,7 @@ export function storeSuite(backend: () => StoreBackend): void {
     it('stores awkward text exactly as it was hashed', async () => {
       const store = await open();
       try {
-        const log = await openAuditLog(store, { dataDir: backend().dataDir, checkpointEvery: 0 });
+        const log = await openAuditLog(store, { dataDir: backend().dataDir });
         const id = `odd-${backend().name}`;
         const data = { s: 'NULL', q: '"quoted" \\back\\ {braces},[]', u: 'é 😀 \u0000 \ud800 end', n: -0.000001, big: 2 ** 52 };
         await log.append({ type: 'command', sessionId: id, actor: 'NULL', data });

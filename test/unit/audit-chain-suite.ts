@@ -1,13 +1,14 @@
 // Tamper scenarios for the hash chain, shared by the SQLite run (audit-chain.test.ts)
 // and the Postgres run (integration/store-postgres.test.ts). Each scenario writes a
-// fresh chain of 35 events with a checkpoint every 10, tampers with the store the way
-// someone with database access could, and expects verify to name the right event.
+// fresh chain of 35 events in 7 group commits of 5 (so signed heads #1..#7 name events
+// 5, 10, ... 35, and close signs #8 at 35), tampers with the store the way someone with
+// database access could, and expects verify to name the right event.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../src/store/index.ts';
-import { openAuditLog, verifyAudit, eventHash, canonicalJson, CHECKPOINT_FILE } from '../../src/audit/index.ts';
+import { openAuditLog, verifyAudit, eventHash, canonicalJson, HEADS_FILE, type AuditLog } from '../../src/audit/index.ts';
 
 export interface Fresh {
   store: Store;
@@ -21,22 +22,48 @@ export interface ChainBackend {
   fresh(): Promise<Fresh>;
 }
 
-const N = 35;
+export const N = 35;
 
-async function filled(backend: ChainBackend): Promise<Fresh> {
-  const f = await backend.fresh();
-  const log = await openAuditLog(f.store, { dataDir: f.dataDir, checkpointEvery: 10 });
-  const appends = [];
-  for (let i = 1; i <= N; i++) {
-    appends.push(log.append({ type: 'command', sessionId: `s${i % 3}`, actor: 'alice', data: { i, text: `select ${i}` } }, { durable: i % 2 === 0 }));
+/** Append events from+1..to in groups of 5, one group commit each (appends made in one turn share a batch). */
+export async function appendGroups(log: AuditLog, from: number, to: number): Promise<void> {
+  for (let g = from; g < to; g += 5) {
+    const group = [];
+    for (let i = g + 1; i <= Math.min(g + 5, to); i++) {
+      group.push(log.append({ type: 'command', sessionId: `s${i % 3}`, actor: 'alice', data: { i, text: `select ${i}` } }, { durable: i % 2 === 0 }));
+    }
+    await Promise.all(group);
   }
-  await Promise.all(appends);
-  await log.close(); // signs a last checkpoint at 35
+}
+
+/** A chain of N events, its log still open (a running gateway). */
+export async function running(backend: ChainBackend): Promise<Fresh & { log: AuditLog }> {
+  const f = await backend.fresh();
+  const log = await openAuditLog(f.store, { dataDir: f.dataDir, shipGapMs: 0 });
+  await appendGroups(log, 0, N);
+  return { ...f, log };
+}
+
+export async function filled(backend: ChainBackend): Promise<Fresh> {
+  const { log, ...f } = await running(backend);
+  await log.close(); // signs head #8, a close head, at 35
   return f;
 }
 
-async function row(store: Store, seq: number) {
+export async function row(store: Store, seq: number) {
   return store.db.selectFrom('events').selectAll().where('seq', '=', seq).executeTakeFirstOrThrow();
+}
+
+/** Change event `from`'s data and recompute every hash after it, as a forger would; the chain head follows. */
+export async function rehashFrom(store: Store, from: number, last: number, data: unknown): Promise<void> {
+  let prev = (await row(store, from - 1)).hash;
+  for (let seq = from; seq <= last; seq++) {
+    const r = await row(store, seq);
+    const json = seq === from ? canonicalJson(data) : r.data;
+    const hash = eventHash(prev, { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson: json });
+    await store.db.updateTable('events').set({ data: json, prev_hash: prev, hash }).where('seq', '=', seq).execute();
+    prev = hash;
+  }
+  await store.db.updateTable('chain_head').set({ seq: last, hash: prev }).where('id', '=', 1).execute();
 }
 
 async function withChain(backend: ChainBackend, fn: (f: Fresh) => Promise<void>): Promise<void> {
@@ -50,12 +77,20 @@ async function withChain(backend: ChainBackend, fn: (f: Fresh) => Promise<void>)
 
 export function chainSuite(backend: ChainBackend): void {
   describe(`audit chain tampering (${backend.name})`, () => {
-    it('verifies an intact chain, checkpoints included', () =>
+    it('verifies an intact chain: one signed head per group commit and one on close', () =>
       withChain(backend, async ({ store, dataDir }) => {
         const v = await verifyAudit(store, dataDir);
-        assert.deepEqual(v, { ok: true, count: N, lastSeq: N, checkpoints: 4 });
-        const lines = readFileSync(join(dataDir, CHECKPOINT_FILE), 'utf8').trim().split('\n');
-        assert.deepEqual(lines.map((l) => JSON.parse(l).seq), [10, 20, 30, 35]);
+        const { keyId, newestHead, ...rest } = v;
+        assert.deepEqual(rest, { ok: true, count: N, lastSeq: N, heads: 8, checkpoints: 0, keyPinned: false });
+        assert.match(keyId ?? '', /^[0-9a-f]{16}$/);
+        assert.deepEqual({ n: newestHead?.n, seq: newestHead?.seq, kind: newestHead?.kind }, { n: 8, seq: 35, kind: 'close' });
+        const heads = await store.db.selectFrom('signed_heads').select(['n', 'seq', 'kind']).orderBy('n').execute();
+        assert.deepEqual(heads.map((h) => [Number(h.n), Number(h.seq), h.kind]), [
+          [1, 5, 'batch'], [2, 10, 'batch'], [3, 15, 'batch'], [4, 20, 'batch'], [5, 25, 'batch'], [6, 30, 'batch'], [7, 35, 'batch'], [8, 35, 'close'],
+        ]);
+        // The data dir's copy got heads as they were signed, the close head last.
+        const lines = readFileSync(join(dataDir, HEADS_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+        assert.equal(lines.at(-1).n, 8);
       }));
 
     it('names a changed event', () =>
@@ -103,74 +138,99 @@ export function chainSuite(backend: ChainBackend): void {
         assert.equal(v.brokenSeq, 14);
       }));
 
-    it('detects a cut tail from the checkpoints even when the head and the table were reset', () =>
+    it('detects a cut tail from the signed heads, then from the data dir copy when the heads were cut too', () =>
       withChain(backend, async ({ store, dataDir }) => {
         await store.db.deleteFrom('events').where('seq', '>', 30).execute();
         let v = await verifyAudit(store, dataDir);
         assert.equal(v.kind, 'truncated');
         assert.equal(v.brokenSeq, 31);
-        assert.match(v.problem ?? '', /checkpoint names event 35 but the chain ends at event 30/);
+        assert.match(v.problem ?? '', /signed head #7 names event 35 but the chain ends at event 30/);
 
-        // A careful intruder also rewinds the head and deletes the newer checkpoint rows;
-        // the JSON-lines copy in the data dir still tells.
+        // A careful intruder also rewinds the head and deletes the newer heads; the
+        // JSON-lines copy in the data dir still tells.
         const last = await row(store, 30);
         await store.db.updateTable('chain_head').set({ seq: 30, hash: last.hash }).where('id', '=', 1).execute();
-        await store.db.deleteFrom('checkpoints').where('seq', '>', 30).execute();
+        await store.db.deleteFrom('signed_heads').where('seq', '>', 30).execute();
         v = await verifyAudit(store, dataDir);
         assert.equal(v.kind, 'truncated');
         assert.equal(v.brokenSeq, 31);
+        assert.match(v.problem ?? '', /audit-heads\.jsonl holds signed head #8 \(event 35/);
 
-        // Without the file copy the cut can no longer be seen: that is why it exists.
-        const file = join(dataDir, CHECKPOINT_FILE);
-        writeFileSync(file, readFileSync(file, 'utf8').split('\n').filter((l) => l && JSON.parse(l).seq <= 30).join('\n') + '\n');
+        // Without the copy, the newest head left (#6, a batch head) goes stale: a running
+        // gateway would have signed a newer one by now.
+        writeFileSync(join(dataDir, HEADS_FILE), '');
         v = await verifyAudit(store, dataDir);
-        assert.equal(v.ok, true);
+        assert.equal(v.ok, true, 'fresh, for now');
+        v = await verifyAudit(store, dataDir, { now: Date.now() + 3 * 60_000 });
+        assert.equal(v.kind, 'stale');
+        assert.equal(v.brokenSeq, 31);
+        assert.match(v.problem ?? '', /newest signed head #6 \(event 30\).*not a close head/);
       }));
 
     it('detects a cut tail from the chain head alone', () =>
       withChain(backend, async ({ store, dataDir }) => {
         await store.db.deleteFrom('events').where('seq', '>', 33).execute();
-        await store.db.deleteFrom('checkpoints').where('seq', '>', 30).execute();
-        writeFileSync(join(dataDir, CHECKPOINT_FILE), '');
+        await store.db.deleteFrom('signed_heads').where('seq', '>', 30).execute();
+        writeFileSync(join(dataDir, HEADS_FILE), '');
         const v = await verifyAudit(store, dataDir);
         assert.equal(v.kind, 'truncated');
         assert.equal(v.brokenSeq, 34);
         assert.match(v.problem ?? '', /head records event 35/);
       }));
 
-    it('catches a consistently rehashed chain at the next signed checkpoint', () =>
+    it('names events no signed head covers (their heads deleted)', () =>
       withChain(backend, async ({ store, dataDir }) => {
-        // Change event 17 and recompute every hash after it, as a forger would.
-        let prev = (await row(store, 16)).hash;
-        for (let seq = 17; seq <= N; seq++) {
-          const r = await row(store, seq);
-          const data = seq === 17 ? canonicalJson({ i: 17, text: 'nothing to see' }) : r.data;
-          const hash = eventHash(prev, { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson: data });
-          await store.db.updateTable('events').set({ data, prev_hash: prev, hash }).where('seq', '=', seq).execute();
-          prev = hash;
-        }
-        await store.db.updateTable('chain_head').set({ hash: prev }).where('id', '=', 1).execute();
+        await store.db.deleteFrom('signed_heads').where('seq', '>', 30).execute();
+        writeFileSync(join(dataDir, HEADS_FILE), '');
         const v = await verifyAudit(store, dataDir);
-        assert.equal(v.ok, false);
-        assert.equal(v.brokenSeq, 20);
-        assert.match(v.problem ?? '', /signed checkpoint at 20/);
+        assert.equal(v.kind, 'unsigned');
+        assert.equal(v.brokenSeq, 31);
+        assert.match(v.problem ?? '', /events 31\.\.35 are covered by no signed head/);
       }));
 
-    it('rejects a checkpoint whose signature does not verify', () =>
+    it('catches a consistently rehashed chain at the next signed head', () =>
       withChain(backend, async ({ store, dataDir }) => {
-        const cp = await store.db.selectFrom('checkpoints').selectAll().where('seq', '=', 20).executeTakeFirstOrThrow();
-        const sig = Buffer.from(cp.signature, 'base64');
-        sig[0] ^= 1;
-        await store.db.updateTable('checkpoints').set({ signature: sig.toString('base64') }).where('seq', '=', 20).execute();
+        await rehashFrom(store, 17, N, { i: 17, text: 'nothing to see' });
         const v = await verifyAudit(store, dataDir);
-        assert.equal(v.kind, 'checkpoint');
+        assert.equal(v.ok, false);
+        assert.equal(v.kind, 'changed');
         assert.equal(v.brokenSeq, 20);
+        assert.match(v.problem ?? '', /event 20 is not the event signed head #4 names/);
+      }));
+
+    it('rejects a head that was changed (its successor no longer links to it) and a bad newest signature', () =>
+      withChain(backend, async ({ store, dataDir }) => {
+        const h4 = await store.db.selectFrom('signed_heads').selectAll().where('n', '=', 4).executeTakeFirstOrThrow();
+        const sig = Buffer.from(h4.signature, 'base64');
+        sig[0] ^= 1;
+        await store.db.updateTable('signed_heads').set({ signature: sig.toString('base64') }).where('n', '=', 4).execute();
+        let v = await verifyAudit(store, dataDir);
+        assert.equal(v.kind, 'head');
+        assert.match(v.problem ?? '', /signed head #5 does not follow head #4/);
+        await store.db.updateTable('signed_heads').set({ signature: h4.signature }).where('n', '=', 4).execute();
+
+        const h8 = await store.db.selectFrom('signed_heads').selectAll().where('n', '=', 8).executeTakeFirstOrThrow();
+        await store.db.updateTable('signed_heads').set({ signature: h4.signature }).where('n', '=', 8).execute();
+        v = await verifyAudit(store, dataDir);
+        assert.equal(v.kind, 'head');
+        assert.match(v.problem ?? '', /signed head #8 has an invalid signature/);
+        await store.db.updateTable('signed_heads').set({ signature: h8.signature }).where('n', '=', 8).execute();
+        assert.equal((await verifyAudit(store, dataDir)).ok, true);
+      }));
+
+    it('names a gap in the chain of heads', () =>
+      withChain(backend, async ({ store, dataDir }) => {
+        await store.db.deleteFrom('signed_heads').where('n', 'in', [3, 4]).execute();
+        const v = await verifyAudit(store, dataDir);
+        assert.equal(v.kind, 'head');
+        assert.equal(v.brokenSeq, 11);
+        assert.match(v.problem ?? '', /signed heads #3\.\.#4 are missing/);
       }));
 
     it('records posted events (no promise) in order among awaited ones, and reports a bad one', async () => {
       const f = await backend.fresh();
       try {
-        const log = await openAuditLog(f.store, { dataDir: f.dataDir, checkpointEvery: 0 });
+        const log = await openAuditLog(f.store, { dataDir: f.dataDir });
         const errors: Error[] = [];
         const onError = (e: Error) => errors.push(e);
         const first = await log.append({ type: 'command', sessionId: 's', data: { i: 0 } });
@@ -198,7 +258,7 @@ export function chainSuite(backend: ChainBackend): void {
     it('keeps a gap-free chain under many concurrent appenders', async () => {
       const f = await backend.fresh();
       try {
-        const log = await openAuditLog(f.store, { dataDir: f.dataDir, checkpointEvery: 100 });
+        const log = await openAuditLog(f.store, { dataDir: f.dataDir });
         const callers = 40;
         const each = 25;
         const seqs: number[][] = await Promise.all(

@@ -70,3 +70,18 @@ test('YAML syntax errors and unreadable files are refused with the file named', 
   assert.throws(() => loadConfig(join(dir, 'bad.yaml')), (e: unknown) => e instanceof ConfigError && /bad\.yaml/.test(e.message) && /YAML/.test(e.message));
   assert.throws(() => loadConfig(join(dir, 'missing.yaml')), /ENOENT/);
 });
+
+test('gateway.audit: defaults, paths relative to the config file, and errors by key path', () => {
+  const d = parseConfig({});
+  assert.deepEqual(d.gateway.audit, { headInterval: 60_000, sinks: [] });
+  const c = parseConfig({ gateway: { audit: { headInterval: '5m', publicKey: 'keys/audit.pem', sinks: [{ dir: 'archive' }, { url: 'https://audit.example.com/heads' }] } } }, '(test)', '/etc/warden');
+  assert.equal(c.gateway.audit.headInterval, 300_000);
+  assert.equal(c.gateway.audit.publicKey, '/etc/warden/keys/audit.pem');
+  assert.deepEqual(c.gateway.audit.sinks, [{ dir: '/etc/warden/archive' }, { url: 'https://audit.example.com/heads', headers: {} }]);
+  // An old config's checkpoint spacing still loads (it no longer means anything).
+  assert.equal(parseConfig({ gateway: { recording: { checkpointEvery: 1000 } } }).gateway.recording.checkpointEvery, 1000);
+
+  const p = problemsOf(() => parseConfig({ gateway: { audit: { headInterval: '100ms', sinks: [{ url: 'ftp://x.example/' }, { dir: '' }, { path: '/x' }] } } }));
+  assert.ok(p.some((x) => x.startsWith('gateway.audit.headInterval: at least 1s')), p.join('\n'));
+  for (const i of [0, 1, 2]) assert.ok(p.some((x) => x.startsWith(`gateway.audit.sinks.${i}`)), p.join('\n'));
+});
