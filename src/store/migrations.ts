@@ -161,8 +161,26 @@ function reviews(dialect: Dialect): Migration {
   };
 }
 
+// MySQL clients that can only scramble with mysql_native_password prove an API key by
+// SHA1(SHA1(token)), kept with the key from its creation (keys made before have none).
+const apiKeyNativeVerifier: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('api_keys').addColumn('native_verifier', 'text').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.alterTable('api_keys').dropColumn('native_verifier').execute();
+  },
+};
+
 function provider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001_initial': initial(dialect), '0002_identity': identity(dialect), '0003_reviews': reviews(dialect) }) };
+  return {
+    getMigrations: async () => ({
+      '0001_initial': initial(dialect),
+      '0002_identity': identity(dialect),
+      '0003_reviews': reviews(dialect),
+      '0004_api_key_native_verifier': apiKeyNativeVerifier,
+    }),
+  };
 }
 
 /** Bring the schema up to date; throws with the failing migration's error. */
