@@ -9,7 +9,7 @@
 //     caching_sha2_password;
 //   - anything else: switched to caching_sha2_password.
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { CLIENT, OFFERED, UTF8MB4_GENERAL_CI } from './constants.ts';
 import { decodeHandshakeResponse, encodeAuthMoreData, encodeAuthSwitch, encodeGreeting } from './messages.ts';
@@ -71,8 +71,10 @@ export async function greetCaller(raw: Socket, opts: GreetOptions): Promise<Call
   let tls = false;
   if (hello.sslRequest) {
     if (!opts.secure || !(hello.capabilities & CLIENT.SSL)) throw new HandshakeRefusal('TLS was asked for but is not offered', 1043, '08S01', p.seq + 1);
-    if (reader.detach()) throw new ProtocolError('unexpected data after the SSL request');
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: opts.secure });
+    // A client sends its TLS hello right after the SSL request, without waiting: both may
+    // have come in one read, and the TLS layer must then see those bytes first.
+    const early = reader.detach();
+    const secure = new TLSSocket(early ? prefixed(raw, early) : raw, { isServer: true, secureContext: opts.secure });
     secure.on('error', () => {});
     socket = secure;
     reader.replaceSocket(secure);
@@ -128,6 +130,29 @@ export async function greetCaller(raw: Socket, opts: GreetOptions): Promise<Call
     if (!canSwitch || (await opts.nativeKnown?.(scramble, hello.authResponse))) return done({ kind: 'native', scramble, response: hello.authResponse });
   }
   return switchToSha2();
+}
+
+/** `raw` as a stream that first yields `head` (bytes already read from it). */
+function prefixed(raw: Socket, head: Buffer): Duplex {
+  const d = new Duplex({
+    read: () => void raw.resume(),
+    write: (chunk: Buffer, _enc, cb) => void raw.write(chunk, cb),
+    final: (cb) => {
+      raw.end();
+      cb();
+    },
+    destroy: (err, cb) => {
+      raw.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(head);
+  raw.on('data', (c: Buffer) => {
+    if (!d.push(c)) raw.pause();
+  });
+  raw.on('end', () => d.push(null));
+  raw.on('close', () => d.destroy());
+  return d;
 }
 
 function cstring(b: Buffer): string {
