@@ -31,6 +31,8 @@ export interface StartMariadbOptions {
   tls?: boolean;
   /** server plugins to load, e.g. ['auth_ed25519'] */
   plugins?: string[];
+  /** more mariadbd options, e.g. ['--max-allowed-packet=64M'] */
+  args?: string[];
 }
 
 function runAs(): { uid: number; gid: number } | undefined {
@@ -77,6 +79,7 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
       ...user,
     ];
     for (const p of opts.plugins ?? []) args.push(`--plugin-load-add=${p}`);
+    args.push(...(opts.args ?? []));
     let caCert: string | undefined;
     if (opts.tls) {
       const c = await makeCertificate();

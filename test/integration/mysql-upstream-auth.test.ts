@@ -18,10 +18,11 @@ let token: string;
 const pw = { ed: `ed-${process.pid}-pw`, nat: `nat-${process.pid}-pw`, tls: `tls-${process.pid}-pw` };
 
 before(async () => {
-  server = await startMariadb({ tls: true, plugins: ['auth_ed25519'] });
+  server = await startMariadb({ tls: true, plugins: ['auth_ed25519'], args: ['--max-allowed-packet=64M'] });
   await server.admin(
     `CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('${pw.ed}');` +
       `CREATE USER 'nat'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('${pw.nat}');` +
+      `CREATE DATABASE big; CREATE TABLE big.blobs (id int, v longtext); GRANT ALL ON big.* TO 'nat'@'%';` +
       `CREATE USER 'tls'@'%' IDENTIFIED BY '${pw.tls}' REQUIRE SSL;`,
   );
   const otherCa = (await makeCertificate({ commonName: 'someone-else', altNames: ['elsewhere.test'] })).ca;
@@ -37,6 +38,8 @@ before(async () => {
       { name: 'tls-off', type: 'mysql', ...target, user: 'tls', password: pw.tls, tls: false },
       { name: 'tls-wrong-ca', type: 'mysql', ...target, user: 'tls', password: pw.tls, tls: { mode: 'verify-full', ca: otherCa } },
       { name: 'nat-wrong', type: 'mysql', ...target, user: 'nat', password: 'not-it', tls: false },
+      // a text over 1 MiB is not classified (onUnknown): allowed here to pass a large INSERT
+      { name: 'big', type: 'mysql', ...target, user: 'nat', password: pw.nat, tls: false, onUnknown: 'allow' },
       { name: 'sha2-tls', type: 'mysql', host: '127.0.0.1', port: front.mysqlPort, user: 'inner', password: innerToken, tls: { mode: 'require' }, access: { groups: ['dev'] } },
       { name: 'sha2-rsa', type: 'mysql', host: '127.0.0.1', port: front.mysqlPort, user: 'inner', password: innerToken, tls: false, access: { groups: ['dev'] } },
     ],
@@ -94,4 +97,20 @@ test('TLS verified against the CA for a user that requires it; refused without T
 test('caching_sha2_password full authentication, over TLS and under the server\'s RSA key', async () => {
   assert.equal(await currentUser('sha2-tls'), 'root@127.0.0.1');
   assert.equal(await currentUser('sha2-rsa'), 'root@127.0.0.1');
+});
+
+test('packets of 16 MiB and more pass both ways, split and joined again; a large value is still masked', async () => {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: t.mysqlPort, user: 'big', password: token, maxAllowedPacket: 64 << 20 } as mysql.ConnectionOptions);
+  const n = 17_000_000;
+  try {
+    const [rows] = await c.query(`SELECT CONCAT(REPEAT('x', ${n}), ' ann@example.com') AS v`);
+    const v = String((rows as { v: string }[])[0]!.v);
+    assert.equal(v.length, n + ' [EMAIL]'.length);
+    assert.ok(v.endsWith(' [EMAIL]'));
+    await c.query('INSERT INTO big.blobs VALUES (1, ?)', ['y'.repeat(n)]);
+    await c.execute('INSERT INTO big.blobs VALUES (?, ?)', [2, 'z'.repeat(n)]);
+  } finally {
+    await c.end();
+  }
+  assert.equal((await server.admin('SELECT GROUP_CONCAT(LENGTH(v) ORDER BY id) FROM big.blobs')).trim(), `${n},${n}`);
 });
