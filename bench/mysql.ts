@@ -6,7 +6,8 @@
 // Postgres door of the same gateways runs pgbench -S in the same run: its CPU per query is
 // the reference the MySQL door is held to (target: within 1.2x).
 // Load: mysqlslap when installed, else bench/mysql-load.mjs (mysql2). BENCH_QUERIES sets the
-// queries per client and run (default 10000), BENCH_SECONDS the pgbench runs (default 8).
+// queries per client and run (default 10000), BENCH_SECONDS the pgbench runs (default 8),
+// BENCH_CLIENTS and BENCH_RECORDING (strict,async) what is run.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { cpuMs, freePort, pgbench, ROOT, startGateway, type GatewayProcess } fro
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8').split(',').map(Number);
+const RECORDING = (process.env.BENCH_RECORDING ?? 'strict,async').split(',') as ('strict' | 'async')[];
 const DB = 'warden_bench_my';
 const PG_DB = 'warden_bench_myref';
 const MY = { host: '127.0.0.1', port: 3306, user: 'root' };
@@ -35,10 +37,10 @@ function ensureDatabases(): void {
 }
 
 /** The statements each client runs: point selects of random accounts, one literal each. */
-function queryFile(): string {
+function queryFile(count = QUERIES): string {
   const file = join(mkdtempSync(join(tmpdir(), 'warden-bench-my-')), 'queries.sql');
   const qs: string[] = [];
-  for (let i = 0; i < QUERIES; i++) qs.push(`SELECT abalance FROM accounts WHERE aid = ${1 + Math.floor(Math.random() * ROWS)}`);
+  for (let i = 0; i < count; i++) qs.push(`SELECT abalance FROM accounts WHERE aid = ${1 + Math.floor(Math.random() * ROWS)}`);
   writeFileSync(file, qs.join(';'));
   return file;
 }
@@ -75,10 +77,13 @@ async function startNodePipe(): Promise<{ port: number; pid: number; stop: () =>
 
 ensureDatabases();
 const file = queryFile();
+const warmup = queryFile(2000);
 const rows: MyRow[] = [];
 const pgCpu = new Map<string, number>();
 
 const measure = (target: string, port: number, user: string, password: string, pid: number | null) => {
+  // warm up first (JIT, caches, lazy loads): the Postgres door is measured warm too
+  load(port, user, password, 1, warmup);
   for (const clients of CLIENTS) {
     const before = pid === null ? 0 : cpuMs(pid);
     const seconds = load(port, user, password, clients, file);
@@ -91,6 +96,7 @@ const measure = (target: string, port: number, user: string, password: string, p
 
 /** pgbench -S through the gateway's Postgres door: CPU per transaction (one point select each). */
 const measurePg = (gw: GatewayProcess, mode: string) => {
+  pgbench({ host: '127.0.0.1', port: gw.pgPort, user: 'pgref', db: PG_DB, password: gw.token, mode: 'simple', clients: 1, seconds: 2 });
   for (const clients of CLIENTS) {
     const before = cpuMs(gw.pid);
     const r = pgbench({ host: '127.0.0.1', port: gw.pgPort, user: 'pgref', db: PG_DB, password: gw.token, mode: 'simple', clients, seconds: SECONDS });
@@ -112,7 +118,7 @@ measure('direct', MY.port, MY.user, '', null);
 }
 const mysqlConnection = { name: 'bench', type: 'mysql', host: MY.host, port: MY.port, user: MY.user, database: DB, tls: false, access: { groups: ['bench'] } };
 const pgConnection = { name: 'pgref', type: 'postgres', host: '127.0.0.1', port: 5432, user: 'postgres', database: PG_DB, tls: false, access: { groups: ['bench'] } };
-for (const mode of ['strict', 'async'] as const) {
+for (const mode of RECORDING) {
   const gw = await startGateway({ connections: [mysqlConnection, pgConnection], mode, groups: ['bench'], mysql: true });
   try {
     measure(`warden ${mode}`, gw.mysqlPort, 'bench', gw.token, gw.pid);

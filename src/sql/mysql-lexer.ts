@@ -63,7 +63,31 @@ const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const isWordChar = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === 0x5f || c === 0x24 || c >= 0x80;
 const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0b || c === 0x0c;
 const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const NUMBER_PREFIX = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
+
+/** Where a number starting at `i` ends (digits, a fraction, an exponent); `i` when none starts there. */
+function numberEnd(text: string, i: number): number {
+  const n = text.length;
+  let j = i;
+  while (j < n && isDigit(text.charCodeAt(j))) j++;
+  const intDigits = j - i;
+  if (j < n && text.charCodeAt(j) === 0x2e) {
+    let k = j + 1;
+    while (k < n && isDigit(text.charCodeAt(k))) k++;
+    if (intDigits === 0 && k === j + 1) return i; // a lone dot
+    j = k;
+  } else if (intDigits === 0) return i;
+  const e = text.charCodeAt(j);
+  if (e === 0x65 || e === 0x45) {
+    let k = j + 1;
+    const sign = text.charCodeAt(k);
+    if (sign === 0x2b || sign === 0x2d) k++;
+    if (k < n && isDigit(text.charCodeAt(k))) {
+      while (k < n && isDigit(text.charCodeAt(k))) k++;
+      j = k;
+    }
+  }
+  return j;
+}
 
 const backtick = (name: string) => '`' + name.replace(/`/g, '``') + '`';
 
@@ -294,15 +318,13 @@ export class MysqlLexer {
    */
   private readWord(tokens: Token[], mode: LexMode): void {
     const text = this.text;
-    const num = NUMBER_PREFIX.exec(text.slice(this.pos, this.pos + 400));
-    if (num) {
-      const end = this.pos + num[0].length;
-      if (!(end < text.length && isWordChar(text.charCodeAt(end)))) {
-        // a whole number (1, 1.5, .5, 1e-3), not the start of a name like 1abc
-        tokens.push({ kind: 'number', v: num[0], u: num[0] });
-        this.pos = end;
-        return;
-      }
+    const numEnd = numberEnd(text, this.pos);
+    if (numEnd > this.pos && !(numEnd < text.length && isWordChar(text.charCodeAt(numEnd)))) {
+      // a whole number (1, 1.5, .5, 1e-3), not the start of a name like 1abc
+      const v = text.slice(this.pos, numEnd);
+      tokens.push({ kind: 'number', v, u: v });
+      this.pos = numEnd;
+      return;
     }
     let j = this.pos;
     while (j < text.length && isWordChar(text.charCodeAt(j))) j++;

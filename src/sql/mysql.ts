@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import mariadbBuild from 'node-sql-parser/build/mariadb.js';
 import mysqlBuild from 'node-sql-parser/build/mysql.js';
 import { Lru } from './lru.ts';
+import { literalShape } from './literal-shape.ts';
 import { DEFAULT_LEX_MODE, LexError, lexModeOf, MysqlLexer, normalize, UNREADABLE_CHARSETS, type LexMode, type Token } from './mysql-lexer.ts';
 import { opaqueStatement, readByKeyword, tableDdlFallback, type Read, type ReadContext } from './mysql-statements.ts';
 import { walk, walkStatement } from './mysql-walk.ts';
@@ -41,8 +42,15 @@ const MAX_CACHED_CHARS = 16 * 1024;
 const parsers = { mariadb: new mariadbBuild.Parser(), mysql: new mysqlBuild.Parser() };
 const PARSER_DATABASE = { mariadb: { database: 'MariaDB' }, mysql: { database: 'MySQL' } } as const;
 
-/** per syntax: exact text -> classification */
-const byText = new Map<string, Lru<string, Classification>>();
+interface SyntaxCache {
+  /** exact text -> classification */
+  byText: Lru<string, Classification>;
+  /** literal shape -> classification (texts differing only in literal values, not lexed again) */
+  byShape: Lru<string, Classification>;
+}
+const bySyntax = new Map<string, SyntaxCache>();
+/** syntax + what the classification depends on -> classification: equal texts share one object */
+const byKey = new Lru<string, Classification>(10_000);
 /** dialect + normalized statement -> what the parser read */
 const byStatement = new Lru<string, Statement>(10_000);
 const syntaxKeys = new WeakMap<MysqlSyntax, string>();
@@ -55,8 +63,17 @@ function syntaxKey(s: MysqlSyntax): string {
 
 /** Empty the caches (tests and benchmarks). */
 export function clearMysqlClassifyCache(): void {
-  byText.clear();
+  bySyntax.clear();
+  byKey.clear();
   byStatement.clear();
+}
+
+/**
+ * The literal shape of a MySQL text, or null: Postgres' shape with MySQL's own comment
+ * (`#`) and quoted names (backticks) refused too, since the shape scanner does not read them.
+ */
+function mysqlShape(text: string): string | null {
+  return text.includes('#') || text.includes('`') ? null : literalShape(text);
 }
 
 /**
@@ -66,19 +83,35 @@ export function clearMysqlClassifyCache(): void {
 export function classifyMysql(text: string, syntax: MysqlSyntax = DEFAULT_MYSQL_SYNTAX): Classification {
   const cacheable = text.length <= MAX_CACHED_CHARS;
   const sk = syntaxKey(syntax);
-  let cache = byText.get(sk);
+  let cache = bySyntax.get(sk);
   if (cacheable && cache) {
-    const hit = cache.get(text);
+    const hit = cache.byText.get(text);
     if (hit) return hit;
   }
-  const c = classifyUncached(text, syntax);
-  if (cacheable) {
-    if (!cache) {
-      if (byText.size > 64) byText.clear(); // syntaxes are few; a flood of odd ones must not grow this
-      byText.set(sk, (cache = new Lru(10_000)));
-    }
-    cache.set(text, c);
+  if (!cache) {
+    if (bySyntax.size > 64) bySyntax.clear(); // syntaxes are few; a flood of odd ones must not grow this
+    bySyntax.set(sk, (cache = { byText: new Lru(10_000), byShape: new Lru(10_000) }));
   }
+  const shape = cacheable ? mysqlShape(text) : null;
+  if (shape !== null) {
+    const hit = cache.byShape.get(shape);
+    if (hit) {
+      cache.byText.set(text, hit);
+      return hit;
+    }
+  }
+  let c = classifyUncached(text, syntax);
+  if (c.key !== '') {
+    const k = `${sk}\u0001${c.key}`;
+    const same = byKey.get(k);
+    if (same) c = same;
+    else {
+      c.fingerprint = createHash('sha256').update(c.key).digest('hex').slice(0, 16);
+      byKey.set(k, c);
+    }
+  }
+  if (cacheable) cache.byText.set(text, c);
+  if (shape !== null && c.key !== '') cache.byShape.set(shape, c);
   return c;
 }
 
@@ -87,11 +120,11 @@ function classifyUncached(text: string, syntax: MysqlSyntax): Classification {
   if (UNREADABLE_CHARSETS.has(syntax.charset.toLowerCase())) {
     return unknown(`the session's character set ${syntax.charset} lets the server read the text otherwise than Warden can`);
   }
-  const m = lexModeOf(syntax.sqlMode);
+  const m = modeOf(syntax.sqlMode);
   if (m.unsupported) return unknown(`sql_mode ${m.unsupported} switches the server to a grammar Warden does not read`);
   const r = readText(text, { ansiQuotes: m.ansiQuotes, noBackslashEscapes: m.noBackslashEscapes }, syntax.dialect);
   if (r.error !== undefined) return { ...unknown(r.error), statements: r.statements.length ? [...r.statements, unknownStatement(r.error)] : [unknownStatement(r.error)] };
-  return { key: r.key, fingerprint: createHash('sha256').update(r.key).digest('hex').slice(0, 16), statements: r.statements, hasExecute: r.statements.some(hasExecute) };
+  return { key: r.key, fingerprint: '', statements: r.statements, hasExecute: r.statements.some(hasExecute) };
 }
 
 interface TextRead {
@@ -132,6 +165,16 @@ function readText(text: string, mode: LexMode, dialect: MysqlDialect): TextRead 
   return { statements, key: keys.join(';\n') };
 }
 
+const modes = new Map<string, ReturnType<typeof lexModeOf>>();
+function modeOf(sqlMode: string): ReturnType<typeof lexModeOf> {
+  let m = modes.get(sqlMode);
+  if (!m) {
+    if (modes.size > 256) modes.clear();
+    modes.set(sqlMode, (m = lexModeOf(sqlMode)));
+  }
+  return m;
+}
+
 function modeTag(m: LexMode): string {
   return `${m.ansiQuotes ? 'A' : ''}${m.noBackslashEscapes ? 'B' : ''}`;
 }
@@ -141,24 +184,35 @@ function mayChangeSyntax(s: Statement): boolean {
   return s.kind === 'unknown' || s.kind === 'call' || s.kind === 'execute' || s.effect?.syntax === true;
 }
 
+/** What the keyword readers may ask for (one per statement read; methods, not closures). */
+class Context implements ReadContext {
+  constructor(
+    readonly mode: LexMode,
+    private readonly dialect: MysqlDialect,
+  ) {}
+
+  statementOf(t: Token[]): Read {
+    return t.length === 0 ? { stmt: opaqueStatement('', 'an empty statement') } : readStatement(t, this.mode, this.dialect);
+  }
+
+  textOf(body: string): { statements: Statement[]; key: string } {
+    const r = readText(body, this.mode, this.dialect);
+    if (r.error !== undefined) return { statements: [...r.statements, unknownStatement(r.error)], key: `!${body}` };
+    return { statements: r.statements.length ? r.statements : [opaqueStatement('', 'an empty statement')], key: r.key };
+  }
+
+  expressionInto(stmt: Statement, t: Token[], as: 'list' | 'where'): boolean {
+    if (t.length === 0) return false;
+    const sql = as === 'where' ? `SELECT 1 FROM dual WHERE ${normalize(t)}` : `SELECT ${normalize(t)}`;
+    const ast = parse(sql, this.dialect);
+    if (!ast) return false;
+    walk(ast, stmt);
+    return true;
+  }
+}
+
 function readStatement(tokens: Token[], mode: LexMode, dialect: MysqlDialect): Read {
-  const ctx: ReadContext = {
-    mode,
-    statementOf: (t) => (t.length === 0 ? { stmt: opaqueStatement('', 'an empty statement') } : readStatement(t, mode, dialect)),
-    textOf: (body) => {
-      const r = readText(body, mode, dialect);
-      if (r.error !== undefined) return { statements: [...r.statements, unknownStatement(r.error)], key: `!${body}` };
-      return { statements: r.statements.length ? r.statements : [opaqueStatement('', 'an empty statement')], key: r.key };
-    },
-    expressionInto: (stmt, t, as) => {
-      if (t.length === 0) return false;
-      const sql = as === 'where' ? `SELECT 1 FROM dual WHERE ${normalize(t)}` : `SELECT ${normalize(t)}`;
-      const ast = parse(sql, dialect);
-      if (!ast) return false;
-      walk(ast, stmt);
-      return true;
-    },
-  };
+  const ctx = new Context(mode, dialect);
   const byKeyword = readByKeyword(tokens, ctx);
   if (byKeyword) return byKeyword;
   const sql = normalize(tokens);

@@ -274,3 +274,95 @@ test("KILL reaches the caller's own session on the target; another's, or an id o
   const kill = (await commandsOf(t, 'killer')).find((e) => String(e.data.via).startsWith('kill of gateway connection'))!;
   assert.match(String(kill.data.text), /^KILL QUERY \d+$/, 'the record holds what ran: the target\'s id');
 });
+
+test("reading the session's state back never changes what the client reads: ROW_COUNT() after EXECUTE", async () => {
+  const c = await connect('row-count');
+  try {
+    assert.equal((await c.query("PREPARE u FROM 'UPDATE t SET email = CONCAT(email, \\'\\') WHERE id <= 2 AND email <> \\'x\\''")).error, undefined);
+    await c.query("CREATE TEMPORARY TABLE tmp (n int)");
+    assert.equal((await c.query("PREPARE i FROM 'INSERT INTO tmp VALUES (1), (2), (3)'")).error, undefined);
+    const r = await c.query('EXECUTE i');
+    assert.deepEqual(r.oks, [3]);
+    // the EXECUTE may have changed anything: the gateway reads the state back, but not before this
+    assert.deepEqual((await c.query('SELECT ROW_COUNT()')).results, [[['3']]]);
+    // ... and before the next statement that names a table
+    assert.deepEqual((await c.query('SELECT count(*) FROM tmp')).results, [[['3']]]);
+  } finally {
+    c.close();
+  }
+});
+
+test('COM_RESET_CONNECTION drops the prepared statements on the server: their ids are opaque after it', async () => {
+  const c = await connect('reset-conn');
+  try {
+    const s = await c.prepare('SELECT 1');
+    assert.ok(!('error' in s));
+    c.send(Buffer.from([COM.RESET_CONNECTION]));
+    assert.equal((await c.next()).payload[0], 0x00);
+    const r = await c.execute(s.id);
+    assert.match(r.error?.message ?? '', /warden: blocked: COM_STMT_EXECUTE of statement id/);
+  } finally {
+    c.close();
+  }
+});
+
+test('COM_STMT_SEND_LONG_DATA: the parameter sent apart is in the record, and the row it makes is masked', async () => {
+  const c = await connect('long-data');
+  try {
+    const s = await c.prepare('SELECT CONCAT(?, \'\') AS v');
+    assert.ok(!('error' in s));
+    const long = Buffer.concat([Buffer.from([COM.STMT_SEND_LONG_DATA]), Buffer.from(Uint32Array.of(s.id).buffer), Buffer.from([0, 0]), Buffer.from('mail ann@example.com')]);
+    c.send(long);
+    const exec = Buffer.alloc(14);
+    exec[0] = COM.STMT_EXECUTE;
+    exec.writeUInt32LE(s.id, 1);
+    exec.writeUInt32LE(1, 6);
+    exec[10] = 0; // NULL bitmap
+    exec[11] = 1; // types follow
+    exec[12] = 253; // VAR_STRING, its value sent apart
+    c.send(exec);
+    const packets = [];
+    for (let i = 0; i < 5; i++) packets.push((await c.next()).payload);
+    const row = packets[3]!;
+    assert.match(row.toString('latin1'), /mail \[EMAIL\]/);
+    assert.doesNotMatch(row.toString('latin1'), /ann@example/);
+  } finally {
+    c.close();
+  }
+  const exec = (await commandsOf(t, 'long-data')).find((e) => e.data.via === 'execute')!;
+  assert.deepEqual(exec.data.params, ['mail ann@example.com']);
+});
+
+test('COM_FIELD_LIST is judged as SHOW COLUMNS of its table', async () => {
+  const c = await connect('field-list');
+  try {
+    c.send(Buffer.concat([Buffer.from([COM.FIELD_LIST]), Buffer.from(`t\0`)]));
+    let p = await c.next();
+    let n = 0;
+    while (p.payload[0] !== 0xfe) {
+      n++;
+      p = await c.next();
+    }
+    assert.equal(n, 2, 'two column definitions, then EOF');
+  } finally {
+    c.close();
+  }
+  const cmd = (await commandsOf(t, 'field-list')).find((e) => e.data.via === 'field-list')!;
+  assert.equal(cmd.data.text, 'SHOW COLUMNS FROM `t`');
+});
+
+test('a prepared statement is judged in the database it was prepared in, where the server resolved its names', async () => {
+  const c = await connect('prepared-db');
+  try {
+    const s = await c.prepare('SELECT v FROM secrets');
+    assert.ok(!('error' in s));
+    assert.equal((await c.query(`USE ${other}`)).error, undefined);
+    const r = await c.execute(s.id);
+    assert.equal(r.error, undefined, 'still the first database\'s secrets, which no rule names');
+    assert.match(r.results[0]![0]![0]!, /public/);
+    const blocked = await c.prepare('SELECT v FROM secrets');
+    assert.ok('error' in blocked && /other-secrets/.test(blocked.error.message), 'prepared in the other database: blocked before the server sees it');
+  } finally {
+    c.close();
+  }
+});

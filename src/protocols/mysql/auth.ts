@@ -84,9 +84,22 @@ export function rsaDecryptPassword(data: Buffer, nonce: Buffer, keys: RsaKeys): 
 
 /**
  * The gateway's RSA key pair for caching_sha2_password without TLS, made once and kept in
- * the data dir (clients may pin the public key).
+ * the data dir (clients may pin the public key); read or made when a client first needs it.
  */
 export function loadOrCreateRsaKeys(dataDir: string): RsaKeys {
+  let keys: RsaKeys | null = null;
+  const get = () => (keys ??= readOrMakeRsaKeys(dataDir));
+  return {
+    get publicPem() {
+      return get().publicPem;
+    },
+    get privateKey() {
+      return get().privateKey;
+    },
+  };
+}
+
+function readOrMakeRsaKeys(dataDir: string): RsaKeys {
   const keyFile = join(dataDir, 'mysql-rsa-key.pem');
   const pubFile = join(dataDir, 'mysql-rsa-public.pem');
   if (existsSync(keyFile)) {

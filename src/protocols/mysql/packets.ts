@@ -16,16 +16,21 @@ export class ProtocolError extends Error {
   }
 }
 
-/** One logical packet: `payload` = buf[start, end); `raw` holds it as it came (headers included). */
+/** One logical packet: its payload is buf[start, end). */
 export interface Packet {
   seq: number;
   buf: Buffer;
   start: number;
   end: number;
-  /** the bytes the packet arrived as: forward these when nothing changes */
-  raw: Buffer;
   /** sequence id of the last physical packet (a large packet spans several) */
   lastSeq: number;
+  /** a large packet's physical packets as they came (null: buf[start - 4, end) is the packet) */
+  large: Buffer | null;
+}
+
+/** The bytes a packet arrived as (headers included): what to forward when nothing changes. */
+export function packetBytes(p: Packet): Buffer {
+  return p.large ?? p.buf.subarray(p.start - 4, p.end);
 }
 
 /** What a relay does with a packet: undefined forwards it, null drops it, a Buffer (whole packets) replaces it. */
@@ -38,7 +43,27 @@ export class PacketSplitter {
   private large: Buffer[] = [];
   private largeBytes = 0;
 
-  constructor(private readonly maxPayload: number) {}
+  /** handed to `visit` again and again when the visitor keeps no packet (`reuse`) */
+  private readonly scratch: Packet | null;
+
+  constructor(
+    private readonly maxPayload: number,
+    opts: { reuse?: boolean } = {},
+  ) {
+    this.scratch = opts.reuse ? { seq: 0, buf: Buffer.alloc(0), start: 0, end: 0, lastSeq: 0, large: null } : null;
+  }
+
+  private packet(seq: number, buf: Buffer, start: number, end: number, lastSeq: number, large: Buffer | null): Packet {
+    const p = this.scratch;
+    if (!p) return { seq, buf, start, end, lastSeq, large };
+    p.seq = seq;
+    p.buf = buf;
+    p.start = start;
+    p.end = end;
+    p.lastSeq = lastSeq;
+    p.large = large;
+    return p;
+  }
 
   /** Bytes held for a packet not complete yet. */
   get buffered(): number {
@@ -81,13 +106,13 @@ export class PacketSplitter {
         let w = 0;
         for (const p of parts) w += p.copy(payload, w, 4);
         const raw = Buffer.concat(parts);
-        const fate = visit({ seq: parts[0]![3]!, buf: payload, start: 0, end: total, raw, lastSeq: seq });
+        const fate = visit(this.packet(parts[0]![3]!, payload, 0, total, seq, raw));
         if (fate === undefined) out.push(raw);
         else if (fate !== null) out.push(fate);
         continue;
       }
       if (len > this.maxPayload) throw new ProtocolError(`a packet larger than ${this.maxPayload} bytes`, 1153);
-      const fate = visit({ seq, buf: data, start: off + 4, end, raw: data.subarray(off, end), lastSeq: seq });
+      const fate = visit(this.packet(seq, data, off + 4, end, seq, null));
       if (fate !== undefined) {
         if (off > runStart) out.push(data.subarray(runStart, off));
         if (fate !== null) out.push(fate);

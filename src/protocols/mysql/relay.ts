@@ -18,7 +18,7 @@ import { mysqlFunctionFacts } from '../../sql/mysql-functions.ts';
 import { flattenStatements, type Classification } from '../../sql/types.ts';
 import { COM, ER } from './constants.ts';
 import { errPacket } from './messages.ts';
-import { framePacket, PacketSplitter, ProtocolError, type Packet } from './packets.ts';
+import { framePacket, packetBytes, PacketSplitter, ProtocolError, type Packet } from './packets.ts';
 import { ResponseTracker, type Expectation } from './responses.ts';
 import { executeParams, PreparedStatements } from './statements.ts';
 
@@ -42,7 +42,7 @@ type Syntax = NonNullable<Command['syntax']>;
 
 export class MysqlRelay {
   private readonly fromClient: PacketSplitter;
-  private readonly fromServer = new PacketSplitter(1 << 30);
+  private readonly fromServer = new PacketSplitter(1 << 30, { reuse: true });
   private readonly tracker: ResponseTracker;
   private readonly statements = new PreparedStatements();
   private readonly queue: Packet[] = [];
@@ -54,6 +54,8 @@ export class MysqlRelay {
   /** the session's state must be read from the server before the next command is judged */
   private stale = true;
   private database: string | null = null;
+  /** the search path of `database`, made once per change (commands share it) */
+  private path: readonly string[] = [];
   private syntax: Syntax | null = null;
 
   constructor(
@@ -88,7 +90,7 @@ export class MysqlRelay {
     try {
       this.fromClient.push(chunk, (p) => {
         this.queue.push(p);
-        this.queueBytes += p.raw.length;
+        this.queueBytes += p.end - p.start + 4;
         return null;
       });
     } catch (e) {
@@ -105,7 +107,7 @@ export class MysqlRelay {
       const p = this.queue[0]!;
       if (this.infile) {
         this.take();
-        this.server.write(p.raw);
+        this.server.write(packetBytes(p));
         if (p.end === p.start) this.infile = false; // the empty packet ends the file
         continue;
       }
@@ -134,7 +136,8 @@ export class MysqlRelay {
   }
 
   private take(): void {
-    this.queueBytes -= this.queue.shift()!.raw.length;
+    const p = this.queue.shift()!;
+    this.queueBytes -= p.end - p.start + 4;
   }
 
   private handle(p: Packet): Promise<void> | void {
@@ -143,7 +146,7 @@ export class MysqlRelay {
     const { buf, start, end } = p;
     switch (buf[start]) {
       case COM.QUIT:
-        this.server.write(p.raw);
+        this.server.write(packetBytes(p));
         this.close('client quit');
         return;
       case COM.QUERY:
@@ -157,12 +160,12 @@ export class MysqlRelay {
       case COM.STMT_SEND_LONG_DATA:
         if (end - start < 7) throw new ProtocolError('a short COM_STMT_SEND_LONG_DATA');
         this.statements.longData(buf.readUInt32LE(start + 1), buf.readUInt16LE(start + 5), buf.subarray(start + 7, end));
-        this.server.write(p.raw);
+        this.server.write(packetBytes(p));
         return;
       case COM.STMT_CLOSE:
         if (end - start < 5) throw new ProtocolError('a short COM_STMT_CLOSE');
         this.statements.close(buf.readUInt32LE(start + 1));
-        this.server.write(p.raw);
+        this.server.write(packetBytes(p));
         return;
       case COM.STMT_RESET: {
         const s = end - start >= 5 ? this.statements.get(buf.readUInt32LE(start + 1)) : undefined;
@@ -202,7 +205,7 @@ export class MysqlRelay {
   }
 
   /** Forward a command the server answers with `e` (nothing to judge). */
-  private forward(p: Packet, e: Expectation, raw = p.raw): void {
+  private forward(p: Packet, e: Expectation, raw = packetBytes(p)): void {
     this.tracker.expect(e);
     this.server.write(raw);
   }
@@ -217,14 +220,20 @@ export class MysqlRelay {
   }
 
   private command(text: string, via: string, extra: Partial<Command> = {}): Command {
-    return { text, via, searchPath: this.syntax === null ? null : this.database === null ? [] : [this.database.toLowerCase()], syntax: this.syntax, ...extra };
+    return { text, via, searchPath: this.syntax === null ? null : this.path, syntax: this.syntax, ...extra };
+  }
+
+  private setDatabase(name: string | null): void {
+    if (name === this.database) return;
+    this.database = name;
+    this.path = name === null ? [] : [name.toLowerCase()];
   }
 
   private async query(p: Packet, text: string, processKill: boolean): Promise<void> {
-    await this.freshState();
+    await this.freshState(text);
     if (this.closed) return;
     const c = this.syntax ? classifyMysql(text, this.syntax) : null;
-    let forwarded = p.raw;
+    let forwarded = packetBytes(p);
     let cmd = this.command(text, 'query');
     // a KILL names a connection id: never one the client knows passed on as it is
     if (processKill || mentionsKill(c ?? classifyMysql(text), text)) {
@@ -278,27 +287,30 @@ export class MysqlRelay {
     await this.freshState();
     if (this.closed) return;
     const syntax = this.syntax;
+    const database = this.database;
     if (mentionsKill(syntax ? classifyMysql(text, syntax) : classifyMysql(text), text)) {
       return this.refuse(p, 'warden: KILL is accepted alone in a query, with the connection id the gateway gave a session of yours');
     }
     const refused = await this.session.check(this.command(text, 'prepare'));
     if (this.closed) return;
     if (refused && refused.action !== 'allow') return this.refuseDecision(p, refused);
-    this.forward(p, { kind: 'prepare', run: null, onPrepared: (ok) => (ok ? this.statements.prepared(ok, text, syntax) : this.statements.failed()) });
+    this.forward(p, { kind: 'prepare', run: null, onPrepared: (ok) => (ok ? this.statements.prepared(ok, text, syntax, database) : this.statements.failed()) });
   }
 
   private async execute(p: Packet): Promise<void> {
     const { buf, start, end } = p;
     if (end - start < 5) throw new ProtocolError('a short COM_STMT_EXECUTE');
     const id = buf.readUInt32LE(start + 1);
-    await this.freshState();
-    if (this.closed) return;
     const s = this.statements.get(id);
+    await this.freshState(s?.text ?? null);
+    if (this.closed) return;
     let cmd: Command;
     if (!s) cmd = this.command('', 'execute', { opaque: `COM_STMT_EXECUTE of statement id ${id}, which the target did not prepare on this connection (or it was closed)` });
     else {
       const r = executeParams(s, buf, start, end);
-      cmd = 'error' in r ? this.command(s.text, 'execute', { syntax: s.syntax, opaque: r.error }) : this.command(s.text, 'execute', { params: r.params, syntax: s.syntax });
+      // names resolve where the statement was prepared, whatever the database is now
+      const searchPath = s.syntax === null ? null : s.database === null ? [] : [s.database.toLowerCase()];
+      cmd = 'error' in r ? this.command(s.text, 'execute', { syntax: s.syntax, searchPath, opaque: r.error }) : this.command(s.text, 'execute', { params: r.params, syntax: s.syntax, searchPath });
     }
     const d = await this.session.command(cmd);
     if (this.closed) return;
@@ -330,7 +342,7 @@ export class MysqlRelay {
     if (this.closed) return;
     if (d.action !== 'allow') return this.refuseDecision(p, d);
     // the server's OK says the default database is now `name`
-    this.forward(p, { kind: 'single', run: { commandId: d.commandId, startedAt: Date.now() }, onSingle: (ok) => ok && (this.database = name) });
+    this.forward(p, { kind: 'single', run: { commandId: d.commandId, startedAt: Date.now() }, onSingle: (ok) => ok && this.setDatabase(name) });
   }
 
   private async fieldList(p: Packet): Promise<void> {
@@ -345,9 +357,14 @@ export class MysqlRelay {
     this.forward(p, { kind: 'fieldlist', run: null });
   }
 
-  /** Read the session's database, sql_mode and character set from the server when they may have changed. */
-  private freshState(): Promise<void> | void {
+  /**
+   * Read the session's database, sql_mode and character set from the server when they may
+   * have changed; not before a statement whose reading cannot depend on them (that query
+   * would reset ROW_COUNT() and FOUND_ROWS() for a `CALL p(); SELECT ROW_COUNT()`).
+   */
+  private freshState(text: string | null = null): Promise<void> | void {
     if (!this.stale) return;
+    if (text !== null && this.syntax && readsNoSessionState(text, this.syntax)) return;
     this.stale = false;
     return new Promise<void>((resolve) => {
       this.tracker.expect({
@@ -358,7 +375,7 @@ export class MysqlRelay {
             this.syntax = null;
             this.stale = true;
           } else {
-            this.database = row[0] ?? null;
+            this.setDatabase(row[0] ?? null);
             const next = { dialect: this.opts.dialect, sqlMode: row[1] ?? '', charset: row[2] ?? 'utf8mb4' };
             const s = this.syntax;
             // the same object while nothing changed: the classifier caches by it
@@ -420,20 +437,52 @@ export class MysqlRelay {
   }
 }
 
-/**
- * May running this change what the gateway reads back (database, sql_mode, character set)?
- * Anything it cannot see through may, and so may a function defined in the database.
- */
+interface TextFacts {
+  /** running it may change what the gateway reads back (database, sql_mode, character set) */
+  changesState: boolean;
+  kill: boolean;
+  unknown: boolean;
+}
+const textFacts = new WeakMap<Classification, TextFacts>();
+
+/** What the relay needs to know of a classification, worked out once (classifications are cached and shared). */
+function factsOf(c: Classification): TextFacts {
+  let f = textFacts.get(c);
+  if (!f) {
+    const all = flattenStatements(c.statements);
+    f = {
+      // anything it cannot see through may, and so may a function defined in the database
+      changesState: all.some((s) => s.opaque || s.effect?.searchPath || s.effect?.syntax || s.kind === 'call' || s.kind === 'execute' || s.kind === 'unknown' || s.functions.some((x) => !mysqlFunctionFacts.isBuiltin(x))),
+      kill: all.some((s) => s.node === 'KILL'),
+      unknown: all.some((s) => s.kind === 'unknown'),
+    };
+    textFacts.set(c, f);
+  }
+  return f;
+}
+
 function changesState(c: Classification): boolean {
-  return flattenStatements(c.statements).some(
-    (s) => s.opaque || s.effect?.searchPath || s.effect?.syntax || s.kind === 'call' || s.kind === 'execute' || s.kind === 'unknown' || s.functions.some((f) => !mysqlFunctionFacts.isBuiltin(f)),
-  );
+  return factsOf(c).changesState;
+}
+
+/**
+ * A statement read the same whatever the session's database, sql_mode and character set:
+ * ASCII with no double quote or backslash (the only characters those modes read otherwise),
+ * one SELECT or SHOW of no table, with built-in functions only (SHOW WARNINGS, SELECT
+ * ROW_COUNT(), SELECT @@warning_count).
+ */
+function readsNoSessionState(text: string, syntax: Syntax): boolean {
+  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e\t\r\n]*$/.test(text)) return false;
+  const c = classifyMysql(text, syntax);
+  if (c.statements.length !== 1) return false;
+  const s = c.statements[0]!;
+  return (s.kind === 'select' || s.kind === 'show') && !s.opaque && s.nested.length === 0 && s.tables.length === 0 && s.functions.every((f) => mysqlFunctionFacts.isBuiltin(f));
 }
 
 /** A KILL the gateway can see, or the word KILL in a part of the text it cannot read. */
 function mentionsKill(c: Classification, text: string): boolean {
-  const all = flattenStatements(c.statements);
-  return all.some((s) => s.node === 'KILL') || (/kill/i.test(text) && all.some((s) => s.kind === 'unknown'));
+  const f = factsOf(c);
+  return f.kill || (f.unknown && /kill/i.test(text));
 }
 
 /** The file names of LOAD DATA LOCAL INFILE statements in a text. */

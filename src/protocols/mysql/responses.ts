@@ -16,7 +16,7 @@ import { STATUS } from './constants.ts';
 import { columnInfo } from './column-types.ts';
 import { decodeColumnDef, decodeErr, decodePrepareOk, encodeErr, eofStatus, isEof, okStatus, type ColumnDef, type PrepareOk } from './messages.ts';
 import { framePacket, packetCount, ProtocolError, Reader, type Packet, type PacketFate } from './packets.ts';
-import { binaryRowValues, maskBinaryRow, maskTextRow, textRowValues } from './rows.ts';
+import { binaryNullRow, binaryRowValues, maskBinaryRow, maskTextRow, nullRow, textRowValues } from './rows.ts';
 
 export interface Running {
   commandId: string;
@@ -279,7 +279,7 @@ export class ResponseTracker {
 
   private isTerminator(p: Packet): boolean {
     if (p.buf[p.start] !== 0xfe) return false;
-    return this.deprecateEof ? p.end - p.start < 0xffffff && p.raw.length - 4 === p.end - p.start : isEof(p.buf, p.start, p.end);
+    return this.deprecateEof ? p.large === null && p.end - p.start < 0xffffff : isEof(p.buf, p.start, p.end);
   }
 
   /** After a result: another one follows when the status says so, else the command is answered. */
@@ -354,7 +354,7 @@ export class ResponseTracker {
     let fate: PacketFate;
     if (payload) {
       // the client counts sequence ids: a row that grew past a packet's size is NULLed instead
-      if (packetCount(payload.length) !== ((p.lastSeq - p.seq + 256) % 256) + 1) payload = Buffer.alloc(defs.length, 0xfb);
+      if (packetCount(payload.length) !== ((p.lastSeq - p.seq + 256) % 256) + 1) payload = binary ? binaryNullRow(defs.length) : nullRow(defs.length);
       fate = framePacket(payload, p.seq);
     }
     if (e.kind === 'internal') {

@@ -75,7 +75,8 @@ export function maskTextRow(rs: ResultMasker, buf: Buffer, start: number, end: n
   return out;
 }
 
-function nullRow(columns: number): Buffer {
+/** A text row of `columns` NULLs. */
+export function nullRow(columns: number): Buffer {
   return Buffer.alloc(columns, 0xfb);
 }
 
@@ -181,7 +182,8 @@ export function maskBinaryRow(rs: ResultMasker, defs: readonly ColumnDef[], buf:
   return out;
 }
 
-function binaryNullRow(n: number): Buffer {
+/** A binary row of `n` NULLs. */
+export function binaryNullRow(n: number): Buffer {
   const out = Buffer.alloc(1 + ((n + 9) >> 3));
   for (let i = 0; i < n; i++) out[1 + ((i + 2) >> 3)]! |= 1 << ((i + 2) & 7);
   return out;

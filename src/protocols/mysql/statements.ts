@@ -20,6 +20,8 @@ export interface PreparedStatement {
   params: number;
   /** how the server read the text when it prepared it */
   syntax: Command['syntax'];
+  /** the default database when it was prepared: the server resolved its names there, for good */
+  database: string | null;
   /** parameter types bound by the last execute that sent them (type, unsigned) */
   paramTypes: [number, boolean][] | null;
   /** COM_STMT_SEND_LONG_DATA since the last execute or reset, per parameter */
@@ -38,13 +40,13 @@ export class PreparedStatements {
   constructor(private readonly max = 10_000) {}
 
   /** The server answered a prepare with OK. */
-  prepared(ok: PrepareOk, text: string, syntax: Command['syntax']): void {
+  prepared(ok: PrepareOk, text: string, syntax: Command['syntax'], database: string | null): void {
     if (this.byId.size >= this.max && !this.byId.has(ok.statementId)) {
       // more than the gateway follows: forgetting one makes its executes opaque, never wrong
       const oldest = this.byId.keys().next().value;
       if (oldest !== undefined) this.byId.delete(oldest);
     }
-    this.byId.set(ok.statementId, { id: ok.statementId, text, params: ok.params, syntax, paramTypes: null, longData: new Map(), longDataBytes: 0, resultColumns: null, lastRun: null });
+    this.byId.set(ok.statementId, { id: ok.statementId, text, params: ok.params, syntax, database, paramTypes: null, longData: new Map(), longDataBytes: 0, resultColumns: null, lastRun: null });
     this.last = ok.statementId;
   }
 
