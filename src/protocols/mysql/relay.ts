@@ -13,14 +13,13 @@ import type { Session } from '../../session/session.ts';
 import type { Command, Decision } from '../../session/types.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
 import { classifyMysql, type MysqlDialect } from '../../sql/mysql.ts';
-import { lexModeOf, MysqlLexer } from '../../sql/mysql-lexer.ts';
-import { mysqlFunctionFacts } from '../../sql/mysql-functions.ts';
 import { flattenStatements, type Classification } from '../../sql/types.ts';
 import { COM, ER } from './constants.ts';
 import { errPacket } from './messages.ts';
 import { framePacket, packetBytes, PacketSplitter, ProtocolError, type Packet } from './packets.ts';
 import { ResponseTracker, type Expectation } from './responses.ts';
 import { executeParams, PreparedStatements } from './statements.ts';
+import { changesState, localInfileNames, mentionsKill, parseKill, readsNoSessionState } from './command-facts.ts';
 
 const QUEUE_LIMIT = 1 << 20;
 const STATE_QUERY = 'SELECT DATABASE(), @@SESSION.sql_mode, @@SESSION.character_set_client';
@@ -255,19 +254,11 @@ export class MysqlRelay {
 
   /** KILL: only alone, and only of a session of this gateway (its client knows the gateway's ids), rewritten to the target's id. */
   private killCommand(text: string, c: Classification): { text: string; id: number } | { refused: string } {
-    const alone = { refused: 'KILL is accepted alone, with the connection id the gateway gave a session of yours' };
-    if (c.statements.length !== 1 || c.statements[0]!.node !== 'KILL') return alone;
-    const tokens = new MysqlLexer(text).next(lexModeOf(this.syntax?.sqlMode ?? ''))?.tokens ?? [];
-    const words = tokens.map((t) => t.u);
-    let i = 1;
-    if (words[i] === 'HARD' || words[i] === 'SOFT') i++;
-    const what = words[i] === 'QUERY' ? 'QUERY' : 'CONNECTION';
-    if (words[i] === 'QUERY' || words[i] === 'CONNECTION') i++;
-    const id = tokens[i];
-    if (!id || id.kind !== 'number' || !/^\d+$/.test(id.v) || i !== tokens.length - 1) return alone;
-    const target = this.opts.killTarget(Number(id.v), this.session.info.identity);
+    const k = c.statements.length === 1 && c.statements[0]!.node === 'KILL' ? parseKill(text, this.syntax?.sqlMode ?? '') : null;
+    if (!k) return { refused: 'KILL is accepted alone, with the connection id the gateway gave a session of yours' };
+    const target = this.opts.killTarget(k.id, this.session.info.identity);
     if ('refused' in target) return target;
-    return { text: `KILL ${what} ${target.upstreamId}`, id: Number(id.v) };
+    return { text: `KILL ${k.what} ${target.upstreamId}`, id: k.id };
   }
 
   /** The server asks for a client file (LOAD DATA LOCAL): it goes only for an allowed LOAD DATA LOCAL naming that file. */
@@ -435,72 +426,4 @@ export class MysqlRelay {
     setTimeout(() => this.client.destroy(), 1000).unref();
     this.opts.onClose(why);
   }
-}
-
-interface TextFacts {
-  /** running it may change what the gateway reads back (database, sql_mode, character set) */
-  changesState: boolean;
-  kill: boolean;
-  unknown: boolean;
-}
-const textFacts = new WeakMap<Classification, TextFacts>();
-
-/** What the relay needs to know of a classification, worked out once (classifications are cached and shared). */
-function factsOf(c: Classification): TextFacts {
-  let f = textFacts.get(c);
-  if (!f) {
-    const all = flattenStatements(c.statements);
-    f = {
-      // anything it cannot see through may, and so may a function defined in the database
-      changesState: all.some((s) => s.opaque || s.effect?.searchPath || s.effect?.syntax || s.kind === 'call' || s.kind === 'execute' || s.kind === 'unknown' || s.functions.some((x) => !mysqlFunctionFacts.isBuiltin(x))),
-      kill: all.some((s) => s.node === 'KILL'),
-      unknown: all.some((s) => s.kind === 'unknown'),
-    };
-    textFacts.set(c, f);
-  }
-  return f;
-}
-
-function changesState(c: Classification): boolean {
-  return factsOf(c).changesState;
-}
-
-/**
- * A statement read the same whatever the session's database, sql_mode and character set:
- * ASCII with no double quote or backslash (the only characters those modes read otherwise),
- * one SELECT or SHOW of no table, with built-in functions only (SHOW WARNINGS, SELECT
- * ROW_COUNT(), SELECT @@warning_count).
- */
-function readsNoSessionState(text: string, syntax: Syntax): boolean {
-  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e\t\r\n]*$/.test(text)) return false;
-  const c = classifyMysql(text, syntax);
-  if (c.statements.length !== 1) return false;
-  const s = c.statements[0]!;
-  return (s.kind === 'select' || s.kind === 'show') && !s.opaque && s.nested.length === 0 && s.tables.length === 0 && s.functions.every((f) => mysqlFunctionFacts.isBuiltin(f));
-}
-
-/** A KILL the gateway can see, or the word KILL in a part of the text it cannot read. */
-function mentionsKill(c: Classification, text: string): boolean {
-  const f = factsOf(c);
-  return f.kill || (f.unknown && /kill/i.test(text));
-}
-
-/** The file names of LOAD DATA LOCAL INFILE statements in a text. */
-function localInfileNames(text: string, syntax: Syntax | null): string[] {
-  const mode = lexModeOf(syntax?.sqlMode ?? '');
-  const lexer = new MysqlLexer(text);
-  const names: string[] = [];
-  try {
-    for (;;) {
-      if (lexer.done) break;
-      const s = lexer.next(mode);
-      if (!s) break;
-      s.tokens.forEach((t, i) => {
-        if (t.u === 'INFILE' && s.tokens[i + 1]?.kind === 'string') names.push(s.tokens[i + 1]!.v);
-      });
-    }
-  } catch {
-    return [];
-  }
-  return names;
 }
