@@ -15,9 +15,9 @@ import { createHash } from 'node:crypto';
 import { Lru } from './lru.ts';
 import { buildStatement } from './pg-walk.ts';
 import { literalShape } from './literal-shape.ts';
+import type { Classification, Statement } from './types.ts';
 
 export { literalShape };
-import type { Classification, Statement } from './types.ts';
 
 let loaded: Promise<void> | undefined;
 let ready = false;
