@@ -13,8 +13,8 @@
 // Statement for what the parser read (literal values never change a parse: the parser only
 // ever sees placeholders).
 import { createHash } from 'node:crypto';
-import mariadbBuild from 'node-sql-parser/build/mariadb.js';
-import mysqlBuild from 'node-sql-parser/build/mysql.js';
+import { createRequire } from 'node:module';
+import type { Parser } from 'node-sql-parser/build/mysql.js';
 import { Lru } from './lru.ts';
 import { literalShape } from './literal-shape.ts';
 import { DEFAULT_LEX_MODE, LexError, lexModeOf, MysqlLexer, normalize, UNREADABLE_CHARSETS, type LexMode, type Token } from './mysql-lexer.ts';
@@ -39,8 +39,21 @@ export const DEFAULT_MYSQL_SYNTAX: MysqlSyntax = { dialect: 'mariadb', sqlMode: 
 export const MAX_MYSQL_CLASSIFY_CHARS = 1024 * 1024;
 const MAX_CACHED_CHARS = 16 * 1024;
 
-const parsers = { mariadb: new mariadbBuild.Parser(), mysql: new mysqlBuild.Parser() };
+// node-sql-parser's grammars take a few hundred ms to load: only when a MySQL text is
+// first parsed, so processes that never meet one (the CLI, agents, Postgres-only
+// gateways) do not pay for them.
+const require = createRequire(import.meta.url);
+const parsers: Partial<Record<MysqlDialect, Parser>> = {};
 const PARSER_DATABASE = { mariadb: { database: 'MariaDB' }, mysql: { database: 'MySQL' } } as const;
+
+function parserFor(dialect: MysqlDialect): Parser {
+  let p = parsers[dialect];
+  if (!p) {
+    const build = require(`node-sql-parser/build/${dialect}.js`) as { Parser: new () => Parser };
+    parsers[dialect] = p = new build.Parser();
+  }
+  return p;
+}
 
 interface SyntaxCache {
   /** exact text -> classification */
@@ -230,7 +243,7 @@ function readStatement(tokens: Token[], mode: LexMode, dialect: MysqlDialect): R
 /** One statement's tree, or null when the grammar cannot read it (or reads several). */
 function parse(sql: string, dialect: MysqlDialect): Record<string, unknown> | null {
   try {
-    const ast = parsers[dialect].astify(sql, PARSER_DATABASE[dialect]) as unknown;
+    const ast = parserFor(dialect).astify(sql, PARSER_DATABASE[dialect]) as unknown;
     const one = Array.isArray(ast) ? (ast.length === 1 ? ast[0] : null) : ast;
     return one && typeof one === 'object' ? (one as Record<string, unknown>) : null;
   } catch {
