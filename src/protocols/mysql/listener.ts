@@ -22,6 +22,8 @@ import { MysqlRelay } from './relay.ts';
 import type { RsaKeys } from './auth.ts';
 import { decodeGreeting } from './messages.ts';
 
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
 /** Refusal of a caller, with the error code and SQLSTATE a MySQL client expects. */
 export class MysqlAdmissionError extends Error {
   constructor(
@@ -124,6 +126,8 @@ export class MysqlFrontDoor {
   private async accept(raw: Socket): Promise<void> {
     const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on('error', () => {});
+    // a client that stalls in the handshake holds nothing for long
+    raw.setTimeout(HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
     const id = this.newId();
     let hello: CallerHello | null = null;
     const refuse = (seq: number, code: number, sqlState: string, message: string) => {
@@ -189,6 +193,7 @@ export class MysqlFrontDoor {
         },
       });
       this.live.set(id, { relay, upstreamId: upstream.greeting.connectionId, subject: identity.subject, connection: connection.name });
+      raw.setTimeout(0);
       relay.start(leftover);
     } catch (e) {
       const err = e as Error;
