@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startTestGateway, localMysql, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
 import { rawMysqlConnect, type RawMysql } from '../helpers/raw-mysql.ts';
-import { commandsOf } from '../helpers/records.ts';
+import { commandsOf, resultsOf } from '../helpers/records.ts';
 import { COM } from '../../src/protocols/mysql/constants.ts';
 import { framePacket } from '../../src/protocols/mysql/packets.ts';
 
@@ -365,4 +365,35 @@ test('a prepared statement is judged in the database it was prepared in, where t
   } finally {
     c.close();
   }
+});
+
+test('a cursor (COM_STMT_EXECUTE with a cursor, then COM_STMT_FETCH): its rows are masked and recorded with the execute', async () => {
+  const c = await connect('cursor');
+  try {
+    const s = await c.prepare('SELECT email FROM t ORDER BY id');
+    assert.ok(!('error' in s));
+    const exec = Buffer.alloc(10);
+    exec[0] = COM.STMT_EXECUTE;
+    exec.writeUInt32LE(s.id, 1);
+    exec[5] = 1; // CURSOR_TYPE_READ_ONLY
+    exec.writeUInt32LE(1, 6);
+    c.send(exec);
+    const head = [await c.next(), await c.next(), await c.next()]; // column count, column, EOF (cursor open)
+    assert.equal(head[2]!.payload[0], 0xfe);
+    const fetch = Buffer.alloc(9);
+    fetch[0] = COM.STMT_FETCH;
+    fetch.writeUInt32LE(s.id, 1);
+    fetch.writeUInt32LE(2, 5);
+    c.send(fetch);
+    const rows = [await c.next(), await c.next()];
+    for (const r of rows) assert.match(r.payload.toString('latin1'), /\[EMAIL\]/);
+    assert.equal((await c.next()).payload[0], 0xfe);
+    const none = await c.query('SELECT 1');
+    assert.equal(none.error, undefined, 'the session goes on');
+  } finally {
+    c.close();
+  }
+  const all = await resultsOf(t, 'cursor');
+  assert.ok(all.some((e) => JSON.stringify(e.data.rows ?? []).includes('[EMAIL]')));
+  assert.ok(!JSON.stringify(all).includes('@example.com'));
 });
