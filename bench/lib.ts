@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: running pgbench, starting a gateway process, and
 // printing results as ratios against direct access measured in the same run.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -42,18 +42,22 @@ export function freePort(): Promise<number> {
 export interface GatewayProcess {
   pid: number;
   pgPort: number;
+  /** the MySQL door's port when asked for (`mysql: true`) */
+  mysqlPort: number;
   httpPort: number;
   token: string;
   stop(): Promise<void>;
 }
 
 /** Start `warden start` as its own process with the given connections and recording mode. */
-export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown> }): Promise<GatewayProcess> {
+export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean }): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
   const pgPort = await freePort();
   const httpPort = await freePort();
+  const mysqlPort = opts.mysql ? await freePort() : 0;
+  const listen = { http: `127.0.0.1:${httpPort}`, postgres: `127.0.0.1:${pgPort}`, mysql: opts.mysql ? `127.0.0.1:${mysqlPort}` : null };
   const config = {
-    gateway: { dataDir: join(dir, 'data'), listen: { http: `127.0.0.1:${httpPort}`, postgres: `127.0.0.1:${pgPort}` }, recording: { mode: opts.mode }, logLevel: 'warn' },
+    gateway: { dataDir: join(dir, 'data'), listen, recording: { mode: opts.mode }, logLevel: 'warn' },
     connections: opts.connections,
     ...opts.extra,
   };
@@ -75,6 +79,7 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
   return {
     pid: child.pid!,
     pgPort,
+    mysqlPort,
     httpPort,
     token,
     stop: () =>
@@ -101,3 +106,20 @@ export function printRows(rows: Row[]): void {
   console.log(fmt(head));
   for (const l of lines) console.log(fmt(l));
 }
+
+/** CPU time (user + system) a process has used so far, in milliseconds (Linux /proc). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number((() => {
+  try {
+    return execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '100';
+  }
+})());

@@ -30,6 +30,7 @@ export function registerStart(program: Command): void {
         `  HTTP API   ${gw.httpUrl}/api/v1   (health ${gw.httpUrl}/healthz, metrics ${gw.httpUrl}/metrics)`,
       ];
       if (pg) lines.push(`  Postgres   ${pg.host}:${pg.port}   (user = connection name, password = access token)`);
+      if (gw.mysql) lines.push(`  MySQL      ${gw.mysql.host}:${gw.mysql.port}   (mysql -h ${gw.mysql.host} -P ${gw.mysql.port} -u <connection name> -p<access token>)`);
       lines.push(`  Connections: ${gw.services.connectionsFor(null).map((c) => c.name).join(', ') || '(none)'}`);
       if (gw.bootstrapToken) {
         lines.push('', 'First start: an admin token was created. It is shown only this once; keep it:', `  ${gw.bootstrapToken}`);

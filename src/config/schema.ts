@@ -57,7 +57,8 @@ export const gatewaySchema = z
       .strictObject({
         http: hostPort.default('127.0.0.1:8009'),
         postgres: hostPort.nullable().default('127.0.0.1:15432'),
-        mysql: hostPort.nullable().default(null),
+        /** the MySQL / MariaDB door; it opens when a `type: mysql` connection exists; null turns it off */
+        mysql: hostPort.nullable().default('127.0.0.1:13306'),
       })
       .prefault({}),
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
@@ -136,7 +137,19 @@ export const postgresConnectionSchema = z.strictObject({
   allowInsecureAuth: z.boolean().default(false),
 });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema]);
+export const mysqlConnectionSchema = z.strictObject({
+  ...connectionBase,
+  type: z.literal('mysql'),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(3306),
+  /** the default database sessions start in (a client that names one starts there instead); none when absent */
+  database: z.string().min(1).optional(),
+  user: z.string().default('root'),
+  password: z.string().optional(),
+  tls: upstreamTls,
+});
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -156,4 +169,5 @@ export const configSchema = z.strictObject({
 export type WardenConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
+export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type GatewayConfig = WardenConfig['gateway'];

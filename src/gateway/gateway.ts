@@ -18,6 +18,8 @@ import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { PostgresFrontDoor, AdmissionError } from '../protocols/postgres/listener.ts';
+import { MysqlFrontDoor, MysqlAdmissionError } from '../protocols/mysql/listener.ts';
+import { loadOrCreateRsaKeys } from '../protocols/mysql/auth.ts';
 import { openServices, type Services } from './services.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { buildHttpApi } from './http-api.ts';
@@ -34,6 +36,8 @@ import { McpSessionTags } from '../mcp/session-tags.ts';
 export interface GatewayHandle {
   httpUrl: string;
   postgres: { host: string; port: number } | null;
+  /** the MySQL door (open when a mysql connection is configured) */
+  mysql: { host: string; port: number } | null;
   demo: DemoTarget | null;
   /** printed once: the admin token made on the first start */
   bootstrapToken: string | null;
@@ -113,6 +117,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       return session;
     };
 
+    const gatewayTls = await gatewayCertificate(config.gateway.dataDir, config.gateway.tls);
     let pgDoor: PostgresFrontDoor | null = null;
     let pgAddr: { host: string; port: number } | null = null;
     if (config.gateway.listen.postgres) {
@@ -140,7 +145,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         openSession,
         searchPathMatters: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
         dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
-        tls: await gatewayCertificate(config.gateway.dataDir, config.gateway.tls),
+        tls: gatewayTls,
         handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
         onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: 'postgres' }),
         maxMessageBytes: config.gateway.maxMessageBytes,
@@ -151,7 +156,50 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       pgAddr = await pgDoor.listen(want.host, want.port);
       cleanups.push(() => pgDoor!.close());
     }
-    metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => pgDoor?.activeSessions ?? 0);
+
+    // The MySQL door (src/protocols/mysql), wired like the Postgres one; it opens only
+    // when there is a mysql connection to reach.
+    let myDoor: MysqlFrontDoor | null = null;
+    let myAddr: { host: string; port: number } | null = null;
+    const mysqlConnections = config.connections.filter((c) => c.type === 'mysql');
+    if (config.gateway.listen.mysql && mysqlConnections.length) {
+      myDoor = new MysqlFrontDoor({
+        admit: async ({ credential, connection, clientAddr }) => {
+          const conn = byName.get(connection);
+          const ctx = { clientAddr, frontDoor: 'mysql', connection };
+          const auth = credential.kind === 'token' ? await services.authenticateDetailed(credential.token, ctx) : await services.authenticateNativeDetailed(credential.scramble, credential.response, ctx);
+          if (!auth.ok && auth.reason === 'rate_limited') throw new MysqlAdmissionError('too many failed attempts; try again later');
+          if (!auth.ok) throw new MysqlAdmissionError('access denied (the password must be a valid Warden access token)');
+          const who = auth.identity;
+          if (!conn || conn.type !== 'mysql') {
+            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'mysql', reason: 'no such mysql connection' });
+            metrics.authFailures.inc({ frontDoor: 'mysql', reason: 'unknown_connection' });
+            throw new MysqlAdmissionError(`no mysql connection named "${connection}" (connect with -u <connection name>)`, 1044, '42000');
+          }
+          const access = await checkAccessOrGrant(who, conn, desk);
+          if (!access.allowed) {
+            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'mysql', reason: access.reason });
+            metrics.authFailures.inc({ frontDoor: 'mysql', reason: 'access_denied' });
+            throw new MysqlAdmissionError(access.reason, 1044, '42000');
+          }
+          await services.auditOk(who, { clientAddr, frontDoor: 'mysql', connection });
+          return { identity: who, connection: conn };
+        },
+        nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
+        openSession,
+        dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
+        tls: gatewayTls,
+        rsa: loadOrCreateRsaKeys(config.gateway.dataDir),
+        maxMessageBytes: config.gateway.maxMessageBytes,
+        limits,
+        log,
+        probe: mysqlConnections[0]?.type === 'mysql' ? mysqlConnections[0] : undefined,
+      });
+      const want = hostPort(config.gateway.listen.mysql);
+      myAddr = await myDoor.listen(want.host, want.port);
+      cleanups.push(() => myDoor!.close());
+    }
+    metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => (pgDoor?.activeSessions ?? 0) + (myDoor?.activeSessions ?? 0));
     metrics.metrics.gauge('warden_handshakes_pending', 'Connections at a wire door not yet admitted', () => pgDoor?.pendingHandshakes ?? 0);
 
     const app = buildHttpApi({
@@ -202,6 +250,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     return {
       httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,
       postgres: pgAddr,
+      mysql: myAddr,
       demo,
       bootstrapToken,
       services,

@@ -6,7 +6,7 @@ import type { WardenConfig, ConnectionConfig } from '../config/schema.ts';
 import type { Identity } from '../identity/types.ts';
 import type { AuditEventInput, VerifyResult } from '../audit/types.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { createApiKey, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
+import { createApiKey, findApiKeyByNativeScramble, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
 import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
@@ -118,6 +118,18 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
       const o = await identity.authenticate(token, ctx, opts);
       if (o.ok && o.identity.kind === 'apikey') void touchApiKey(store, o.identity.subject).catch(() => {});
       return o;
+    },
+
+    /** A MySQL client's mysql_native_password scramble: the API key it proves, or why not. */
+    async authenticateNativeDetailed(scramble: Buffer, response: Buffer, ctx: AuthContext): Promise<AuthOutcome> {
+      const o = await identity.authenticateNativeScramble(scramble, response, ctx);
+      if (o.ok) void touchApiKey(store, o.identity.subject).catch(() => {});
+      return o;
+    },
+
+    /** Could this scramble be an API key's? (no limits, no audit: the MySQL door decides whether to ask for the token instead) */
+    async nativeScrambleKnown(scramble: Buffer, response: Buffer): Promise<boolean> {
+      return (await findApiKeyByNativeScramble(store, scramble, response)) !== null;
     },
 
     /** `auth.ok`: once per Postgres connection and per token issued, not per HTTP request (too chatty). */

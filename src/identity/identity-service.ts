@@ -5,7 +5,7 @@
 // caller (`onRefused`, which audits and counts it) with a stable AuthReason, never the token.
 import { join } from 'node:path';
 import type { Store } from '../store/index.ts';
-import { findApiKey, TOKEN_PREFIX } from '../store/api-keys.ts';
+import { findApiKey, findApiKeyByNativeScramble, TOKEN_PREFIX, type ApiKeyRecord } from '../store/api-keys.ts';
 import type { AuthConfig } from '../config/auth-schema.ts';
 import type { Identity } from './types.ts';
 import { AuthError, isAuthError, type AuthReason } from './errors.ts';
@@ -40,7 +40,7 @@ export interface IdentityDeps {
  * IPv4 one.
  */
 export function sourceAddress(attempt: Pick<AuthAttempt, 'clientAddr' | 'frontDoor'>): string {
-  const addr = attempt.frontDoor === 'postgres' ? attempt.clientAddr.replace(/:\d+$/, '') : attempt.clientAddr;
+  const addr = attempt.frontDoor === 'postgres' || attempt.frontDoor === 'mysql' ? attempt.clientAddr.replace(/:\d+$/, '') : attempt.clientAddr;
   return addr.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 }
 
@@ -93,16 +93,32 @@ export class IdentityService {
     if (token.startsWith(TOKEN_PREFIX)) {
       const key = await findApiKey(this.deps.store, token);
       if (!key) throw new AuthError('invalid_credential', 'unknown token');
-      const named = (reason: AuthReason, msg: string) => Object.assign(new AuthError(reason, msg), { account: key.name });
-      if (key.revokedAt || this.revocations.has(key.id)) throw named('revoked', 'token revoked');
-      if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw named('expired', 'token expired');
-      return { kind: 'apikey', subject: key.id, name: key.name, groups: key.groups, credentialId: key.id, ...(key.expiresAt !== null ? { expiresAt: key.expiresAt } : {}) };
+      return this.keyIdentity(key);
     }
     if (isGatewayToken(token)) return verifyGatewayToken(this.key.publicKey, token, { isRevoked: this.revocations.check, ...opts });
     if (token.split('.').length !== 3) throw new AuthError('invalid_credential', 'unknown token');
     const identity = await (await this.oidc()).verify(token, opts);
     if (this.revocations.isRevoked(identity)) throw new AuthError('revoked', 'token revoked');
     return identity;
+  }
+
+  private keyIdentity(key: ApiKeyRecord): Identity {
+    const named = (reason: AuthReason, msg: string) => Object.assign(new AuthError(reason, msg), { account: key.name });
+    if (key.revokedAt || this.revocations.has(key.id)) throw named('revoked', 'token revoked');
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw named('expired', 'token expired');
+    return { kind: 'apikey', subject: key.id, name: key.name, groups: key.groups, credentialId: key.id, ...(key.expiresAt !== null ? { expiresAt: key.expiresAt } : {}) };
+  }
+
+  /**
+   * A MySQL client's mysql_native_password answer to `scramble`: the API key whose stored
+   * verifier it matches, behind the same limits and reporting as `authenticate`.
+   */
+  async authenticateNativeScramble(scramble: Buffer, response: Buffer, attempt: AuthAttempt): Promise<AuthOutcome> {
+    return this.limited(attempt, null, async () => {
+      const key = await findApiKeyByNativeScramble(this.deps.store, scramble, response);
+      if (!key) throw new AuthError('invalid_credential', 'no API key answers the mysql_native_password scramble');
+      return this.keyIdentity(key);
+    });
   }
 
   /** `resolve` behind the failure limits, reporting every refusal. */

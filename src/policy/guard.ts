@@ -8,6 +8,8 @@ import { checkAccess, type AccessList } from '../session/access.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
+import { classifyMysql } from '../sql/mysql.ts';
+import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
 import type { Classification } from '../sql/types.ts';
@@ -49,7 +51,8 @@ export class PolicyGuard implements Guard {
     if (!conn) return { judge: () => ({ action: 'block', reason: `connection "${session.connection}" no longer exists` }) };
     // Groups do not change within a session: decide once whether it rests on a grant.
     const grant = { until: 0, needed: !!(conn.access && this.desk && !checkAccess(session.identity, { name: conn.name, access: conn.access }).allowed) };
-    if (conn.type !== 'postgres') {
+    const classifyText = classifierFor(conn.type);
+    if (!classifyText) {
       // No classifier for this protocol yet: everything is unknown.
       const action = conn.onUnknown ?? 'review';
       const v: Verdict = { action, reason: action === 'allow' ? undefined : `no classifier for ${conn.type} commands (onUnknown: ${action})` };
@@ -60,11 +63,13 @@ export class PolicyGuard implements Guard {
       this.policy.decide({ identity: session.identity, connection: conn, command: cmd, classification, searchPath: cmd.searchPath });
     // What the command runs, as the target will run it: database-defined functions make a
     // statement opaque unless a rule names them (their bodies cannot be seen).
+    // Without facts from the engine, MySQL's built-in names are known (sql/mysql-functions.ts).
+    const functions = target ?? (conn.type === 'mysql' ? { functions: () => mysqlFunctionFacts } : undefined);
     const classify = (cmd: Command): Classification | Promise<Classification> => {
       if (cmd.opaque !== undefined) return opaqueCommand(cmd.opaque);
-      const c = prepared.resolve(classifyPostgres(cmd.text));
-      if (!target || !callsFunctions(c)) return c;
-      const facts = target.functions();
+      const c = prepared.resolve(classifyText(cmd));
+      if (!functions || !callsFunctions(c)) return c;
+      const facts = functions.functions();
       return facts instanceof Promise ? facts.then((f: FunctionFacts) => annotateFunctions(c, f)) : annotateFunctions(c, facts);
     };
     const judge = (cmd: Command): Verdict | Promise<Verdict> => {
@@ -118,5 +123,20 @@ export class PolicyGuard implements Guard {
     if (answer.action === 'review' && wait) answer = await this.desk.awaitApproval(req, answer.review.id, parseDuration(wait));
     if (answer.action === 'allow') return { ...v, action: 'allow', reason: `approved in review ${answer.review.id}`, reviewId: answer.review.id };
     return { ...v, reason: answer.message, reviewId: answer.review.id };
+  }
+}
+
+/** The classifier of a connection type; undefined when Warden has none for it. */
+function classifierFor(type: string): ((cmd: Command) => Classification) | undefined {
+  switch (type) {
+    case 'postgres':
+      return (cmd) => classifyPostgres(cmd.text);
+    case 'mysql':
+      return (cmd) =>
+        cmd.syntax === null
+          ? opaqueCommand('how the target reads text in this session is not known now (its sql_mode or character set changed and could not be read back)')
+          : classifyMysql(cmd.text, cmd.syntax);
+    default:
+      return undefined;
   }
 }

@@ -33,6 +33,12 @@ export interface Command {
    * when the engine cannot know them now; absent when rules do not need them.
    */
   searchPath?: readonly string[] | null;
+  /**
+   * How the target reads the text in this session, for dialects where that depends on the
+   * session (MySQL: MariaDB or MySQL grammar, sql_mode, the client character set); null
+   * when the engine cannot know it now (the command is then judged opaque).
+   */
+  syntax?: { dialect: 'mysql' | 'mariadb'; sqlMode: string; charset: string } | null;
 }
 
 /** What the target says of a function a command calls. */

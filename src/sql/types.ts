@@ -74,6 +74,11 @@ export interface SessionEffect {
   definesFunction?: string;
   /** ends (or rolls back part of) a transaction: what it changed may revert */
   transactionEnd?: boolean;
+  /**
+   * may change how the server reads the text of later statements (MySQL: sql_mode's
+   * ANSI_QUOTES and NO_BACKSLASH_ESCAPES, the client character set)
+   */
+  syntax?: boolean;
 }
 
 export interface Statement {

@@ -1,7 +1,7 @@
 // API keys: the access tokens of `warden token create`. Only a hash is stored; the token
 // itself is shown once. Tokens carry 256 random bits, so a plain sha256 is as strong as
 // any password KDF here and costs microseconds on every connection.
-import { hash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Store } from './open.ts';
 
 export interface ApiKeyRecord {
@@ -20,6 +20,33 @@ export function hashToken(token: string): string {
   return hash('sha256', token, 'hex');
 }
 
+const sha1 = (...parts: Buffer[]) => {
+  const h = createHash('sha1');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/**
+ * What MySQL's mysql_native_password checks a scramble against: SHA1(SHA1(token)). The
+ * token's 256 random bits make it as hard to reverse as the sha256 hash; what it gives
+ * away is that someone who also sees a handshake's scramble and answer learns SHA1(token),
+ * enough to answer later scrambles (the plugin's known weakness): use TLS or
+ * caching_sha2_password where a client can.
+ */
+export function nativeVerifierOf(token: string): string {
+  return sha1(sha1(Buffer.from(token, 'utf8'))).toString('hex');
+}
+
+/** Does `response` answer the 20-byte `scramble` for the token behind `verifierHex`? */
+export function matchesNativeScramble(scramble: Buffer, response: Buffer, verifierHex: string): boolean {
+  if (response.length !== 20 || scramble.length < 20) return false;
+  const stage2 = Buffer.from(verifierHex, 'hex');
+  const mask = sha1(scramble.subarray(0, 20), stage2);
+  const stage1 = Buffer.allocUnsafe(20);
+  for (let i = 0; i < 20; i++) stage1[i] = response[i]! ^ mask[i]!;
+  return sha1(stage1).equals(stage2);
+}
+
 export async function createApiKey(
   store: Store,
   opts: { name: string; groups: string[]; ttlMs?: number },
@@ -32,7 +59,7 @@ export async function createApiKey(
   const expiresAt = opts.ttlMs === undefined ? null : now + opts.ttlMs;
   await store.db
     .insertInto('api_keys')
-    .values({ id, name: opts.name, token_hash: hashToken(token), groups: JSON.stringify(opts.groups), created_at: now, expires_at: expiresAt })
+    .values({ id, name: opts.name, token_hash: hashToken(token), native_verifier: nativeVerifierOf(token), groups: JSON.stringify(opts.groups), created_at: now, expires_at: expiresAt })
     .execute();
   return { id, token, expiresAt };
 }
@@ -41,6 +68,17 @@ export async function createApiKey(
 export async function findApiKey(store: Store, token: string): Promise<ApiKeyRecord | null> {
   if (!token.startsWith(TOKEN_PREFIX)) return null;
   const row = await store.db.selectFrom('api_keys').selectAll().where('token_hash', '=', hashToken(token)).executeTakeFirst();
+  return row ? toRecord(row) : null;
+}
+
+/**
+ * The key whose token answers a mysql_native_password scramble (the client says which
+ * connection, not which key: every key with a verifier is tried). Revoked and expired keys
+ * are found too, so callers can say why they are refused.
+ */
+export async function findApiKeyByNativeScramble(store: Store, scramble: Buffer, response: Buffer): Promise<ApiKeyRecord | null> {
+  const rows = await store.db.selectFrom('api_keys').selectAll().where('native_verifier', 'is not', null).execute();
+  const row = rows.find((r) => matchesNativeScramble(scramble, response, r.native_verifier!));
   return row ? toRecord(row) : null;
 }
 

@@ -205,6 +205,17 @@ function signedHeads(dialect: Dialect): Migration {
   };
 }
 
+// MySQL clients that can only scramble with mysql_native_password prove an API key by
+// SHA1(SHA1(token)), kept with the key from its creation (keys made before have none).
+const apiKeyNativeVerifier: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('api_keys').addColumn('native_verifier', 'text').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.alterTable('api_keys').dropColumn('native_verifier').execute();
+  },
+};
+
 function provider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -213,6 +224,7 @@ function provider(dialect: Dialect): MigrationProvider {
       '0003_reviews': reviews(dialect),
       '0004_gateway_state': gatewayState(dialect),
       '0005_signed_heads': signedHeads(dialect),
+      '0006_api_key_native_verifier': apiKeyNativeVerifier,
     }),
   };
 }

@@ -14,6 +14,8 @@ export interface ApiKeysTable {
   expires_at: number | null;
   revoked_at: number | null;
   last_used_at: number | null;
+  /** SHA1(SHA1(token)) hex, for MySQL clients limited to mysql_native_password; null for keys made before it was kept */
+  native_verifier: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EventsTable {

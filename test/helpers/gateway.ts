@@ -11,6 +11,8 @@ export interface TestGateway {
   gw: GatewayHandle;
   dataDir: string;
   pgPort: number;
+  /** the MySQL door's port (0 when no mysql connection is configured) */
+  mysqlPort: number;
   httpUrl: string;
   /** admin token (bootstrap) */
   adminToken: string;
@@ -24,7 +26,7 @@ export async function startTestGateway(
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const config = parseConfig({
-    gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: '127.0.0.1:0' }, logLevel: 'silent', ...raw.gateway },
+    gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: '127.0.0.1:0', mysql: '127.0.0.1:0' }, logLevel: 'silent', ...raw.gateway },
     connections: raw.connections ?? [],
     rules: raw.rules ?? [],
     ...(raw.auth ? { auth: raw.auth } : {}),
@@ -35,6 +37,7 @@ export async function startTestGateway(
     gw,
     dataDir: config.gateway.dataDir,
     pgPort: gw.postgres!.port,
+    mysqlPort: gw.mysql?.port ?? 0,
     httpUrl: gw.httpUrl,
     adminToken: gw.bootstrapToken!,
     token: async (groups, name = 'tester', ttlMs = null) => (await gw.services.createToken({ name, groups, ttlMs }, 'test')).token,
@@ -45,6 +48,11 @@ export async function startTestGateway(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A connection to the machine's MariaDB service (root, no password) for tests. */
+export function localMysql(name = 'mylocal', extra: Record<string, unknown> = {}) {
+  return { name, type: 'mysql', host: '127.0.0.1', port: 3306, user: 'root', tls: false, access: { groups: ['dev'] }, ...extra };
 }
 
 /** A connection to the machine's Postgres service (trust auth) for tests. */

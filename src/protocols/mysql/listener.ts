@@ -1,0 +1,218 @@
+// The MySQL / MariaDB front door: accepts stock clients, negotiates TLS, gets the caller's
+// Warden token out of its auth plugin (user = connection name, password = token), opens the
+// gateway's own session to the target with the capabilities the client asked for, and hands
+// both legs to the relay. It keeps the connection ids it gave clients, so a client's KILL
+// (the mysql client's Ctrl-C sends one on a second connection) reaches the target's session.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Identity } from '../../identity/types.ts';
+import type { MysqlConnectionConfig } from '../../config/schema.ts';
+import type { Session } from '../../session/session.ts';
+import type { SessionInfo } from '../../session/types.ts';
+import type { CaptureLimits } from '../../session/row-capture.ts';
+import { CLIENT } from './constants.ts';
+import { encodeOk, errPacket } from './messages.ts';
+import { framePacket, ProtocolError } from './packets.ts';
+import { HandshakeReader } from './handshake-reader.ts';
+import { greetCaller, HandshakeRefusal, type CallerCredential, type CallerHello } from './caller-auth.ts';
+import { connectUpstream, MysqlUpstreamError, type MysqlUpstreamTls } from './upstream.ts';
+import { MysqlRelay } from './relay.ts';
+import type { RsaKeys } from './auth.ts';
+import { decodeGreeting } from './messages.ts';
+
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
+/** Refusal of a caller, with the error code and SQLSTATE a MySQL client expects. */
+export class MysqlAdmissionError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1045,
+    readonly sqlState = '28000',
+  ) {
+    super(message);
+  }
+}
+
+export interface MysqlFrontDoorDeps {
+  /** who is this and may they use that connection? (audits refusals itself) */
+  admit(req: { credential: CallerCredential; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: MysqlConnectionConfig }>;
+  /** could this mysql_native_password scramble be an API key's? (else the client is asked for the token) */
+  nativeKnown?(scramble: Buffer, response: Buffer): Promise<boolean>;
+  openSession(info: Omit<SessionInfo, 'id' | 'startedAt'>): Promise<Session>;
+  /** a byte stream to the target, through the connection's agent */
+  dial(connection: MysqlConnectionConfig): Promise<Duplex>;
+  tls: { cert: string; key: string } | null;
+  /** the key pair a client without TLS encrypts its token with (caching_sha2_password) */
+  rsa: RsaKeys;
+  maxMessageBytes: number;
+  limits: CaptureLimits;
+  log: Logger;
+  /** a connection whose server version the greeting shows until a session reaches one (clients adapt to it) */
+  probe?: MysqlConnectionConfig;
+}
+
+interface Live {
+  relay: MysqlRelay;
+  /** the target's id of this session (for KILL) */
+  upstreamId: number;
+  subject: string;
+  connection: string;
+}
+
+function upstreamTls(c: MysqlConnectionConfig): MysqlUpstreamTls {
+  if (c.tls === undefined || c.tls === false) return { mode: c.tls === false ? 'disable' : 'prefer' };
+  if (c.tls === true) return { mode: 'require' };
+  return c.tls;
+}
+
+export class MysqlFrontDoor {
+  private server: Server | null = null;
+  private readonly secure: SecureContext | null;
+  private readonly live = new Map<number, Live>();
+  private nextId = 1 + Math.floor(Math.random() * 1000);
+  /** the version the greeting announces: the last target's, since clients adapt to it */
+  private version = '8.0.36-warden';
+
+  constructor(private readonly deps: MysqlFrontDoorDeps) {
+    this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer({ noDelay: true }, (s) => void this.accept(s));
+    this.server = server;
+    if (this.deps.probe) void this.learnVersion(this.deps.probe);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const a = server.address();
+        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
+      });
+    });
+  }
+
+  get activeSessions(): number {
+    return this.live.size;
+  }
+
+  async close(): Promise<void> {
+    for (const l of this.live.values()) l.relay.close('gateway shutting down');
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** The target's greeting names its version; no credential is used. */
+  private async learnVersion(c: MysqlConnectionConfig): Promise<void> {
+    try {
+      const s = await this.deps.dial(c);
+      const reader = new HandshakeReader(s, 1 << 16);
+      const timer = setTimeout(() => s.destroy(), 5000);
+      const p = await reader.packet().finally(() => clearTimeout(timer));
+      reader.detach();
+      s.destroy();
+      if (this.version === '8.0.36-warden') this.version = decodeGreeting(p.payload, 0, p.payload.length).version;
+    } catch {
+      // the target is not there yet: the first session's greeting will tell
+    }
+  }
+
+  private newId(): number {
+    do {
+      this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
+    } while (this.live.has(this.nextId));
+    return this.nextId;
+  }
+
+  private async accept(raw: Socket): Promise<void> {
+    const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
+    raw.on('error', () => {});
+    // a client that stalls in the handshake holds nothing for long
+    raw.setTimeout(HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
+    const id = this.newId();
+    let hello: CallerHello | null = null;
+    const refuse = (seq: number, code: number, sqlState: string, message: string) => {
+      const socket = hello?.socket ?? raw;
+      if (socket.writable) socket.end(errPacket(seq & 0xff, code, sqlState, message));
+      hello?.reader.detach();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    try {
+      try {
+        hello = await greetCaller(raw, { connectionId: id, version: this.version, secure: this.secure, rsa: this.deps.rsa, nativeKnown: this.deps.nativeKnown });
+      } catch (e) {
+        if (e instanceof HandshakeRefusal) return refuse(e.seq, e.code, e.sqlState, `warden: ${e.message}`);
+        throw e;
+      }
+      const seq = hello.nextSeq;
+      const name = hello.user;
+      if (!name) return refuse(seq, 1045, '28000', 'warden: no user given; connect with -u <connection name>');
+      let admitted;
+      try {
+        admitted = await this.deps.admit({ credential: hello.credential, connection: name, clientAddr });
+      } catch (e) {
+        if (e instanceof MysqlAdmissionError) return refuse(seq, e.code, e.sqlState, `warden: ${e.message}`);
+        throw e;
+      }
+      const { identity, connection } = admitted;
+      const database = hello.database ?? connection.database ?? null;
+      let upstream;
+      try {
+        const stream = await this.deps.dial(connection);
+        upstream = await connectUpstream(stream, {
+          host: connection.host, user: connection.user, password: connection.password, database, tls: upstreamTls(connection),
+          clientCapabilities: hello.capabilities, charset: hello.charset,
+          attributes: new Map([['program_name', `warden (${hello.attributes.get('program_name') ?? 'client'})`], ['warden_identity', identity.name]]),
+        });
+      } catch (e) {
+        const msg = (e as Error).message;
+        this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
+        const code = e instanceof MysqlUpstreamError && e.code ? e.code : 2003;
+        return refuse(seq, code, e instanceof MysqlUpstreamError && e.sqlState ? e.sqlState : 'HY000', `warden: cannot reach connection "${connection.name}": ${msg}`);
+      }
+      this.version = upstream.greeting.version;
+      const session = await this.deps.openSession({
+        identity, connection: connection.name, connectionType: 'mysql', protocol: 'mysql', clientAddr,
+        attributes: {
+          tls: String(hello.tls), upstreamTls: String(upstream.tls), database: database ?? '',
+          program_name: hello.attributes.get('program_name') ?? '', connectionId: String(id), auth: hello.credential.kind === 'native' ? 'mysql_native_password' : 'token',
+        },
+      });
+      const leftover = hello.reader.detach();
+      hello.socket.write(framePacket(encodeOk({ status: upstream.status }), seq));
+      const dialect = /mariadb/i.test(upstream.greeting.version) ? 'mariadb' : 'mysql';
+      const relay: MysqlRelay = new MysqlRelay(hello.socket, upstream.socket, session, {
+        maxMessageBytes: this.deps.maxMessageBytes,
+        limits: this.deps.limits,
+        deprecateEof: (hello.capabilities & CLIENT.DEPRECATE_EOF) !== 0,
+        localFiles: (hello.capabilities & upstream.capabilities & CLIENT.LOCAL_FILES) !== 0,
+        dialect,
+        killTarget: (target, by) => this.killTarget(target, by, connection.name),
+        onClose: (reason) => {
+          this.live.delete(id);
+          void session.end(reason);
+        },
+      });
+      this.live.set(id, { relay, upstreamId: upstream.greeting.connectionId, subject: identity.subject, connection: connection.name });
+      raw.setTimeout(0);
+      relay.start(leftover);
+    } catch (e) {
+      const err = e as Error;
+      const seq = hello?.nextSeq ?? 1;
+      if (err instanceof ProtocolError) refuse(seq, err.code, '08S01', `warden: ${err.message}`);
+      else if (/closed during the handshake/.test(err.message)) raw.destroy();
+      else {
+        this.deps.log.error({ err: err.message, clientAddr }, 'mysql front door failed');
+        refuse(seq, 1815, 'HY000', 'warden: internal error');
+      }
+    }
+  }
+
+  /** A KILL of gateway connection `id`: the same caller's session on the same connection only. */
+  private killTarget(id: number, by: Identity, connection: string): { upstreamId: number } | { refused: string } {
+    const l = this.live.get(id);
+    if (!l) return { refused: `connection ${id} is not a session of this gateway` };
+    if (l.subject !== by.subject) return { refused: `connection ${id} is not one of your sessions` };
+    if (l.connection !== connection) return { refused: `connection ${id} is a session of connection "${l.connection}"; kill it through that connection` };
+    return { upstreamId: l.upstreamId };
+  }
+}
