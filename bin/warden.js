@@ -7,6 +7,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 
+// Node 24's process.exit can deadlock for good (nodejs/node#54918): a concurrent Sparkplug
+// job waits for a garbage collection that the exiting main thread never runs, and the
+// process hangs with SIGTERM unheard. Measured with `warden agent` refused by a gateway
+// (8 at a time): 15 of 120 exits hung; with Sparkplug compiling on the main thread, set
+// here before any function is hot enough to be batched, 0 of 120.
+setFlagsFromString('--no-concurrent-sparkplug');
+
 // npm install brings Node 24 (node_modules/.bin/node, first on the PATH of npm scripts
 // and npx); a system node run directly may be older and would fail later, less clearly.
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -25,13 +32,13 @@ if (major < 22 || (major === 22 && minor < 16)) {
 // On Node 24 (V8 13.6) --liftoff-only set at run time (v8.setFlagsFromString) no longer
 // holds: the gateway peaked at 680-740 MB in that run; given on the command line it
 // stays at ~140 MB. So `start` replaces its process (process.execve: same pid, stdio and
-// environment) with one given the flags, unless it has them. Elsewhere (no execve, the
-// short-lived commands) they are set at run time, for what that still does.
+// environment) with one given the flags, unless it has them.
+// The other commands no longer set them at run time: a heap flag changed under a running
+// isolate is unsupported, and these processes are short-lived.
 const V8_FLAGS = ['--liftoff-only', '--semi-space-growth-factor=1'];
 if (process.argv[2] === 'start' && typeof process.execve === 'function' && !V8_FLAGS.every((f) => process.execArgv.includes(f))) {
   process.execve(process.execPath, [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
 }
-for (const flag of V8_FLAGS) setFlagsFromString(flag);
 
 const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', '.built');

@@ -38,8 +38,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'warden-test-'));
 const countsReporter = new URL('./test-counts.mjs', import.meta.url).href;
 // A test that hangs fails after 4 minutes instead of holding CI until its own limit.
 // Two reporters: spec for people, and per-file counts (test-counts.mjs) for the summary.
+// --no-concurrent-sparkplug: see bin/warden.js (an exit that deadlocks, nodejs/node#54918).
 const testArgs = (list, n, countsFile) => [
-  '--import', 'tsx', '--test', '--test-timeout=240000', `--test-concurrency=${n}`,
+  '--no-concurrent-sparkplug', '--import', 'tsx', '--test', '--test-timeout=240000', `--test-concurrency=${n}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${countsReporter}`, `--test-reporter-destination=${countsFile}`,
   ...list,

@@ -21,6 +21,11 @@ export function spawnAgent(gateway: string, token: string, env: Record<string, s
     env: { ...process.env, WARDEN_AGENT_TOKEN: token, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Nothing the agent holds keeps the test file's process alive, and whatever is left
+  // when it exits is killed: a hung agent fails its test, never the whole run.
+  child.unref();
+  for (const s of [child.stdout, child.stderr] as unknown as { unref(): void }[]) s.unref();
+  process.once('exit', () => child.kill('SIGKILL'));
   let out = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   const onData = (d: Buffer) => {
@@ -46,7 +51,13 @@ export function spawnAgent(gateway: string, token: string, env: Record<string, s
       });
     },
     kill(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        // A process that does not end on its signal must not hold the test file open
+        // for ever (as a hung agent once held CI): SIGKILL after 10 s.
+        const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        void exited.then(() => clearTimeout(hard));
+      }
       return exited;
     },
   };
