@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/**', 'dist/**', 'warden-data/**', 'web/dist/**', '.tmp/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.dist-*/**', 'warden-data/**', 'web/dist/**', '.tmp/**'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -2,19 +2,45 @@
 // Compile src/ to dist/ and stamp it; bin/warden.js runs dist/ only while the stamp is
 // newer than every source file. Run by `npm install` (prepare): when the compiler is
 // missing or fails, the install goes on and bin/warden.js runs the sources with tsx.
+//
+// A fresh dist/ is left alone: `npx warden` in this folder runs prepare again, and a
+// rebuild then took 30 s and, worse, deleted dist/ under every warden process starting
+// from it (seen in CI: "Cannot find module dist/cli/audit.js"). A rebuild compiles
+// beside dist/ and swaps the finished tree in, so dist/ is never half written.
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const tsc = `${root}node_modules/typescript/bin/tsc`;
 const strict = process.argv.includes('--strict');
-rmSync(`${root}dist`, { recursive: true, force: true });
+const force = strict || process.argv.includes('--force');
+const dist = join(root, 'dist');
+const stamp = join(dist, '.built');
+
+function newest(path) {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
+}
+
+const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((p) => join(root, p)).filter(existsSync);
+if (!force && existsSync(stamp) && statSync(stamp).mtimeMs >= Math.max(...inputs.map(newest))) {
+  process.exit(0);
+}
+
+const next = join(root, `.dist-${process.pid}`);
+const old = join(root, `.dist-old-${process.pid}`);
 try {
   if (!existsSync(tsc)) throw new Error('typescript is not installed');
-  execFileSync(process.execPath, [tsc, '-p', `${root}tsconfig.build.json`], { stdio: 'inherit' });
-  writeFileSync(`${root}dist/.built`, new Date().toISOString() + '\n');
+  execFileSync(process.execPath, [tsc, '-p', `${root}tsconfig.build.json`, '--outDir', next], { stdio: 'inherit' });
+  writeFileSync(join(next, '.built'), new Date().toISOString() + '\n');
+  if (existsSync(dist)) renameSync(dist, old);
+  renameSync(next, dist);
+  rmSync(old, { recursive: true, force: true });
 } catch (e) {
-  rmSync(`${root}dist`, { recursive: true, force: true });
+  rmSync(next, { recursive: true, force: true });
   if (strict) throw e;
+  rmSync(dist, { recursive: true, force: true });
   console.warn(`warden: not compiled (${e.message.split('\n')[0]}); bin/warden.js will run the TypeScript sources`);
 }
