@@ -2,11 +2,7 @@
 // (API keys named after the agent, with the group "warden-agent").
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import pino from 'pino';
-import { WardenAgent } from '../agent/agent.ts';
-import { loadConfig } from '../config/load.ts';
-import { openServices } from '../gateway/services.ts';
-import { listApiKeys } from '../store/api-keys.ts';
+import type { Services } from '../gateway/services.ts';
 import { AGENT_GROUP } from '../tunnel/agents.ts';
 import { openBackend, type BackendOptions } from './backend.ts';
 import { table } from './render.ts';
@@ -25,7 +21,9 @@ async function remote(gateway: string, method: string, path: string): Promise<un
   return gatewayCall(gateway, method, path, { token });
 }
 
-async function local<T>(opts: BackendOptions, fn: (s: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
+// The agent, the store and the config loader are imported when a command needs them (main.ts).
+async function local<T>(opts: BackendOptions, fn: (s: Services) => Promise<T>): Promise<T> {
+  const [{ loadConfig }, { openServices }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts')]);
   const s = await openServices(loadConfig(opts.config).config, { writer: true });
   try {
     return await fn(s);
@@ -44,6 +42,7 @@ export function registerAgent(program: Command): void {
     .action(async (opts: { gateway?: string; token?: string; logLevel: string }) => {
       if (!opts.gateway) throw new Error('--gateway (or WARDEN_GATEWAY) is required');
       if (!opts.token) throw new Error('--token (or WARDEN_AGENT_TOKEN) is required');
+      const [{ default: pino }, { WardenAgent }] = await Promise.all([import('pino'), import('../agent/agent.ts')]);
       const log = pino({ level: opts.logLevel });
       const agent = new WardenAgent({ gateway: opts.gateway, token: opts.token, version: VERSION, log }).start();
       log.info({ gateway: opts.gateway, version: VERSION }, 'agent starting');
@@ -79,6 +78,7 @@ export function registerAgent(program: Command): void {
       const rows = gateway
         ? ((await remote(gateway, 'GET', '/api/v1/agents')) as Record<string, unknown>[])
         : await local(opts, async (s) => {
+            const { listApiKeys } = await import('../store/api-keys.ts');
             const keys = (await listApiKeys(s.store)).filter((k) => k.groups.includes(AGENT_GROUP));
             return keys.map((k) => ({ name: k.name, status: 'unknown (ask the gateway: --gateway)', lastSeen: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : null }));
           });
@@ -95,6 +95,7 @@ export function registerAgent(program: Command): void {
         return console.log(`revoked ${r.revoked} token(s) of agent "${name}"`);
       }
       const n = await local(opts, async (s) => {
+        const { listApiKeys } = await import('../store/api-keys.ts');
         const keys = (await listApiKeys(s.store)).filter((k) => k.name === name && k.groups.includes(AGENT_GROUP));
         for (const k of keys) await s.revokeToken(k.id, `cli:${process.env.USER ?? 'local'}`);
         return keys.length;

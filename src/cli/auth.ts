@@ -5,11 +5,17 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
-import { loginWithBrowser, loginWithDevice, logout as forget, whoami, type LoginConfig } from '../identity/login.ts';
+import type { LoginConfig } from '../identity/login.ts';
 import { saveCredentials, loadCredentials } from '../identity/login-store.ts';
 import { GATEWAY_TOKEN_ISSUER } from '../identity/gateway-token.ts';
-import { loadConfig } from '../config/load.ts';
-import { openServices } from '../gateway/services.ts';
+import type { Services } from '../gateway/services.ts';
+
+// The OIDC client and the store are imported when a command needs them (main.ts).
+const oidc = () => import('../identity/login.ts');
+async function localServices(configFile: string | undefined): Promise<Services> {
+  const [{ loadConfig }, { openServices }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts')]);
+  return openServices(loadConfig(configFile).config, { writer: true });
+}
 import { gatewayToken } from './backend.ts';
 import { table } from './render.ts';
 import { gatewayCall } from './gateway-http.ts';
@@ -72,6 +78,7 @@ export function registerAuth(program: Command): void {
         ...(Array.isArray(cfg.scopes) ? { scope: (cfg.scopes as string[]).join(' ') } : {}),
         ...(cfg.authParams ? { authParams: cfg.authParams as Record<string, string> } : {}),
       };
+      const { loginWithDevice, loginWithBrowser } = await oidc();
       const creds = opts.device
         ? await loginWithDevice(login, {
             onCode: (c) => console.error(`To log in, open ${c.verificationUriComplete ?? c.verificationUri} and enter the code ${c.userCode}`),
@@ -92,7 +99,7 @@ export function registerAuth(program: Command): void {
       const c = loadCredentials();
       const cfg = c && c.issuer !== GATEWAY_TOKEN_ISSUER ? { issuer: c.issuer, clientId: c.clientId } : undefined;
       if (c?.issuer === GATEWAY_TOKEN_ISSUER && c.gateway) await api(c.gateway, 'POST', '/api/v1/auth/revoke', { token: c.accessToken }).catch(() => {});
-      console.error((await forget(cfg)) ? 'logged out' : 'not logged in');
+      console.error((await (await oidc()).logout(cfg)) ? 'logged out' : 'not logged in');
     });
 
   program
@@ -102,7 +109,7 @@ export function registerAuth(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { gateway?: string; json?: boolean }) => {
       const gateway = opts.gateway ?? process.env.WARDEN_GATEWAY ?? loadCredentials()?.gateway;
-      const me = gateway ? await api(gateway, 'GET', '/api/v1/whoami', undefined, await gatewayToken()) : (whoami() as Record<string, unknown> | null);
+      const me = gateway ? await api(gateway, 'GET', '/api/v1/whoami', undefined, await gatewayToken()) : ((await oidc()).whoami() as Record<string, unknown> | null);
       if (!me) throw new Error('not logged in (run `warden login --gateway URL`)');
       if (opts.json) return console.log(JSON.stringify(me, null, 2));
       console.log(`${String(me.name)} (${String(me.kind ?? 'user')})\ngroups: ${(me.groups as string[]).join(', ') || 'none'}${me.roles ? `\nroles: ${(me.roles as string[]).join(', ')}` : ''}`);
@@ -122,7 +129,7 @@ export function registerAuth(program: Command): void {
       const gateway = opts.gateway ?? process.env.WARDEN_GATEWAY;
       if (gateway) await api(gateway, 'POST', '/api/v1/users', { name, password, groups }, await gatewayToken());
       else {
-        const s = await openServices(loadConfig(opts.config).config, { writer: true });
+        const s = await localServices(opts.config);
         try {
           await s.addUser(name, password, groups, `cli:${process.env.USER ?? 'local'}`);
         } finally {
@@ -140,7 +147,7 @@ export function registerAuth(program: Command): void {
       const gateway = opts.gateway ?? process.env.WARDEN_GATEWAY;
       if (gateway) await api(gateway, 'DELETE', `/api/v1/users/${encodeURIComponent(name)}`, undefined, await gatewayToken());
       else {
-        const s = await openServices(loadConfig(opts.config).config, { writer: true });
+        const s = await localServices(opts.config);
         try {
           if (!(await s.disableUser(name, `cli:${process.env.USER ?? 'local'}`))) throw new Error(`no enabled local user named "${name}"`);
         } finally {
@@ -160,7 +167,7 @@ export function registerAuth(program: Command): void {
       let rows: Record<string, unknown>[];
       if (gateway) rows = (await api(gateway, 'GET', '/api/v1/users', undefined, await gatewayToken())) as unknown as Record<string, unknown>[];
       else {
-        const s = await openServices(loadConfig(opts.config).config, { writer: true });
+        const s = await localServices(opts.config);
         try {
           rows = (await s.listUsers()) as unknown as Record<string, unknown>[];
         } finally {

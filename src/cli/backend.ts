@@ -1,10 +1,9 @@
 // Where CLI commands get their answers: a running gateway's HTTP API (--gateway or
 // WARDEN_GATEWAY, with WARDEN_TOKEN), or the local data dir named by the config.
-import { loadConfig } from '../config/load.ts';
-import { openServices } from '../gateway/services.ts';
+// The config loader, the services and the OIDC client are imported when a command
+// needs them, so that `warden --help` and remote calls do not load the gateway (main.ts).
 import type { VerifyResult } from '../audit/types.ts';
 import { loadCredentials } from '../identity/login-store.ts';
-import { getAccessToken } from '../identity/login.ts';
 import { GATEWAY_TOKEN_ISSUER } from '../identity/gateway-token.ts';
 import { gatewayCall } from './gateway-http.ts';
 
@@ -20,6 +19,7 @@ export async function gatewayToken(env: NodeJS.ProcessEnv = process.env): Promis
     if (stored.expiresAt !== undefined && stored.expiresAt <= Date.now()) throw new Error('the stored login has expired: run `warden login --local` again');
     return stored.accessToken;
   }
+  const { getAccessToken } = await import('../identity/login.ts');
   return getAccessToken({ issuer: stored.issuer, clientId: stored.clientId });
 }
 
@@ -71,8 +71,8 @@ export async function openBackend(opts: BackendOptions): Promise<Backend> {
   if (gateway) {
     return new RemoteBackend(gateway, await gatewayToken());
   }
-  const { config } = loadConfig(opts.config);
-  const s = await openServices(config, { writer: true });
+  const { config } = (await import('../config/load.ts')).loadConfig(opts.config);
+  const s = await (await import('../gateway/services.ts')).openServices(config, { writer: true });
   return {
     createToken: (req) => s.createToken(req, `cli:${process.env.USER ?? 'local'}`),
     listSessions: async (q) => (await s.listSessions(q)) as unknown as Record<string, unknown>[],

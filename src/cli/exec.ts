@@ -4,8 +4,6 @@
 // Exit codes: 0 ran, 1 refused or failed, 3 held for review (run it again once approved).
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { loadConfig } from '../config/load.ts';
-import { hostPort, localHostFor } from '../config/listen.ts';
 import { loadCredentials } from '../identity/login-store.ts';
 import { gatewayToken } from './backend.ts';
 import { gatewayRequest } from './gateway-http.ts';
@@ -28,7 +26,7 @@ export function registerExec(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (connection: string, opts: { command: string; gateway?: string; config?: string; json?: boolean }) => {
       // An empty WARDEN_GATEWAY counts as unset.
-      const base = opts.gateway || process.env.WARDEN_GATEWAY || loadCredentials()?.gateway || localGateway(opts.config);
+      const base = opts.gateway || process.env.WARDEN_GATEWAY || loadCredentials()?.gateway || (await localGateway(opts.config));
       const token = await gatewayToken();
       const res = await gatewayRequest(base, 'POST', '/api/v1/exec', { token, body: { connection, command: opts.command } });
       const body = res.body as Partial<ExecResult> & { error?: string; reviewId?: string; code?: string | null; detail?: string | null; hint?: string | null };
@@ -46,8 +44,9 @@ export function registerExec(program: Command): void {
     });
 }
 
-/** The gateway a local config serves (its http listener), for `warden exec --config`. */
-function localGateway(configFile: string | undefined): string {
+/** The gateway a local config serves (its http listener), for `warden exec --config`. The config loader is imported only then (main.ts). */
+async function localGateway(configFile: string | undefined): Promise<string> {
+  const [{ loadConfig }, { hostPort, localHostFor }] = await Promise.all([import('../config/load.ts'), import('../config/listen.ts')]);
   const { host, port } = hostPort(loadConfig(configFile).config.gateway.listen.http);
   const h = localHostFor(host);
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;

@@ -2,10 +2,15 @@
 // locally (reading --config / ./warden.yaml and the data dir) or, with --gateway or
 // WARDEN_GATEWAY, over the HTTP API with WARDEN_TOKEN.
 import { Command, Option } from 'commander';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError } from '../config/errors.ts';
 import { registerStart } from './start.ts';
 import { registerAdmin } from './admin.ts';
 import { registerAgent } from './agent.ts';
+import { registerAudit } from './audit.ts';
+import { registerAuth } from './auth.ts';
+import { registerReviews } from './reviews.ts';
+import { registerMcp } from './mcp.ts';
+import { registerExec } from './exec.ts';
 
 const program = new Command();
 program
@@ -16,12 +21,12 @@ program
 
 registerStart(program);
 registerAdmin(program);
-(await import('./audit.ts')).registerAudit(program);
+registerAudit(program);
 registerAgent(program);
-(await import('./auth.ts')).registerAuth(program);
-(await import('./reviews.ts')).registerReviews(program);
-(await import('./mcp.ts')).registerMcp(program);
-(await import('./exec.ts')).registerExec(program);
+registerAuth(program);
+registerReviews(program);
+registerMcp(program);
+registerExec(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

@@ -4,8 +4,6 @@
 // policy, recording and masking all stay in the gateway. Nothing is decided here.
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { gatewayToken } from './backend.ts';
 
 export function registerMcp(program: Command): void {
@@ -17,6 +15,8 @@ export function registerMcp(program: Command): void {
       const base = opts.gateway ?? process.env.WARDEN_GATEWAY;
       if (!base) throw new Error('warden mcp needs a gateway: --gateway URL or WARDEN_GATEWAY');
       const token = await gatewayToken();
+      // The MCP SDK is loaded when the command runs, not with every CLI command (main.ts).
+      const [{ StdioServerTransport }, { StreamableHTTPClientTransport }] = await Promise.all([import('@modelcontextprotocol/server/stdio'), import('@modelcontextprotocol/client')]);
       const upstream = new StreamableHTTPClientTransport(new URL('/mcp', base), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
       const local = new StdioServerTransport();
       // stdout carries the protocol; diagnostics go to stderr only.

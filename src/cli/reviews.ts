@@ -3,11 +3,8 @@
 // (--config, holding the data dir) you act as the operator, who counts as a member of
 // every approver group but can still never approve a review of their own.
 import { Option, type Command } from 'commander';
-import { loadConfig } from '../config/load.ts';
 import { parseDuration } from '../config/duration.ts';
-import { openServices } from '../gateway/services.ts';
 import type { Identity } from '../identity/types.ts';
-import { ReviewDesk } from '../reviews/desk.ts';
 import type { Review, ReviewKind, ReviewStatus } from '../reviews/types.ts';
 import { gatewayToken } from './backend.ts';
 import { shorten, table } from './render.ts';
@@ -43,6 +40,8 @@ async function remote(base: string): Promise<ReviewsBackend> {
 }
 
 async function local(configFile: string | undefined): Promise<ReviewsBackend> {
+  // The store, the desk and the config loader are imported only for local use (main.ts).
+  const [{ loadConfig }, { openServices }, { ReviewDesk }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts'), import('../reviews/desk.ts')]);
   const { config } = loadConfig(configFile);
   const s = await openServices(config, { writer: true });
   const conns = new Map(config.connections.map((c) => [c.name, c]));

@@ -1,7 +1,6 @@
 // `warden start`: run the gateway in the foreground until Ctrl-C.
+// The gateway is imported when the command runs, not when the CLI starts (lazy: see main.ts).
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.ts';
-import { startGateway } from '../gateway/gateway.ts';
 import { userInfo } from 'node:os';
 
 /** A name for the printed token commands, written out so they work pasted in any shell ($USER may be unset). */
@@ -22,6 +21,7 @@ export function registerStart(program: Command): void {
     .option('-c, --config <file>', 'config file (default: ./warden.yaml when present)')
     .option('--demo', 'also serve the demo Postgres database (PGlite) as connection "demo"')
     .action(async (opts: { config?: string; demo?: boolean }) => {
+      const [{ loadConfig }, { startGateway }] = await Promise.all([import('../config/load.ts'), import('../gateway/gateway.ts')]);
       const { config, source } = loadConfig(opts.config);
       const gw = await startGateway(config, { demo: opts.demo });
       const pg = gw.postgres;

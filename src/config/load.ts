@@ -5,16 +5,9 @@ import { dirname, resolve, isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type WardenConfig } from './schema.ts';
+import { ConfigError } from './errors.ts';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly source: string,
-    readonly problems: string[],
-  ) {
-    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 const REF = /\$\{(env|file):([^}]+)\}/g;
 
