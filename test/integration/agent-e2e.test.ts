@@ -8,8 +8,10 @@ import { startTestGateway, localPostgres, type TestGateway } from '../helpers/ga
 import { psql, run } from '../helpers/clients.ts';
 import { BIN, spawnAgent, eventually, agentStatus, isConnected, type AgentProcess } from './agent-harness.ts';
 
-// Short heartbeats so a revoked token is noticed quickly (read by gateway and agent).
-process.env.WARDEN_TUNNEL_HEARTBEAT_MS = '300';
+// Short heartbeats so a revoked token is noticed quickly (read by gateway and agent); not
+// shorter: at 300 ms, three missed under a loaded CI machine (an event loop busy with a
+// large result for ~1 s) dropped the agent mid-test.
+process.env.WARDEN_TUNNEL_HEARTBEAT_MS = '1000';
 
 let t: TestGateway;
 let token: string;
@@ -108,7 +110,7 @@ test('a valid token that is not an agent token is refused and audited', async ()
 
 test('revoking the token drops a connected agent at its next heartbeat and refuses it after', async () => {
   const tok = (await t.gw.services.createToken({ name: 'site-b', groups: ['warden-agent'], ttlMs: null }, 'test')).token;
-  const b = spawnAgent(t.httpUrl, tok, { WARDEN_TUNNEL_HEARTBEAT_MS: '300' });
+  const b = spawnAgent(t.httpUrl, tok);
   await b.waitFor(/agent connected to the gateway/);
   assert.equal(await isConnected(t.httpUrl, t.adminToken, 'site-b'), true);
   // Revoked from "another process" (the store), not through the gateway's own route.
