@@ -40,7 +40,14 @@ export function detectUrlPassword(s: string, out: Findings): void {
 //   character classes and some entropy), so `max_tokens=1024`, `api_key_id=17` and
 //   `secret_santa: Maria` stay.
 const KEYWORD =
-  /(pass(?:word|wd|phrase)?|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|(?:signing|encryption|hmac|master)[_-]?key|client[_-]?secret|credentials?|token|bearer|basic|auth)([A-Za-z0-9_-]{0,24})(["']?)([ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)(["']?)([^\s"'`,;&}\\<>()]+)/gi;
+  /(pass(?:word|wd|phrase)?|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|key|client[_-]?secret|credentials?|token|bearer|basic|auth)([A-Za-z0-9_-]{0,24})(["']?)([ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)(["']?)([^\s"'`,;&}\\<>()]+)/gi;
+
+/**
+ * The words that make a bare `key` a secret one (`signing_key`, `jwtSigningKey`,
+ * `ENCRYPTION_KEY`); `primary_key`, `sort_key`, `keyboard` are not. Looked for behind a
+ * matched `key` rather than in the regex: a rare 'k' starts fewer attempts than common letters.
+ */
+const SECRET_KEY_QUALIFIER = /(?:signing|encryption|hmac|master)[_-]?$/i;
 
 /** Values that say "there is no secret here" (or that were already masked). */
 const NOT_SECRET = new Set(['true', 'false', 'null', 'none', 'nil', 'undefined', 'yes', 'no', 'required', 'optional', 'string', 'str', 'text', 'varchar', 'hidden', 'redacted', 'bearer', 'basic']);
@@ -127,6 +134,7 @@ export function detectKeywordSecret(s: string, out: Findings): void {
     // ("Authorization: Bearer <token>", "secret_access_key=...", "password_reset_token=...").
     KEYWORD.lastIndex = m.index + kw.length;
     if (!keywordStartsWord(s, m.index, kw)) continue;
+    if (kw.length === 3 && (kw[0] === 'k' || kw[0] === 'K') && !SECRET_KEY_QUALIFIER.test(s.slice(Math.max(0, m.index - 12), m.index))) continue;
     const spaceOnly = !/[:=]/.test(sep);
     const lower = kw.toLowerCase();
     if (spaceOnly && (!SPACE_SEPARATED.has(lower) || tail.length > 0)) continue;
