@@ -171,6 +171,9 @@ test('keyword secrets inside longer identifiers', () => {
   masked('MYSQLPASSWORD=hunter2xyz', 'MYSQLPASSWORD=[PASSWORD]');
   masked('app.secretKey=Zx81kP0qLm2nR7aa', 'app.secretKey=[SECRET]');
   masked('password_old=Hunter2xyz', 'password_old=[PASSWORD]');
+  masked('stripeApiKey: Zx81kP0qLm2nR7aa', 'stripeApiKey: [SECRET]');
+  masked('awsSecretAccessKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'awsSecretAccessKey: [AWS_SECRET]');
+  masked('SIGNING_KEY=Zx81kP0qLm2nR7aa', 'SIGNING_KEY=[SECRET]');
   // a quoted value runs to its closing quote, '&' and spaces included
   masked('masterPassword: "Tr0ub4dor&3"', 'masterPassword: "[PASSWORD]"');
   masked('{"password":"pa\\"ss&x","user":"bob"}', '{"password":"[PASSWORD]","user":"bob"}');

@@ -146,7 +146,7 @@ export function detectKeywordSecret(s: string, out: Findings): void {
     const start = m.index + all.length - value.length;
     // A quoted value runs to its closing quote: "Tr0ub4dor&3" is one password, not "Tr0ub4dor".
     if (open) value = quotedValue(s, start, open, value);
-    const entity = strong ? 'password' : /aws|secret_access/i.test(kw + tail) && value.length === 40 ? 'aws_secret_key' : 'secret';
+    const entity = strong ? 'password' : /aws|secret[_-]?access/i.test(kw + tail) && value.length === 40 ? 'aws_secret_key' : 'secret';
     out.push(start, start + value.length, entity);
     KEYWORD.lastIndex = start + value.length;
   }
