@@ -27,6 +27,7 @@ export function detectUrlPassword(s: string, out: Findings): void {
 //   camelCase step (lower-case or digit, then the keyword's capital: `webhookSecret`).
 //   Only the password words may also be glued to what precedes them (`PGPASSWORD`,
 //   `MYSQLPASSWORD`): no English word ends in "password", but many hold "token" or "secret".
+//   A bare `key` counts only after signing / encryption / hmac / master (SECRET_KEY_QUALIFIER).
 // - after it, the identifier tail: a strong (password) keyword must not run on into a
 //   longer word (`passwordless`, `PASSWORDLESS`; a plural `passwords` is fine) and no word
 //   of its tail may name a fact about the password (`password_reset_sent_at`,
@@ -38,7 +39,7 @@ export function detectUrlPassword(s: string, out: Findings): void {
 //   fact, not a password; `PWD=/home/app` is the shell's working directory. After a weak
 //   keyword the value must look like a secret (looksSecret: 8 characters at least, two
 //   character classes and some entropy), so `max_tokens=1024`, `api_key_id=17` and
-//   `secret_santa: Maria` stay.
+//   `secret_santa: Maria` stay. A quoted value is masked to its closing quote.
 const KEYWORD =
   /(pass(?:word|wd|phrase)?|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|key|client[_-]?secret|credentials?|token|bearer|basic|auth)([A-Za-z0-9_-]{0,24})(["']?)([ \t]*(?:[:=]|=>)[ \t]*|[ \t]+)(["']?)([^\s"'`,;&}\\<>()]+)/gi;
 
