@@ -166,8 +166,15 @@ function sentence(r: Rng, n: number): string {
 const CONTEXTS: Partial<Record<BuiltinEntity, string[]>> = {
   dob: ['DOB: {}', 'date of birth {}', '"birth_date": "{}"', 'born on {}'],
   aws_secret_key: ['aws_secret_access_key = {}', 'AWS_SECRET_ACCESS_KEY={}'],
-  password: ['postgres://app:{}@db.internal:5432/app', 'host=db user=app password={} dbname=app', '{"password": "{}"}', 'mysql://root:{}@mysql.internal/db', 'DB_PASSWORD={}'],
-  secret: ['api_key={}', 'client_secret: {}', '"apiKey": "{}"', 'Authorization: Bearer {}', 'Authorization: Basic {}', 'X-Api-Key: {}', 'token={}', 'SECRET_KEY_BASE={}', 'refresh_token: {}'],
+  password: [
+    'postgres://app:{}@db.internal:5432/app', 'host=db user=app password={} dbname=app', '{"password": "{}"}', 'mysql://root:{}@mysql.internal/db', 'DB_PASSWORD={}',
+    // the keyword inside a longer identifier, in each naming style
+    'PGPASSWORD={}', 'MYSQL_ROOT_PASSWORD: {}', 'spring.datasource.password={}', '--password={}', '{"dbPassword": "{}"}', 'redis-password: {}',
+  ],
+  secret: [
+    'api_key={}', 'client_secret: {}', '"apiKey": "{}"', 'Authorization: Bearer {}', 'Authorization: Basic {}', 'X-Api-Key: {}', 'token={}', 'SECRET_KEY_BASE={}', 'refresh_token: {}',
+    'export GITHUB_TOKEN="{}"', 'stripe_api_key: {}', '"clientSecret": "{}"', 'app.jwtSigningKey = {}', 'webhookSecret: {}', 'accessToken={}',
+  ],
 };
 const GENERIC = ['{}', '17,{},active', '2024-01-15,{},shipped', 'note: {} ', 'contact {} today', '"value": "{}",', '{}\t42\ttrue', 'customer {} asked about {w}', '{w} ({}) {w}'];
 
@@ -241,6 +248,10 @@ export function lookalike(r: Rng): string {
     () => `token_count: ${r.digits(8)}`,
     () => `the secret ingredient is ${r.pick(WORDS)}`,
     () => r.pick(['auth_method=scram-sha-256', 'token_type: bearer', 'secret_santa: Maria2024', 'auth: ok', 'tokens: 8192', 'author: J. R. R. Tolkien']),
+    // keyword words inside longer identifiers that name no secret, or hold none
+    () => `${r.pick(['password_reset_sent_at = ', 'passwordResetSentAt: ', 'PASSWORD_CHANGED_AT='])}${r.int(2019, 2025)}-0${r.int(1, 9)}-1${r.int(0, 9)}`,
+    () => `${r.pick(['token_count: ', 'max_tokens=', 'inputTokens: ', 'api_key_id=', 'apiKeyId: ', 'password_min_length=', 'tokenExpiresAt='])}${r.int(1, 99999)}`,
+    () => r.pick(['secretary=Jane', 'keyboard=us', 'passwordless=true', 'tokenizer=bpe', 'PASSWORD_HASH_ALGO=argon2id', 'password_file=/run/secrets/db', 'PWD=/home/app', 'primaryKey=id', 'secret_name=db-creds']),
     // No context word to go by: the residual error the validators cannot remove.
     () => `2024-01-${r.int(10, 28)},${r.digits(16)},shipped`,
     () => `libfoo ${r.int(1, 9)}.${r.int(0, 9)}.${r.int(0, 9)}.${r.int(0, 9)}`,

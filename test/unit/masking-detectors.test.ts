@@ -146,3 +146,69 @@ test('clean text comes back as the same instance', () => {
   assert.equal(m.maskText(s), s);
   assert.ok(Object.is(m.maskText(s), s));
 });
+
+// Issue 13, class 7: the keyword is one word of a longer identifier (env-file, config,
+// JSON, header and flag styles). The key name stays, the value is masked.
+test('keyword secrets inside longer identifiers', () => {
+  masked('AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'AWS_SECRET_ACCESS_KEY=[AWS_SECRET]');
+  masked('DB_PASSWORD=hunter2xyz', 'DB_PASSWORD=[PASSWORD]');
+  masked('export GITHUB_TOKEN="f3a9c1e7b2d84a6c9e0f1b2c3d4e5f6a7b8c9d0e"', 'export GITHUB_TOKEN="[SECRET]"');
+  masked('stripe_api_key: Zx81kP0qLm2nR7aa', 'stripe_api_key: [SECRET]');
+  masked('stripe_api_key: sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'stripe_api_key: [API_TOKEN]');
+  masked('{"clientSecret": "c2VjcmV0LXZhbHVlLTEyMw"}', '{"clientSecret": "[SECRET]"}');
+  masked('MYSQL_ROOT_PASSWORD: r00tPassw0rd', 'MYSQL_ROOT_PASSWORD: [PASSWORD]');
+  masked('spring.datasource.password=s3cr3tValue', 'spring.datasource.password=[PASSWORD]');
+  masked('PGPASSWORD=pgS3cret99', 'PGPASSWORD=[PASSWORD]');
+  masked('--password=hunter2xyz', '--password=[PASSWORD]');
+  masked('app.jwtSigningKey = q9Wm2Lp7Zx4Rt8Kv3Nb6', 'app.jwtSigningKey = [SECRET]');
+  masked('X-Api-Key: 9f8e7d6c5b4a39281706', 'X-Api-Key: [SECRET]');
+  // camelCase, kebab-case, dotted and SCREAMING_SNAKE forms in general
+  masked('dbPassword: hunter2xyz', 'dbPassword: [PASSWORD]');
+  masked('db-password: hunter2xyz', 'db-password: [PASSWORD]');
+  masked('accessToken=Zx81kP0qLm2nR7aa', 'accessToken=[SECRET]');
+  masked('webhookSecret: Zx81kP0qLm2nR7aa', 'webhookSecret: [SECRET]');
+  masked('encryptionKey=Zx81kP0qLm2nR7aa', 'encryptionKey=[SECRET]');
+  masked('MYSQLPASSWORD=hunter2xyz', 'MYSQLPASSWORD=[PASSWORD]');
+  masked('app.secretKey=Zx81kP0qLm2nR7aa', 'app.secretKey=[SECRET]');
+  masked('password_old=Hunter2xyz', 'password_old=[PASSWORD]');
+  masked('stripeApiKey: Zx81kP0qLm2nR7aa', 'stripeApiKey: [SECRET]');
+  masked('awsSecretAccessKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'awsSecretAccessKey: [AWS_SECRET]');
+  masked('SIGNING_KEY=Zx81kP0qLm2nR7aa', 'SIGNING_KEY=[SECRET]');
+  // a quoted value runs to its closing quote, '&' and spaces included
+  masked('masterPassword: "Tr0ub4dor&3"', 'masterPassword: "[PASSWORD]"');
+  masked('{"password":"pa\\"ss&x","user":"bob"}', '{"password":"[PASSWORD]","user":"bob"}');
+  masked('url?password=abc&user=bob', 'url?password=[PASSWORD]&user=bob');
+});
+
+test('keyword look-alikes inside longer identifiers stay', () => {
+  for (const s of [
+    'password_reset_sent_at = 2024-01-01',
+    'passwordResetSentAt: 2024-01-01T10:00:00Z',
+    'token_count: 42',
+    'tokenCount=42',
+    'secretary=Jane',
+    'keyboard=us',
+    'passwordless=true',
+    'passwordless_mode=email',
+    'tokenizer=bpe',
+    'tokenizer_model=bpe-v2',
+    'max_tokens=1024',
+    'inputTokens: 1523',
+    'api_key_id=17',
+    'apiKeyId: 17',
+    'api_key_name=production',
+    'password_min_length=12',
+    'passwordPolicy=strict',
+    'PASSWORD_HASH_ALGO=argon2id',
+    'password_file=/run/secrets/db',
+    'password_old=2024-01-01',
+    'secret_name=db-creds',
+    'tokenExpiresAt=1712345678',
+    'primaryKey=id',
+    'primary_key=Zx81kP0qLm2nR7aa',
+    'PWD=/home/app',
+    'OLDPWD=/srv/app',
+    'bypass=Zx81kP0qLm2nR7aa',
+    'credentials_path=/etc/app/creds.json',
+  ]) untouched(s);
+});

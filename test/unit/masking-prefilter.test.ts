@@ -22,7 +22,7 @@ function fuzz(r: Rng): string {
     if (roll === 0) parts.push(r.chars(ALPHABET, r.int(1, 40)));
     else if (roll === 1) parts.push(generate(r.pick(BUILTIN_ENTITIES), r));
     else if (roll === 2) parts.push(lookalike(r));
-    else parts.push(r.pick(['password=', 'token: ', 'Bearer ', 'dob ', 'born on ', 'ip ', 'version ', 'card ', 'order #', 'call ', 'postgres://u:', '-----BEGIN RSA PRIVATE KEY-----\n', '\n-----END RSA PRIVATE KEY-----']));
+    else parts.push(r.pick(['password=', 'token: ', 'PGPASSWORD=', 'dbPassword: ', 'app.jwtSigningKey = ', '"clientSecret": "', 'Bearer ', 'dob ', 'born on ', 'ip ', 'version ', 'card ', 'order #', 'call ', 'postgres://u:', '-----BEGIN RSA PRIVATE KEY-----\n', '\n-----END RSA PRIVATE KEY-----']));
   }
   return parts.join(r.pick(['', ' ', '-', '.', ', ', ':', '(', ')', '+']));
 }
