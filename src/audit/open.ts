@@ -16,6 +16,7 @@ import { PgChainWriter } from './pg-writer.ts';
 import { DirSink, HeadShipper, makeSink, type SinkConfig, type SinkReport } from './ship.ts';
 import { storeSource } from './source.ts';
 import { SqliteChainWriter } from './sqlite-writer.ts';
+import { InlineSqliteChainWriter } from './sqlite-inline-writer.ts';
 import type { AuditLog } from './types.ts';
 import { checkCopy, type HeadCopy, signatureCheck, verifyAudit, type VerifyOptions } from './verify.ts';
 import type { ChainWriter } from './writer.ts';
@@ -42,6 +43,8 @@ export interface AuditLogOptions {
   lazyMs?: number;
   /** 'as-is': adopt a chain from before signed heads even when it does not verify (`warden audit seal`) */
   adopt?: 'verified' | 'as-is';
+  /** SQLite: write on a thread of its own (a gateway), or on the caller's (a short-lived CLI command). Default 'worker'. */
+  writerThread?: 'worker' | 'caller';
 }
 
 export const DEFAULT_HEAD_INTERVAL_MS = 60_000;
@@ -69,14 +72,18 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
   let writer: ChainWriter;
   if (store.kind === 'sqlite') {
     if (!store.file) throw new Error('a SQLite store without a file cannot host the audit writer');
-    const w = new SqliteChainWriter(store.file, { privatePem: key.privatePem });
-    try {
-      await w.ready();
-    } catch (e) {
-      await w.close().catch(() => {});
-      throw e;
+    if (opts.writerThread === 'caller') {
+      writer = new InlineSqliteChainWriter(store.file, { privatePem: key.privatePem });
+    } else {
+      const w = new SqliteChainWriter(store.file, { privatePem: key.privatePem });
+      try {
+        await w.ready();
+      } catch (e) {
+        await w.close().catch(() => {});
+        throw e;
+      }
+      writer = w;
     }
-    writer = w;
   } else {
     if (!store.pgPool) throw new Error('a Postgres store without its pool cannot host the audit writer');
     writer = new PgChainWriter(store.pgPool, { privatePem: key.privatePem });

@@ -24,7 +24,7 @@ async function remote(gateway: string, method: string, path: string): Promise<un
 // The agent, the store and the config loader are imported when a command needs them (main.ts).
 async function local<T>(opts: BackendOptions, fn: (s: Services) => Promise<T>): Promise<T> {
   const [{ loadConfig }, { openServices }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts')]);
-  const s = await openServices(loadConfig(opts.config).config, { writer: true });
+  const s = await openServices(loadConfig(opts.config).config, { writer: true, cli: true });
   try {
     return await fn(s);
   } finally {

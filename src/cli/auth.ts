@@ -14,7 +14,7 @@ import type { Services } from '../gateway/services.ts';
 const oidc = () => import('../identity/login.ts');
 async function localServices(configFile: string | undefined): Promise<Services> {
   const [{ loadConfig }, { openServices }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts')]);
-  return openServices(loadConfig(configFile).config, { writer: true });
+  return openServices(loadConfig(configFile).config, { writer: true, cli: true });
 }
 import { gatewayToken } from './backend.ts';
 import { table } from './render.ts';

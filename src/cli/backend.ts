@@ -72,7 +72,7 @@ export async function openBackend(opts: BackendOptions): Promise<Backend> {
     return new RemoteBackend(gateway, await gatewayToken());
   }
   const { config } = (await import('../config/load.ts')).loadConfig(opts.config);
-  const s = await (await import('../gateway/services.ts')).openServices(config, { writer: true });
+  const s = await (await import('../gateway/services.ts')).openServices(config, { writer: true, cli: true });
   return {
     createToken: (req) => s.createToken(req, `cli:${process.env.USER ?? 'local'}`),
     listSessions: async (q) => (await s.listSessions(q)) as unknown as Record<string, unknown>[],

@@ -43,7 +43,7 @@ async function local(configFile: string | undefined): Promise<ReviewsBackend> {
   // The store, the desk and the config loader are imported only for local use (main.ts).
   const [{ loadConfig }, { openServices }, { ReviewDesk }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts'), import('../reviews/desk.ts')]);
   const { config } = loadConfig(configFile);
-  const s = await openServices(config, { writer: true });
+  const s = await openServices(config, { writer: true, cli: true });
   const conns = new Map(config.connections.map((c) => [c.name, c]));
   const desk = new ReviewDesk({ store: s.store, audit: s.audit, config: config.reviews, connection: (n) => conns.get(n), baseUrl: () => `http://${config.gateway.listen.http}` });
   const user = `local:${process.env.USER ?? 'operator'}`;

@@ -34,7 +34,11 @@ export function describeConnection(c: ConnectionConfig): Record<string, unknown>
   return { name: c.name, type: c.type, description: c.description ?? null, agent: c.agent, host: c.host, port: c.port, database: c.database, groups: c.access.groups };
 }
 
-export async function openServices(config: WardenConfig, opts: { writer: boolean; log?: Logger; metrics?: GatewayMetrics }) {
+/**
+ * `cli`: a short-lived command of the CLI's local mode; its audit events are written on this
+ * thread (no writer thread to start for a handful of events). Otherwise the gateway's setup.
+ */
+export async function openServices(config: WardenConfig, opts: { writer: boolean; cli?: boolean; log?: Logger; metrics?: GatewayMetrics }) {
   // The CLI's local mode opens the data dir here: 0700 before anything is written into it.
   const dirWarning = dataDirWarning(config.gateway.dataDir, ensureDataDir(config.gateway.dataDir));
   if (dirWarning) opts.log?.warn(dirWarning);
@@ -43,6 +47,7 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
   try {
     audit = await openAuditLog(store, {
       ...auditLogOptions(config.gateway.dataDir, config.gateway.audit),
+      ...(opts.cli ? { writerThread: 'caller' as const } : {}),
       onShip(r) {
         opts.metrics?.auditHeadsShipped.inc({ sink: r.sink, outcome: r.ok ? 'ok' : 'failed' });
         if (!r.ok) opts.log?.warn({ sink: r.sink, head: r.head.n, err: r.error?.message }, 'a signed audit head could not be shipped (retrying)');

@@ -55,12 +55,12 @@ describe('audit log on SQLite', () => {
     }
   });
 
-  it('interleaves with a second log on the same file (another connection, another thread)', async () => {
+  it("interleaves with a second log on the same file (another connection; the CLI's, writing on the caller's thread)", async () => {
     const f = await freshSqlite();
     const other = await openStore({ store: 'sqlite', dataDir: f.dataDir });
     try {
-      const gateway = await openAuditLog(f.store, { dataDir: f.dataDir, });
-      const cli = await openAuditLog(other, { dataDir: f.dataDir, });
+      const gateway = await openAuditLog(f.store, { dataDir: f.dataDir });
+      const cli = await openAuditLog(other, { dataDir: f.dataDir, writerThread: 'caller' });
       const run = (log: typeof cli, who: string) =>
         Promise.all(Array.from({ length: 8 }, async (_, s) => {
           for (let i = 0; i < 30; i++) await log.append({ type: 'command', sessionId: `${who}${s}`, data: { who, i } });
