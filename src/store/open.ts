@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import pg from 'pg';
+import type pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.ts';
 import { migrate } from './migrations.ts';
@@ -61,14 +61,16 @@ async function withBusyRetry(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-// pg returns int8 as strings (it can exceed 2^53); our seqs and ms times never will, and
-// the repositories want the same numbers from both dialects. Per pool, not global.
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
 async function openPostgres(url: string): Promise<Store> {
+  // The driver is loaded only for a Postgres store: the embedded default (and every CLI
+  // command on it) starts without it.
+  const { default: pg } = await import('pg');
+  // pg returns int8 as strings (it can exceed 2^53); our seqs and ms times never will, and
+  // the repositories want the same numbers from both dialects. Per pool, not global.
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  };
   const pool = new pg.Pool({ connectionString: url, max: 10, types });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => {});
