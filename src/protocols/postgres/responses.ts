@@ -12,6 +12,7 @@ import { maskCopyRow, type CopyFieldMasker, type CopyRowFormat } from './copy-ro
 import type { TableCatalog, TableName } from './catalog.ts';
 import { classifyPostgres } from '../../sql/postgres.ts';
 import { ProtocolError } from './buffers.ts';
+import { withoutEchoedValues } from './echoed-values.ts';
 import type { ServerState, TxStatus } from './server-state.ts';
 import { attachSources, statementLineage, writesReturned } from './lineage.ts';
 
@@ -521,14 +522,19 @@ export class ResponseTracker {
     return info;
   }
 
-  /** Servers echo values in messages (`Key (email)=(a@b.c) already exists`): mask those too. */
+  /**
+   * Servers echo values in messages (`Key (email)=(a@b.c) already exists`, `invalid input
+   * syntax for type integer: "..."`): the echoed value of a data or integrity error is
+   * replaced whole (echoed-values.ts), and what is left goes through the detectors.
+   */
   private maskNotice(type: 'ErrorResponse' | 'NoticeResponse', fields: Record<string, string>): Buffer | undefined {
     if (!this.masker?.enabled) return undefined;
-    let changed = false;
+    const echoed = withoutEchoedValues(fields);
+    let changed = echoed !== fields;
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(fields)) {
+    for (const [k, v] of Object.entries(echoed)) {
       const m = k === 'M' || k === 'D' || k === 'H' || k === 'W' ? this.masker.maskMessage(v) : v;
-      if (m !== v) changed = true;
+      if (m !== fields[k]) changed = true;
       out[k] = m;
     }
     if (changed) Object.assign(fields, out);
