@@ -508,7 +508,7 @@ export class ResponseTracker {
 
   /** What masking knows of a column: its label, and where the target says it comes from. */
   private columnInfo(f: FieldDescription, now: number): ColumnInfo {
-    const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format };
+    const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format, pgBinary: true };
     if (f.tableOid === 0) info.computed = true;
     if (f.tableOid === 0 || !this.catalog) return info;
     const t = this.catalog.get(f.tableOid, now);
