@@ -33,6 +33,7 @@ const CARD_MIN_DIGITS = 13;
 const NON_ASCII = T_NON_ASCII;
 const T_EMAIL_ONLY = T_EMAIL;
 const T_PHONE_ONLY = T_PHONE;
+const T_CARD_ONLY = T_CARD;
 const bytesTriggers = triggersOfBytes;
 const isWholeEmail = wholeEmail;
 const isWholePhone = wholePhone;
@@ -50,6 +51,11 @@ interface Plan {
   fixed: Buffer | null;
   /** money: its text has group commas between the digits */
   money: boolean;
+  /**
+   * A structured text form (record, composite, unknown type) whose numbers are also read
+   * as numbers: `(1,4539578763621486.00)` holds a card the text detectors do not see.
+   */
+  digits: boolean;
 }
 
 export interface MaskerParts {
@@ -73,7 +79,7 @@ const TEXTUAL = new Set<TypeClass>(['text', 'json', 'array']);
 function planFor(col: ColumnInfo, p: MaskerParts): Plan {
   const type = typeClassOf(col.typeOid);
   const binary = col.format === 1;
-  const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null, money: col.typeOid === 790 || col.typeOid === 791 };
+  const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null, money: col.typeOid === 790 || col.typeOid === 791, digits: false };
   let rule = p.rules.find((r) => r.test(col) && builtinApplies(r, type));
   // A value computed from (or shown by a view of) a masked column is masked as that column.
   let named = col;
@@ -109,9 +115,15 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
   } else if (binary) plan.kind = plan.textOffset >= 0 ? SCAN : kind === 'bytes' ? BYTES : DECODE;
   else if (kind === 'bytes') plan.kind = BYTES;
   else if (kind === 'number' || kind === 'numbers') plan.kind = rule?.action === 'scan' ? CHECK : NUMBER;
-  else plan.kind = SCAN;
+  else {
+    plan.kind = SCAN;
+    plan.digits = col.typeOid === 2249 || type === 'other' || (col.typeOid !== undefined && col.typeOid >= FIRST_USER_OID);
+  }
   return plan;
 }
+
+/** First OID of a user-defined type (composites, enums, extension types). */
+const FIRST_USER_OID = 16384;
 
 export class ResultMasker {
   private readonly plans: Plan[];
@@ -166,6 +178,10 @@ export class ResultMasker {
         return value;
       case SCAN: {
         let out = this.p.text.mask(value);
+        if (pl.digits && (triggersOf(out) & T_CARD_ONLY) !== 0 && this.numberFinds(integerDigitsOf(out, false)) !== null) {
+          this.masked[i] = true;
+          return this.replaceWhole(pl, value, 'card');
+        }
         if (out === value) return value;
         if (pl.type === 'json') out = this.p.json(value) ?? out;
         this.masked[i] = true;
@@ -251,6 +267,10 @@ export class ResultMasker {
       // ASCII decodes as latin1, which skips UTF-8 validation; same string either way.
       const s = bits & NON_ASCII ? buf.toString('utf8', start, end) : (buf as unknown as Latin1Slicer).latin1Slice(start, end);
       let out = this.text.maskTriggered(s, t);
+      if (pl.digits && (t & T_CARD_ONLY) !== 0 && this.numberFinds(integerDigitsOf(out, false)) !== null) {
+        this.masked[i] = true;
+        return this.replaceWhole(pl, s, 'card');
+      }
       if (out === s) return undefined;
       if (pl.type === 'json') out = this.p.json(s) ?? out;
       this.masked[i] = true;

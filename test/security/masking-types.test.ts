@@ -126,6 +126,11 @@ test('a record built with ROW(...) (text): the email and the card inside are mas
   await attack(`SELECT ROW(1, '${EMAIL}') AS r`, 'text', EMAIL);
   await attack(`SELECT ROW(2, ${CARD}::int8) AS r`, 'text', CARD);
 });
+test('a record of a numeric or float8 card (text): its numbers are read as numbers', async () => {
+  // "(4539578763621486.00)" and "(4.539578763621486e+15)": no text detector sees a card there
+  await attack('SELECT ROW(c2) AS r FROM things', 'text', CARD);
+  await attack(`SELECT ROW(${CARD}::float8) AS r`, 'text', '4.539578763621486');
+});
 test('a record (binary): read field by field, masked whole', async () => {
   await attack(`SELECT ROW(3, '${EMAIL}'::text) AS r`, 'binary', EMAIL);
 });
