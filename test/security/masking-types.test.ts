@@ -13,6 +13,8 @@ import { startTestGateway, localPostgres, type TestGateway } from '../helpers/ga
 import { run } from '../helpers/clients.ts';
 import { rawConnect, rowsOf, errorsOf, type RawPg } from '../helpers/raw-pg.ts';
 import type { FrontendMessage } from '../../src/protocols/postgres/messages.ts';
+import { execFile } from 'node:child_process';
+import { binaryCopyHeaderEnd, binaryCopyTuples } from '../helpers/binary-copy.ts';
 
 let t: TestGateway;
 let gateway: RawPg;
@@ -183,6 +185,21 @@ test('tsvector: the lexemes are masked (text and binary)', async () => {
 test('bytea (hex text form and raw binary): the bytes are read as text and masked', async () => {
   await attack(`SELECT convert_to('mail ${EMAIL}', 'UTF8') AS b`, 'text', EMAIL);
   await attack(`SELECT convert_to('mail ${EMAIL}', 'UTF8') AS b`, 'binary', EMAIL);
+});
+
+// Binary COPY: its fields are in the same binary forms as DataRow values
+test('COPY ... (FORMAT binary) of an int8 and a numeric holding a card: masked', async () => {
+  const token = await t.token(['dev'], 'types-copier');
+  const bin = await new Promise<Buffer>((resolve, reject) => {
+    const conn = `host=127.0.0.1 port=${t.pgPort} user=types dbname=types sslmode=disable`;
+    execFile('psql', [conn, '-X', '-c', 'COPY things (c1, c2, c4) TO STDOUT (FORMAT binary)'], { encoding: 'buffer', env: { ...process.env, PGPASSWORD: token } }, (err, stdout, stderr) => (err ? reject(new Error(stderr.toString())) : resolve(stdout)));
+  });
+  const { tuples } = binaryCopyTuples(bin, binaryCopyHeaderEnd(bin));
+  assert.equal(tuples.length, 1);
+  const [c1, c2, c4] = tuples[0]!;
+  assert.ok(c1 === null || c1.readBigInt64BE(0) !== BigInt(CARD), `int8 came out clear: ${c1?.toString('hex')}`);
+  assert.ok(c2 === null || c2.length !== 16, `numeric came out clear: ${c2?.toString('hex')}`);
+  assert.deepEqual(c4, Buffer.from([1]), 'the bool is untouched');
 });
 
 // User types whose binary form the gateway cannot read
