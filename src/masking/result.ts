@@ -114,7 +114,8 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
     if (rule?.action === 'scan' && !binary) plan.kind = CHECK;
   } else if (binary) plan.kind = plan.textOffset >= 0 ? SCAN : kind === 'bytes' ? BYTES : DECODE;
   else if (kind === 'bytes') plan.kind = BYTES;
-  else if (kind === 'number' || kind === 'numbers') plan.kind = rule?.action === 'scan' ? CHECK : NUMBER;
+  // With or without a scan rule: only the digits of a number can hold anything.
+  else if (kind === 'number' || kind === 'numbers') plan.kind = NUMBER;
   else {
     plan.kind = SCAN;
     plan.digits = col.typeOid === 2249 || type === 'other' || (col.typeOid !== undefined && col.typeOid >= FIRST_USER_OID);

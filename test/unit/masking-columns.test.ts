@@ -71,6 +71,9 @@ test('a scan rule on a typed column replaces the whole value by type', () => {
   const rs = m.forColumns([{ name: 'card_no', typeOid: INT8 }]);
   assert.equal(rs.maskText(0, '4111111111111111'), null);
   assert.equal(rs.maskText(0, '4111111111111112'), '4111111111111112');
+  // a numeric's scale does not hide the card from a scan rule
+  const n = m.forColumns([{ name: 'card_no', typeOid: 1700 }]);
+  assert.equal(n.maskText(0, '4111111111111111.00'), null);
 });
 
 test('json columns: a whole-value mask is a JSON string; a scan keeps the document valid', () => {
