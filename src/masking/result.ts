@@ -3,10 +3,18 @@
 //   pass  - nothing to do (numbers, dates... with no rule; `skip` rules);
 //   scan  - text-like: run the detectors, replace what they find inside the value;
 //   check - typed column with a `scan` rule: if anything is found, replace the whole value by type;
-//   mask  - a rule says the whole value goes, replaced in a form valid for the type.
+//   mask  - a rule says the whole value goes, replaced in a form valid for the type;
+//   number - a number (or array, range of them) that can hold a card: its integer digits
+//           go to the numeric detectors, a finding replaces it whole;
+//   bytes - bytea: its bytes are scanned as text and written back in the same format;
+//   decode - a binary value that is not text (record, array, numeric...): read as text,
+//           masked whole on a finding, and masked whole when it cannot be read.
+// Fail closed: only a type that provably carries no text passes (columns.ts, valueKindOf).
 import type { Entity } from './entities.ts';
-import { binaryTextOffset, builtinApplies, guessEntity, maskedSource, typeClassOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
-import { T_EMAIL, T_NON_ASCII, T_PHONE, triggersOfBytes } from './prefilter.ts';
+import { binaryTextOffset, builtinApplies, guessEntity, maskedSource, typeClassOf, valueKindOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
+import { T_CARD, T_EMAIL, T_NON_ASCII, T_PHONE, triggersOf, triggersOfBytes } from './prefilter.ts';
+import { binaryPlaceholder, binaryValueText } from './binary-values.ts';
+import { byteaHex, byteaText, integerDigitsOf } from './value-text.ts';
 import { isWholeEmail as wholeEmail } from './detectors/email.ts';
 import { isWholePhone as wholePhone } from './detectors/numbers.ts';
 import type { Style, Stylist } from './styles.ts';
@@ -15,12 +23,17 @@ import type { TextMasker } from './text.ts';
 import { hashedTyped, partialTyped, placeholderOf } from './typed.ts';
 import { copyWords, out, take, utf8Length, viewOf } from './row-bytes.ts';
 
-const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3;
+const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3, NUMBER = 4, BYTES = 5, DECODE = 6;
+/** The detectors a number goes to: a card (Luhn-checked) or a phone. */
+const NUMERIC_TRIGGERS = T_CARD | T_PHONE;
+/** A card has 13 digits at least: a shorter number text cannot hold one. */
+const CARD_MIN_DIGITS = 13;
 // Module constants for what is read on every value: under a CJS transform (tsx, tests,
 // benches) each use of an imported binding is a getter call.
 const NON_ASCII = T_NON_ASCII;
 const T_EMAIL_ONLY = T_EMAIL;
 const T_PHONE_ONLY = T_PHONE;
+const T_CARD_ONLY = T_CARD;
 const bytesTriggers = triggersOfBytes;
 const isWholeEmail = wholeEmail;
 const isWholePhone = wholePhone;
@@ -36,6 +49,13 @@ interface Plan {
   style: Style | undefined;
   /** the replacement bytes when they do not depend on the value (redact style, text column) */
   fixed: Buffer | null;
+  /** money: its text has group commas between the digits */
+  money: boolean;
+  /**
+   * A structured text form (record, composite, unknown type) whose numbers are also read
+   * as numbers: `(1,4539578763621486.00)` holds a card the text detectors do not see.
+   */
+  digits: boolean;
 }
 
 export interface MaskerParts {
@@ -59,7 +79,7 @@ const TEXTUAL = new Set<TypeClass>(['text', 'json', 'array']);
 function planFor(col: ColumnInfo, p: MaskerParts): Plan {
   const type = typeClassOf(col.typeOid);
   const binary = col.format === 1;
-  const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null };
+  const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null, money: col.typeOid === 790 || col.typeOid === 791, digits: false };
   let rule = p.rules.find((r) => r.test(col) && builtinApplies(r, type));
   // A value computed from (or shown by a view of) a masked column is masked as that column.
   let named = col;
@@ -84,10 +104,27 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
     plan.entity = 'ip';
     return plan;
   }
-  if (TEXTUAL.has(type)) plan.kind = binary && plan.textOffset < 0 ? PASS : SCAN;
-  else if (rule?.action === 'scan') plan.kind = binary ? PASS : CHECK;
+  const kind = valueKindOf(col.typeOid);
+  if (binary && !col.pgBinary) {
+    // A binary form the masker does not know (MySQL's): only text values are read.
+    if (TEXTUAL.has(type) && plan.textOffset >= 0) plan.kind = SCAN;
+    return plan;
+  }
+  if (kind === 'pass') {
+    if (rule?.action === 'scan' && !binary) plan.kind = CHECK;
+  } else if (binary) plan.kind = plan.textOffset >= 0 ? SCAN : kind === 'bytes' ? BYTES : DECODE;
+  else if (kind === 'bytes') plan.kind = BYTES;
+  // With or without a scan rule: only the digits of a number can hold anything.
+  else if (kind === 'number' || kind === 'numbers') plan.kind = NUMBER;
+  else {
+    plan.kind = SCAN;
+    plan.digits = col.typeOid === 2249 || type === 'other' || (col.typeOid !== undefined && col.typeOid >= FIRST_USER_OID);
+  }
   return plan;
 }
+
+/** First OID of a user-defined type (composites, enums, extension types). */
+const FIRST_USER_OID = 16384;
 
 export class ResultMasker {
   private readonly plans: Plan[];
@@ -142,6 +179,10 @@ export class ResultMasker {
         return value;
       case SCAN: {
         let out = this.p.text.mask(value);
+        if (pl.digits && (triggersOf(out) & T_CARD_ONLY) !== 0 && this.numberFinds(integerDigitsOf(out, false)) !== null) {
+          this.masked[i] = true;
+          return this.replaceWhole(pl, value, 'card');
+        }
         if (out === value) return value;
         if (pl.type === 'json') out = this.p.json(value) ?? out;
         this.masked[i] = true;
@@ -152,6 +193,19 @@ export class ResultMasker {
         if (e === null) return value;
         this.masked[i] = true;
         return this.replaceWhole(pl, value, e);
+      }
+      case NUMBER: {
+        const e = this.numberFinds(integerDigitsOf(value, pl.money));
+        if (e === null) return value;
+        this.masked[i] = true;
+        return this.replaceWhole(pl, value, e);
+      }
+      case BYTES: {
+        const text = byteaText(value);
+        const out = this.p.text.mask(text);
+        if (out === text) return value;
+        this.masked[i] = true;
+        return byteaHex(out);
       }
       default:
         this.masked[i] = true;
@@ -178,6 +232,15 @@ export class ResultMasker {
   private maskValue(i: number, buf: Buffer, start: number, end: number): Buffer | string | null | undefined {
     const pl = this.plans[i];
     if (pl.kind === PASS) return undefined;
+    if (pl.kind === NUMBER && end - start < CARD_MIN_DIGITS && !this.scanner.hasCustom) return undefined; // an id, a count
+    if (pl.kind === DECODE) return this.maskDecoded(i, pl, buf, start, end);
+    if (pl.kind === BYTES && pl.binary) {
+      const text = (buf as unknown as Latin1Slicer).latin1Slice(start, end);
+      const out = this.p.text.mask(text);
+      if (out === text) return undefined;
+      this.masked[i] = true;
+      return Buffer.from(out, 'latin1');
+    }
     if (pl.binary) {
       if (pl.textOffset < 0) {
         if (pl.kind !== MASK) return undefined;
@@ -205,6 +268,10 @@ export class ResultMasker {
       // ASCII decodes as latin1, which skips UTF-8 validation; same string either way.
       const s = bits & NON_ASCII ? buf.toString('utf8', start, end) : (buf as unknown as Latin1Slicer).latin1Slice(start, end);
       let out = this.text.maskTriggered(s, t);
+      if (pl.digits && (t & T_CARD_ONLY) !== 0 && this.numberFinds(integerDigitsOf(out, false)) !== null) {
+        this.masked[i] = true;
+        return this.replaceWhole(pl, s, 'card');
+      }
       if (out === s) return undefined;
       if (pl.type === 'json') out = this.p.json(s) ?? out;
       this.masked[i] = true;
@@ -217,6 +284,31 @@ export class ResultMasker {
     }
     const out = this.maskText(i, buf.toString('utf8', start, end));
     return out === null ? null : this.encode(pl, out);
+  }
+
+  /** The first entity the numeric detectors (and custom ones) find in a number's digits. */
+  private numberFinds(digits: string): Entity | null {
+    const t = triggersOf(digits) & NUMERIC_TRIGGERS & this.scanner.triggerMask;
+    if (t === 0 && !this.scanner.hasCustom) return null;
+    const kept = this.scanner.scan(digits, t);
+    return kept === null ? null : this.scanner.findings.entity[kept[0]];
+  }
+
+  /**
+   * A binary value that is not text: read as text (binary-values.ts) and replaced whole
+   * when anything is found in it, or when it cannot be read (a user type's binary form,
+   * a malformed value). The replacement is a valid value of the type where one exists
+   * (zero, an empty array or range) and the typed replacement asks for one; otherwise
+   * SQL NULL, the one value every client parses in any column.
+   */
+  private maskDecoded(i: number, pl: Plan, buf: Buffer, start: number, end: number): Buffer | null | undefined {
+    if (end === start) return undefined; // no bytes, nothing carried (void, an empty value)
+    // An int8 (or money) under 2^32 has 10 digits at most: no card.
+    if ((pl.oid === 20 || pl.oid === 790) && end - start === 8 && buf.readInt32BE(start) === 0 && !this.scanner.hasCustom) return undefined;
+    const text = binaryValueText(pl.oid ?? 0, buf, start, end);
+    if (text !== null && (pl.type === 'number' ? this.numberFinds(text) : this.p.text.finds(text)) === null) return undefined;
+    this.masked[i] = true;
+    return this.p.typedReplacement === 'placeholder' ? binaryPlaceholder(pl.oid ?? 0, buf, start, end) : null;
   }
 
   private encode(pl: Plan, s: string): Buffer {

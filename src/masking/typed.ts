@@ -13,6 +13,7 @@ const PLACEHOLDER: Partial<Record<TypeClass, string>> = {
   uuid: '00000000-0000-0000-0000-000000000000',
   inet: '0.0.0.0',
   array: '{}',
+  range: 'empty',
   json: '"[MASKED]"',
 };
 

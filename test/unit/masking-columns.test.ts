@@ -35,10 +35,12 @@ test('column rules: default names, globs, table.column, skip, first match wins',
   assert.deepEqual(rs.ruleColumns(), ['password', 'github_token', 'notes', 'api_key']);
 });
 
-test('typed columns are not scanned, and a masked one stays valid for its type', () => {
+test('typed columns: only a card number is found in a number, and a masked one stays valid for its type', () => {
   const nul = compileMasker({ hmacKey: KEY, columns: [{ match: 'salary' }] });
   const rs = nul.forColumns([{ name: 'id', typeOid: INT8 }, { name: 'ssn', typeOid: INT8 }, { name: 'salary', typeOid: INT4 }, { name: 'dob', typeOid: DATE }, { name: 'ok', typeOid: BOOL }]);
-  assert.deepEqual(rs.maskRow(['4111111111111111', '123456789', '90000', '1985-03-12', 't']), ['4111111111111111', null, null, null, 't']);
+  // an int8 can hold a card number (issue 13, class 5): it is replaced whole; an id is not
+  assert.deepEqual(rs.maskRow(['4111111111111111', '123456789', '90000', '1985-03-12', 't']), [null, null, null, null, 't']);
+  assert.deepEqual(rs.maskRow(['4111111111111112', '123456789', '90000', '1985-03-12', 't']), ['4111111111111112', null, null, null, 't']);
 
   const ph = compileMasker({ hmacKey: KEY, typedReplacement: 'placeholder', columns: [{ match: 'token_id', entity: 'secret' }] });
   const rs2 = ph.forColumns([{ name: 'ssn', typeOid: INT8 }, { name: 'dob', typeOid: DATE }, { name: 'token_id', typeOid: UUID }]);
@@ -69,6 +71,9 @@ test('a scan rule on a typed column replaces the whole value by type', () => {
   const rs = m.forColumns([{ name: 'card_no', typeOid: INT8 }]);
   assert.equal(rs.maskText(0, '4111111111111111'), null);
   assert.equal(rs.maskText(0, '4111111111111112'), '4111111111111112');
+  // a numeric's scale does not hide the card from a scan rule
+  const n = m.forColumns([{ name: 'card_no', typeOid: 1700 }]);
+  assert.equal(n.maskText(0, '4111111111111111.00'), null);
 });
 
 test('json columns: a whole-value mask is a JSON string; a scan keeps the document valid', () => {

@@ -409,7 +409,8 @@ export class ResponseTracker {
 
   /** The columns a COPY writes, by the catalog; STALL while it is looked up, null when not known. */
   private copyColumnInfo(relation: TableName, listed: string[] | undefined, format: number): ColumnInfo[] | null | typeof STALL {
-    const unknown = () => listed?.map((name) => ({ name, column: name, tableUnknown: true, format })) ?? null;
+    // Binary COPY fields are in the send/recv form of DataRow values: read the same way.
+    const unknown = () => listed?.map((name) => ({ name, column: name, tableUnknown: true, format, pgBinary: true })) ?? null;
     if (!this.catalog) return unknown();
     const now = Date.now();
     const path = relation.schema === undefined ? this.searchPath() : null;
@@ -429,7 +430,7 @@ export class ResponseTracker {
     const attnums = listed ? listed.map((name) => attnumOf.get(name)) : [...t.columns.keys()].sort((a, b) => a - b);
     return attnums.map((attnum, i) => {
       const name = listed?.[i] ?? t.columns.get(attnum!)!;
-      return { name, column: name, table: t.table, schema: t.schema, typeOid: attnum === undefined ? undefined : t.types.get(attnum), format, ...(attnum === undefined ? { tableUnknown: true } : {}) };
+      return { name, column: name, table: t.table, schema: t.schema, typeOid: attnum === undefined ? undefined : t.types.get(attnum), format, pgBinary: true, ...(attnum === undefined ? { tableUnknown: true } : {}) };
     });
   }
 
@@ -509,7 +510,7 @@ export class ResponseTracker {
 
   /** What masking knows of a column: its label, and where the target says it comes from. */
   private columnInfo(f: FieldDescription, now: number): ColumnInfo {
-    const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format };
+    const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format, pgBinary: true };
     if (f.tableOid === 0) info.computed = true;
     if (f.tableOid === 0 || !this.catalog) return info;
     const t = this.catalog.get(f.tableOid, now);
