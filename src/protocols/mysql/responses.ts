@@ -14,6 +14,7 @@ import type { ResultColumn, ResultSummary } from '../../session/types.ts';
 import { RowCapture, type CaptureLimits } from '../../session/row-capture.ts';
 import { STATUS } from './constants.ts';
 import { columnInfo } from './column-types.ts';
+import { withoutEchoedValue } from './echoed-values.ts';
 import { decodeColumnDef, decodeErr, decodePrepareOk, encodeErr, eofStatus, isEof, okStatus, type ColumnDef, type PrepareOk } from './messages.ts';
 import { framePacket, packetCount, ProtocolError, Reader, type Packet, type PacketFate } from './packets.ts';
 import { binaryNullRow, binaryRowValues, maskBinaryRow, maskTextRow, nullRow, textRowValues } from './rows.ts';
@@ -261,7 +262,7 @@ export class ResponseTracker {
     let fate: PacketFate;
     if (error) {
       const err = decodeErr(p.buf, p.start, p.end);
-      const masked = this.masker?.enabled ? this.masker.maskMessage(err.message) : err.message;
+      const masked = this.masker?.enabled ? this.masker.maskMessage(withoutEchoedValue(err.code, err.message)) : err.message;
       if (masked !== err.message) fate = framePacket(encodeErr(err.code, err.sqlState, masked), p.seq);
       if (e.run) this.finish(e.run, { error: { code: `${err.code}/${err.sqlState}`, message: masked } });
       this.internalDone(e, null, masked);
@@ -273,7 +274,7 @@ export class ResponseTracker {
   private maskErr(p: Packet): PacketFate {
     if (p.buf[p.start] !== 0xff || !this.masker?.enabled) return undefined;
     const err = decodeErr(p.buf, p.start, p.end);
-    const masked = this.masker.maskMessage(err.message);
+    const masked = this.masker.maskMessage(withoutEchoedValue(err.code, err.message));
     return masked === err.message ? undefined : framePacket(encodeErr(err.code, err.sqlState, masked), p.seq);
   }
 
