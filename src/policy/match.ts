@@ -17,6 +17,8 @@ import type { Rule } from './rule-schema.ts';
 export interface MatchContext {
   identity: Identity;
   connection: string;
+  /** the connection's type (postgres, mysql); undefined: not known (a policy probe) */
+  connectionType?: string;
   /** the whole command text, for regex */
   text: string;
   /**
@@ -47,6 +49,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const users = m.users?.map(globToRegExp);
   const groups = m.groups?.map(globToRegExp);
   const connections = m.connections?.map(globToRegExp);
+  const types = m.types ? new Set<string>(m.types) : undefined;
   const kinds = m.kinds ? new Set<string>(m.kinds) : undefined;
   const categories = m.categories ? new Set<string>(m.categories) : undefined;
   const tables = m.tables?.map(parseNamePattern);
@@ -72,6 +75,8 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     // their kind, or (when only the functions they call make them opaque) those functions.
     if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions)) return false;
     if (connections && !connections.some((r) => r.test(ctx.connection))) return false;
+    // A type not known: block and review rules match, allow rules do not (the safe way).
+    if (types && !(ctx.connectionType === undefined ? mode === 'any' : types.has(ctx.connectionType))) return false;
     if (users && !users.some((r) => r.test(ctx.identity.name) || r.test(ctx.identity.subject))) return false;
     if (groups && !groups.some((r) => ctx.identity.groups.some((g) => r.test(g)))) return false;
     if (kinds && !kinds.has(s.kind)) return false;

@@ -22,6 +22,8 @@ export type Action = RuleAction;
 
 export interface PolicyConnection {
   name: string;
+  /** postgres, mysql: what `types:` rules match */
+  type?: string;
   /** what statements that cannot be seen through get when no rule names them (default review) */
   onUnknown?: Action;
   /** the connection's own rules, tried before the global ones (parsed by rulesSchema) */
@@ -102,12 +104,12 @@ export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}):
       const sp = input.searchPath === undefined ? '' : input.searchPath === null ? '\u0002' : input.searchPath.join('\u0003');
       const who = chain.some((r) => r.usesUsers) ? `${identity.subject}\u0000${identity.name}` : '';
       const what = chain.some((r) => r.usesRegex) ? command.text : classification.key;
-      key = `${connection.name}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${sp}\u0000${what}`;
+      key = `${connection.name}\u0000${connection.type ?? ''}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${sp}\u0000${what}`;
       const hit = cache.get(key);
       if (hit) return hit;
     }
 
-    const ctx = { identity, connection: connection.name, text: command.text, searchPath: input.searchPath };
+    const ctx = { identity, connection: connection.name, connectionType: connection.type, text: command.text, searchPath: input.searchPath };
     const statements: StatementDecision[] = [];
     let decisive: StatementDecision | undefined;
     let decisiveRule: Rule | undefined;

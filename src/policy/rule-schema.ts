@@ -8,6 +8,9 @@ export { parseDuration };
 
 const names = z.array(z.string().min(1)).min(1);
 
+/** The connection types a rule can name (one per engine). */
+export const CONNECTION_TYPES = ['postgres', 'mysql'] as const;
+
 export const ruleMatchSchema = z.strictObject({
   /** identity name or subject; `*` globs */
   users: names.optional(),
@@ -15,6 +18,8 @@ export const ruleMatchSchema = z.strictObject({
   groups: names.optional(),
   /** connection names; `*` globs */
   connections: names.optional(),
+  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql` */
+  types: z.array(z.enum(CONNECTION_TYPES)).min(1).optional(),
   kinds: z.array(z.enum(STATEMENT_KINDS)).min(1).optional(),
   categories: z.array(z.enum(CATEGORIES)).min(1).optional(),
   /** `secrets`, `public.*`, `*.secrets`, `"MixedCase"`: SQL identifier rules, `*` globs (see names.ts) */

@@ -135,3 +135,29 @@ describe('decisions', () => {
     assert.equal(decide(p, 'DELETE FROM t WHERE id = 2').action, 'allow');
   });
 });
+
+describe('rules by connection type', () => {
+  const pgConn: PolicyConnection = { name: 'app-db', type: 'postgres' };
+  const myConn: PolicyConnection = { name: 'shop', type: 'mysql' };
+  const p = policy([
+    { name: 'mysql-no-delete', match: { types: ['mysql'], kinds: ['delete'] }, action: 'block' },
+    { name: 'pg-reads', match: { types: ['postgres'], categories: ['read'] }, action: 'allow' },
+    { name: 'rest', match: {}, action: 'review', review: { groups: ['dba'] } },
+  ]);
+
+  test('a rule naming a type applies to connections of that type only', () => {
+    assert.equal(decide(p, 'DELETE FROM t WHERE id = 1', alice, myConn).rule, 'mysql-no-delete');
+    assert.equal(decide(p, 'DELETE FROM t WHERE id = 1', alice, pgConn).action, 'review');
+    assert.equal(decide(p, 'SELECT 1', alice, pgConn).action, 'allow');
+    assert.equal(decide(p, 'SELECT 1', alice, myConn).action, 'review');
+  });
+
+  test('with the type not known, a block rule matches and an allow rule does not', () => {
+    assert.equal(decide(p, 'DELETE FROM t WHERE id = 1', alice, { name: 'probe' }).action, 'block');
+    assert.equal(decide(p, 'SELECT 1', alice, { name: 'probe' }).action, 'review');
+  });
+
+  test('an unknown type is a config error naming the key', () => {
+    assert.throws(() => rulesSchema.parse([{ name: 'x', match: { types: ['oracle'] }, action: 'block' }]), /types/);
+  });
+});
