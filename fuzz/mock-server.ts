@@ -106,6 +106,7 @@ export class MockServer {
   }
 
   private message(type: number, buf: Buffer, s: number, e: number, out: BackendMessage[]): void {
+    if (this.gone) return;
     const m = decodeFrontend(type, buf, s, e);
     if (this.skipping && m.type !== 'Sync') return;
     switch (m.type) {
@@ -165,8 +166,11 @@ export class MockServer {
         return;
       case 'FunctionCall':
         throw new Finding(`a fast-path call of OID ${m.oid} reached the server, which no catalog names`);
+      case 'Terminate':
+        this.gone = true; // the server closes: nothing after it is read
+        return;
       default:
-        return; // Flush, Terminate, COPY messages outside a COPY: nothing to answer
+        return; // Flush, COPY messages outside a COPY: nothing to answer
     }
   }
 }
