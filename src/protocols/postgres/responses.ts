@@ -239,7 +239,12 @@ export class ResponseTracker {
         let frame: Buffer | undefined;
         if (this.rows) {
           // The row is read where it lies in the chunk: no view of it is made unless it changes.
-          const out = this.rows.maskDataRow(buf, start - 5);
+          let out: Buffer;
+          try {
+            out = this.rows.maskDataRow(buf, start - 5);
+          } catch (e) {
+            throw new ProtocolError(`malformed DataRow: ${(e as Error).message}`);
+          }
           if (out !== buf) frame = out;
         }
         if (!this.running()) return frame;
