@@ -95,7 +95,8 @@ export class MockServer {
     }
     if (upper.startsWith('SELECT')) {
       if (withRowDescription) out.push({ type: 'RowDescription', fields: [{ name: 'x', tableOid: 0, column: 0, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 }] });
-      out.push({ type: 'DataRow', values: [Buffer.from(text === 'SELECT pg_catalog.current_schemas(true)' ? '{public}' : 'v')] });
+      const v = text === 'SELECT pg_catalog.current_schemas(true)' ? '{public}' : text.includes('2') ? 'ann@example.com' : 'v';
+      out.push({ type: 'DataRow', values: [Buffer.from(v)] });
       out.push({ type: 'CommandComplete', tag: 'SELECT 1' });
     } else out.push({ type: 'CommandComplete', tag: upper.split(' ')[0]! });
     return true;

@@ -17,6 +17,7 @@ import { FrameSplitter } from '../src/protocols/postgres/frames.ts';
 import { decodeBackend, encodeFrontend, type FrontendMessage } from '../src/protocols/postgres/messages.ts';
 import type { Session } from '../src/session/session.ts';
 import type { Command, Decision } from '../src/session/types.ts';
+import { compileMasker } from '../src/masking/index.ts';
 import { Rng } from './rng.ts';
 import { chunk, mutate } from './mutate.ts';
 import { MockServer, type Judged } from './mock-server.ts';
@@ -29,6 +30,8 @@ export interface RelayCase {
   hostile: boolean;
   /** some client bytes are not well-formed messages */
   garbage: boolean;
+  /** results are masked (a rule on the result column, detectors on the rest) */
+  masking?: boolean;
   /** client writes, hex per chunk, grouped in batches; the harness lets the session settle between batches */
   batches: string[][];
 }
@@ -56,6 +59,7 @@ export function genRelayCase(seed: number): RelayCase {
   const r = new Rng(seed);
   const hostile = r.chance(0.2);
   const garbage = r.chance(0.2);
+  const masking = r.chance(0.5);
   const batches: string[][] = [];
   for (let b = r.range(1, 8); b > 0; b--) {
     let frames = Array.from({ length: r.range(1, 8) }, () => encodeFrontend(clientMessage(r)));
@@ -65,7 +69,7 @@ export function genRelayCase(seed: number): RelayCase {
     batches.push(chunk(Buffer.concat(frames), r).map((x) => x.toString('hex')));
   }
   if (r.chance(0.1)) batches.push([encodeFrontend({ type: 'Terminate' }).toString('hex')]);
-  return { part: 'relay', seed, hostile, garbage, batches };
+  return { part: 'relay', seed, hostile, garbage, masking, batches };
 }
 
 /** A socket as the relay uses one: events in, writes out. */
@@ -97,7 +101,7 @@ export async function runRelayCase(c: RelayCase): Promise<void> {
   let activity = 0;
   let ids = 0;
   const session = {
-    masker: null,
+    masker: c.masking ? compileMasker({ hmacKey: 'k'.repeat(32), columns: [{ match: 'x' }] }) : null,
     async check(cmd: Command): Promise<Decision | null> {
       judged.checked.add(cmd.text);
       return /TRUNCATE/.test(cmd.text) ? { action: 'block', commandId: `c${++ids}`, reason: 'no truncate' } : null;
