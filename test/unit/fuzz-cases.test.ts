@@ -11,5 +11,7 @@ for (const { file, saved } of loadCases()) {
   test(`${basename(file)}: ${saved.finding}`, () => runCase(saved.case));
 }
 for (const { file, saved } of loadCases(`${CASES_DIR}open/`)) {
-  test(`open: ${basename(file)}: ${saved.finding}`, { todo: true }, () => runCase(saved.case));
+  // a hang would hold the file open: listed, not run, until it is fixed
+  const hang = saved.finding.startsWith('hang');
+  test(`open: ${basename(file)}: ${saved.finding}`, hang ? { skip: 'a hang: replay it with npm run fuzz -- --seed' } : { todo: true }, () => runCase(saved.case));
 }
