@@ -1,4 +1,4 @@
-// `npm run fuzz [-- --seconds N] [-- --seed S] [-- --part codec|relay]`: the Postgres frame
+// `npm run fuzz [-- --seconds N] [-- --seed S] [-- --part codec|relay|pg]`: the Postgres frame
 // codec and the relay's state machine, fuzzed for a bounded time (default 60 s in all,
 // split between the parts). Case k of a part runs seed S+k, so `--seed` reproduces a run.
 // Each new kind of failure is shrunk and saved under test/fuzz-cases/ (see cases.ts).
@@ -8,9 +8,12 @@ import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { initPostgresParser } from '../src/sql/postgres.ts';
 import { genCodecCase } from './codec.ts';
 import { genRelayCase } from './relay.ts';
+import { startLive, type Live } from './live-pg.ts';
 import { CASES_DIR, kindOf, loadCases, minimize, runCase, saveCase, type FuzzCase } from './cases.ts';
 
-const PARTS = ['codec', 'relay'] as const;
+const PARTS = ['codec', 'relay', 'pg'] as const;
+/** parts run when none is named (`pg` needs the local Postgres: opt-in) */
+const DEFAULT_PARTS = 2;
 const HANG_MS = 10_000;
 
 function arg(name: string): string | undefined {
@@ -19,12 +22,13 @@ function arg(name: string): string | undefined {
 }
 
 const generate = (part: (typeof PARTS)[number], seed: number): FuzzCase => (part === 'codec' ? genCodecCase(seed).c : genRelayCase(seed));
+let live: Live | null = null;
 
 if (isMainThread) {
   const seconds = Number(arg('seconds') ?? 60);
   const seed = Number(arg('seed') ?? (Date.now() % 1_000_000_000));
   const only = arg('part');
-  const parts = PARTS.map((p, i) => i).filter((i) => !only || PARTS[i] === only);
+  const parts = PARTS.map((p, i) => i).filter((i) => (only ? PARTS[i] === only : i < DEFAULT_PARTS));
   console.log(`fuzz: seed ${seed}, ${seconds} s, parts ${parts.map((i) => PARTS[i]).join(', ')}`);
   // [cases started, part index, seed of the case running]
   const progress = new Int32Array(new SharedArrayBuffer(12));
@@ -58,6 +62,7 @@ if (isMainThread) {
   process.on('uncaughtException', (e) => (escaped ??= e));
   process.on('unhandledRejection', (e) => (escaped ??= e));
   await initPostgresParser();
+  if (part === 'pg') live = await startLive();
   const known = new Set([...loadCases(), ...loadCases(`${CASES_DIR}open/`)].map((c) => c.saved.finding));
   const until = Date.now() + ms;
   const kinds = new Map<string, { count: number; seed: number }>();
@@ -73,8 +78,11 @@ if (isMainThread) {
         const g = genCodecCase(s);
         c = g.c;
         g.roundTrip();
+      } else if (live) {
+        c = genRelayCase(s, live.table);
+        await live.run(c);
       } else c = genRelayCase(s);
-      await runCase(c);
+      if (!live) await runCase(c);
     } catch (e) {
       error = e;
     }
@@ -90,7 +98,7 @@ if (isMainThread) {
     kinds.set(kind, { count: 1, seed: s });
     if (known.has(kind) || !c) continue;
     known.add(kind);
-    const small = await minimize(c, kind);
+    const small = live ? c : await minimize(c, kind);
     // a desync with an honest server closes the session (fail-closed): saved as open, not a crash
     const file = saveCase({ finding: kind, case: small }, kind.includes('desync'));
     console.log(`  new: ${kind}\n       saved ${file}`);
@@ -98,5 +106,6 @@ if (isMainThread) {
   const found = [...kinds.values()].reduce((n, v) => n + v.count, 0);
   console.log(`${part}: ${inputs} inputs, ${found} failing, ${kinds.size} kinds`);
   for (const [kind, v] of kinds) console.log(`  ${v.count} × ${kind} (first seed ${v.seed})`);
+  await live?.close();
   process.exitCode = kinds.size ? 1 : 0;
 }

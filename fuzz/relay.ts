@@ -37,9 +37,9 @@ export interface RelayCase {
 }
 
 const NAMES = ['', 'a', 'b'];
-const TEXTS = ['SELECT 1', 'SELECT 2', 'DELETE FROM t', 'TRUNCATE t', 'SELEC', 'BEGIN', 'COMMIT', 'ROLLBACK', '', "SELECT 'a\\b'", 'UPDATE t SET x = 1'];
+const texts = (t: string) => ['SELECT 1', 'SELECT 2', `DELETE FROM ${t}`, `TRUNCATE ${t}`, 'SELEC', 'BEGIN', 'COMMIT', 'ROLLBACK', '', "SELECT 'a\\b'", `UPDATE ${t} SET x = 1`];
 
-function clientMessage(r: Rng): FrontendMessage {
+function clientMessage(r: Rng, TEXTS: string[]): FrontendMessage {
   const name = () => r.pick(NAMES);
   switch (r.int(16)) {
     case 0: case 1: return { type: 'Parse', name: name(), text: r.pick(TEXTS), paramTypes: [] };
@@ -55,14 +55,16 @@ function clientMessage(r: Rng): FrontendMessage {
   }
 }
 
-export function genRelayCase(seed: number): RelayCase {
+/** `table`: the table the statements name (a real one when the case runs against Postgres). */
+export function genRelayCase(seed: number, table = 't'): RelayCase {
   const r = new Rng(seed);
+  const TEXTS = texts(table);
   const hostile = r.chance(0.2);
   const garbage = r.chance(0.2);
   const masking = r.chance(0.5);
   const batches: string[][] = [];
   for (let b = r.range(1, 8); b > 0; b--) {
-    let frames = Array.from({ length: r.range(1, 8) }, () => encodeFrontend(clientMessage(r)));
+    let frames = Array.from({ length: r.range(1, 8) }, () => encodeFrontend(clientMessage(r, TEXTS)));
     if (garbage && r.chance(0.5)) frames = mutate(frames, r, r.range(1, 2));
     // a batch mostly ends where a client waits (Sync or Query); pipelines run on
     if (r.chance(0.7)) frames.push(encodeFrontend({ type: 'Sync' }));
