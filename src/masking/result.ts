@@ -348,15 +348,22 @@ export class ResultMasker {
       this.view = viewOf(msg);
     }
     const view = this.view!;
-    const n = Math.min(view.getInt16(off + 5), this.plans.length); // never negative in a DataRow
+    // A row is read within its frame only: a length that runs past it (a broken target)
+    // would read the next frame, and rebuild a row of a negative size.
+    if (off + 7 > msg.length) throw new RangeError('DataRow is shorter than its header');
+    const end = off + 1 + view.getInt32(off + 1);
+    if (end > msg.length || end < off + 7) throw new RangeError('DataRow length does not fit the buffer');
+    const n = Math.min(view.getInt16(off + 5), this.plans.length); // a negative count reads nothing
     let pos = off + 7;
     let k = 0;
     for (let i = 0; i < n; i++) {
+      if (pos + 4 > end) throw new RangeError('DataRow is shorter than its fields');
       const len = view.getInt32(pos);
       if (len < 0) {
         pos += 4;
         continue;
       }
+      if (pos + 4 + len > end) throw new RangeError('DataRow value runs past its frame');
       const r = this.maskValue(i, msg, pos + 4, pos + 4 + len);
       if (r !== undefined) {
         this.replacedAt[k] = pos;

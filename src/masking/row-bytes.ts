@@ -23,6 +23,8 @@ export const out: { view: DataView; bytes: Uint8Array; base: number } = { view: 
 
 /** A new uninitialised Buffer of `size` bytes; `out` says how to write it. */
 export function take(size: number): Buffer {
+  // A negative size would move the shared slab's mark back under rows in use (every session's).
+  if (!(size >= 0)) throw new RangeError(`a row of ${size} bytes`);
   if (size > SLAB / 4) {
     const b = Buffer.allocUnsafeSlow(size);
     out.view = viewOf(b);

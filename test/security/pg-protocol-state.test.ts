@@ -237,3 +237,50 @@ test('with standard_conforming_strings off, a text whose backslashes the server 
   }
   assert.equal(await count(), 3, 'the DELETE hidden in the string did not run');
 });
+
+// Found by `npm run fuzz` (test/fuzz-cases/relay-2032.json). The error of a refused Execute
+// (Warden injects a raising Parse/Bind/Execute in its place) was taken by the server-state
+// model for the error of the Query behind it; the server skipped that Query and a Parse
+// after it, the model kept the Parse pending and gave the next ParseComplete its text. So
+// `s` was SELECT 1 in Warden's view, DELETE on the server, and its Execute judged as SELECT 1.
+test('a refused Execute followed by a Query and a Parse: the skipped Parse does not name the statement', async () => {
+  const c = await connect('refused-then-query');
+  try {
+    c.send(execute('no_such_portal'), query('SELECT 1'), parse('s9', 'SELECT 1'), sync);
+    let a = await c.untilReady(1);
+    assert.match(errorsOf(a)[0] ?? '', /warden: blocked/);
+    a = await c.roundTrip(parse('s9', `DELETE FROM ${table}`), sync);
+    assert.deepEqual(errorsOf(a), []);
+    c.send(bind('', 's9'), execute(), sync);
+    a = await c.untilReady(1).catch(() => []);
+    assert.match(errorsOf(a)[0] ?? '', /warden: .*review/i, 'the Execute is judged as the DELETE the server holds');
+  } finally {
+    c.close();
+  }
+  assert.equal(await count(), 3, 'the DELETE did not run');
+  const exec = (await commandsOf(t, 'refused-then-query')).filter((e) => e.data.via === 'extended' && e.data.text !== '');
+  assert.deepEqual(exec.map((e) => [e.data.text, e.data.decision]), [[`DELETE FROM ${table}`, 'review']]);
+});
+
+// Found by `npm run fuzz` (test/fuzz-cases/relay-2.json): after an error with no Sync on its
+// way (the client sent Flush and read the error), the server skips what comes next up to
+// a Sync; Warden expected answers to those messages and ended the session as out of step.
+test('messages sent after an error and before the next Sync are skipped by the server, and by Warden', async () => {
+  const c = await connect('skip-to-sync');
+  try {
+    c.send(bind('', 'no_such_statement'), { type: 'Flush' });
+    let a = await c.next(1);
+    assert.match(errorsOf(a)[0] ?? '', /does not exist/);
+    c.send(parse('s10', `DELETE FROM ${table}`), bind('', 's10'), execute(), sync);
+    a = await c.untilReady(1);
+    assert.deepEqual(a.map((m) => m.type), ['ReadyForQuery'], 'the server skipped all of it');
+    // the session goes on, and s10 was never made
+    a = await c.roundTrip(query('SELECT 7'));
+    assert.deepEqual(rowsOf(a), [['7']]);
+    a = await c.roundTrip(bind('', 's10'), execute(), sync);
+    assert.match(errorsOf(a)[0] ?? '', /does not exist|warden/);
+  } finally {
+    c.close();
+  }
+  assert.equal(await count(), 3);
+});

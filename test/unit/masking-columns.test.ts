@@ -171,3 +171,25 @@ test('built-in rules about secrets leave typed facts alone (password_changed_at,
   const explicit = compileMasker({ hmacKey: KEY, columns: [{ match: 'password_attempts' }] }).forColumns([{ name: 'password_attempts', typeOid: INT4 }]);
   assert.equal(explicit.maskText(0, '3'), null);
 });
+
+// Found by `npm run fuzz` (relay sessions with masking and mutated server replies): a
+// DataRow whose value length ran past its frame was rebuilt at a negative size, which moved
+// the shared row slab's mark backwards; from then on every masked row of every session
+// failed ("Start offset -N is outside the bounds of the buffer").
+test('maskDataRow refuses a row whose fields run past its frame, and the next rows still mask', () => {
+  const m = compileMasker({ hmacKey: KEY, columns: [{ match: 'email' }] });
+  const rs = m.forColumns([{ name: 'id', typeOid: TEXT }, { name: 'email', typeOid: TEXT }]);
+  const good = dataRow(['1', 'ann@example.com']);
+  const lying = Buffer.from(good);
+  lying.writeInt32BE(1000, 5 + 2 + 4 + 1); // the email's length: far past the frame
+  assert.throws(() => rs.maskDataRow(lying), RangeError);
+  const short = Buffer.from(good);
+  short.writeInt32BE(6, 1); // a frame length that leaves out the values
+  assert.throws(() => rs.maskDataRow(short), RangeError);
+  for (let i = 0; i < 3; i++) {
+    const again = m.forColumns([{ name: 'id', typeOid: TEXT }, { name: 'email', typeOid: TEXT }]);
+    const out = again.maskDataRow(dataRow(['2', 'bob@example.com']));
+    assert.equal(readRow(out)[0], '2');
+    assert.notEqual(readRow(out)[1], 'bob@example.com');
+  }
+});

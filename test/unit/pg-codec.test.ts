@@ -6,6 +6,7 @@ import {
 } from '../../src/protocols/postgres/messages.ts';
 import { FrameSplitter, STALL } from '../../src/protocols/postgres/frames.ts';
 import { ProtocolError } from '../../src/protocols/postgres/buffers.ts';
+import { dataRowValues } from '../../src/protocols/postgres/values.ts';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -171,4 +172,52 @@ test('pushJudged STALL holds the stalled frame and everything after it; fed agai
     assert.equal(s.buffered, 0);
     assert.equal(s.takeHeld(), null);
   }
+});
+
+// Found by `npm run fuzz` (test/fuzz-cases/codec-615.json, relay-539, relay-853): an int16
+// count read as negative made `new Array(n)` throw a RangeError, which the relay reported
+// as an internal error (XX000) instead of a protocol error.
+test('a negative or oversized count in a message is a protocol error, not an array sized by it', () => {
+  const isProtocolError = (e: unknown) => e instanceof ProtocolError && /count of -?\d+ does not fit/.test(e.message);
+  const cases: { frame: Buffer; at: number; decode: (type: number, buf: Buffer, start: number, end: number) => unknown }[] = [
+    // the parameter count of a Parse, the parameter-format count and value count of a Bind
+    { frame: encodeFrontend({ type: 'Parse', name: '', text: 'x', paramTypes: [] }), at: 5 + 3, decode: decodeFrontend },
+    { frame: encodeFrontend({ type: 'Bind', portal: '', statement: '', paramFormats: [], params: [], resultFormats: [] }), at: 5 + 2, decode: decodeFrontend },
+    { frame: encodeFrontend({ type: 'Bind', portal: '', statement: '', paramFormats: [], params: [], resultFormats: [] }), at: 5 + 4, decode: decodeFrontend },
+    { frame: encodeFrontend({ type: 'FunctionCall', oid: 1, argFormats: [], args: [], resultFormat: 0 }), at: 5 + 6, decode: decodeFrontend },
+    // the field count of a RowDescription, the value count of a DataRow, the type count of a ParameterDescription
+    { frame: encodeBackend({ type: 'RowDescription', fields: [] }), at: 5, decode: decodeBackend },
+    { frame: encodeBackend({ type: 'DataRow', values: [] }), at: 5, decode: decodeBackend },
+    { frame: encodeBackend({ type: 'ParameterDescription', types: [] }), at: 5, decode: decodeBackend },
+  ];
+  for (const { frame, at, decode } of cases) {
+    for (const n of [-1, -32768, 32767]) {
+      const f = Buffer.from(frame);
+      f.writeInt16BE(n, at);
+      assert.throws(() => decode(f[0]!, f, 5, f.length), isProtocolError, `${String.fromCharCode(f[0]!)} with a count of ${n}`);
+    }
+  }
+});
+
+// Found by `npm run fuzz` (test/fuzz-cases/relay-1924.json): the relay's fast DataRow reader
+// read counts and lengths past its frame (into the next frame, or past the buffer: a
+// RangeError that ended the session as a "malformed message" instead of a protocol error).
+test('the DataRow fast path reads only within its frame', () => {
+  const row = encodeBackend({ type: 'DataRow', values: [b('ab'), null] });
+  assert.deepEqual(dataRowValues(row, 5, row.length, null), ['ab', null]);
+  const isProtocolError = (e: unknown) => e instanceof ProtocolError;
+  // a count of more values than the frame holds, with a next frame right after it
+  const tooMany = Buffer.concat([Buffer.from(row), encodeBackend({ type: 'CommandComplete', tag: 'SELECT 1' })]);
+  tooMany.writeInt16BE(3, 5);
+  assert.throws(() => dataRowValues(tooMany, 5, row.length, null), isProtocolError);
+  const negative = Buffer.from(row);
+  negative.writeInt16BE(-1, 5);
+  assert.throws(() => dataRowValues(negative, 5, negative.length, null), isProtocolError);
+  // a payload too short for its count, at the end of the buffer
+  const empty = Buffer.from([0x44, 0, 0, 0, 4]);
+  assert.throws(() => dataRowValues(empty, 5, 5, null), isProtocolError);
+  // a value longer than the frame: the next value's length would be read past the end
+  const long = encodeBackend({ type: 'DataRow', values: [b('ab'), b('c')] });
+  long.writeInt32BE(100, 7);
+  assert.throws(() => dataRowValues(long, 5, long.length, null), isProtocolError);
 });

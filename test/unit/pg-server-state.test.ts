@@ -128,3 +128,28 @@ test('a query that may PREPARE a name makes its value uncertain', () => {
   for (const op of [Q([{ deallocate: 'x' }, { prepare: 'x' }]), B('', 'x')]) p.add(op);
   assert.equal(text(p.resolve('')), 'wait');
 });
+
+// Found by `npm run fuzz` (test/fuzz-cases/relay-2032.json, relay-2.json).
+test('the error of a message Warden injected skips the Query and Parse behind it, not just the Query', () => {
+  const s = new ServerState();
+  // a refused Execute (Warden's raising Parse/Bind/Execute, not in the model), then these
+  send(s, Q(), P('a', 'SELECT 1'), S);
+  s.error('other');
+  s.ready('I');
+  assert.equal(s.statements.has('a'), false, 'the server skipped the Parse');
+  send(s, P('a', 'DELETE FROM t'), S);
+  s.parseComplete();
+  s.ready('I');
+  assert.deepEqual(s.statements.get('a'), { kind: 'text', text: 'DELETE FROM t' });
+});
+
+test('after an error with no Sync on its way, what is forwarded up to the next Sync is skipped', () => {
+  const s = new ServerState();
+  send(s, B('', 'missing'));
+  s.error('B');
+  send(s, P('b', 'SELECT 1'), B('', 'b'), Q(), S);
+  assert.deepEqual(s.pendingOps(), [S]);
+  s.ready('I');
+  assert.equal(s.statements.has('b'), false);
+  assert.ok(s.settled);
+});

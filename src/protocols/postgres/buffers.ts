@@ -46,6 +46,15 @@ export class Reader {
     this.offset += n;
     return b;
   }
+  /**
+   * An int16 count of entries that take at least `minBytes` each: a negative count, or one
+   * the rest of the message cannot hold, is a protocol error (never an array sized by it).
+   */
+  count(minBytes: number): number {
+    const n = this.int16();
+    if (n < 0 || n * minBytes > this.remaining()) throw new ProtocolError(`a count of ${n} does not fit the message`);
+    return n;
+  }
   rest(): Buffer {
     return this.bytes(this.remaining());
   }

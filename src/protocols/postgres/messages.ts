@@ -98,7 +98,7 @@ function writeValues(w: Writer, values: (Buffer | null)[]): void {
   }
 }
 function readInt16s(r: Reader): number[] {
-  const n = r.int16();
+  const n = r.count(2);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = r.int16();
   return out;
@@ -129,7 +129,7 @@ export function decodeFrontend(type: number, buf: Buffer, start: number, end: nu
     case 'Q': return { type: 'Query', text: r.cstring() };
     case 'P': {
       const name = r.cstring(), text = r.cstring();
-      const n = r.int16();
+      const n = r.count(4);
       const paramTypes = new Array<number>(n);
       for (let i = 0; i < n; i++) paramTypes[i] = r.int32() >>> 0;
       return { type: 'Parse', name, text, paramTypes };
@@ -137,7 +137,7 @@ export function decodeFrontend(type: number, buf: Buffer, start: number, end: nu
     case 'B': {
       const portal = r.cstring(), statement = r.cstring();
       const paramFormats = readInt16s(r);
-      const params = readValues(r, r.int16());
+      const params = readValues(r, r.count(4));
       return { type: 'Bind', portal, statement, paramFormats, params, resultFormats: readInt16s(r) };
     }
     case 'D': return { type: 'Describe', target: target(r.byte()), name: r.cstring() };
@@ -153,7 +153,7 @@ export function decodeFrontend(type: number, buf: Buffer, start: number, end: nu
     case 'F': {
       const oid = r.int32() >>> 0;
       const argFormats = readInt16s(r);
-      const args = readValues(r, r.int16());
+      const args = readValues(r, r.count(4));
       return { type: 'FunctionCall', oid, argFormats, args, resultFormat: r.int16() };
     }
     default: throw new ProtocolError(`unknown frontend message type 0x${type.toString(16)}`);
@@ -220,14 +220,14 @@ export function decodeBackend(type: number, buf: Buffer, start: number, end: num
       return { type: 'ReadyForQuery', status: s };
     }
     case 'T': {
-      const n = r.int16();
+      const n = r.count(19); // a name's NUL and 18 bytes of fixed fields
       const fields: FieldDescription[] = new Array(n);
       for (let i = 0; i < n; i++) {
         fields[i] = { name: r.cstring(), tableOid: r.int32() >>> 0, column: r.int16(), typeOid: r.int32() >>> 0, typeSize: r.int16(), typeMod: r.int32(), format: r.int16() };
       }
       return { type: 'RowDescription', fields };
     }
-    case 'D': return { type: 'DataRow', values: readValues(r, r.int16()) };
+    case 'D': return { type: 'DataRow', values: readValues(r, r.count(4)) };
     case 'C': return { type: 'CommandComplete', tag: r.cstring() };
     case 'E': return { type: 'ErrorResponse', fields: readNotice(r) };
     case 'N': return { type: 'NoticeResponse', fields: readNotice(r) };
@@ -238,7 +238,7 @@ export function decodeBackend(type: number, buf: Buffer, start: number, end: num
     case 'n': return { type: 'NoData' };
     case 's': return { type: 'PortalSuspended' };
     case 't': {
-      const n = r.int16();
+      const n = r.count(4);
       const types = new Array<number>(n);
       for (let i = 0; i < n; i++) types[i] = r.int32() >>> 0;
       return { type: 'ParameterDescription', types };

@@ -334,7 +334,8 @@ export class PostgresRelay {
     // Masking resolves the tables a result or a COPY names (their columns' rules) the way
     // the server does: in the session's path, once it may differ from the default one.
     const masking = this.opts.catalog != null && this.searchPathChanged;
-    if (this.searchPathStale && (this.opts.trackSearchPath || masking) && this.tracker.idle && this.state.settled && this.state.pendingOps().length === 0) {
+    // (not while the target skips to a Sync: it would not answer Warden's query)
+    if (this.searchPathStale && (this.opts.trackSearchPath || masking) && this.tracker.idle && !this.tracker.skippingToSync && this.state.settled && this.state.pendingOps().length === 0) {
       await this.refreshSearchPath();
     }
     if (this.opts.trackSearchPath) {
@@ -416,6 +417,8 @@ export class PostgresRelay {
       changed = true;
     };
     for (const item of items) {
+      // the target skips this message (an error came and no Sync since): it describes nothing
+      const skippedByTarget = this.tracker.skippingToSync;
       const frameStart = frames[item.at + 1]! - 5, end = frames[item.at + 2]!;
       const refused = refusal(item);
       if (refused) {
@@ -424,7 +427,7 @@ export class PostgresRelay {
         if (item.type === P || item.type === E) {
           parts.push(raiseExtended(`warden_refused_${process.pid}_${++this.blockedCount}`, refused.message, refused.hint));
           this.tracker.expect('P', true);
-          this.tracker.expect('B', true);
+          this.tracker.expectBind(null);
           this.tracker.expectExecute(null, null);
         } else {
           // a Query or FunctionCall: a query that raises (the server answers it like the call)
@@ -462,8 +465,7 @@ export class PostgresRelay {
           this.tracker.expect('P');
           break;
         case B:
-          this.tracker.expect('B');
-          this.tracker.boundNames.push(item.bound!);
+          this.tracker.expectBind(item.bound!);
           break;
         case C:
           this.tracker.expect('C');
@@ -475,7 +477,7 @@ export class PostgresRelay {
           break;
       }
       if (item.op) this.state.forwarded(item.op);
-      this.noteDescribed(item);
+      if (!skippedByTarget) this.noteDescribed(item);
     }
     let out: Buffer;
     if (!changed) out = data;

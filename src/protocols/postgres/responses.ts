@@ -128,29 +128,51 @@ export class ResponseTracker {
     this.keepOriginals = masker?.enabled === true && masker.config.keepOriginals;
   }
 
-  expect(kind: 'P' | 'B' | 'C', swallow = false): void {
-    this.queue.push({ kind, swallow });
+  /**
+   * An extended-protocol error came when no Sync was on its way: the target skips every
+   * message up to the next Sync the client sends, and answers none of them. Messages
+   * forwarded meanwhile are expected to get no answer (their commands end as not executed).
+   */
+  skippingToSync = false;
+
+  private push(e: Expect): void {
+    if (!this.skippingToSync) {
+      this.queue.push(e);
+      return;
+    }
+    if ((e.kind === 'E' || e.kind === 'Q' || e.kind === 'F') && e.run) this.finish(e.run, { message: 'not executed: the target skips to Sync after an earlier error' });
+    if (e.kind === 'I') e.done(null, 'skipped after an error');
+  }
+
+  expect(kind: 'P' | 'C', swallow = false): void {
+    this.push({ kind, swallow });
+  }
+  /** A Bind of `portal` (null: one Warden injected, whose portal the client never sees). */
+  expectBind(portal: string | null): void {
+    if (portal !== null && !this.skippingToSync) this.boundNames.push(portal);
+    this.push({ kind: 'B', swallow: portal === null });
   }
   /** Describe of a portal (`portal` its name) or of a statement (null); `swallow` when Warden added it. */
   expectDescribe(portal: string | null, swallow = false): void {
-    this.queue.push({ kind: 'D', swallow, portal });
+    this.push({ kind: 'D', swallow, portal });
   }
   /** Execute of `portal` (null: a refusal Warden injected). */
   expectExecute(run: Running | null, portal: string | null = null): void {
-    this.queue.push({ kind: 'E', run, portal });
+    this.push({ kind: 'E', run, portal });
   }
   expectSync(): void {
+    this.skippingToSync = false;
     this.queue.push({ kind: 'S' });
   }
   expectQuery(run: Running | null): void {
-    this.queue.push({ kind: 'Q', run });
+    this.push({ kind: 'Q', run });
   }
   expectFunctionCall(run: Running | null, fn?: CalledFunction): void {
-    this.queue.push({ kind: 'F', run, fn });
+    this.push({ kind: 'F', run, fn });
   }
   /** A query of Warden's own, sent when the connection was idle; its answers never reach the client. */
   expectInternal(done: (value: string | null, error?: string) => void): void {
-    this.queue.push({ kind: 'I', done, value: null });
+    this.push({ kind: 'I', done, value: null });
   }
 
   /** Nothing forwarded is waiting for an answer. */
@@ -218,7 +240,12 @@ export class ResponseTracker {
         let frame: Buffer | undefined;
         if (this.rows) {
           // The row is read where it lies in the chunk: no view of it is made unless it changes.
-          const out = this.rows.maskDataRow(buf, start - 5);
+          let out: Buffer;
+          try {
+            out = this.rows.maskDataRow(buf, start - 5);
+          } catch (e) {
+            throw new ProtocolError(`malformed DataRow: ${(e as Error).message}`);
+          }
           if (out !== buf) frame = out;
         }
         if (!this.running()) return frame;
@@ -663,6 +690,8 @@ export class ResponseTracker {
       if (x.kind === 'I') x.done(null, 'skipped after an error');
       this.pop();
     }
+    // No Sync on its way: what the client sends until its next Sync is skipped too.
+    if (!this.peek()) this.skippingToSync = true;
     this.executing = null;
     this.columns = null;
   }

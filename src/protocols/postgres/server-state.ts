@@ -62,8 +62,16 @@ export class ServerState {
 
   constructor(private readonly listener: StateListener = {}) {}
 
+  /**
+   * An extended-protocol error came when no Sync was pending: the server skips what is
+   * forwarded until the next Sync (it never answers it, nor does any of it take effect).
+   */
+  private skippingToSync = false;
+
   /** The relay forwarded this message. */
   forwarded(op: Op): void {
+    if (this.skippingToSync && op.k !== 'S') return;
+    this.skippingToSync = false;
     this.pending.push(op);
     if (op.k === 'S' || op.k === 'Q' || op.k === 'F') this.windowEnds++;
   }
@@ -150,16 +158,20 @@ export class ServerState {
    * server then skips every message up to the next Sync.
    */
   error(failed: Op['k'] | 'other'): void {
+    // The error of a simple query or a call: the rest of it does not run; ReadyForQuery ends it.
+    // Decided by what failed, not by this model's head: a message Warden injected (a refused
+    // Execute) is not in the model, and the Query or call after it is skipped, not failed.
+    if (failed === 'Q' || failed === 'F') return;
     const op = this.peek();
-    if (!op) return;
-    if (op.k === 'Q' || op.k === 'F') return; // the rest of the query does not run; ReadyForQuery ends it
-    if (op.k === failed) {
+    if (op?.k === failed) {
       // A failed unnamed Parse or Bind has already dropped the unnamed statement or portal.
       if (op.k === 'P' && op.name === '') this.statements.delete('');
       // A failed unnamed Bind may or may not have replaced the old unnamed portal.
       if (op.k === 'B' && op.portal === '') this.portals.set('', { runs: { kind: 'unknown', why: 'the last Bind of the unnamed portal failed' }, params: [] });
     }
     while (this.peek() && this.peek()!.k !== 'S') this.skipOne();
+    // No Sync on its way: what the client sends until its next Sync is skipped too.
+    if (!this.peek()) this.skippingToSync = true;
   }
 
   private skipOne(): void {
