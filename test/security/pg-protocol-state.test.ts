@@ -284,3 +284,15 @@ test('messages sent after an error and before the next Sync are skipped by the s
   }
   assert.equal(await count(), 3);
 });
+
+test('what follows a Terminate in the same write is neither judged, recorded nor forwarded (the server never reads it)', async () => {
+  const c = await connect('terminate');
+  c.send(query('SELECT 41'), { type: 'Terminate' }, query('SELECT 42'), query(`TRUNCATE ${table}`));
+  await c.untilReady(1).catch(() => []);
+  for (let i = 0; i < 50 && !c.closed; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(c.closed, 'the gateway closed the session');
+  c.close();
+  assert.equal(await count(), 3);
+  const texts = (await commandsOf(t, 'terminate')).map((e) => e.data.text);
+  assert.deepEqual(texts, ['SELECT 41'], 'only what the server read is recorded');
+});

@@ -152,11 +152,17 @@ export class PostgresRelay {
   private processClient(chunk: Buffer): void {
     const frames: number[] = [];
     let runs = false;
-    const data = this.fromClient.push(chunk, (type, _buf, start, end) => {
+    // The server reads nothing after a Terminate: what follows it in the same write never
+    // runs, so it is neither judged nor recorded (nor forwarded).
+    let terminatedAt = -1;
+    const read = this.fromClient.push(chunk, (type, _buf, start, end) => {
+      if (terminatedAt >= 0) return;
       if (!FRONTEND_TYPES.has(type)) throw new ProtocolError(`unexpected message type 0x${type.toString(16)} from the client`);
       frames.push(type, start, end);
       if (type === Q || type === E || type === F || type === P) runs = true;
+      if (type === X) terminatedAt = end;
     });
+    const data = terminatedAt >= 0 ? read.subarray(0, terminatedAt) : read;
     if (frames.length === 0) return;
     if (!runs) {
       // Nothing to judge (Bind, Describe, Sync, COPY data...): the plan is synchronous.
