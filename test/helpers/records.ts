@@ -19,3 +19,19 @@ export async function commandsOf(t: TestGateway, identity: string) {
 export async function resultsOf(t: TestGateway, identity: string) {
   return (await eventsOf(t, identity)).filter((e) => e.type === 'result');
 }
+
+/** What the record holds for a command text, over every session: its result rows and the columns it says were masked. */
+export async function recordedFor(t: TestGateway, text: string): Promise<{ rows: unknown[][]; masked: string[] }> {
+  await t.gw.services.audit.flush();
+  const out = { rows: [] as unknown[][], masked: [] as string[] };
+  for (const s of await t.gw.services.listSessions({ limit: 1000 })) {
+    const events = (await t.gw.services.getSession(s.id))!.events;
+    const ids = new Set(events.filter((e) => e.type === 'command' && e.data.text === text).map((e) => e.data.commandId));
+    for (const e of events) {
+      if (e.type !== 'result' || !ids.has(e.data.commandId)) continue;
+      out.rows.push(...((e.data.rows as unknown[][] | undefined) ?? []));
+      out.masked.push(...((e.data.maskedColumns as string[] | undefined) ?? []));
+    }
+  }
+  return out;
+}

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
+import { recordedFor } from '../helpers/records.ts';
 import { rawConnect, rowsOf, errorsOf, type RawPg } from '../helpers/raw-pg.ts';
 
 let t: TestGateway;
@@ -63,16 +64,7 @@ after(async () => {
 });
 
 /** The rows the record holds for a command. */
-async function recorded(sql: string): Promise<unknown[][]> {
-  await t.gw.services.audit.flush();
-  const out: unknown[][] = [];
-  for (const s of await t.gw.services.listSessions({ limit: 50 })) {
-    const events = (await t.gw.services.getSession(s.id))!.events;
-    const ids = new Set(events.filter((e) => e.type === 'command' && e.data.text === sql).map((e) => e.data.commandId));
-    for (const e of events) if (e.type === 'result' && ids.has(e.data.commandId)) out.push(...((e.data.rows as unknown[][] | undefined) ?? []));
-  }
-  return out;
-}
+const recorded = async (sql: string): Promise<unknown[][]> => (await recordedFor(t, sql)).rows;
 
 function assertNoSecret(what: unknown, context: string): void {
   const text = JSON.stringify(what);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
+import { recordedFor } from '../helpers/records.ts';
 import { rawConnect, rowsOf, errorsOf, type RawPg } from '../helpers/raw-pg.ts';
 
 let t: TestGateway;
@@ -56,16 +57,7 @@ async function query(sql: string): Promise<(string | null)[][]> {
 }
 
 /** The rows the record holds for a command, every result of it in order. */
-async function recorded(sql: string): Promise<unknown[][]> {
-  await t.gw.services.audit.flush();
-  const out: unknown[][] = [];
-  for (const s of await t.gw.services.listSessions({ limit: 50 })) {
-    const events = (await t.gw.services.getSession(s.id))!.events;
-    const ids = new Set(events.filter((e) => e.type === 'command' && e.data.text === sql).map((e) => e.data.commandId));
-    for (const e of events) if (e.type === 'result' && ids.has(e.data.commandId)) out.push(...((e.data.rows as unknown[][] | undefined) ?? []));
-  }
-  return out;
-}
+const recorded = async (sql: string): Promise<unknown[][]> => (await recordedFor(t, sql)).rows;
 
 /** Run an attack: every value of every row is masked whole, for the client and in the record. */
 async function attack(sql: string, expectRows = 2): Promise<void> {

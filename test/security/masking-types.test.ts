@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
+import { recordedFor } from '../helpers/records.ts';
 import { rawConnect, rowsOf, errorsOf, type RawPg } from '../helpers/raw-pg.ts';
 import type { FrontendMessage } from '../../src/protocols/postgres/messages.ts';
 import { execFile } from 'node:child_process';
@@ -73,20 +74,7 @@ async function row(client: RawPg, sql: string, format: Format): Promise<(string 
 }
 
 /** The rows and masked columns the record keeps for a statement (binary values as \x-hex). */
-async function recorded(sql: string): Promise<{ rows: unknown[][]; masked: string[] }> {
-  await t.gw.services.audit.flush();
-  const out = { rows: [] as unknown[][], masked: [] as string[] };
-  for (const s of await t.gw.services.listSessions({ limit: 50 })) {
-    const events = (await t.gw.services.getSession(s.id))!.events;
-    const ids = new Set(events.filter((e) => e.type === 'command' && e.data.text === sql).map((e) => e.data.commandId));
-    for (const e of events) {
-      if (e.type !== 'result' || !ids.has(e.data.commandId)) continue;
-      out.rows.push(...((e.data.rows as unknown[][] | undefined) ?? []));
-      out.masked.push(...((e.data.maskedColumns as string[] | undefined) ?? []));
-    }
-  }
-  return out;
-}
+const recorded = (sql: string) => recordedFor(t, sql);
 
 const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
 
