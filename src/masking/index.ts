@@ -24,3 +24,4 @@ export {
 } from './config.ts';
 export { BUILTIN_ENTITIES, GROUPS, type Entity, type BuiltinEntity } from './entities.ts';
 export type { Style } from './styles.ts';
+export { ECHOED_VALUE } from './styles.ts';

@@ -139,3 +139,6 @@ export class Stylist {
     return r;
   }
 }
+
+/** What replaces a value the target echoes in an error message (a column rule cannot reach one): whole, whatever it held. */
+export const ECHOED_VALUE = '[REDACTED]';

@@ -3,7 +3,7 @@
 //   INSERT ... SELECT code (duplicate)   ->  Duplicate entry '<value>' for key 'code'
 // A column rule cannot reach an error, so with masking on the echoed value is replaced
 // whole, whichever column it came from; the message keeps its shape.
-import { ECHOED } from '../postgres/echoed-values.ts';
+import { ECHOED_VALUE as ECHOED } from '../../masking/index.ts';
 
 /** Error numbers whose message quotes a value read from the data. */
 const ECHOING = new Set([

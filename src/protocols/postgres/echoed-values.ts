@@ -7,7 +7,7 @@
 // the shapes they know, so a caller could read any masked column one error at a time.
 // Fail closed: with masking on, the echoed value is replaced whole, whichever column it
 // came from. The message keeps its shape, so a person still sees what went wrong.
-export const ECHOED = '[REDACTED]';
+import { ECHOED_VALUE as ECHOED } from '../../masking/index.ts';
 
 const QUOTED = /"[^]*"/; // from the first double quote to the last one (values may hold quotes)
 const KEY = /^(Key \(.*?\)=\()[^]*\)/; // Key (cols)=(values) ... — up to the last ')'
