@@ -59,6 +59,23 @@ test('a failed cast does not echo a masked value (class 22), and the message kee
   await attack('SELECT code::numeric FROM vault WHERE id = 2', '22P02');
 });
 
+test('the same cast in the extended protocol, with an error mid-pipeline: redacted, and the statement after Sync runs', async () => {
+  const answers = await client.roundTrip(
+    { type: 'Parse', name: '', text: 'SELECT code::int FROM vault WHERE id = 1', paramTypes: [] },
+    { type: 'Bind', portal: '', statement: '', paramFormats: [], params: [], resultFormats: [1] },
+    { type: 'Execute', portal: '', maxRows: 0 },
+    { type: 'Parse', name: '', text: 'SELECT 1', paramTypes: [] },
+    { type: 'Sync' },
+    { type: 'Query', text: 'SELECT count(*) FROM vault' },
+  );
+  const err = answers.find((m) => m.type === 'ErrorResponse');
+  assert.ok(err && err.type === 'ErrorResponse');
+  assert.equal(err.fields.M, 'invalid input syntax for type integer: "[REDACTED]"');
+  assertNoSecret(answers, 'extended');
+  assert.ok(answers.some((m) => m.type === 'CommandComplete' && m.tag === 'SELECT 1'), 'the session goes on after Sync');
+  assertNoSecret(await eventsOf(t, 'echo-attacker'), 'extended (record)');
+});
+
 test('a duplicate key and a failed check do not list a masked value (class 23)', async () => {
   const dup = await attack('INSERT INTO vault SELECT id + 10, code FROM vault', '23505');
   assert.equal(dup.D, 'Key (code)=([REDACTED]) already exists.');
