@@ -3,7 +3,7 @@
 // and closes the session record. Engines never write records or judge commands.
 import { randomUUID } from 'node:crypto';
 import type { AuditEventInput } from '../audit/types.ts';
-import type { Command, Decision, ResultColumn, ResultSummary, SessionInfo, TargetFacts } from './types.ts';
+import type { Command, Decision, ResultColumn, ResultSummary, SessionInfo, SessionObserver, TargetFacts } from './types.ts';
 import type { Identity } from '../identity/types.ts';
 import type { Masker } from '../masking/index.ts';
 import { seal } from '../audit/sealed.ts';
@@ -81,6 +81,8 @@ export interface SessionDeps {
   onRecordError: (e: unknown) => void;
   /** what the engine can tell the guard about the target (see TargetFacts) */
   target?: TargetFacts;
+  /** told each Decision and result (the in-process executor) */
+  observer?: SessionObserver;
 }
 
 export class Session {
@@ -120,6 +122,7 @@ export class Session {
       },
       this.deps.mode === 'strict',
     );
+    this.deps.observer?.opened?.(this.info);
   }
 
   /**
@@ -127,7 +130,7 @@ export class Session {
    * mode); when recording fails the command is blocked, never run unrecorded.
    */
   async command(cmd: Command): Promise<Decision> {
-    if (this.ended) return { action: 'block', commandId: '', reason: this.endedBecause };
+    if (this.ended) return this.told(cmd, { action: 'block', commandId: '', reason: this.endedBecause });
     const commandId = `${this.info.id}:${++this.counter}`;
     let verdict: Verdict;
     let revoked: string | null = null; // why the credential no longer holds
@@ -159,18 +162,20 @@ export class Session {
     try {
       await this.record({ type: 'command', data }, durable);
     } catch (e) {
-      return { action: 'block', commandId, reason: `the command was not run because it could not be recorded (${(e as Error).message})` };
+      return this.told(cmd, { action: 'block', commandId, reason: `the command was not run because it could not be recorded (${(e as Error).message})` });
     }
     if (revoked !== null) {
       // Every later command gets the same answer; the record shows why the session ended.
       await this.end(revoked === REVOKED ? 'credential revoked' : 'credential expired');
       this.endedBecause = revoked;
     }
-    if (verdict.action === 'allow') return { action: 'allow', commandId };
-    if (verdict.action === 'review') {
-      return { action: 'review', commandId, reviewId: verdict.reviewId ?? '', message: verdict.reason ?? 'this command needs approval' };
-    }
-    return { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
+    const decision: Decision =
+      verdict.action === 'allow'
+        ? { action: 'allow', commandId }
+        : verdict.action === 'review'
+          ? { action: 'review', commandId, reviewId: verdict.reviewId ?? '', message: verdict.reason ?? 'this command needs approval' }
+          : { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
+    return this.told(cmd, decision);
   }
 
   /**
@@ -194,7 +199,8 @@ export class Session {
     if (verdict.rule) data.rule = verdict.rule;
     if (verdict.facts) data.facts = verdict.factsEncoded ?? verdict.facts;
     await this.record({ type: 'command', data }, false);
-    return { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
+    const decision: Decision = { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
+    return this.told(cmd, decision);
   }
 
   /** Record what a command returned (rows already masked and capped by the engine). */
@@ -208,6 +214,7 @@ export class Session {
     if (summary.originals && this.deps.originalsKey) data.originals = seal(this.deps.originalsKey, summary.originals, `${this.info.id}/${commandId}`);
     if (summary.error) data.error = summary.error;
     void this.record({ type: 'result', data }, false);
+    this.deps.observer?.resulted?.(commandId, summary);
   }
 
   /** Close the session record; later calls are ignored. */
@@ -224,6 +231,11 @@ export class Session {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  private told(cmd: Command, decision: Decision): Decision {
+    this.deps.observer?.decided?.(cmd, decision);
+    return decision;
   }
 
   private record(e: Omit<AuditEventInput, 'sessionId' | 'actor'>, durable: boolean): Promise<unknown> {

@@ -86,3 +86,24 @@ export interface ResultSummary {
   error?: { code?: string; message: string };
   durationMs: number;
 }
+
+/**
+ * Who ran the session wants its Decisions and masked results as data (the in-process
+ * executor behind MCP tools and `warden exec`), not as wire errors to parse back.
+ */
+export interface SessionObserver {
+  /** the session is open (its id names it in the record) */
+  opened?(info: SessionInfo): void;
+  /** each command's Decision, as the session hands it to the engine */
+  decided?(command: Command, decision: Decision): void;
+  /** each result, as recorded (already masked) */
+  resulted?(commandId: string, summary: ResultSummary): void;
+}
+
+/** What an engine hands the pipeline when it opens a session, besides who and where. */
+export interface SessionExtras {
+  target?: TargetFacts;
+  observer?: SessionObserver;
+}
+
+export type OpenSession = (info: Omit<SessionInfo, 'id' | 'startedAt'>, extras?: SessionExtras) => Promise<import('./session.ts').Session>;
