@@ -5,8 +5,8 @@ import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig } fr
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
 import { maskingKey, originalsKey } from './keys.ts';
 import { Session } from '../session/session.ts';
-import { checkAccess, checkAccessOrGrant } from '../session/access.ts';
-import type { SessionInfo, TargetFacts } from '../session/types.ts';
+import { checkAccess } from '../session/access.ts';
+import type { SessionExtras, SessionInfo } from '../session/types.ts';
 import { rulesReadSchemas } from '../policy/schemas.ts';
 import { PolicyGuard } from '../policy/guard.ts';
 import { compilePolicy } from '../policy/policy.ts';
@@ -17,9 +17,10 @@ import { ReviewDesk } from '../reviews/desk.ts';
 import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
-import { PostgresFrontDoor, AdmissionError } from '../protocols/postgres/listener.ts';
-import { MysqlFrontDoor, MysqlAdmissionError } from '../protocols/mysql/listener.ts';
-import { loadOrCreateRsaKeys } from '../protocols/mysql/auth.ts';
+import { Admission } from '../session/admission.ts';
+import type { Engine } from '../protocols/engine.ts';
+import { ENGINES } from './engines.ts';
+import { InProcessExecutor } from './executor.ts';
 import { openServices, type Services } from './services.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { buildHttpApi } from './http-api.ts';
@@ -30,8 +31,7 @@ import type { DemoTarget } from './demo.ts';
 import { parseDuration } from '../config/duration.ts';
 import { mountMcp } from '../mcp/http.ts';
 import { mountExecRoute } from './exec-route.ts';
-import { hostPort, localHostFor } from '../config/listen.ts';
-import { McpSessionTags } from '../mcp/session-tags.ts';
+import { hostPort } from '../config/listen.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -94,9 +94,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const sealKey = [...maskers.values()].some((m) => m.enabled && m.config.keepOriginals) ? originalsKey(config.gateway.dataDir) : null;
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
-    const mcpTags = new McpSessionTags(services.store, services.audit);
 
-    const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>, target?: TargetFacts) => {
+    const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>, extras: SessionExtras = {}) => {
       const session = new Session({ ...info, id: Session.newId(), startedAt: Date.now() }, {
         events: services.audit,
         mode: config.gateway.recording.mode,
@@ -105,102 +104,64 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         endOnExpiry: config.auth.endSessionsOnExpiry,
         masker: maskers.get(info.connection) ?? null,
         originalsKey: sealKey,
-        target,
+        target: extras.target,
+        observer: extras.observer,
         onRecordError: (e) => {
           metrics.recordErrors.inc();
           log.error({ err: (e as Error).message }, 'a record could not be written');
         },
       });
       await session.start();
-      mcpTags.noteOpened(info.attributes?.application_name, session.info.id);
       metrics.sessions.inc({ protocol: info.protocol, connection: info.connection });
       return session;
     };
 
     const gatewayTls = await gatewayCertificate(config.gateway.dataDir, config.gateway.tls);
-    let pgDoor: PostgresFrontDoor | null = null;
-    let pgAddr: { host: string; port: number } | null = null;
-    if (config.gateway.listen.postgres) {
-      pgDoor = new PostgresFrontDoor({
-        admit: async ({ token, connection, clientAddr }) => {
-          const conn = byName.get(connection);
-          const auth = await services.authenticateDetailed(token, { clientAddr, frontDoor: 'postgres', connection });
-          if (!auth.ok && auth.reason === 'rate_limited') throw new AdmissionError('too many failed attempts; try again later', '28000');
-          if (!auth.ok) throw new AdmissionError('password authentication failed (the password must be a valid Warden access token)', '28P01');
-          const who = auth.identity;
-          if (!conn || conn.type !== 'postgres') {
-            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'postgres', reason: 'no such postgres connection' });
-            metrics.authFailures.inc({ frontDoor: 'postgres', reason: 'unknown_connection' });
-            throw new AdmissionError(`no postgres connection named "${connection}" (connect with user=<connection name>)`);
-          }
-          const access = await checkAccessOrGrant(who, conn, desk);
-          if (!access.allowed) {
-            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'postgres', reason: access.reason });
-            metrics.authFailures.inc({ frontDoor: 'postgres', reason: 'access_denied' });
-            throw new AdmissionError(access.reason, '42501');
-          }
-          await services.auditOk(who, { clientAddr, frontDoor: 'postgres', connection });
-          return { identity: who, connection: conn };
-        },
+    // Admission, one call for every door and for the in-process executor (src/session/admission.ts).
+    const admission = new Admission<ConnectionConfig>({
+      connection: (name) => byName.get(name),
+      authenticate: (token, ctx) => services.authenticateDetailed(token, ctx),
+      authenticateNative: (scramble, response, ctx) => services.authenticateNativeDetailed(scramble, response, ctx),
+      grants: desk,
+      denied: (who, ctx) => services.auditDenied(who, ctx),
+      admitted: (who, ctx) => services.auditOk(who, ctx),
+      count: (frontDoor, reason) => metrics.authFailures.inc({ frontDoor, reason }),
+    });
+    // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
+    // (the MySQL one only when a mysql connection exists). In-process clients need no listener.
+    const engines = new Map<string, Engine<ConnectionConfig>>();
+    const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null };
+    for (const [type, reg] of Object.entries(ENGINES)) {
+      const ofType = config.connections.filter((c) => c.type === type);
+      if (!ofType.length && !reg.listenAlways) continue;
+      const engine = reg.make({
+        admit: (req) => admission.admit({ ...req, type, frontDoor: type }),
         openSession,
-        searchPathMatters: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
         dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
         tls: gatewayTls,
+        maxMessageBytes: config.gateway.maxMessageBytes,
+        limits,
+        log,
+        dataDir: config.gateway.dataDir,
+        connections: ofType,
         handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
-        onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: 'postgres' }),
-        maxMessageBytes: config.gateway.maxMessageBytes,
-        limits,
-        log,
-      });
-      const want = hostPort(config.gateway.listen.postgres);
-      pgAddr = await pgDoor.listen(want.host, want.port);
-      cleanups.push(() => pgDoor!.close());
-    }
-
-    // The MySQL door (src/protocols/mysql), wired like the Postgres one; it opens only
-    // when there is a mysql connection to reach.
-    let myDoor: MysqlFrontDoor | null = null;
-    let myAddr: { host: string; port: number } | null = null;
-    const mysqlConnections = config.connections.filter((c) => c.type === 'mysql');
-    if (config.gateway.listen.mysql && mysqlConnections.length) {
-      myDoor = new MysqlFrontDoor({
-        admit: async ({ credential, connection, clientAddr }) => {
-          const conn = byName.get(connection);
-          const ctx = { clientAddr, frontDoor: 'mysql', connection };
-          const auth = credential.kind === 'token' ? await services.authenticateDetailed(credential.token, ctx) : await services.authenticateNativeDetailed(credential.scramble, credential.response, ctx);
-          if (!auth.ok && auth.reason === 'rate_limited') throw new MysqlAdmissionError('too many failed attempts; try again later');
-          if (!auth.ok) throw new MysqlAdmissionError('access denied (the password must be a valid Warden access token)');
-          const who = auth.identity;
-          if (!conn || conn.type !== 'mysql') {
-            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'mysql', reason: 'no such mysql connection' });
-            metrics.authFailures.inc({ frontDoor: 'mysql', reason: 'unknown_connection' });
-            throw new MysqlAdmissionError(`no mysql connection named "${connection}" (connect with -u <connection name>)`, 1044, '42000');
-          }
-          const access = await checkAccessOrGrant(who, conn, desk);
-          if (!access.allowed) {
-            await services.auditDenied(who, { connection, clientAddr, frontDoor: 'mysql', reason: access.reason });
-            metrics.authFailures.inc({ frontDoor: 'mysql', reason: 'access_denied' });
-            throw new MysqlAdmissionError(access.reason, 1044, '42000');
-          }
-          await services.auditOk(who, { clientAddr, frontDoor: 'mysql', connection });
-          return { identity: who, connection: conn };
-        },
+        onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: type }),
+        readsSchemas: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
         nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
-        openSession,
-        dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
-        tls: gatewayTls,
-        rsa: loadOrCreateRsaKeys(config.gateway.dataDir),
-        maxMessageBytes: config.gateway.maxMessageBytes,
-        limits,
-        log,
-        probe: mysqlConnections[0]?.type === 'mysql' ? mysqlConnections[0] : undefined,
       });
-      const want = hostPort(config.gateway.listen.mysql);
-      myAddr = await myDoor.listen(want.host, want.port);
-      cleanups.push(() => myDoor!.close());
+      engines.set(type, engine);
+      cleanups.push(() => engine.close());
+      const at = config.gateway.listen[reg.listen];
+      if (at) {
+        const want = hostPort(at);
+        addresses[type] = await engine.listen(want.host, want.port);
+      }
     }
-    metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', () => (pgDoor?.activeSessions ?? 0) + (myDoor?.activeSessions ?? 0));
-    metrics.metrics.gauge('warden_handshakes_pending', 'Connections at a wire door not yet admitted', () => pgDoor?.pendingHandshakes ?? 0);
+    const pgAddr = addresses.postgres ?? null;
+    const myAddr = addresses.mysql ?? null;
+    const sum = (f: (e: Engine<ConnectionConfig>) => number) => () => [...engines.values()].reduce((n, e) => n + f(e), 0);
+    metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', sum((e) => e.activeSessions));
+    metrics.metrics.gauge('warden_handshakes_pending', 'Connections at a wire door not yet admitted', sum((e) => e.pendingHandshakes ?? 0));
 
     const app = buildHttpApi({
       authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }),
@@ -220,24 +181,25 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
     mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });
-    // MCP (src/mcp): its tools reach databases only through the Postgres door above, as the caller.
-    // `warden exec` (POST /api/v1/exec) takes the same way.
-    if (pgAddr) {
-      const m = config.gateway.mcp;
-      const postgres = { host: localHostFor(pgAddr.host), port: pgAddr.port };
-      const mcp = mountMcp(app, {
-        authenticate: (token, clientAddr, audience) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }, { audience }),
-        connections: (who) => services.connectionsFor(who),
-        desk, postgres,
-        baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
-        allowedOrigins: m.allowedOrigins, caps: { maxRows: m.maxRows, maxBytes: m.maxBytes, timeoutMs: parseDuration(m.statementTimeout) }, idleMs: parseDuration(m.idleTimeout),
-        maskedColumns: (tag) => mcpTags.maskedColumns(tag), forgetSession: (tag) => mcpTags.forget(tag), version: '0.1.0', log,
-        hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
-      });
-      cleanups.push(() => mcp.close());
-      const exec = mountExecRoute(app, { postgres, authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }) });
-      cleanups.push(() => exec.close());
-    }
+    // MCP (src/mcp) and `warden exec` (POST /api/v1/exec) run statements in-process: through
+    // admission, the pipeline and an engine's relay, as the caller, with Decisions as data.
+    const m = config.gateway.mcp;
+    const executor = new InProcessExecutor({ admission, engine: (type) => engines.get(type), idleMs: parseDuration(m.idleTimeout) });
+    cleanups.push(() => executor.close());
+    const mcp = mountMcp(app, {
+      authenticate: (token, clientAddr, audience) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }, { audience }),
+      connections: (who) => services.connectionsFor(who),
+      desk, executor,
+      describe: (connection, detail, pattern, limit) => {
+        const c = byName.get(connection);
+        return (c && engines.get(c.type)?.describe(detail, pattern, limit)) ?? null;
+      },
+      baseUrl: () => httpBase, issuer: config.auth.oidc?.issuer ?? null, scopes: config.auth.oidc?.scopes ?? null, resource: m.resource ?? null,
+      allowedOrigins: m.allowedOrigins, caps: { maxRows: m.maxRows, maxBytes: m.maxBytes, timeoutMs: parseDuration(m.statementTimeout) }, version: '0.1.0', log,
+      hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
+    });
+    cleanups.push(() => mcp.close());
+    mountExecRoute(app, { executor, authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }) });
 
     const httpWant = hostPort(config.gateway.listen.http);
     await app.listen({ host: httpWant.host, port: httpWant.port });
@@ -245,7 +207,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const httpPort = (app.server.address() as { port: number }).port;
     httpBase = `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`;
     // Gateway tokens minted for clients from now on name the MCP resource in their audience.
-    if (pgAddr) services.identity.mcpResource = config.gateway.mcp.resource ?? `${httpBase}/mcp`;
+    services.identity.mcpResource = config.gateway.mcp.resource ?? `${httpBase}/mcp`;
 
     return {
       httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,

@@ -127,7 +127,7 @@ export class PolicyGuard implements Guard {
 }
 
 /** The classifier of a connection type; undefined when Warden has none for it. */
-function classifierFor(type: string): ((cmd: Command) => Classification) | undefined {
+export function classifierFor(type: string): ((cmd: Command) => Classification) | undefined {
   switch (type) {
     case 'postgres':
       return (cmd) => classifyPostgres(cmd.text);

@@ -132,6 +132,20 @@ export async function greetCaller(raw: Socket, opts: GreetOptions): Promise<Call
   return switchToSha2();
 }
 
+/**
+ * The greeting of an in-process client (MCP, exec): a stream inside the gateway whose caller
+ * the gateway already admitted, so whatever it answers is not checked; no TLS to offer.
+ */
+export async function greetInProcess(stream: Duplex, opts: { connectionId: number; version: string }): Promise<Omit<CallerHello, 'credential'>> {
+  const reader = new HandshakeReader(stream);
+  const scramble = newScramble();
+  stream.write(framePacket(encodeGreeting({ version: opts.version, connectionId: opts.connectionId, scramble, capabilities: OFFERED, charset: UTF8MB4_GENERAL_CI, status: 2, authPlugin: 'mysql_native_password' }), 0));
+  const p = await reader.packet();
+  const hello = decodeHandshakeResponse(p.payload, 0, p.payload.length);
+  if (hello.sslRequest) throw new ProtocolError('TLS inside the gateway');
+  return { socket: stream, reader, tls: false, user: hello.user, database: hello.database, capabilities: hello.capabilities & OFFERED, charset: hello.charset, attributes: hello.attributes, nextSeq: p.seq + 1 };
+}
+
 /** `raw` as a stream that first yields `head` (bytes already read from it). */
 function prefixed(raw: Socket, head: Buffer): Duplex {
   const d = new Duplex({

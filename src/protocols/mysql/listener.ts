@@ -9,14 +9,15 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Identity } from '../../identity/types.ts';
 import type { MysqlConnectionConfig } from '../../config/schema.ts';
-import type { Session } from '../../session/session.ts';
-import type { SessionInfo } from '../../session/types.ts';
+import type { OpenSession, Protocol, SessionObserver } from '../../session/types.ts';
+import type { AdmissionAnswer } from '../../session/admission.ts';
+import { mysqlRefusal } from './admission-codes.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
 import { CLIENT } from './constants.ts';
 import { encodeOk, errPacket } from './messages.ts';
 import { framePacket, ProtocolError } from './packets.ts';
 import { HandshakeReader } from './handshake-reader.ts';
-import { greetCaller, HandshakeRefusal, type CallerCredential, type CallerHello } from './caller-auth.ts';
+import { greetCaller, greetInProcess, HandshakeRefusal, type CallerCredential, type CallerHello } from './caller-auth.ts';
 import { connectUpstream, MysqlUpstreamError, type MysqlUpstreamTls } from './upstream.ts';
 import { MysqlRelay } from './relay.ts';
 import type { RsaKeys } from './auth.ts';
@@ -24,23 +25,12 @@ import { decodeGreeting } from './messages.ts';
 
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
-/** Refusal of a caller, with the error code and SQLSTATE a MySQL client expects. */
-export class MysqlAdmissionError extends Error {
-  constructor(
-    message: string,
-    readonly code = 1045,
-    readonly sqlState = '28000',
-  ) {
-    super(message);
-  }
-}
-
 export interface MysqlFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
-  admit(req: { credential: CallerCredential; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: MysqlConnectionConfig }>;
+  admit(req: { credential: CallerCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<MysqlConnectionConfig>>;
   /** could this mysql_native_password scramble be an API key's? (else the client is asked for the token) */
   nativeKnown?(scramble: Buffer, response: Buffer): Promise<boolean>;
-  openSession(info: Omit<SessionInfo, 'id' | 'startedAt'>): Promise<Session>;
+  openSession: OpenSession;
   /** a byte stream to the target, through the connection's agent */
   dial(connection: MysqlConnectionConfig): Promise<Duplex>;
   tls: { cert: string; key: string } | null;
@@ -146,55 +136,13 @@ export class MysqlFrontDoor {
       const seq = hello.nextSeq;
       const name = hello.user;
       if (!name) return refuse(seq, 1045, '28000', 'warden: no user given; connect with -u <connection name>');
-      let admitted;
-      try {
-        admitted = await this.deps.admit({ credential: hello.credential, connection: name, clientAddr });
-      } catch (e) {
-        if (e instanceof MysqlAdmissionError) return refuse(seq, e.code, e.sqlState, `warden: ${e.message}`);
-        throw e;
+      const answer = await this.deps.admit({ credential: hello.credential, connection: name, clientAddr });
+      if (!answer.ok) {
+        const r = mysqlRefusal(answer.refusal);
+        return refuse(seq, r.code, r.sqlState, `warden: ${r.message}`);
       }
-      const { identity, connection } = admitted;
-      const database = hello.database ?? connection.database ?? null;
-      let upstream;
-      try {
-        const stream = await this.deps.dial(connection);
-        upstream = await connectUpstream(stream, {
-          host: connection.host, user: connection.user, password: connection.password, database, tls: upstreamTls(connection),
-          clientCapabilities: hello.capabilities, charset: hello.charset,
-          attributes: new Map([['program_name', `warden (${hello.attributes.get('program_name') ?? 'client'})`], ['warden_identity', identity.name]]),
-        });
-      } catch (e) {
-        const msg = (e as Error).message;
-        this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
-        const code = e instanceof MysqlUpstreamError && e.code ? e.code : 2003;
-        return refuse(seq, code, e instanceof MysqlUpstreamError && e.sqlState ? e.sqlState : 'HY000', `warden: cannot reach connection "${connection.name}": ${msg}`);
-      }
-      this.version = upstream.greeting.version;
-      const session = await this.deps.openSession({
-        identity, connection: connection.name, connectionType: 'mysql', protocol: 'mysql', clientAddr,
-        attributes: {
-          tls: String(hello.tls), upstreamTls: String(upstream.tls), database: database ?? '',
-          program_name: hello.attributes.get('program_name') ?? '', connectionId: String(id), auth: hello.credential.kind === 'native' ? 'mysql_native_password' : 'token',
-        },
-      });
-      const leftover = hello.reader.detach();
-      hello.socket.write(framePacket(encodeOk({ status: upstream.status }), seq));
-      const dialect = /mariadb/i.test(upstream.greeting.version) ? 'mariadb' : 'mysql';
-      const relay: MysqlRelay = new MysqlRelay(hello.socket, upstream.socket, session, {
-        maxMessageBytes: this.deps.maxMessageBytes,
-        limits: this.deps.limits,
-        deprecateEof: (hello.capabilities & CLIENT.DEPRECATE_EOF) !== 0,
-        localFiles: (hello.capabilities & upstream.capabilities & CLIENT.LOCAL_FILES) !== 0,
-        dialect,
-        killTarget: (target, by) => this.killTarget(target, by, connection.name),
-        onClose: (reason) => {
-          this.live.delete(id);
-          void session.end(reason);
-        },
-      });
-      this.live.set(id, { relay, upstreamId: upstream.greeting.connectionId, subject: identity.subject, connection: connection.name });
       raw.setTimeout(0);
-      relay.start(leftover);
+      await this.serve(id, hello, { identity: answer.identity, connection: answer.connection, clientAddr, protocol: 'mysql', auth: hello.credential.kind === 'native' ? 'mysql_native_password' : 'token', refuse });
     } catch (e) {
       const err = e as Error;
       const seq = hello?.nextSeq ?? 1;
@@ -205,6 +153,76 @@ export class MysqlFrontDoor {
         refuse(seq, 1815, 'HY000', 'warden: internal error');
       }
     }
+  }
+
+  /**
+   * An in-process client (the MCP tools, `warden exec`): a byte stream inside the gateway, a
+   * caller the gateway already admitted; the session records its real front door.
+   */
+  async attach(stream: Duplex, a: { identity: Identity; connection: MysqlConnectionConfig; protocol: Protocol; clientAddr: string; observer?: SessionObserver }): Promise<void> {
+    const id = this.newId();
+    let hello: Omit<CallerHello, 'credential'> | null = null;
+    const refuse = (seq: number, code: number, sqlState: string, message: string) => {
+      if (stream.writable) stream.end(errPacket(seq & 0xff, code, sqlState, message));
+      hello?.reader.detach();
+    };
+    try {
+      hello = await greetInProcess(stream, { connectionId: id, version: this.version });
+      await this.serve(id, hello, { ...a, auth: 'in-process', refuse });
+    } catch (e) {
+      const err = e as Error;
+      refuse(hello?.nextSeq ?? 1, err instanceof ProtocolError ? err.code : 1815, 'HY000', `warden: ${err.message}`);
+    }
+  }
+
+  /** An admitted caller: the gateway's own session to the target, the pipeline's session, the relay. */
+  private async serve(
+    id: number,
+    hello: Omit<CallerHello, 'credential'>,
+    a: { identity: Identity; connection: MysqlConnectionConfig; clientAddr: string; protocol: Protocol; auth: string; observer?: SessionObserver; refuse(seq: number, code: number, sqlState: string, message: string): void },
+  ): Promise<void> {
+    const { identity, connection } = a;
+    const seq = hello.nextSeq;
+    const database = hello.database ?? connection.database ?? null;
+    let upstream;
+    try {
+      const stream = await this.deps.dial(connection);
+      upstream = await connectUpstream(stream, {
+        host: connection.host, user: connection.user, password: connection.password, database, tls: upstreamTls(connection),
+        clientCapabilities: hello.capabilities, charset: hello.charset,
+        attributes: new Map([['program_name', `warden (${hello.attributes.get('program_name') ?? 'client'})`], ['warden_identity', identity.name]]),
+      });
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
+      const code = e instanceof MysqlUpstreamError && e.code ? e.code : 2003;
+      return a.refuse(seq, code, e instanceof MysqlUpstreamError && e.sqlState ? e.sqlState : 'HY000', `warden: cannot reach connection "${connection.name}": ${msg}`);
+    }
+    this.version = upstream.greeting.version;
+    const session = await this.deps.openSession({
+      identity, connection: connection.name, connectionType: 'mysql', protocol: a.protocol, clientAddr: a.clientAddr,
+      attributes: {
+        tls: String(hello.tls), upstreamTls: String(upstream.tls), database: database ?? '',
+        program_name: hello.attributes.get('program_name') ?? '', connectionId: String(id), auth: a.auth,
+      },
+    }, { observer: a.observer });
+    const leftover = hello.reader.detach();
+    hello.socket.write(framePacket(encodeOk({ status: upstream.status }), seq));
+    const dialect = /mariadb/i.test(upstream.greeting.version) ? 'mariadb' : 'mysql';
+    const relay: MysqlRelay = new MysqlRelay(hello.socket, upstream.socket, session, {
+      maxMessageBytes: this.deps.maxMessageBytes,
+      limits: this.deps.limits,
+      deprecateEof: (hello.capabilities & CLIENT.DEPRECATE_EOF) !== 0,
+      localFiles: (hello.capabilities & upstream.capabilities & CLIENT.LOCAL_FILES) !== 0,
+      dialect,
+      killTarget: (target, by) => this.killTarget(target, by, connection.name),
+      onClose: (reason) => {
+        this.live.delete(id);
+        void session.end(reason);
+      },
+    });
+    this.live.set(id, { relay, upstreamId: upstream.greeting.connectionId, subject: identity.subject, connection: connection.name });
+    relay.start(leftover);
   }
 
   /** A KILL of gateway connection `id`: the same caller's session on the same connection only. */

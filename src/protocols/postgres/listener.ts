@@ -7,8 +7,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Identity } from '../../identity/types.ts';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
-import type { Session } from '../../session/session.ts';
-import type { SessionInfo, TargetFacts } from '../../session/types.ts';
+import type { OpenSession, Protocol, SessionObserver } from '../../session/types.ts';
+import type { AdmissionAnswer, AdmissionCredential } from '../../session/admission.ts';
+import { postgresRefusal } from './admission-codes.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
 import { HandshakeReader } from './handshake-reader.ts';
 import { decodeBackend, decodeStartup, encodeBackend, encodeStartup, fatalResponse } from './messages.ts';
@@ -18,16 +19,6 @@ import { CancelRegistry } from './cancel.ts';
 import { PostgresRelay } from './relay.ts';
 import { catalogQueryOver, TableCatalog, type CatalogQuery } from './catalog.ts';
 import { FunctionCatalog, SessionFunctions } from './functions.ts';
-
-/** Refusal of a caller, with the SQLSTATE a Postgres client expects. */
-export class AdmissionError extends Error {
-  constructor(
-    message: string,
-    readonly sqlstate = '28000',
-  ) {
-    super(message);
-  }
-}
 
 /** The deadline and slot of one connection until it is admitted. */
 interface HandshakeGuard {
@@ -39,8 +30,8 @@ interface HandshakeGuard {
 
 export interface PostgresFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
-  admit(req: { token: string; connection: string; clientAddr: string }): Promise<{ identity: Identity; connection: PostgresConnectionConfig }>;
-  openSession(info: Omit<SessionInfo, 'id' | 'startedAt'>, target?: TargetFacts): Promise<Session>;
+  admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<PostgresConnectionConfig>>;
+  openSession: OpenSession;
   /** do the rules (or masking) of this connection read schemas, so the session's search_path must be known? */
   searchPathMatters?(connection: PostgresConnectionConfig): boolean;
   /** a byte stream to the target, through the connection's agent */
@@ -200,65 +191,14 @@ export class PostgresFrontDoor {
       if (pw.type !== 0x70) throw new ProtocolError('expected a password message');
       const token = pw.payload.toString('utf8').replace(/\0$/, '');
 
-      let admitted;
-      try {
-        admitted = await this.deps.admit({ token, connection: connectionName, clientAddr });
-      } catch (e) {
-        if (e instanceof AdmissionError) return refuse(e.sqlstate, `warden: ${e.message}`);
-        throw e;
+      const answer = await this.deps.admit({ credential: { kind: 'token', token }, connection: connectionName, clientAddr });
+      if (!answer.ok) {
+        const r = postgresRefusal(answer.refusal);
+        return refuse(r.sqlstate, `warden: ${r.message}`);
       }
       guard.admitted();
-      const { identity, connection } = admitted;
-      const passed: Record<string, string> = {};
-      for (const [k, v] of Object.entries(params)) if (PASSED_PARAMS.has(k)) passed[k] = v;
-
-      let upstream;
-      try {
-        upstream = await this.connectTarget(connection, passed);
-      } catch (e) {
-        const msg = e instanceof UpstreamError && e.fields?.M ? `the target refused the connection: ${e.fields.M}` : (e as Error).message;
-        this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
-        return refuse(e instanceof UpstreamError && e.fields?.C ? e.fields.C : '08006', `warden: cannot reach connection "${connection.name}": ${msg}`);
-      }
-
-      const functions = this.functionsFor(connection);
-      const sessionFunctions = new SessionFunctions(functions);
-      const session = await this.deps.openSession({
-        identity, connection: connection.name, connectionType: 'postgres', protocol: 'postgres', clientAddr,
-        attributes: { tls: String(socket !== raw), upstreamTls: String(upstream.tls), application_name: params.application_name ?? '', database: params.database ?? '' },
-      }, sessionFunctions);
-      const upstreamKey = { pid: upstream.pid, key: upstream.key };
-      const ticket = this.cancels.register({
-        cancel: async () => {
-          const s = await this.deps.dial(connection);
-          s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
-        },
-      });
-
-      const leftover = reader.detach();
-      socket.write(Buffer.concat([
-        encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }),
-        ...upstream.announced,
-        encodeBackend({ type: 'BackendKeyData', pid: ticket.pid, key: ticket.key }),
-        encodeBackend({ type: 'ReadyForQuery', status: 'I' }),
-      ]));
       if (raw !== socket) raw.setNoDelay(true);
-      const relay: PostgresRelay = new PostgresRelay(socket, upstream.socket, session, {
-        maxMessageBytes: this.deps.maxMessageBytes,
-        limits: this.deps.limits,
-        catalog: session.masker?.enabled ? this.catalogFor(connection) : null,
-        functions: { catalog: functions, session: sessionFunctions },
-        trackSearchPath: this.deps.searchPathMatters?.(connection) ?? false,
-        startupSearchPath: passed.search_path !== undefined,
-        backslashQuotes: announcedOff(upstream.announced, 'standard_conforming_strings'),
-        onClose: (reason) => {
-          this.relays.delete(relay);
-          ticket.release();
-          void session.end(reason);
-        },
-      });
-      this.relays.add(relay);
-      relay.start(leftover);
+      await this.serve(socket, reader, { identity: answer.identity, connection: answer.connection, params, clientAddr, protocol: 'postgres', tls: socket !== raw, refuse });
     } catch (e) {
       const err = e as Error;
       if (err instanceof ProtocolError) refuse(err.code, `warden: ${err.message}`);
@@ -268,6 +208,91 @@ export class PostgresFrontDoor {
         refuse('XX000', `warden: internal error`);
       }
     }
+  }
+
+  /**
+   * An in-process client (the MCP tools, `warden exec`): a byte stream inside the gateway, a
+   * caller the gateway already admitted. The client's startup message is read for its
+   * parameters; no password is asked. The session records its real front door.
+   */
+  async attach(stream: Duplex, a: { identity: Identity; connection: PostgresConnectionConfig; protocol: Protocol; clientAddr: string; observer?: SessionObserver }): Promise<void> {
+    const reader = new HandshakeReader(stream, 64 * 1024);
+    const refuse = (sqlstate: string, message: string) => {
+      if (stream.writable) stream.end(fatalResponse(sqlstate, message));
+      reader.detach();
+    };
+    try {
+      const m = await reader.message(false);
+      const startup = decodeStartup(m.payload, 0, m.payload.length);
+      if (startup.type !== 'Startup') throw new ProtocolError('expected a startup message');
+      await this.serve(stream, reader, { ...a, params: startup.params, tls: false, refuse });
+    } catch (e) {
+      const err = e as Error;
+      refuse(err instanceof ProtocolError ? err.code : 'XX000', `warden: ${err.message}`);
+    }
+  }
+
+  /** Cancel the statement running in the session whose client was given this key (an in-process client's timeout). */
+  async cancel(pid: number, key: number): Promise<void> {
+    await this.cancels.lookup(pid, key)?.cancel();
+  }
+
+  /** An admitted caller: the gateway's own session to the target, the pipeline's session, the relay. */
+  private async serve(
+    socket: Duplex,
+    reader: HandshakeReader,
+    a: { identity: Identity; connection: PostgresConnectionConfig; params: Record<string, string>; clientAddr: string; protocol: Protocol; tls: boolean; observer?: SessionObserver; refuse(sqlstate: string, message: string): void },
+  ): Promise<void> {
+    const { identity, connection, params } = a;
+    const passed: Record<string, string> = {};
+    for (const [k, v] of Object.entries(params)) if (PASSED_PARAMS.has(k)) passed[k] = v;
+
+    let upstream;
+    try {
+      upstream = await this.connectTarget(connection, passed);
+    } catch (e) {
+      const msg = e instanceof UpstreamError && e.fields?.M ? `the target refused the connection: ${e.fields.M}` : (e as Error).message;
+      this.deps.log.warn({ connection: connection.name, err: msg }, 'upstream connection failed');
+      return a.refuse(e instanceof UpstreamError && e.fields?.C ? e.fields.C : '08006', `warden: cannot reach connection "${connection.name}": ${msg}`);
+    }
+
+    const functions = this.functionsFor(connection);
+    const sessionFunctions = new SessionFunctions(functions);
+    const session = await this.deps.openSession({
+      identity, connection: connection.name, connectionType: 'postgres', protocol: a.protocol, clientAddr: a.clientAddr,
+      attributes: { tls: String(a.tls), upstreamTls: String(upstream.tls), application_name: params.application_name ?? '', database: params.database ?? '' },
+    }, { target: sessionFunctions, observer: a.observer });
+    const upstreamKey = { pid: upstream.pid, key: upstream.key };
+    const ticket = this.cancels.register({
+      cancel: async () => {
+        const s = await this.deps.dial(connection);
+        s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
+      },
+    });
+
+    const leftover = reader.detach();
+    socket.write(Buffer.concat([
+      encodeBackend({ type: 'Authentication', code: 0, data: Buffer.alloc(0) }),
+      ...upstream.announced,
+      encodeBackend({ type: 'BackendKeyData', pid: ticket.pid, key: ticket.key }),
+      encodeBackend({ type: 'ReadyForQuery', status: 'I' }),
+    ]));
+    const relay: PostgresRelay = new PostgresRelay(socket, upstream.socket, session, {
+      maxMessageBytes: this.deps.maxMessageBytes,
+      limits: this.deps.limits,
+      catalog: session.masker?.enabled ? this.catalogFor(connection) : null,
+      functions: { catalog: functions, session: sessionFunctions },
+      trackSearchPath: this.deps.searchPathMatters?.(connection) ?? false,
+      startupSearchPath: passed.search_path !== undefined,
+      backslashQuotes: announcedOff(upstream.announced, 'standard_conforming_strings'),
+      onClose: (reason) => {
+        this.relays.delete(relay);
+        ticket.release();
+        void session.end(reason);
+      },
+    });
+    this.relays.add(relay);
+    relay.start(leftover);
   }
 
   /** The gateway's own session to the target: through its agent, with the connection's credentials. */

@@ -1,0 +1,94 @@
+// An in-process client of the MySQL door (MCP tools, `warden exec`): the mysql2 driver over an
+// in-process pipe into the same relay a network client gets, for a caller the gateway has
+// already admitted. Values come back as the text the target sent (what the masker saw and
+// the record holds). A statement past its time is stopped the way a client does it: KILL
+// QUERY on a second session of the same caller, judged and recorded like any command.
+import mysql from 'mysql2';
+import type { Identity } from '../../identity/types.ts';
+import type { MysqlConnectionConfig } from '../../config/schema.ts';
+import type { Protocol, SessionObserver } from '../../session/types.ts';
+import { inProcessPipe } from '../in-process-pipe.ts';
+import { StatementTimeout, TargetError, type InProcessSession, type QueryCaps, type RunRows } from '../engine.ts';
+import type { MysqlFrontDoor } from './listener.ts';
+
+interface MysqlError {
+  message?: string;
+  code?: string;
+  errno?: number;
+  sqlState?: string;
+  sqlMessage?: string;
+}
+
+type Attach = { identity: Identity; connection: MysqlConnectionConfig; protocol: Protocol; clientAddr: string; observer: SessionObserver };
+
+function connect(door: MysqlFrontDoor, a: Attach): Promise<mysql.Connection> {
+  const [client, server] = inProcessPipe();
+  const conn = mysql.createConnection({
+    stream: client as never, user: a.connection.name, password: '', database: a.connection.database, rowsAsArray: true,
+    // every value as the text the target sent; a binary value is read as latin1 so no byte is lost
+    typeCast: (field) => (field.type === 'BLOB' || field.type === 'GEOMETRY' ? (field.buffer()?.toString('latin1') ?? null) : field.string()),
+    multipleStatements: false, connectAttributes: { program_name: `warden-${a.protocol}` },
+  } as mysql.ConnectionOptions);
+  void door.attach(server, a);
+  return new Promise((resolve, reject) => conn.connect((e) => (e ? reject(e) : resolve(conn))));
+}
+
+export async function openMysqlInProcess(door: MysqlFrontDoor, a: Attach): Promise<InProcessSession> {
+  const conn = await connect(door, a);
+  let closed = false;
+  conn.on('error', () => (closed = true));
+  conn.on('end', () => (closed = true));
+
+  const kill = async () => {
+    const killer = await connect(door, { ...a, observer: {} });
+    await killer.promise().query(`KILL QUERY ${conn.threadId}`).catch(() => {});
+    killer.destroy();
+  };
+
+  const query = (sql: string, params: unknown[] | undefined, caps: QueryCaps): Promise<RunRows> =>
+    new Promise((resolve, reject) => {
+      const rows: (string | null)[][] = [];
+      let columns: RunRows['columns'] = [];
+      let bytes = 0;
+      let seen = 0;
+      let truncated = false;
+      let timedOut = false;
+      let status: { affectedRows?: number; info?: string } | null = null;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        void kill().catch(() => {});
+      }, caps.timeoutMs);
+      const q = conn.query(params?.length ? mysql.format(sql, params as never) : sql);
+      q.on('fields', (fields: { name: string; columnType?: number; type?: number }[]) => (columns = fields.map((f) => ({ name: f.name, type: Number(f.columnType ?? f.type ?? 0) }))));
+      q.on('result', (row: unknown) => {
+        if (!Array.isArray(row)) return void (status = row as typeof status);
+        seen++;
+        if (truncated || rows.length >= caps.maxRows) return void (truncated = true);
+        const size = row.reduce((n: number, v: string | null) => n + (v === null ? 4 : Buffer.byteLength(v)), 0);
+        if (bytes + size > caps.maxBytes) return void (truncated = true);
+        bytes += size;
+        rows.push(row as (string | null)[]);
+      });
+      q.on('error', (e: MysqlError) => {
+        clearTimeout(timer);
+        if (timedOut && e.errno === 1317) return reject(new StatementTimeout(`the statement ran longer than ${caps.timeoutMs} ms and was stopped`));
+        reject(new TargetError(e.sqlMessage ?? e.message ?? String(e), e.sqlState ?? e.code ?? null));
+      });
+      q.on('end', () => {
+        clearTimeout(timer);
+        if (timedOut && !columns.length && !status) return reject(new StatementTimeout(`the statement ran longer than ${caps.timeoutMs} ms and was stopped`));
+        resolve({ columns, rows, rowCount: columns.length ? seen : (status?.affectedRows ?? 0), truncated, command: columns.length ? 'SELECT' : 'OK' });
+      });
+    });
+
+  return {
+    query,
+    get closed() {
+      return closed;
+    },
+    async close() {
+      closed = true;
+      await new Promise<void>((resolve) => conn.end(() => resolve()));
+    },
+  };
+}
