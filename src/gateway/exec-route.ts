@@ -1,34 +1,26 @@
-// POST /api/v1/exec: one command on a connection, as the caller, through the same
-// pipeline as psql. Like the MCP tools, it reaches the database only through the
-// gateway's own Postgres listener with the caller's own token, so identity, access,
-// rules, reviews, recording and masking all apply, and the session is the caller's.
-// `warden exec <connection> -c "<command>"` is its client.
+// POST /api/v1/exec: one command on a connection, as the caller, through the same pipeline
+// as psql or mysql: admission, rules, reviews, recording and masking, run in-process on the
+// connection's engine (any SQL engine: Postgres, MySQL), in a session of its own recorded
+// with front door `exec`. `warden exec <connection> -c "<command>"` is its client.
 //
-// The bearer is authenticated here first, against the caller's own address: the Postgres
-// door sees every exec coming from loopback, so a flood of bad tokens sent through it would
-// rate-limit 127.0.0.1 for every local caller while the sender's address went free.
+// The bearer is authenticated here, against the caller's own address, so rate limits count
+// the sender and not the gateway.
 import type { FastifyInstance } from 'fastify';
 import { bearerToken } from '../identity/bearer.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
-import { PgBridge, StatementTimeout } from '../mcp/pg-bridge.ts';
-import { classifyPgError } from '../mcp/refusals.ts';
+import type { InProcessExecutor } from './executor.ts';
 import { HttpError } from './http-api.ts';
 
 /** What one exec may return and how long it may run: a terminal's worth, not an export. */
 const CAPS = { maxRows: 10_000, maxBytes: 16 << 20, timeoutMs: 5 * 60_000 };
 
 export interface ExecRouteDeps {
-  /** the gateway's Postgres listener */
-  postgres: { host: string; port: number };
+  executor: InProcessExecutor;
   /** the identity check with the caller's address (rate limits count that address) */
   authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
 }
 
-export function mountExecRoute(app: FastifyInstance, deps: ExecRouteDeps): { close(): Promise<void> } {
-  const { postgres } = deps;
-  // idleMs 0: each exec is its own session, closed when its command is done.
-  const bridge = new PgBridge({ ...postgres, idleMs: 0, applicationName: 'warden-exec' });
-
+export function mountExecRoute(app: FastifyInstance, deps: ExecRouteDeps): void {
   app.post('/api/v1/exec', async (req, reply) => {
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new HttpError(401, 'missing bearer token');
@@ -38,26 +30,31 @@ export function mountExecRoute(app: FastifyInstance, deps: ExecRouteDeps): { clo
     const who = await deps.authenticate(token, req.ip);
     if (!who.ok && who.reason === 'rate_limited') throw new HttpError(429, 'too many failed attempts; try again later');
     if (!who.ok) throw new HttpError(401, 'invalid or expired token');
-    try {
-      const r = await bridge.query(token, b.connection, b.command, undefined, CAPS);
-      return { columns: r.columns, rows: r.rows, rowCount: r.rowCount, truncated: r.truncated, command: r.command };
-    } catch (e) {
-      if (e instanceof StatementTimeout) throw new HttpError(408, e.message);
-      const r = classifyPgError(e);
-      // Refusals say what happened; nothing ran in any of them (the pipeline refuses before forwarding).
-      switch (r.kind) {
-        case 'auth':
-          throw new HttpError(401, r.reason);
-        case 'access':
-          throw new HttpError(403, r.reason);
-        case 'blocked':
-          return reply.status(403).send({ error: `blocked: ${r.reason}`, blocked: true });
-        case 'review':
-          return reply.status(202).send({ error: r.message, reviewId: r.reviewId });
-        case 'sql':
-          return reply.status(422).send({ error: r.message, code: r.code, detail: r.detail, hint: r.hint });
-      }
+    const o = await deps.executor.run({ identity: who.identity, connection: b.connection, sql: b.command, caps: CAPS, frontDoor: 'exec', clientAddr: `${req.ip}:${req.socket.remotePort ?? 0}` });
+    if (o.ok) {
+      const r = o.result;
+      return { columns: r.columns, rows: r.rows, rowCount: r.rowCount, truncated: r.truncated, command: r.command, maskedColumns: o.maskedColumns, session: o.sessionId };
+    }
+    // Refusals say what happened; nothing ran in any of them (the pipeline refuses before forwarding).
+    const r = o.refusal;
+    switch (r.kind) {
+      case 'rate_limited':
+        throw new HttpError(429, r.message);
+      case 'bad_credential':
+        throw new HttpError(401, r.message);
+      case 'unknown_connection':
+      case 'access_denied':
+        throw new HttpError(403, r.message);
+      case 'blocked':
+        return reply.status(403).send({ error: `blocked: ${r.message}`, blocked: true });
+      case 'review':
+        return reply.status(202).send({ error: r.message, reviewId: r.reviewId });
+      case 'timeout':
+        throw new HttpError(408, r.message);
+      case 'unreachable':
+        throw new HttpError(502, r.message);
+      case 'target':
+        return reply.status(422).send({ error: r.message, code: r.code, detail: r.detail, hint: r.hint });
     }
   });
-  return { close: () => bridge.close() };
 }

@@ -18,9 +18,9 @@ import { toWebRequest } from '@modelcontextprotocol/node';
 import type { Identity } from '../identity/types.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
 import type { ReviewDesk } from '../reviews/desk.ts';
-import type { QueryCaps } from './pg-bridge.ts';
-import { PgBridge } from './pg-bridge.ts';
-import { buildMcpServer } from './tools.ts';
+import type { QueryCaps } from '../protocols/engine.ts';
+import type { InProcessExecutor } from '../gateway/executor.ts';
+import { buildMcpServer, type DescribeQuery } from './tools.ts';
 import { bearerToken } from '../identity/bearer.ts';
 
 export interface McpHttpDeps {
@@ -28,8 +28,10 @@ export interface McpHttpDeps {
   authenticate(token: string, clientAddr: string, audience: string): Promise<AuthOutcome>;
   connections(who: Identity): Record<string, unknown>[];
   desk: ReviewDesk;
-  /** the gateway's Postgres listener: the only way the tools reach a database */
-  postgres: { host: string; port: number };
+  /** the tools' only way to a target: the pipeline in-process, as the caller */
+  executor: InProcessExecutor;
+  /** the catalogue query of a connection's engine (null: no such connection) */
+  describe: DescribeQuery;
   /** the gateway's public base URL (for the resource identifier and metadata URL) */
   baseUrl(): string;
   /** `auth.oidc.issuer`, when an IdP is configured */
@@ -40,10 +42,6 @@ export interface McpHttpDeps {
   /** extra allowed Origins (full origins or hostnames); loopback is always allowed */
   allowedOrigins: string[];
   caps: QueryCaps;
-  idleMs: number;
-  /** columns masked in the last result of the session opened as `warden-mcp <tag>` */
-  maskedColumns(tag: string): Promise<string[]>;
-  forgetSession(tag: string): void;
   /** annotations of the run tool for this caller, derived from its rules */
   hints(who: Identity): { readOnly: boolean; destructive: boolean };
   version: string;
@@ -65,14 +63,14 @@ export function originAllowed(origin: string | undefined, allowed: string[]): bo
 }
 
 export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Promise<void> } {
-  const bridge = new PgBridge({ ...deps.postgres, idleMs: deps.idleMs, onClosed: (tag) => deps.forgetSession(tag) });
   const resource = () => deps.resource ?? `${deps.baseUrl()}/mcp`;
   const metadataUrl = () => `${deps.baseUrl()}${METADATA_PATH}/mcp`;
 
   const handler = createMcpHandler((ctx: McpRequestContext) => {
     const who = ctx.authInfo?.extra?.identity as Identity | undefined;
     if (!who || !ctx.authInfo) throw new Error('unauthenticated MCP request reached the tools');
-    return buildMcpServer({ identity: who, token: ctx.authInfo.token, bridge, desk: deps.desk, connections: deps.connections, maskedColumns: deps.maskedColumns, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
+    const clientAddr = (ctx.authInfo.extra?.clientAddr as string | undefined) ?? '';
+    return buildMcpServer({ identity: who, sessionKey: ctx.authInfo.token, clientAddr, executor: deps.executor, describe: deps.describe, desk: deps.desk, connections: deps.connections, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
   }, { onerror: (e) => deps.log.debug({ err: e.message }, 'mcp request refused') });
 
   const metadata = async () => ({
@@ -101,7 +99,7 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
       const o = await deps.authenticate(token, req.ip, resource());
       if (!o.ok && o.reason === 'rate_limited') return reply.status(429).send({ error: 'too many failed attempts; try again later' });
       if (!o.ok) return challenge(reply, 'invalid_token', 'the token is invalid or expired');
-      const authInfo = { token, clientId: o.identity.name, scopes: [], extra: { identity: o.identity } };
+      const authInfo = { token, clientId: o.identity.name, scopes: [], extra: { identity: o.identity, clientAddr: `${req.ip}:${req.socket.remotePort ?? 0}` } };
       const ac = new AbortController();
       reply.raw.on('close', () => ac.abort());
       const res = await handler.fetch(await toWebRequest(req.raw, req.body, { signal: ac.signal }), { authInfo, parsedBody: req.body });
@@ -113,7 +111,6 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
   return {
     close: async () => {
       await handler.close();
-      await bridge.close();
     },
   };
 }

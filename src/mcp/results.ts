@@ -4,7 +4,7 @@
 // itself off as instructions; the notice before the fence says to treat it as data.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { QueryOutcome } from './pg-bridge.ts';
+import type { RunRows } from '../protocols/engine.ts';
 
 export const runOutputSchema = z.object({
   columns: z.array(z.object({ name: z.string(), type: z.number().int() })),
@@ -19,7 +19,7 @@ export type RunOutput = z.infer<typeof runOutputSchema>;
 /** Longest cell shown in the text form; structured content keeps the whole value. */
 const CELL_CHARS = 200;
 
-export function runOutput(r: QueryOutcome, maskedColumns: string[]): RunOutput {
+export function runOutput(r: RunRows, maskedColumns: string[]): RunOutput {
   return { columns: r.columns, rows: r.rows, rowCount: r.rowCount, truncated: r.truncated, maskedColumns };
 }
 

@@ -1,6 +1,7 @@
 // The tool surface: list_connections, describe_connection, run, explain, review_status,
-// wait_for_review, request_access. Statements go through PgBridge (the gateway's own
-// Postgres door, as the caller), review questions go to the review desk as the caller.
+// wait_for_review, request_access. Statements go through the in-process executor (admission,
+// the pipeline and the connection's engine, as the caller); review questions go to the review
+// desk as the caller.
 // Descriptions are terse on purpose: tools/list is paid for in every agent's context.
 import { z } from 'zod';
 import { McpServer, inputRequired, type CallToolResult, type InputRequiredResult } from '@modelcontextprotocol/server';
@@ -8,21 +9,26 @@ import type { Identity } from '../identity/types.ts';
 import { ReviewError, type ReviewDesk } from '../reviews/desk.ts';
 import type { Review } from '../reviews/types.ts';
 import { parseDuration } from '../config/duration.ts';
-import { classifyPostgres } from '../sql/postgres.ts';
-import { StatementTimeout, type PgBridge, type QueryCaps, type QueryOutcome } from './pg-bridge.ts';
-import { classifyPgError, refusalText, type Refusal } from './refusals.ts';
+import { classifierFor } from '../policy/guard.ts';
+import type { Detail, QueryCaps } from '../protocols/engine.ts';
+import type { ExecOutcome, ExecRefusal, InProcessExecutor } from '../gateway/executor.ts';
+import { refusalText } from './refusals.ts';
 import { runOutput, runOutputSchema, runText } from './results.ts';
-import { describeSql, describeText, namePattern } from './describe.ts';
+import { DESCRIBE_LIMIT, describeText, namePattern } from './describe.ts';
+
+/** The catalogue query of a connection's engine; null when there is no such connection. */
+export type DescribeQuery = (connection: string, detail: Detail, pattern: string, limit: number) => { sql: string; params: unknown[] } | null;
 
 export interface ToolDeps {
   identity: Identity;
-  /** the caller's bearer token: the password of its own pipeline session, never sent to a target */
-  token: string;
-  bridge: PgBridge;
+  /** what ties stateless MCP requests into one recorded session (the caller's credential) */
+  sessionKey: string;
+  /** the caller's address, for the record */
+  clientAddr: string;
+  executor: InProcessExecutor;
+  describe: DescribeQuery;
   desk: ReviewDesk;
   connections(who: Identity): Record<string, unknown>[];
-  /** columns the pipeline masked in the last result of the session with this tag */
-  maskedColumns(sessionTag: string): Promise<string[]>;
   caps: QueryCaps;
   /** what the caller's rules allow, for the run tool's annotations (informative only) */
   hints: { readOnly: boolean; destructive: boolean };
@@ -34,17 +40,11 @@ const conn = z.string().describe('connection name (list_connections)');
 export function buildMcpServer(d: ToolDeps, info: { name: string; version: string }): McpServer {
   const server = new McpServer(info, { capabilities: { tools: {} } });
 
-  const exec = async (connection: string, sql: string, params?: unknown[]): Promise<QueryOutcome | Refusal | StatementTimeout> => {
-    try {
-      return await d.bridge.query(d.token, connection, sql, params, d.caps);
-    } catch (e) {
-      if (e instanceof StatementTimeout) return e;
-      return classifyPgError(e);
-    }
-  };
-  const failed = (r: Refusal | StatementTimeout, connection: string): CallToolResult =>
-    r instanceof StatementTimeout ? text(`${r.message}. Nothing more is returned; narrow the statement (LIMIT, WHERE) and retry.`, true) : text(refusalText(r, connection), true);
-  const isOutcome = (r: QueryOutcome | Refusal | StatementTimeout): r is QueryOutcome => 'rows' in r;
+  type Rows = Extract<ExecOutcome, { ok: true }>;
+  const exec = (connection: string, sql: string, params?: unknown[]): Promise<ExecOutcome> =>
+    d.executor.run({ identity: d.identity, connection, sql, params, caps: d.caps, frontDoor: 'mcp', clientAddr: d.clientAddr, sessionKey: d.sessionKey });
+  const failed = (r: ExecRefusal, connection: string): CallToolResult => text(refusalText(r, connection), true);
+  const isRows = (r: ExecOutcome): r is Rows => r.ok;
 
   server.registerTool('list_connections', {
     description: 'Connections you may use, with type and description.',
@@ -60,9 +60,11 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     inputSchema: z.object({ connection: conn, detail: z.enum(['names', 'summary', 'full']).default('summary'), filter: z.string().optional() }),
     annotations: { readOnlyHint: true },
   }, async ({ connection, detail, filter }) => {
-    const r = await exec(connection, describeSql(detail), [namePattern(filter)]);
-    if (!isOutcome(r)) return failed(r, connection);
-    return text(describeText(detail, r.rows).text);
+    const q = d.describe(connection, detail, namePattern(filter), DESCRIBE_LIMIT + 1);
+    if (!q) return failed({ kind: 'unknown_connection', message: `no connection named "${connection}"` }, connection);
+    const r = await exec(connection, q.sql, q.params);
+    if (!isRows(r)) return failed(r.refusal, connection);
+    return text(describeText(detail, r.result.rows).text);
   });
 
   server.registerTool('run', {
@@ -71,12 +73,13 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     outputSchema: runOutputSchema,
     annotations: { readOnlyHint: d.hints.readOnly, destructiveHint: d.hints.destructive, openWorldHint: false },
   }, async ({ connection, sql }, ctx): Promise<CallToolResult | InputRequiredResult> => {
-    const r = await exec(connection, sql);
-    if (isOutcome(r)) {
-      const out = runOutput(r, r.columns.length ? await d.maskedColumns(r.sessionTag) : []);
-      return { content: [{ type: 'text', text: runText(out, r.command, d.caps) }], structuredContent: out };
+    const o = await exec(connection, sql);
+    if (isRows(o)) {
+      const out = runOutput(o.result, o.maskedColumns);
+      return { content: [{ type: 'text', text: runText(out, o.result.command, d.caps) }], structuredContent: out };
     }
-    if (r instanceof StatementTimeout || r.kind !== 'review') return failed(r, connection);
+    const r = o.refusal;
+    if (r.kind !== 'review') return failed(r, connection);
     // Held: nothing ran. A client that can show its user a prompt is asked to send them to the
     // approver; whatever the answer, the statement only runs on a later identical `run` after
     // an approver approved it (the desk hands an approval out exactly once).
@@ -102,12 +105,15 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     const stmt = sql.trim().replace(/;\s*$/, '');
     // One statement, judged on the real parser: `select 1; delete ...` would otherwise
     // run its second statement under the cover of EXPLAIN.
-    const parsed = classifyPostgres(stmt);
+    const type = d.connections(d.identity).find((c) => c.name === connection)?.type;
+    const classify = classifierFor(String(type ?? 'postgres'));
+    if (!classify) return text(`explain is for SQL connections; "${connection}" is not one.`, true);
+    const parsed = classify({ text: stmt });
     if (parsed.error || parsed.statements.length !== 1) return text('explain takes exactly one SQL statement.', true);
     if (parsed.statements[0]!.kind === 'explain') return text('Pass the statement itself, without EXPLAIN; ANALYZE is never used here.', true);
     const r = await exec(connection, `EXPLAIN ${stmt}`);
-    if (!isOutcome(r)) return failed(r, connection);
-    return text(r.rows.map((row) => row[0]).join('\n'));
+    if (!isRows(r)) return failed(r.refusal, connection);
+    return text(r.result.rows.map((row) => row.map((v) => v ?? 'NULL').join('\t')).join('\n'));
   });
 
   server.registerTool('review_status', {
