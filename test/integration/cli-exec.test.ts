@@ -1,12 +1,13 @@
 // `warden exec <connection> -c "<command>"`: one command through the gateway's pipeline as
-// the caller, over POST /api/v1/exec (which reaches the database only through the
-// gateway's own Postgres door). Rules, reviews, masking and recording apply as for psql.
+// the caller, over POST /api/v1/exec (run in-process on the connection's engine, Postgres or
+// MySQL). Rules, reviews, masking and recording apply as for psql; the session's record names
+// its front door, `exec`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
+import { startTestGateway, localPostgres, localMysql, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
 
 const BIN = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
@@ -16,7 +17,7 @@ let token: string;
 
 before(async () => {
   t = await startTestGateway({
-    connections: [localPostgres()],
+    connections: [localPostgres(), localMysql()],
     rules: [
       { name: 'no-drops', match: { kinds: ['drop'] }, action: 'block', message: 'dropping is not allowed here' },
       { name: 'no-where', match: { noWhere: true }, action: 'review', review: { groups: ['approver'] } },
@@ -47,6 +48,7 @@ test('a SELECT prints like psql, masked, and is recorded as the caller\'s sessio
   const sessions = await t.gw.services.listSessions({ limit: 10 });
   const s = sessions.find((x) => x.identityName === 'exec-user')!;
   assert.ok(s, 'the session is the caller\'s');
+  assert.equal(s.protocol, 'exec', 'the record names the real front door');
   const events = (await t.gw.services.getSession(s.id))!.events;
   assert.ok(events.some((e) => e.type === 'command' && /ada\.lovelace/.test(String(e.data.text))));
   assert.doesNotMatch(JSON.stringify(events.filter((e) => e.type === 'result')), /lovelace/);
@@ -55,7 +57,13 @@ test('a SELECT prints like psql, masked, and is recorded as the caller\'s sessio
 test('--json, and a command without rows prints its tag', async () => {
   const j = await warden(['exec', 'local', '-c', 'SELECT 1 AS one', '--json', '--gateway', t.httpUrl]);
   assert.equal(j.code, 0, j.stderr);
-  assert.deepEqual(JSON.parse(j.stdout), { columns: [{ name: 'one', type: 23 }], rows: [['1']], rowCount: 1, truncated: false, command: 'SELECT' });
+  const out = JSON.parse(j.stdout) as Record<string, unknown>;
+  assert.match(String(out.session), /^[0-9a-f-]{36}$/);
+  delete out.session;
+  assert.deepEqual(out, { columns: [{ name: 'one', type: 23 }], rows: [['1']], rowCount: 1, truncated: false, command: 'SELECT', maskedColumns: [] });
+  const masked = JSON.parse((await warden(['exec', 'local', '-c', "SELECT 'ada@example.com' AS email", '--json', '--gateway', t.httpUrl])).stdout) as { rows: string[][]; maskedColumns: string[] };
+  assert.deepEqual(masked.maskedColumns, ['email'], 'which columns the pipeline masked comes as data');
+  assert.doesNotMatch(masked.rows[0]![0]!, /ada@/);
   const tag = await warden(['exec', 'local', '-c', 'CREATE TEMP TABLE scratch (x int)', '--gateway', t.httpUrl]);
   assert.equal(tag.code, 0, tag.stderr);
   assert.equal(tag.stdout.trim(), 'CREATE');
@@ -79,7 +87,7 @@ test('errors: the database\'s own (with SQLSTATE), a bad token, an unknown conne
   assert.match(bad.stderr, /invalid or expired token/); // refused at the HTTP door, before the Postgres door
   const unknown = await warden(['exec', 'nope', '-c', 'SELECT 1', '--gateway', t.httpUrl]);
   assert.equal(unknown.code, 1);
-  assert.match(unknown.stderr, /no postgres connection named "nope"/);
+  assert.match(unknown.stderr, /no connection named "nope"/);
   const missing = await warden(['exec', 'local', '--gateway', t.httpUrl]);
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /--command/);
@@ -91,4 +99,20 @@ test('--config: the gateway is the config\'s http listener', async () => {
   const r = await warden(['exec', 'local', '-c', 'SELECT 7 AS seven', '--config', cfg]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^ seven\n-+\n 7\n\(1 row\)/);
+});
+
+test('MySQL: the same command line runs on a mysql connection, masked, judged, recorded as exec', async () => {
+  const r = await warden(['exec', 'mylocal', '-c', "SELECT 'grace@example.com' AS email, 7 AS n", '--gateway', t.httpUrl]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /grace@/);
+  assert.match(r.stdout, /\| 7\n\(1 row\)/);
+  const blocked = await warden(['exec', 'mylocal', '-c', 'DROP TABLE IF EXISTS nothing_here', '--gateway', t.httpUrl]);
+  assert.equal(blocked.code, 1);
+  assert.match(blocked.stderr, /blocked: .*dropping is not allowed here/);
+  const err = await warden(['exec', 'mylocal', '-c', 'SELECT * FROM mysql.no_such_table', '--gateway', t.httpUrl]);
+  assert.equal(err.code, 1);
+  assert.match(err.stderr, /no_such_table' doesn't exist\nSQLSTATE 42S02/);
+  await t.gw.services.audit.flush();
+  const s = (await t.gw.services.listSessions({ limit: 50 })).filter((x) => x.identityName === 'exec-user' && x.connection === 'mylocal');
+  assert.ok(s.length >= 3 && s.every((x) => x.protocol === 'exec'), JSON.stringify(s));
 });

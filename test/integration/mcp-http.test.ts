@@ -208,4 +208,17 @@ test('each MCP connection is a recorded Warden session tied to the caller', asyn
   const sessions = await t.gw.services.listSessions({ limit: 100, connection: 'db' });
   assert.ok(sessions.length > 0);
   assert.ok(sessions.every((s) => s.identityName === 'agent-1'), JSON.stringify(sessions.map((s) => s.identityName)));
+  assert.ok(sessions.every((s) => s.protocol === 'mcp'), 'the record names the real front door');
+});
+
+test('a network client cannot pass itself off as the MCP server: its session is recorded as postgres', async () => {
+  const token = await t.token(['dev'], 'posing-client');
+  const c = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user: 'db', password: token, database: 'db', application_name: 'warden-mcp 0123456789ab' });
+  await c.connect();
+  await c.query('SELECT 1');
+  await c.end();
+  await t.gw.services.audit.flush();
+  const mine = (await t.gw.services.listSessions({ limit: 100, connection: 'db' })).filter((s) => s.identityName === 'posing-client');
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0]!.protocol, 'postgres');
 });
