@@ -4,9 +4,11 @@
 //   customers/anon the same rows with column names that say nothing (c1, c2...): every text value is scanned
 //   clean          names, prose, numbers, dates as text: no findings, the common case
 // Usage: npm run bench:mask [-- --rows 20000 --seconds 2 --only anon]
-import { compileMasker, type ColumnInfo } from '../src/masking/index.ts';
+import { compileMasker } from '../src/masking/index.ts';
+import type { PgColumn } from '../src/protocols/postgres/value-types.ts';
 import { Rng, generate } from '../src/masking/corpus.ts';
 import { encodeBackend } from '../src/protocols/postgres/messages.ts';
+import { pgResult } from '../test/helpers/pg-masking.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -46,7 +48,7 @@ function cleanRow(r: Rng, i: number): string[] {
   return [String(i), `${r.pick(FIRST)} ${r.pick(LAST)}`, r.pick(['Berlin', 'Lagos', 'Osaka', 'Lima']), prose(r, r.int(4, 20)), `${r.int(0, 99999)}.${r.digits(2)}`, new Date(r.int(1.6e12, 1.8e12)).toISOString(), r.pick(['active', 'churned', 'trial']), String(r.int(1, 500))];
 }
 
-const NAMED: ColumnInfo[] = [
+const NAMED: PgColumn[] = [
   { name: 'id', typeOid: INT8 },
   { name: 'name', typeOid: TEXT },
   { name: 'email', typeOid: TEXT },
@@ -58,8 +60,8 @@ const NAMED: ColumnInfo[] = [
   { name: 'created_at', typeOid: TIMESTAMPTZ },
   { name: 'status', typeOid: TEXT },
 ];
-const ANON: ColumnInfo[] = NAMED.map((c, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
-const CLEAN_TYPED: ColumnInfo[] = [
+const ANON: PgColumn[] = NAMED.map((c, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
+const CLEAN_TYPED: PgColumn[] = [
   { name: 'id', typeOid: INT8 },
   { name: 'name', typeOid: TEXT },
   { name: 'city', typeOid: TEXT },
@@ -69,7 +71,7 @@ const CLEAN_TYPED: ColumnInfo[] = [
   { name: 'status', typeOid: TEXT },
   { name: 'orders', typeOid: INT8 },
 ];
-const CLEAN_ALL_TEXT: ColumnInfo[] = Array.from({ length: 8 }, (_, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
+const CLEAN_ALL_TEXT: PgColumn[] = Array.from({ length: 8 }, (_, i) => ({ name: `c${i + 1}`, typeOid: TEXT }));
 
 const dataRow = (values: string[]): Buffer => encodeBackend({ type: 'DataRow', values: values.map((v) => Buffer.from(v)) });
 
@@ -148,7 +150,7 @@ for (const [label, rows, cols] of [
   const reads = socketReads(rows as string[][]);
   const bytes = reads.reduce((n, r) => n + r.bytes.length, 0);
   measure(label, bytes, () => {
-    const rs = masker.forColumns(cols as ColumnInfo[]);
+    const rs = pgResult(masker, cols as PgColumn[]);
     let changed = 0;
     for (const read of reads) {
       read.bytes.copy(receive);

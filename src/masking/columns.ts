@@ -1,9 +1,10 @@
 // Column rules and column types. A rule matches a column by name glob (`*_token`), by
 // `table.column` or `schema.table.column`; the first matching rule wins, the
-// connection's own rules before the global ones, the built-in ones last. The Postgres
-// type OID says whether a value is text (scan it) or typed (only a rule touches it, and
-// then the replacement must still parse as that type).
+// connection's own rules before the global ones, the built-in ones last. The column's
+// neutral value type (the engine's, value-types.ts) says whether a value is text (scan it)
+// or typed (only a rule touches it, and then the replacement must still parse as that type).
 import type { ColumnRule } from './config.ts';
+import type { TypeClass, ValueType } from './value-types.ts';
 import type { Entity } from './entities.ts';
 import type { Style } from './styles.ts';
 
@@ -26,16 +27,8 @@ export interface ColumnInfo {
    * rule never applies to it: `SELECT ssn || '' AS id` is scanned whatever rule names `id`.
    */
   computed?: boolean;
-  /** Postgres type OID; absent means text */
-  typeOid?: number;
-  /** 0 text, 1 binary (Postgres format code) */
-  format?: number;
-  /**
-   * Binary values are in Postgres's send/recv form, which the masker decodes (numbers,
-   * numeric, arrays, records, ranges, tsvector) or masks whole. Absent (MySQL's binary
-   * protocol): only binary values that are text are read.
-   */
-  pgBinary?: boolean;
+  /** what its values are, in the masker's neutral terms (the engine maps its own types); absent: text */
+  value?: ValueType;
   /**
    * The table columns the value may carry besides its own (a computed column's inputs, a
    * view column's base columns). A mask rule on any of them masks this column as that
@@ -139,93 +132,10 @@ export function maskedSource(sources: readonly ColumnInfo[], rules: readonly Com
       if (rules.some((r) => r.action === 'mask')) return { rule: UNRESOLVED_RULE, source };
       continue;
     }
-    const rule = rules.find((r) => r.test(source) && builtinApplies(r, typeClassOf(source.typeOid)));
+    const rule = rules.find((r) => r.test(source) && builtinApplies(r, source.value?.type ?? 'text'));
     if (rule?.action === 'mask') return { rule, source };
   }
   return null;
 }
 
-export type TypeClass = 'text' | 'array' | 'json' | 'number' | 'bool' | 'date' | 'timestamp' | 'timestamptz' | 'time' | 'uuid' | 'inet' | 'bytes' | 'range' | 'other';
-
-const TYPES = new Map<number, TypeClass>([
-  [25, 'text'], [1043, 'text'], [1042, 'text'], [19, 'text'], [18, 'text'], [705, 'text'], [142, 'text'],
-  // arrays of text, json, xml: scanned as text (labels are valid array elements), replaced whole only by type
-  [1009, 'array'], [1015, 'array'], [1014, 'array'], [199, 'array'], [3807, 'array'], [143, 'array'],
-  // arrays and multiranges of numbers that can hold a card: replaced whole ('{}') when one is found
-  [1016, 'array'], [1022, 'array'], [1231, 'array'], [791, 'array'], [4536, 'array'], [4532, 'array'],
-  [3926, 'range'], [3906, 'range'],
-  [114, 'json'], [3802, 'json'],
-  [20, 'number'], [21, 'number'], [23, 'number'], [26, 'number'], [700, 'number'], [701, 'number'], [1700, 'number'], [790, 'number'],
-  [16, 'bool'],
-  [1082, 'date'], [1114, 'timestamp'], [1184, 'timestamptz'], [1083, 'time'], [1266, 'time'],
-  [2950, 'uuid'],
-  [869, 'inet'], [650, 'inet'], [829, 'inet'], [774, 'inet'],
-  [17, 'bytes'],
-]);
-
-/** First OID a user-defined type (citext, enums, domains) can have. */
-const FIRST_USER_OID = 16384;
-
-export function typeClassOf(oid: number | undefined): TypeClass {
-  if (oid === undefined || oid === 0) return 'text';
-  const t = TYPES.get(oid);
-  if (t) return t;
-  return oid >= FIRST_USER_OID ? 'text' : 'other';
-}
-
-/** Binary-format values whose bytes are UTF-8 text (jsonb after its version byte). */
-export function binaryTextOffset(oid: number | undefined): number {
-  switch (oid) {
-    case 25: case 1043: case 1042: case 19: case 705: case 114: case 142:
-      return 0;
-    case 3802:
-      return 1;
-    default:
-      return -1;
-  }
-}
-
-/** OIDs whose integer range bounds a hashed replacement. */
-export function intBits(oid: number | undefined): number {
-  if (oid === 21) return 15;
-  if (oid === 23 || oid === 26) return 31;
-  return 53;
-}
-
-/**
- * How a value of a type is read for detectors, fail closed: only a type on the allow-list
- * below passes unscanned; everything else (records, composites, arrays, ranges, hstore,
- * tsvector, xml, user and unknown types) is read as text.
- *   pass    - provably carries no text and no number of a card's 13+ digits
- *   number  - a number that can hold a card (int8, numeric, float8, money): its integer
- *             digits go to the numeric detectors, a finding replaces it whole
- *   numbers - a container of such numbers (int8[], numrange...): same, replaced whole
- *   bytes   - bytea: its bytes are the text
- *   text    - anything else: the text form is scanned
- */
-export type ValueKind = 'pass' | 'number' | 'numbers' | 'bytes' | 'text';
-
-// int2/int4/oid/float4 hold at most 10 exact digits (a card has 13 or more, and a phone is
-// only found with its separators); bool, times, uuid, network and system types hold no text.
-const NO_TEXT = [
-  16, 21, 23, 26, 700, 1082, 1083, 1266, 1114, 1184, 1186, 2950, 869, 650, 829, 774, 27, 28, 29, 5069, 3220, 1560, 1562,
-  // their arrays, and ranges/multiranges of them
-  1000, 1005, 1007, 1028, 1021, 1182, 1183, 1270, 1115, 1185, 1187, 2951, 1041, 651, 1040, 775, 1010, 1011, 1012, 271, 3221, 1561, 1563,
-  3904, 3912, 3908, 3910, 4451, 4535, 4533, 4534,
-];
-const KINDS = new Map<number, ValueKind>([
-  ...NO_TEXT.map((oid) => [oid, 'pass'] as const),
-  [20, 'number'], [701, 'number'], [1700, 'number'], [790, 'number'],
-  [1016, 'numbers'], [1022, 'numbers'], [1231, 'numbers'], [791, 'numbers'], [3926, 'numbers'], [3906, 'numbers'], [4536, 'numbers'], [4532, 'numbers'],
-  [17, 'bytes'],
-]);
-
-export function valueKindOf(oid: number | undefined): ValueKind {
-  if (oid === undefined) return 'text';
-  return KINDS.get(oid) ?? 'text';
-}
-
-/** Types whose values never carry text, for decoders reading elements and fields. */
-export function carriesNoText(oid: number): boolean {
-  return KINDS.get(oid) === 'pass';
-}
+export type { TypeClass };

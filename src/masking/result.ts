@@ -9,19 +9,20 @@
 //   bytes - bytea: its bytes are scanned as text and written back in the same format;
 //   decode - a binary value that is not text (record, array, numeric...): read as text,
 //           masked whole on a finding, and masked whole when it cannot be read.
-// Fail closed: only a type that provably carries no text passes (columns.ts, valueKindOf).
+// Fail closed: only a type the engine says provably carries no text passes (value-types.ts).
+// The masker reads a column's neutral value type, never a wire type code; the engine walks
+// its own row format and asks for each value (maskWire, maskText).
 import type { Entity } from './entities.ts';
-import { binaryTextOffset, builtinApplies, guessEntity, maskedSource, typeClassOf, valueKindOf, type ColumnInfo, type CompiledRule, type TypeClass } from './columns.ts';
+import { builtinApplies, guessEntity, maskedSource, type ColumnInfo, type CompiledRule } from './columns.ts';
+import { TEXT_VALUE, type BinaryForm, type TypeClass, type ValueType } from './value-types.ts';
 import { T_CARD, T_EMAIL, T_NON_ASCII, T_PHONE, triggersOf, triggersOfBytes } from './prefilter.ts';
-import { binaryPlaceholder, binaryValueText } from './binary-values.ts';
-import { byteaHex, byteaText, integerDigitsOf } from './value-text.ts';
+import { integerDigitsOf } from './value-text.ts';
 import { isWholeEmail as wholeEmail } from './detectors/email.ts';
 import { isWholePhone as wholePhone } from './detectors/numbers.ts';
 import type { Style, Stylist } from './styles.ts';
 import type { Scanner } from './scanner.ts';
 import type { TextMasker } from './text.ts';
 import { hashedTyped, partialTyped, placeholderOf } from './typed.ts';
-import { copyWords, out, take, utf8Length, viewOf } from './row-bytes.ts';
 
 const PASS = 0, SCAN = 1, CHECK = 2, MASK = 3, NUMBER = 4, BYTES = 5, DECODE = 6;
 /** The detectors a number goes to: a card (Luhn-checked) or a phone. */
@@ -41,8 +42,10 @@ const isWholePhone = wholePhone;
 interface Plan {
   kind: number;
   type: TypeClass;
-  oid: number | undefined;
+  value: ValueType;
   binary: boolean;
+  /** how the binary form is read (when binary) */
+  form: BinaryForm | null;
   /** binary format: offset of the UTF-8 text in the value, -1 when the bytes are not text */
   textOffset: number;
   entity: Entity;
@@ -74,12 +77,13 @@ export interface MaskerParts {
   json(text: string): string | null;
 }
 
-const TEXTUAL = new Set<TypeClass>(['text', 'json', 'array']);
 
 function planFor(col: ColumnInfo, p: MaskerParts): Plan {
-  const type = typeClassOf(col.typeOid);
-  const binary = col.format === 1;
-  const plan: Plan = { kind: PASS, type, oid: col.typeOid, binary, textOffset: binary ? binaryTextOffset(col.typeOid) : 0, entity: 'masked', style: undefined, fixed: null, money: col.typeOid === 790 || col.typeOid === 791, digits: false };
+  const value = col.value ?? TEXT_VALUE;
+  const type = value.type;
+  const form = value.binary ?? null;
+  const binary = form !== null;
+  const plan: Plan = { kind: PASS, type, value, binary, form, textOffset: form ? form.textOffset : 0, entity: 'masked', style: undefined, fixed: null, money: value.grouped === true, digits: false };
   let rule = p.rules.find((r) => r.test(col) && builtinApplies(r, type));
   // A value computed from (or shown by a view of) a masked column is masked as that column.
   let named = col;
@@ -104,27 +108,27 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
     plan.entity = 'ip';
     return plan;
   }
-  const kind = valueKindOf(col.typeOid);
-  if (binary && !col.pgBinary) {
-    // A binary form the masker does not know (MySQL's): only text values are read.
-    if (TEXTUAL.has(type) && plan.textOffset >= 0) plan.kind = SCAN;
+  const kind = value.read;
+  if (form !== null && form.decode === undefined && plan.textOffset < 0 && kind !== 'bytes') {
+    // A binary form the engine gives no reader for: only a rule can replace it (masked whole).
     return plan;
   }
   if (kind === 'pass') {
     if (rule?.action === 'scan' && !binary) plan.kind = CHECK;
-  } else if (binary) plan.kind = plan.textOffset >= 0 ? SCAN : kind === 'bytes' ? BYTES : DECODE;
+  } else if (binary) {
+    // a number sent as its text (MySQL's binary DECIMAL) is read by its digits, as in the text protocol
+    if (plan.textOffset >= 0) plan.kind = kind === 'number' || kind === 'numbers' ? NUMBER : SCAN;
+    else plan.kind = kind === 'bytes' ? BYTES : DECODE;
+  }
   else if (kind === 'bytes') plan.kind = BYTES;
   // With or without a scan rule: only the digits of a number can hold anything.
   else if (kind === 'number' || kind === 'numbers') plan.kind = NUMBER;
   else {
     plan.kind = SCAN;
-    plan.digits = col.typeOid === 2249 || type === 'other' || (col.typeOid !== undefined && col.typeOid >= FIRST_USER_OID);
+    plan.digits = value.digits === true;
   }
   return plan;
 }
-
-/** First OID of a user-defined type (composites, enums, extension types). */
-const FIRST_USER_OID = 16384;
 
 export class ResultMasker {
   private readonly plans: Plan[];
@@ -161,7 +165,7 @@ export class ResultMasker {
     if (pl.type === 'text') return value.length === 0 ? value : this.p.stylist.render(entity, value, style);
     if (pl.type === 'json') return JSON.stringify(this.p.stylist.render(entity, value, style));
     let v: string | null = null;
-    if (style === 'hash') v = hashedTyped(pl.type, pl.oid, this.p.stylist.digest(entity, value) + this.p.stylist.digest(entity, `${value}\u0000`));
+    if (style === 'hash') v = hashedTyped(pl.type, pl.value.intBits ?? 53, this.p.stylist.digest(entity, value) + this.p.stylist.digest(entity, `${value}\u0000`));
     else if (style === 'partial') v = partialTyped(pl.type, value);
     if (v === null && this.p.typedReplacement === 'placeholder') v = placeholderOf(pl.type);
     return v;
@@ -201,11 +205,12 @@ export class ResultMasker {
         return this.replaceWhole(pl, value, e);
       }
       case BYTES: {
-        const text = byteaText(value);
+        const codec = pl.value.bytesText;
+        const text = codec ? codec.decode(value) : value;
         const out = this.p.text.mask(text);
         if (out === text) return value;
         this.masked[i] = true;
-        return byteaHex(out);
+        return codec ? codec.encode(out) : out;
       }
       default:
         this.masked[i] = true;
@@ -220,16 +225,16 @@ export class ResultMasker {
    * null for SQL NULL.
    */
   maskBytes(i: number, buf: Buffer, start = 0, end = buf.length): Buffer | null | undefined {
-    const r = this.maskValue(i, buf, start, end);
+    const r = this.maskWire(i, buf, start, end);
     return typeof r === 'string' ? Buffer.from(r, 'utf8') : r;
   }
 
   /**
-   * maskBytes without the final encoding: a string is a text-format replacement still to
-   * be written as UTF-8. maskDataRow writes it straight into the new row, so a masked
-   * value costs no Buffer of its own.
+   * maskBytes without the final encoding: a string is a replacement still to be written as
+   * UTF-8 (an engine rebuilding its row writes it straight in, so a masked value costs no
+   * Buffer of its own). A returned Buffer may be shared: read it, do not write to it.
    */
-  private maskValue(i: number, buf: Buffer, start: number, end: number): Buffer | string | null | undefined {
+  maskWire(i: number, buf: Buffer, start: number, end: number): Replacement {
     const pl = this.plans[i];
     if (pl.kind === PASS) return undefined;
     if (pl.kind === NUMBER && end - start < CARD_MIN_DIGITS && !this.scanner.hasCustom) return undefined; // an id, a count
@@ -275,7 +280,7 @@ export class ResultMasker {
       if (out === s) return undefined;
       if (pl.type === 'json') out = this.p.json(s) ?? out;
       this.masked[i] = true;
-      return pl.binary && pl.textOffset === 1 ? this.encode(pl, out) : out;
+      return pl.binary && pl.textOffset > 0 ? this.encode(pl, out, buf, start - pl.textOffset) : out;
     }
     if (pl.fixed !== null && !pl.binary) {
       if (end === start) return undefined; // an empty string stays empty
@@ -283,7 +288,7 @@ export class ResultMasker {
       return pl.fixed;
     }
     const out = this.maskText(i, buf.toString('utf8', start, end));
-    return out === null ? null : this.encode(pl, out);
+    return out === null ? null : this.encode(pl, out, buf, start - (pl.binary ? pl.textOffset : 0));
   }
 
   /** The first entity the numeric detectors (and custom ones) find in a number's digits. */
@@ -303,19 +308,21 @@ export class ResultMasker {
    */
   private maskDecoded(i: number, pl: Plan, buf: Buffer, start: number, end: number): Buffer | null | undefined {
     if (end === start) return undefined; // no bytes, nothing carried (void, an empty value)
-    // An int8 (or money) under 2^32 has 10 digits at most: no card.
-    if ((pl.oid === 20 || pl.oid === 790) && end - start === 8 && buf.readInt32BE(start) === 0 && !this.scanner.hasCustom) return undefined;
-    const text = binaryValueText(pl.oid ?? 0, buf, start, end);
+    const form = pl.form!;
+    if (form.tooSmallForCard?.(buf, start, end) && !this.scanner.hasCustom) return undefined;
+    const text = form.decode!(buf, start, end);
     if (text !== null && (pl.type === 'number' ? this.numberFinds(text) : this.p.text.finds(text)) === null) return undefined;
     this.masked[i] = true;
-    return this.p.typedReplacement === 'placeholder' ? binaryPlaceholder(pl.oid ?? 0, buf, start, end) : null;
+    return this.p.typedReplacement === 'placeholder' ? (form.placeholder?.(buf, start, end) ?? null) : null;
   }
 
-  private encode(pl: Plan, s: string): Buffer {
-    if (pl.binary && pl.textOffset === 1) {
-      const b = Buffer.allocUnsafe(1 + Buffer.byteLength(s));
-      b[0] = 1; // jsonb binary version
-      b.write(s, 1);
+  /** A text replacement in the value's wire form: after the bytes that precede the text in a binary form (jsonb's version). */
+  private encode(pl: Plan, s: string, buf: Buffer, valueStart: number): Buffer {
+    const head = pl.binary ? pl.textOffset : 0;
+    if (head > 0) {
+      const b = Buffer.allocUnsafe(head + Buffer.byteLength(s));
+      buf.copy(b, 0, valueStart, valueStart + head);
+      b.write(s, head);
       return b;
     }
     return Buffer.from(s, 'utf8');
@@ -334,100 +341,6 @@ export class ResultMasker {
     }
     return out ?? values;
   }
-
-  /**
-   * Mask a whole Postgres DataRow message ('D', int32 length, int16 count, then per
-   * column int32 length (-1 = NULL) and bytes), starting at `off` in `msg`. Returns
-   * `msg` itself when nothing changed (and allocates nothing), else a new message.
-   */
-  maskDataRow(msg: Buffer, off = 0): Buffer {
-    if (!this.active) return msg;
-    // Rows come many to a socket read: one view of the read serves all of them.
-    if (msg !== this.viewed) {
-      this.viewed = msg;
-      this.view = viewOf(msg);
-    }
-    const view = this.view!;
-    // A row is read within its frame only: a length that runs past it (a broken target)
-    // would read the next frame, and rebuild a row of a negative size.
-    if (off + 7 > msg.length) throw new RangeError('DataRow is shorter than its header');
-    const end = off + 1 + view.getInt32(off + 1);
-    if (end > msg.length || end < off + 7) throw new RangeError('DataRow length does not fit the buffer');
-    const n = Math.min(view.getInt16(off + 5), this.plans.length); // a negative count reads nothing
-    let pos = off + 7;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      if (pos + 4 > end) throw new RangeError('DataRow is shorter than its fields');
-      const len = view.getInt32(pos);
-      if (len < 0) {
-        pos += 4;
-        continue;
-      }
-      if (pos + 4 + len > end) throw new RangeError('DataRow value runs past its frame');
-      const r = this.maskValue(i, msg, pos + 4, pos + 4 + len);
-      if (r !== undefined) {
-        this.replacedAt[k] = pos;
-        this.replacement[k] = r;
-        k++;
-      }
-      pos += 4 + len;
-    }
-    return k === 0 ? msg : this.rebuildDataRow(view, off, k);
-  }
-
-  /** The buffer maskDataRow last read, and a DataView of it. */
-  private viewed: Buffer | null = null;
-  private view: DataView | null = null;
-
-  // The values maskDataRow replaces in the current row, reused row after row: where each
-  // one's length field is in the message, and what comes instead (then its byte length).
-  private readonly replacedAt: number[] = [];
-  private readonly replacement: Replacement[] = [];
-  private readonly replacementLength: number[] = [];
-
-  /**
-   * A new DataRow with the first `k` replacements. One allocation; what lies between two
-   * replaced values (other values, lengths and all) is copied in one piece.
-   */
-  private rebuildDataRow(msg: DataView, off: number, k: number): Buffer {
-    const end = off + 1 + msg.getInt32(off + 1);
-    let size = end - off;
-    for (let j = 0; j < k; j++) {
-      const r = this.replacement[j];
-      const n = r === null || r === undefined ? -1 : typeof r === 'string' ? utf8Length(r) : r.length;
-      this.replacementLength[j] = n;
-      size += Math.max(n, 0) - msg.getInt32(this.replacedAt[j]);
-    }
-    const row = take(size);
-    const { view, bytes, base } = out;
-    view.setUint8(base, 0x44); // 'D'
-    view.setInt32(base + 1, size - 1);
-    view.setUint16(base + 5, msg.getUint16(off + 5));
-    let w = base + 7;
-    let from = off + 7;
-    for (let j = 0; j < k; j++) {
-      const at = this.replacedAt[j];
-      const r = this.replacement[j];
-      const n = this.replacementLength[j];
-      w = copyWords(msg, from, at, view, w);
-      view.setInt32(w, n);
-      w += 4;
-      if (typeof r === 'string') {
-        if (n === r.length) for (let i = 0; i < n; i++) bytes[w + i] = r.charCodeAt(i); // ASCII, the rule
-        else row.write(r, w - base, n, 'utf8');
-        w += n;
-      } else if (r) {
-        // Short: "[EMAIL]" from a rule; a view for the word copy would cost more than it saves.
-        if (n <= 64) for (let i = 0; i < n; i++) bytes[w + i] = r[i];
-        else bytes.set(r, w);
-        w += n;
-      }
-      from = at + 4 + msg.getInt32(at);
-      this.replacement[j] = undefined; // hold no value past the row
-    }
-    copyWords(msg, from, end, view, w);
-    return row;
-  }
 }
 
 /**
@@ -440,4 +353,4 @@ interface Latin1Slicer {
 }
 
 /** A value's new wire bytes: as they are, a text still to encode as UTF-8, SQL NULL, or unchanged (undefined). */
-type Replacement = Buffer | string | null | undefined;
+export type Replacement = Buffer | string | null | undefined;

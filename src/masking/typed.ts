@@ -1,7 +1,7 @@
 // Replacements that stay valid for the column's type, so a driver that parses types
 // (psycopg, JDBC, pg with type parsers) never meets "[SSN]" in an int column. Text
 // format only; a masked binary value of a non-text type becomes NULL.
-import { intBits, type TypeClass } from './columns.ts';
+import type { TypeClass } from './value-types.ts';
 
 const PLACEHOLDER: Partial<Record<TypeClass, string>> = {
   number: '0',
@@ -21,10 +21,9 @@ export function placeholderOf(type: TypeClass): string | null {
   return PLACEHOLDER[type] ?? null;
 }
 
-/** A stable value of the type from a hex digest (hash style): an integer within the OID's range, or a UUID. */
-export function hashedTyped(type: TypeClass, oid: number | undefined, hex: string): string | null {
+/** A stable value of the type from a hex digest (hash style): an integer within `bits`, or a UUID. */
+export function hashedTyped(type: TypeClass, bits: number, hex: string): string | null {
   if (type === 'number') {
-    const bits = intBits(oid);
     return (BigInt(`0x${hex.slice(0, 16)}`) & ((1n << BigInt(bits)) - 1n)).toString();
   }
   if (type === 'uuid') {

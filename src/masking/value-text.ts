@@ -1,7 +1,5 @@
-// Text-format values that are not read as they stand: numbers, whose card digits may hide
-// behind a scale or an exponent ("4111111111111111.00", "4.111111111111111e+15"), and
-// bytea, whose text form is hex ("\x3431...") or escapes.
-import { floatDigits } from './binary-values.ts';
+// Numbers in text form are not read as they stand: their card digits may hide behind a
+// scale or an exponent ("4111111111111111.00", "4.111111111111111e+15").
 
 // A number token: digits, a fraction, an exponent; money's also has group commas.
 const NUMBER = /-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?/g;
@@ -21,14 +19,8 @@ export function integerDigitsOf(s: string, money: boolean): string {
   });
 }
 
-/** The bytes of a bytea in text form (hex "\x..." or the escape form), read as latin1 text. */
-export function byteaText(s: string): string {
-  if (s.startsWith('\\x')) return Buffer.from(s.slice(2), 'hex').toString('latin1');
-  // escape form: "\\" is a backslash, "\ooo" an octal byte, the rest as is
-  return s.replace(/\\(\\|[0-7]{3})/g, (_, e: string) => (e === '\\' ? '\\' : String.fromCharCode(parseInt(e, 8))));
-}
-
-/** latin1 text as a bytea in hex text form, which every client reads whatever bytea_output says. */
-export function byteaHex(text: string): string {
-  return '\\x' + Buffer.from(text, 'latin1').toString('hex');
+/** A float's integer part as digits (no exponent: "4.111111111111111e+15" hides a card). */
+export function floatDigits(x: number): string {
+  if (!Number.isFinite(x)) return '';
+  return BigInt(Math.trunc(Math.abs(x))).toString();
 }

@@ -4,9 +4,13 @@
 // the masker replaces it whole.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { binaryPlaceholder, binaryValueText } from '../../src/masking/binary-values.ts';
-import { byteaHex, byteaText, integerDigitsOf } from '../../src/masking/value-text.ts';
+import { binaryPlaceholder, binaryValueText } from '../../src/protocols/postgres/binary-values.ts';
+import { byteaHex, byteaText } from '../../src/protocols/postgres/bytea.ts';
+import { integerDigitsOf } from '../../src/masking/value-text.ts';
+import { mysqlValueType } from '../../src/protocols/mysql/column-types.ts';
+import { TYPE } from '../../src/protocols/mysql/constants.ts';
 import { compileMasker } from '../../src/masking/index.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 const CARD = '4539578763621486';
 const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
@@ -61,12 +65,22 @@ test('number and bytea text forms', () => {
 
 test('a binary int8 column: a card is replaced whole (zero with placeholders, else NULL), an id passes', () => {
   for (const [typedReplacement, want] of [['null', null], ['placeholder', Buffer.alloc(8)]] as const) {
-    const rs = compileMasker({ hmacKey: 'k'.repeat(32), typedReplacement }).forColumns([{ name: 'n', typeOid: 20, format: 1, pgBinary: true }]);
+    const rs = pgResult(compileMasker({ hmacKey: 'k'.repeat(32), typedReplacement }), [{ name: 'n', typeOid: 20, format: 1, pgBinary: true }]);
     assert.deepEqual(rs.maskBytes(0, int8(BigInt(CARD))), want);
     assert.equal(rs.maskBytes(0, int8(123456789n)), undefined);
     assert.deepEqual(rs.maskedColumns(), ['n']);
   }
-  // without pgBinary (MySQL's binary protocol) the bytes are not read as Postgres's
-  const my = compileMasker({ hmacKey: 'k'.repeat(32) }).forColumns([{ name: 'n', typeOid: 20, format: 1 }]);
-  assert.equal(my.maskBytes(0, int8(BigInt(CARD))), undefined);
+});
+
+test('a MySQL BIGINT in the binary protocol (little-endian) is read by its engine: a card is masked, an id passes', () => {
+  const le = (n: bigint) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64LE(n);
+    return b;
+  };
+  const my = compileMasker({ hmacKey: 'k'.repeat(32) }).forColumns([{ name: 'n', value: mysqlValueType({ type: TYPE.LONGLONG, flags: 0, charset: 63 }, true) }]);
+  assert.equal(my.maskBytes(0, le(BigInt(CARD))), null);
+  assert.equal(my.maskBytes(0, le(123456789n)), undefined);
+  // read as Postgres's big-endian int8, the same bytes would be another number: each engine reads its own
+  assert.deepEqual(my.maskedColumns(), ['n']);
 });

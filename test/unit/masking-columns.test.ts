@@ -2,8 +2,10 @@
 // stay valid for the column type, binary values, whole DataRow messages, maskedColumns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileMasker, type ColumnInfo } from '../../src/masking/index.ts';
+import { compileMasker } from '../../src/masking/index.ts';
+import type { PgColumn } from '../../src/protocols/postgres/value-types.ts';
 import { encodeBackend, decodeBackend } from '../../src/protocols/postgres/messages.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 const TEXT = 25, INT4 = 23, INT8 = 20, DATE = 1082, UUID = 2950, JSONB = 3802, BOOL = 16, INET = 869;
 const KEY = 'k'.repeat(32);
@@ -19,7 +21,7 @@ function readRow(b: Buffer): (string | null)[] {
 
 test('column rules: default names, globs, table.column, skip, first match wins', () => {
   const m = compileMasker({ hmacKey: KEY, columns: [{ match: 'users.notes', entity: 'secret' }, { match: 'public_*', action: 'skip' }, { match: 'api_*', style: 'partial' }] });
-  const cols: ColumnInfo[] = [
+  const cols: PgColumn[] = [
     { name: 'password', typeOid: TEXT },
     { name: 'github_token', typeOid: TEXT },
     { name: 'notes', table: 'users', typeOid: TEXT },
@@ -28,7 +30,7 @@ test('column rules: default names, globs, table.column, skip, first match wins',
     { name: 'api_key', typeOid: TEXT },
     { name: 'secretary', typeOid: TEXT },
   ];
-  const rs = m.forColumns(cols);
+  const rs = pgResult(m, cols);
   const row = ['hunter2', 'abc', 'private', 'x@example.com', 'y@example.com', 'Zx81kP0qLm2nR7', 'Mrs Jones'];
   assert.deepEqual(rs.maskRow(row), ['[PASSWORD]', '[SECRET]', '[SECRET]', '[EMAIL]', 'y@example.com', '****', 'Mrs Jones']);
   assert.deepEqual(rs.maskedColumns(), ['password', 'github_token', 'notes', 'notes', 'api_key']);
@@ -37,19 +39,19 @@ test('column rules: default names, globs, table.column, skip, first match wins',
 
 test('typed columns: only a card number is found in a number, and a masked one stays valid for its type', () => {
   const nul = compileMasker({ hmacKey: KEY, columns: [{ match: 'salary' }] });
-  const rs = nul.forColumns([{ name: 'id', typeOid: INT8 }, { name: 'ssn', typeOid: INT8 }, { name: 'salary', typeOid: INT4 }, { name: 'dob', typeOid: DATE }, { name: 'ok', typeOid: BOOL }]);
+  const rs = pgResult(nul, [{ name: 'id', typeOid: INT8 }, { name: 'ssn', typeOid: INT8 }, { name: 'salary', typeOid: INT4 }, { name: 'dob', typeOid: DATE }, { name: 'ok', typeOid: BOOL }]);
   // an int8 can hold a card number (issue 13, class 5): it is replaced whole; an id is not
   assert.deepEqual(rs.maskRow(['4111111111111111', '123456789', '90000', '1985-03-12', 't']), [null, null, null, null, 't']);
   assert.deepEqual(rs.maskRow(['4111111111111112', '123456789', '90000', '1985-03-12', 't']), ['4111111111111112', null, null, null, 't']);
 
   const ph = compileMasker({ hmacKey: KEY, typedReplacement: 'placeholder', columns: [{ match: 'token_id', entity: 'secret' }] });
-  const rs2 = ph.forColumns([{ name: 'ssn', typeOid: INT8 }, { name: 'dob', typeOid: DATE }, { name: 'token_id', typeOid: UUID }]);
+  const rs2 = pgResult(ph, [{ name: 'ssn', typeOid: INT8 }, { name: 'dob', typeOid: DATE }, { name: 'token_id', typeOid: UUID }]);
   assert.deepEqual(rs2.maskRow(['123456789', '1985-03-12', '550e8400-e29b-41d4-a716-446655440000']), ['0', '1900-01-01', '00000000-0000-0000-0000-000000000000']);
 });
 
 test('hash style on typed columns: stable, in range, and a valid UUID', () => {
   const m = compileMasker({ hmacKey: KEY, style: 'hash', columns: [{ match: 'customer_ref', entity: 'secret' }, { match: 'n4', entity: 'secret' }] });
-  const rs = m.forColumns([{ name: 'customer_ref', typeOid: UUID }, { name: 'n4', typeOid: INT4 }, { name: 'email', typeOid: TEXT }]);
+  const rs = pgResult(m, [{ name: 'customer_ref', typeOid: UUID }, { name: 'n4', typeOid: INT4 }, { name: 'email', typeOid: TEXT }]);
   const a = rs.maskRow(['550e8400-e29b-41d4-a716-446655440000', '77', 'A@Example.com']);
   const b = rs.maskRow(['550e8400-e29b-41d4-a716-446655440000', '77', 'a@example.com']);
   assert.deepEqual(a, b, 'same input, same hash (emails compared case-insensitively)');
@@ -62,23 +64,23 @@ test('hash style on typed columns: stable, in range, and a valid UUID', () => {
 
 test('partial style keeps a birth date valid: the year survives', () => {
   const m = compileMasker({ hmacKey: KEY, style: 'partial' });
-  const rs = m.forColumns([{ name: 'date_of_birth', typeOid: DATE }, { name: 'birthday', typeOid: TEXT }]);
+  const rs = pgResult(m, [{ name: 'date_of_birth', typeOid: DATE }, { name: 'birthday', typeOid: TEXT }]);
   assert.deepEqual(rs.maskRow(['1985-03-12', '1985-03-12']), ['1985-01-01', '1985-**-**']);
 });
 
 test('a scan rule on a typed column replaces the whole value by type', () => {
   const m = compileMasker({ hmacKey: KEY, columns: [{ match: 'card_no', action: 'scan' }] });
-  const rs = m.forColumns([{ name: 'card_no', typeOid: INT8 }]);
+  const rs = pgResult(m, [{ name: 'card_no', typeOid: INT8 }]);
   assert.equal(rs.maskText(0, '4111111111111111'), null);
   assert.equal(rs.maskText(0, '4111111111111112'), '4111111111111112');
   // a numeric's scale does not hide the card from a scan rule
-  const n = m.forColumns([{ name: 'card_no', typeOid: 1700 }]);
+  const n = pgResult(m, [{ name: 'card_no', typeOid: 1700 }]);
   assert.equal(n.maskText(0, '4111111111111111.00'), null);
 });
 
 test('json columns: a whole-value mask is a JSON string; a scan keeps the document valid', () => {
   const m = compileMasker({ hmacKey: KEY });
-  const rs = m.forColumns([{ name: 'secret_payload', typeOid: JSONB }, { name: 'doc', typeOid: JSONB }]);
+  const rs = pgResult(m, [{ name: 'secret_payload', typeOid: JSONB }, { name: 'doc', typeOid: JSONB }]);
   const out = rs.maskRow(['{"a":1}', '{"email":"x@example.com","password":"p\\"w","n":4111111111111111}']);
   assert.deepEqual(JSON.parse(out[0]!), '[SECRET]');
   const doc = JSON.parse(out[1]!) as Record<string, unknown>;
@@ -86,16 +88,16 @@ test('json columns: a whole-value mask is a JSON string; a scan keeps the docume
 });
 
 test('inet columns are masked by type when ip is enabled', () => {
-  const rs = compileMasker({ hmacKey: KEY, typedReplacement: 'placeholder' }).forColumns([{ name: 'client', typeOid: INET }]);
+  const rs = pgResult(compileMasker({ hmacKey: KEY, typedReplacement: 'placeholder' }), [{ name: 'client', typeOid: INET }]);
   assert.equal(rs.maskText(0, '192.168.1.9'), '0.0.0.0');
-  const off = compileMasker({ hmacKey: KEY, entities: ['secrets'] }).forColumns([{ name: 'client', typeOid: INET }]);
+  const off = pgResult(compileMasker({ hmacKey: KEY, entities: ['secrets'] }), [{ name: 'client', typeOid: INET }]);
   assert.equal(off.maskText(0, '192.168.1.9'), '192.168.1.9');
   assert.equal(off.active, false);
 });
 
 test('maskDataRow: same Buffer when clean, a valid rebuilt message when not', () => {
   const m = compileMasker({ hmacKey: KEY });
-  const rs = m.forColumns([{ name: 'id', typeOid: INT4 }, { name: 'contact', typeOid: TEXT }, { name: 'note', typeOid: TEXT }, { name: 'ssn', typeOid: TEXT }]);
+  const rs = pgResult(m, [{ name: 'id', typeOid: INT4 }, { name: 'contact', typeOid: TEXT }, { name: 'note', typeOid: TEXT }, { name: 'ssn', typeOid: TEXT }]);
   const clean = dataRow(['1', 'nobody', 'hello', null]);
   assert.ok(rs.maskDataRow(clean) === clean);
   const dirty = dataRow(['2', 'a@example.com', 'card 4111 1111 1111 1111', '123-45-6789']);
@@ -108,8 +110,8 @@ test('maskDataRow: same Buffer when clean, a valid rebuilt message when not', ()
 test('maskDataRow rebuilds rows of every size, many in a row, UTF-8 and long replacements intact', () => {
   // partial style keeps non-ASCII text around a finding; a custom entity gives a hashed replacement
   const m = compileMasker({ hmacKey: KEY, style: 'partial', custom: [{ name: 'code', regex: 'ZZ-[0-9]{4}', style: 'hash' }] });
-  const cols: ColumnInfo[] = [{ name: 'a', typeOid: TEXT }, { name: 'b', typeOid: TEXT }, { name: 'c', typeOid: TEXT }, { name: 'password', typeOid: TEXT }, { name: 'doc', typeOid: JSONB, format: 1 }];
-  const rs = m.forColumns(cols);
+  const cols: PgColumn[] = [{ name: 'a', typeOid: TEXT }, { name: 'b', typeOid: TEXT }, { name: 'c', typeOid: TEXT }, { name: 'password', typeOid: TEXT }, { name: 'doc', typeOid: JSONB, format: 1 }];
+  const rs = pgResult(m, cols);
   const long = 'é'.repeat(9000); // 18,000 bytes: more than an output slab gives one row
   const note = 'n'.repeat(100);
   // All rows are checked at the end, as a socket write holds several: no row may overwrite another.
@@ -132,7 +134,7 @@ test('maskDataRow rebuilds rows of every size, many in a row, UTF-8 and long rep
 
 test('binary format: text bytes scanned, jsonb version byte kept, other types nulled by rule', () => {
   const m = compileMasker({ hmacKey: KEY });
-  const rs = m.forColumns([{ name: 'note', typeOid: TEXT, format: 1 }, { name: 'doc', typeOid: JSONB, format: 1 }, { name: 'ssn', typeOid: INT8, format: 1 }, { name: 'n', typeOid: INT8, format: 1 }]);
+  const rs = pgResult(m, [{ name: 'note', typeOid: TEXT, format: 1 }, { name: 'doc', typeOid: JSONB, format: 1 }, { name: 'ssn', typeOid: INT8, format: 1 }, { name: 'n', typeOid: INT8, format: 1 }]);
   assert.equal(rs.maskBytes(0, Buffer.from('plain text')), undefined);
   assert.equal(rs.maskBytes(0, Buffer.from('mail a@example.com'))!.toString(), 'mail [EMAIL]');
   const jb = rs.maskBytes(1, Buffer.concat([Buffer.from([1]), Buffer.from('{"e":"a@example.com"}')]))!;
@@ -144,14 +146,14 @@ test('binary format: text bytes scanned, jsonb version byte kept, other types nu
 });
 
 test('non-ASCII text around a finding survives byte masking', () => {
-  const rs = compileMasker({ hmacKey: KEY }).forColumns([{ name: 'note', typeOid: TEXT }]);
+  const rs = pgResult(compileMasker({ hmacKey: KEY }), [{ name: 'note', typeOid: TEXT }]);
   const out = rs.maskBytes(0, Buffer.from('Grüße an jürgen@example.de — 😀'))!;
   assert.equal(out.toString(), 'Grüße an [EMAIL] — 😀');
 });
 
 test('masking disabled: nothing active, nothing changed', () => {
   const m = compileMasker({ enabled: false });
-  const rs = m.forColumns([{ name: 'password', typeOid: TEXT }]);
+  const rs = pgResult(m, [{ name: 'password', typeOid: TEXT }]);
   assert.equal(rs.active, false);
   assert.equal(rs.maskText(0, 'hunter2'), 'hunter2');
   assert.equal(m.maskText('a@example.com'), 'a@example.com');
@@ -165,10 +167,10 @@ test('server messages: Key (col)=(value) follows the column rules', () => {
 });
 
 test('built-in rules about secrets leave typed facts alone (password_changed_at, token_expires)', () => {
-  const rs = compileMasker({ hmacKey: KEY }).forColumns([{ name: 'password_changed_at', typeOid: 1184 }, { name: 'password_attempts', typeOid: INT4 }, { name: 'token_expired', typeOid: BOOL }, { name: 'password_hash', typeOid: TEXT }, { name: 'password_hash', typeOid: 17 }]);
+  const rs = pgResult(compileMasker({ hmacKey: KEY }), [{ name: 'password_changed_at', typeOid: 1184 }, { name: 'password_attempts', typeOid: INT4 }, { name: 'token_expired', typeOid: BOOL }, { name: 'password_hash', typeOid: TEXT }, { name: 'password_hash', typeOid: 17 }]);
   assert.deepEqual(rs.maskRow(['2024-01-01 00:00:00+00', '3', 'f', '$2b$12$abc', '\\x0102']), ['2024-01-01 00:00:00+00', '3', 'f', '[PASSWORD]', null]);
   // an explicit rule still applies to any type
-  const explicit = compileMasker({ hmacKey: KEY, columns: [{ match: 'password_attempts' }] }).forColumns([{ name: 'password_attempts', typeOid: INT4 }]);
+  const explicit = pgResult(compileMasker({ hmacKey: KEY, columns: [{ match: 'password_attempts' }] }), [{ name: 'password_attempts', typeOid: INT4 }]);
   assert.equal(explicit.maskText(0, '3'), null);
 });
 
@@ -178,7 +180,7 @@ test('built-in rules about secrets leave typed facts alone (password_changed_at,
 // failed ("Start offset -N is outside the bounds of the buffer").
 test('maskDataRow refuses a row whose fields run past its frame, and the next rows still mask', () => {
   const m = compileMasker({ hmacKey: KEY, columns: [{ match: 'email' }] });
-  const rs = m.forColumns([{ name: 'id', typeOid: TEXT }, { name: 'email', typeOid: TEXT }]);
+  const rs = pgResult(m, [{ name: 'id', typeOid: TEXT }, { name: 'email', typeOid: TEXT }]);
   const good = dataRow(['1', 'ann@example.com']);
   const lying = Buffer.from(good);
   lying.writeInt32BE(1000, 5 + 2 + 4 + 1); // the email's length: far past the frame
@@ -187,7 +189,7 @@ test('maskDataRow refuses a row whose fields run past its frame, and the next ro
   short.writeInt32BE(6, 1); // a frame length that leaves out the values
   assert.throws(() => rs.maskDataRow(short), RangeError);
   for (let i = 0; i < 3; i++) {
-    const again = m.forColumns([{ name: 'id', typeOid: TEXT }, { name: 'email', typeOid: TEXT }]);
+    const again = pgResult(m, [{ name: 'id', typeOid: TEXT }, { name: 'email', typeOid: TEXT }]);
     const out = again.maskDataRow(dataRow(['2', 'bob@example.com']));
     assert.equal(readRow(out)[0], '2');
     assert.notEqual(readRow(out)[1], 'bob@example.com');

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileMasker, connectionMaskingSchema, maskingConfigSchema, resolveMaskingConfig } from '../../src/masking/index.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 test('defaults: on, every entity, redact, built-in column rules', () => {
   const c = maskingConfigSchema.parse(undefined);
@@ -45,7 +46,7 @@ test('per connection: scalars override, rules come first, custom entities merge 
   assert.equal(eff.columns[0].action, 'skip');
   assert.equal(eff.custom.length, 1);
   const m = compileMasker(eff);
-  assert.equal(m.forColumns([{ name: 'notes', typeOid: 25 }]).maskText(0, 'free text'), 'free text');
+  assert.equal(pgResult(m, [{ name: 'notes', typeOid: 25 }]).maskText(0, 'free text'), 'free text');
   assert.equal(m.maskText('C-1 K-2'), 'C-1 K***');
   assert.equal(resolveMaskingConfig(global, undefined), global);
   assert.equal(connectionMaskingSchema.safeParse({ enabled: 'yes' }).success, false);
@@ -53,5 +54,5 @@ test('per connection: scalars override, rules come first, custom entities merge 
 
 test('defaultColumns: false leaves column names alone', () => {
   const m = compileMasker({ defaultColumns: false });
-  assert.equal(m.forColumns([{ name: 'password', typeOid: 25 }]).maskText(0, 'hunter2'), 'hunter2');
+  assert.equal(pgResult(m, [{ name: 'password', typeOid: 25 }]).maskText(0, 'hunter2'), 'hunter2');
 });

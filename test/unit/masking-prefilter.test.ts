@@ -10,7 +10,9 @@ import { Findings } from '../../src/masking/findings.ts';
 import { BUILTINS } from '../../src/masking/scanner.ts';
 import { T_KEYWORD, T_NON_ASCII, triggersOf, triggersOfBytes } from '../../src/masking/prefilter.ts';
 import { Rng, generate, lookalike, positive } from '../../src/masking/corpus.ts';
-import { compileMasker, type ColumnInfo } from '../../src/masking/index.ts';
+import { compileMasker } from '../../src/masking/index.ts';
+import type { PgColumn } from '../../src/protocols/postgres/value-types.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 /** Characters that make or break the shapes the detectors look for. */
 const ALPHABET = '0123456789012345678901234567890123456789     ..--()+:::=@_/AKIAZTDEGBbxyzaeio,;"\'\tü';
@@ -69,12 +71,12 @@ test('prefilter: string and byte twins agree', () => {
 
 test('maskDataRow: same bytes as masking each value as text', () => {
   const m = compileMasker({ hmacKey: 'k'.repeat(32), styles: { email: 'partial', card: 'hash' } });
-  const cols: ColumnInfo[] = Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, typeOid: 25 }));
+  const cols: PgColumn[] = Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, typeOid: 25 }));
   const r = new Rng(11);
   let changed = 0;
   for (let n = 0; n < 3000; n++) {
     const values = cols.map(() => (r.int(0, 5) === 0 ? null : r.int(0, 1) ? fuzz(r) : r.pick(['', 'plain text', 'Jürgen Müller', 'x', 'ümit@example.com 😀 ruft 415-555-2671 an', '\ud800 lone 4111 1111 1111 1111 😀'])));
-    const rs = m.forColumns(cols);
+    const rs = pgResult(m, cols);
     const want = rs.maskRow(values);
     const row = dataRow(values);
     const got = rs.maskDataRow(row);

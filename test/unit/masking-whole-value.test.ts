@@ -12,6 +12,7 @@ import { detectEmail, isWholeEmail } from '../../src/masking/detectors/email.ts'
 import { detectPhone, isWholePhone } from '../../src/masking/detectors/numbers.ts';
 import { Rng, generate, lookalike } from '../../src/masking/corpus.ts';
 import { compileMasker } from '../../src/masking/index.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 /** Edits that break or bend the shapes: separators, parentheses, dots, '@', letters, digits. */
 const EDITS = '0123456789 .-()+@_%aZé.-';
@@ -84,7 +85,7 @@ test('a DataRow value that is one email or phone masks as its text does, in ever
   for (let i = 0; i < 3000; i++) values.push(generate('email', r), generate('phone', r), mutate(r, generate(r.pick(['email', 'phone'] as const), r)));
   for (const style of ['redact', 'partial', 'hash'] as const) {
     const m = compileMasker({ hmacKey: 'k'.repeat(32), style });
-    const rs = m.forColumns([{ name: 'c1', typeOid: 25 }]);
+    const rs = pgResult(m, [{ name: 'c1', typeOid: 25 }]);
     for (const v of values) {
       const bytes = rs.maskBytes(0, Buffer.from(v));
       const expected = m.maskText(v);

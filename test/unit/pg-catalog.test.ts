@@ -4,8 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TableCatalog, type CatalogQuery } from '../../src/protocols/postgres/catalog.ts';
-import { compileMasker, type ColumnInfo } from '../../src/masking/index.ts';
+import { compileMasker } from '../../src/masking/index.ts';
+import type { PgColumn } from '../../src/protocols/postgres/value-types.ts';
 import { encodeBackend } from '../../src/protocols/postgres/messages.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 const ROWS: Record<number, (string | null)[][]> = {
   16400: [['16400', 'public', 'people', '1', 'id'], ['16400', 'public', 'people', '3', 'ssn']],
@@ -78,9 +80,9 @@ test('rules by table and by name see through aliases; skip rules do not; unknown
   });
   const TEXT = 25, INT4 = 23;
   // A harmless value is replaced only when a rule masks its column (scanning leaves it).
-  const masked = (cols: ColumnInfo[]) => {
+  const masked = (cols: PgColumn[]) => {
     const row = encodeBackend({ type: 'DataRow', values: [Buffer.from(cols[0]!.typeOid === INT4 ? '42' : 'Sunny')] });
-    return m.forColumns(cols).maskDataRow(row) !== row;
+    return pgResult(m, cols).maskDataRow(row) !== row;
   };
   // table.column: only that table's column, whatever the label.
   assert.equal(masked([{ name: 'nickname', column: 'nickname', table: 'people', schema: 'public', typeOid: TEXT }]), true);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { maskCopyRow, type CopyRowFormat } from '../../src/protocols/postgres/copy-rows.ts';
 import { classifyPostgres, initPostgresParser } from '../../src/sql/postgres.ts';
 import { compileMasker } from '../../src/masking/index.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 const TEXT: CopyRowFormat = { format: 'text', delimiter: '\t', quote: '"' };
 const CSV: CopyRowFormat = { format: 'csv', delimiter: ',', quote: '"' };
@@ -57,7 +58,7 @@ test('the COPY statement says its table, columns, format and CSV options', async
 });
 
 test('with a result masker: per-column rules, typed columns to \\N, NULL markers kept, same string when clean', () => {
-  const rs = compileMasker({ hmacKey: 'k'.repeat(32) }).forColumns([{ name: 'id', typeOid: 23 }, { name: 'ssn', typeOid: 20 }, { name: 'note', typeOid: 25 }]);
+  const rs = pgResult(compileMasker({ hmacKey: 'k'.repeat(32) }), [{ name: 'id', typeOid: 23 }, { name: 'ssn', typeOid: 20 }, { name: 'note', typeOid: 25 }]);
   const byColumn = (line: string) => maskCopyRow(line, TEXT, (i, v) => (v === null ? undefined : rs.maskText(i, v)));
   const clean = '1\t\\N\thello\n';
   assert.ok(byColumn(clean) === clean);

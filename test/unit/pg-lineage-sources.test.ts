@@ -7,7 +7,9 @@ import { pgLineage } from '../../src/sql/pg-lineage.ts';
 import { TableCatalog, type CatalogQuery } from '../../src/protocols/postgres/catalog.ts';
 import { attachSources } from '../../src/protocols/postgres/lineage.ts';
 import type { FieldDescription } from '../../src/protocols/postgres/messages.ts';
-import { compileMasker, type ColumnInfo } from '../../src/masking/index.ts';
+import { compileMasker } from '../../src/masking/index.ts';
+import type { PgColumn } from '../../src/protocols/postgres/value-types.ts';
+import { pgResult } from '../helpers/pg-masking.ts';
 
 before(() => initPostgresParser());
 
@@ -41,7 +43,7 @@ function fakeCatalog(opts: { fail?: boolean } = {}) {
 
 const field = (name: string, typeOid = TEXT, tableOid = 0, column = 0): FieldDescription => ({ name, tableOid, column, typeOid, typeSize: -1, typeMod: -1, format: 0 });
 /** As the door describes a column: a table's own (people's, here) by its names. */
-const infoOf = (f: FieldDescription): ColumnInfo => ({
+const infoOf = (f: FieldDescription): PgColumn => ({
   name: f.name,
   typeOid: f.typeOid,
   format: f.format,
@@ -49,7 +51,7 @@ const infoOf = (f: FieldDescription): ColumnInfo => ({
 });
 
 /** Attach sources as the tracker does: wait for lookups until there are none. */
-async function resolve(sql: string, fields: FieldDescription[], catalog: TableCatalog | null): Promise<ColumnInfo[]> {
+async function resolve(sql: string, fields: FieldDescription[], catalog: TableCatalog | null): Promise<PgColumn[]> {
   for (let round = 0; round < 5; round++) {
     const infos = fields.map(infoOf);
     const r = attachSources(infos, fields, pgLineage(sql)[0] ?? null, catalog, Date.now());
@@ -60,7 +62,7 @@ async function resolve(sql: string, fields: FieldDescription[], catalog: TableCa
 }
 
 const masker = compileMasker({ hmacKey: 'k'.repeat(32), columns: [{ match: 'people.ssn' }, { match: '*.note*', action: 'skip' }] });
-const masked = (infos: ColumnInfo[], values: (string | null)[]) => masker.forColumns(infos).maskRow(values);
+const masked = (infos: PgColumn[], values: (string | null)[]) => pgResult(masker, infos).maskRow(values);
 
 test('a computed column takes the rule of the column it is computed from; the others stay', async () => {
   const { catalog, calls } = fakeCatalog();
@@ -78,7 +80,7 @@ test('built-in rules judge a source by its own type: a count of attempts is no p
   const { catalog } = fakeCatalog();
   const m = compileMasker({ hmacKey: 'k'.repeat(32) });
   const infos = await resolve('SELECT password_attempts + 1 AS a, upper(ssn) AS b FROM people', [field('a', INT4), field('b')], catalog);
-  assert.deepEqual(m.forColumns(infos).maskRow(['3', '078-05-1120']), ['3', '[SSN]']);
+  assert.deepEqual(pgResult(m, infos).maskRow(['3', '078-05-1120']), ['3', '[SSN]']);
 });
 
 test('whole rows and views: every column of the table, a view column by its definition', async () => {
@@ -109,7 +111,7 @@ test('fail closed: no statement text, an opaque statement, a table nobody can lo
   assert.deepEqual(masked(await resolve('SELECT x AS v FROM people p, unnest(ARRAY[p.name]) x', fields, ok), ['Sunny']), ['Sunny']);
   // With no mask rule at all, nothing unresolved is masked (there is nothing to protect).
   const none = compileMasker({ hmacKey: 'k'.repeat(32), defaultColumns: false });
-  assert.deepEqual(none.forColumns(noText).maskRow(['Sunny']), ['Sunny']);
+  assert.deepEqual(pgResult(none, noText).maskRow(['Sunny']), ['Sunny']);
 });
 
 test('a plain column of a statement that writes it carries what was written; lookups stop when told', async () => {
@@ -130,7 +132,7 @@ test('a derived value is never shown partially: its partial form would show othe
   const { catalog } = fakeCatalog();
   const m = compileMasker({ hmacKey: 'k'.repeat(32), columns: [{ match: 'people.ssn', style: 'partial' }, { match: 'people.name', style: 'hash' }] });
   const infos = await resolve('SELECT reverse(ssn) AS r, ssn, upper(name) AS h FROM people', [field('r'), field('ssn', TEXT, 16400, 3), field('h')], catalog);
-  const out = m.forColumns(infos).maskRow(['0211-50-870', '078-05-1120', 'SUNNY']);
+  const out = pgResult(m, infos).maskRow(['0211-50-870', '078-05-1120', 'SUNNY']);
   assert.deepEqual(out.slice(0, 2), ['[SSN]', '***-**-1120']);
   assert.match(out[2]!, /^\[MASKED:[0-9a-f]{16}\]$/, 'hash keeps its style: nothing of the value shows');
 });

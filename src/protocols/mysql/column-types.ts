@@ -1,57 +1,67 @@
-// MySQL column types in terms the masking library reads. Masking decides by a type class
-// (text to scan, a number or date a rule replaces by a valid value, bytes) and today takes
-// it as a Postgres type OID, so each MySQL type maps to the OID of the Postgres type of
-// the same class (and integer width, for hashed replacements). A neutral value class in
-// masking/ (text, number(bits), bool, date, timestamp, time, json, bytes, other) would
-// replace this table.
+// MySQL column types as the masker's neutral value classes (src/masking/value-types.ts):
+// text to scan, numbers that can hold a card (their digits are read, in the text and the
+// binary protocol alike), values that carry nothing (dates, small integers), JSON, bytes.
 import type { ColumnInfo } from '../../masking/index.ts';
+import type { TypeClass, ValueKind, ValueType } from '../../masking/value-types.ts';
 import { FLAG, TYPE } from './constants.ts';
 import type { ColumnDef } from './messages.ts';
+import { binaryValueText } from './rows.ts';
 
-const OID = { int2: 21, int4: 23, int8: 20, float4: 700, float8: 701, numeric: 1700, date: 1082, timestamp: 1114, time: 1083, json: 114, text: 25, bytea: 17, other: 600 } as const;
-
-/** The OID of the Postgres type whose class a MySQL column type has. */
-export function maskingTypeOid(c: Pick<ColumnDef, 'type' | 'charset' | 'flags'>): number {
+function classOf(c: Pick<ColumnDef, 'type' | 'flags'>): { type: TypeClass; read: ValueKind; intBits?: number } {
   switch (c.type) {
     case TYPE.TINY:
     case TYPE.SHORT:
     case TYPE.YEAR:
-      return OID.int2;
+      return { type: 'number', read: 'pass', intBits: 15 };
     case TYPE.LONG:
     case TYPE.INT24:
-      return c.flags & FLAG.UNSIGNED ? OID.int8 : OID.int4;
+      // an unsigned int reaches 4294967295: ten digits, no card; kept as a number that is read, as before
+      return c.flags & FLAG.UNSIGNED ? { type: 'number', read: 'number', intBits: 53 } : { type: 'number', read: 'pass', intBits: 31 };
     case TYPE.LONGLONG:
-      return OID.int8;
-    case TYPE.FLOAT:
-      return OID.float4;
     case TYPE.DOUBLE:
-      return OID.float8;
     case TYPE.DECIMAL:
     case TYPE.NEWDECIMAL:
-      return OID.numeric;
+      return { type: 'number', read: 'number', intBits: 53 };
+    case TYPE.FLOAT:
+      return { type: 'number', read: 'pass' };
     case TYPE.DATE:
     case TYPE.NEWDATE:
-      return OID.date;
+      return { type: 'date', read: 'pass' };
     case TYPE.DATETIME:
     case TYPE.TIMESTAMP:
     case TYPE.DATETIME2:
     case TYPE.TIMESTAMP2:
-      return OID.timestamp;
+      return { type: 'timestamp', read: 'pass' };
     case TYPE.TIME:
     case TYPE.TIME2:
-      return OID.time;
+      return { type: 'time', read: 'pass' };
     case TYPE.JSON:
-      return OID.json;
+      return { type: 'json', read: 'text' };
     case TYPE.BIT:
-      return OID.bytea;
+      return { type: 'bytes', read: 'bytes' };
     case TYPE.GEOMETRY:
     case TYPE.VECTOR:
-      return OID.other;
+      return { type: 'other', read: 'text' };
     default:
       // strings, blobs, enums, sets; binary strings too: their bytes are scanned like text
       // (more is masked, never less), and a rule's replacement is valid bytes
-      return OID.text;
+      return { type: 'text', read: 'text' };
   }
+}
+
+/** The neutral value type of a MySQL column, in the text or the binary protocol. */
+export function mysqlValueType(c: Pick<ColumnDef, 'type' | 'flags' | 'charset'>, binary: boolean): ValueType {
+  const k = classOf(c);
+  const v: ValueType = { type: k.type, read: k.read };
+  if (k.intBits !== undefined) v.intBits = k.intBits;
+  if (k.type === 'other') v.digits = true;
+  if (binary) {
+    // Strings (decimals too) are length-prefixed text; fixed-width numbers and times are read
+    // as MySQL prints them, so a card in a BIGINT is found in a prepared statement's row too.
+    const def = { type: c.type, flags: c.flags, charset: c.charset };
+    v.binary = isBinaryString(c.type) ? { textOffset: 0 } : { textOffset: -1, decode: (b, s, e) => binaryValueText(def, b, s, e) };
+  }
+  return v;
 }
 
 /** Is the column's value text in the binary protocol (a length-prefixed string)? */
@@ -81,7 +91,7 @@ export function knownBinaryType(type: number): boolean {
 
 /** What masking knows of a column from its definition: where it comes from and its type class. */
 export function columnInfo(c: ColumnDef, binary: boolean): ColumnInfo {
-  const info: ColumnInfo = { name: c.name, typeOid: maskingTypeOid(c), format: binary ? 1 : 0 };
+  const info: ColumnInfo = { name: c.name, value: mysqlValueType(c, binary) };
   if (c.orgName) info.column = c.orgName;
   if (c.orgTable) {
     info.table = c.orgTable;

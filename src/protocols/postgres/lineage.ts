@@ -9,6 +9,7 @@
 // value could be any of its columns; a statement that cannot be seen through (or whose
 // text is not known) makes every computed column carry "a masked column".
 import type { ColumnInfo } from '../../masking/index.ts';
+import { pgValueType } from './value-types.ts';
 import { lineageOfColumn, OPAQUE, pgLineage, type LineageSource, type StatementLineage } from '../../sql/pg-lineage.ts';
 import type { TableCatalog, TableName, TableNames } from './catalog.ts';
 import type { FieldDescription } from './messages.ts';
@@ -199,5 +200,5 @@ class SourceResolver {
 
 function info(t: TableNames, attnum: number): ColumnInfo {
   const column = t.columns.get(attnum)!;
-  return { name: column, column, table: t.table, schema: t.schema, typeOid: t.types.get(attnum) };
+  return { name: column, column, table: t.table, schema: t.schema, value: pgValueType(t.types.get(attnum)) };
 }

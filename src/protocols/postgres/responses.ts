@@ -4,6 +4,8 @@
 import type { ResultSummary } from '../../session/types.ts';
 import { RowCapture, type CaptureLimits } from '../../session/row-capture.ts';
 import type { ColumnInfo, Masker, ResultMasker } from '../../masking/index.ts';
+import { DataRowMasker } from './data-row.ts';
+import { pgColumn, pgValueType } from './value-types.ts';
 import { decodeBackend, encodeBackend, type FieldDescription } from './messages.ts';
 import { cstringAt, dataRowValues } from './values.ts';
 import { STALL, type FrameFate } from './frames.ts';
@@ -102,6 +104,8 @@ export class ResponseTracker {
   private capture: RowCapture | null = null;
   /** masks the rows of the current result; null when masking is off or nothing to do */
   private rows: ResultMasker | null = null;
+  /** the DataRow rebuild over `rows` */
+  private dataRows: DataRowMasker | null = null;
   private readonly masked = new Set<string>();
   private readonly keepOriginals: boolean;
   /** the message of a FATAL error the target sent, if it sent one */
@@ -242,7 +246,7 @@ export class ResponseTracker {
           // The row is read where it lies in the chunk: no view of it is made unless it changes.
           let out: Buffer;
           try {
-            out = this.rows.maskDataRow(buf, start - 5);
+            out = this.dataRows!.mask(buf, start - 5);
           } catch (e) {
             throw new ProtocolError(`malformed DataRow: ${(e as Error).message}`);
           }
@@ -437,7 +441,7 @@ export class ResponseTracker {
   /** The columns a COPY writes, by the catalog; STALL while it is looked up, null when not known. */
   private copyColumnInfo(relation: TableName, listed: string[] | undefined, format: number): ColumnInfo[] | null | typeof STALL {
     // Binary COPY fields are in the send/recv form of DataRow values: read the same way.
-    const unknown = () => listed?.map((name) => ({ name, column: name, tableUnknown: true, format, pgBinary: true })) ?? null;
+    const unknown = () => listed?.map((name) => pgColumn({ name, column: name, tableUnknown: true, format })) ?? null;
     if (!this.catalog) return unknown();
     const now = Date.now();
     const path = relation.schema === undefined ? this.searchPath() : null;
@@ -457,7 +461,7 @@ export class ResponseTracker {
     const attnums = listed ? listed.map((name) => attnumOf.get(name)) : [...t.columns.keys()].sort((a, b) => a - b);
     return attnums.map((attnum, i) => {
       const name = listed?.[i] ?? t.columns.get(attnum!)!;
-      return { name, column: name, table: t.table, schema: t.schema, typeOid: attnum === undefined ? undefined : t.types.get(attnum), format, pgBinary: true, ...(attnum === undefined ? { tableUnknown: true } : {}) };
+      return pgColumn({ name, column: name, table: t.table, schema: t.schema, typeOid: attnum === undefined ? undefined : t.types.get(attnum), format, ...(attnum === undefined ? { tableUnknown: true } : {}) });
     });
   }
 
@@ -520,6 +524,7 @@ export class ResponseTracker {
     // A ResultMasker keeps per-result state (what it masked): a new one per result.
     const rs = masker.forColumns(infos);
     this.rows = rs.active ? rs : null;
+    this.dataRows = rs.active ? new DataRowMasker(rs) : null;
     // Only a plan that follows from the field list alone may be reused for the same list.
     this.unmasked = this.rows || considered ? null : d.fields;
     return undefined;
@@ -537,7 +542,7 @@ export class ResponseTracker {
 
   /** What masking knows of a column: its label, and where the target says it comes from. */
   private columnInfo(f: FieldDescription, now: number): ColumnInfo {
-    const info: ColumnInfo = { name: f.name, typeOid: f.typeOid, format: f.format, pgBinary: true };
+    const info: ColumnInfo = { name: f.name, value: pgValueType(f.typeOid, f.format) };
     if (f.tableOid === 0) info.computed = true;
     if (f.tableOid === 0 || !this.catalog) return info;
     const t = this.catalog.get(f.tableOid, now);
@@ -640,7 +645,7 @@ export class ResponseTracker {
     const format = fn?.format ?? 0;
     let replaced: Buffer | null | undefined;
     if (len >= 0 && this.masker?.enabled) {
-      const rs = this.masker.forColumns([{ name: fn?.name ?? 'function', typeOid: fn?.returns, format, computed: true }]);
+      const rs = this.masker.forColumns([pgColumn({ name: fn?.name ?? 'function', typeOid: fn?.returns, format, computed: true })]);
       replaced = rs.active ? rs.maskBytes(0, buf, valueStart, valueEnd) : undefined;
     }
     const asText = (b: Buffer | null, s: number, t: number) => (b === null ? null : format === 1 ? '\\x' + b.toString('hex', s, t) : b.toString('utf8', s, t));

@@ -4,7 +4,8 @@
 // Numbers come out as their integer digits ("4111111111111111"), the form in which the
 // card detector knows a card; containers join their elements with the text-format
 // punctuation, so elements never run together into one digit run.
-import { carriesNoText } from './columns.ts';
+import { carriesNoText } from './value-types.ts';
+import { floatDigits } from '../../masking/value-text.ts';
 
 // Element types of the built-in ranges that can hold a card (int4/date/time ranges carry no text).
 const RANGE_ELEMENT = new Map<number, number>([[3926, 20], [3906, 1700]]);
@@ -50,11 +51,6 @@ function absDigits(n: bigint): string {
   return (n < 0n ? -n : n).toString();
 }
 
-/** A float's integer part as digits (no exponent: "4.111111111111111e+15" hides a card). */
-export function floatDigits(x: number): string {
-  if (!Number.isFinite(x)) return '';
-  return BigInt(Math.trunc(Math.abs(x))).toString();
-}
 
 /**
  * numeric: int16 ndigits, int16 weight, uint16 sign, int16 dscale, then ndigits base-10000
