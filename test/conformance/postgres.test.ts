@@ -67,6 +67,8 @@ conformanceSuite({
     const name = (clients.get(client) as unknown as { connectionParameters?: { application_name?: string } })?.connectionParameters?.application_name ?? '';
     await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-X', '-c', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${name}'`]);
   },
+  errorInTransaction: 'aborts',
+  cancelled: /cancel/i,
   sql: {
     sleep: (s) => `SELECT pg_sleep(${s})`,
     duplicateEmail: (table, email) => `INSERT INTO ${table} (id, email) VALUES (99, '${email}')`,

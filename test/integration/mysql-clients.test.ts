@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
+import { spawn } from 'node:child_process';
 import { startTestGateway, localMysql, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
 import { commandsOf, eventsOf, resultsOf } from '../helpers/records.ts';
@@ -171,4 +172,30 @@ test('the record: the session, each command before it ran, each result masked', 
   assert.deepEqual(result.data.rows, [['Ann Lee', '[EMAIL]']]);
   assert.deepEqual(result.data.columns, [{ name: 'name', type: 253 }, { name: 'email', type: 253 }]);
   assert.equal(events[events.length - 1]!.type, 'session.end');
+});
+
+test('the target ending an idle session: the mysql client reads why as the answer to its next command', async () => {
+  const token = await t.token(['dev'], 'cli-gone');
+  // -n: unbuffered, so the id shows before stdin ends
+  const c = spawn('mysql', ['-h', '127.0.0.1', '-P', String(t.mysqlPort), '-u', 'shop', `-p${token}`, '-N', '-B', '-n', '--skip-ssl'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise((resolve) => c.on('exit', resolve));
+  c.stdin.write('SELECT CONNECTION_ID();\n');
+  for (let i = 0; i < 200 && !/^\d+\n/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  const upstreamId = Number(out.trim());
+  assert.ok(upstreamId > 0, `the session's id on the target: ${out} ${err}`);
+  const k = await direct(`KILL CONNECTION ${upstreamId}`);
+  assert.equal(k.code, 0, k.stderr);
+  // the next command only once the gateway has seen the session end (else it is in flight)
+  const ended = async () => (await eventsOf(t, 'cli-gone')).find((e) => e.type === 'session.end');
+  for (let i = 0; i < 200 && !(await ended()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(String((await ended())?.data.reason), /target closed/);
+  c.stdin.end('SELECT 2;\n');
+  await exited;
+  // a server error of the connection class, in words (an ERR with a client-side code, 2006,
+  // is "Received malformed packet" to this client; a bare close is "Lost connection")
+  assert.match(err, /ERROR 1053 \(08S01\).*warden: the target closed the connection/);
 });

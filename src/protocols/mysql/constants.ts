@@ -150,6 +150,8 @@ export const ER = {
   NET_PACKET_TOO_LARGE: 1153,
   UNKNOWN_STMT_HANDLER: 1243,
   NOT_ALLOWED_COMMAND: 1148,
+  /** the server ends the session (shutdown, or the gateway's target gone); SQLSTATE 08S01 */
+  SERVER_SHUTDOWN: 1053,
   CONNECTION_ERROR: 2013,
   SERVER_GONE: 2006,
   INTERNAL: 1815,

@@ -36,6 +36,11 @@ export function packetBytes(p: Packet): Buffer {
 /** What a relay does with a packet: undefined forwards it, null drops it, a Buffer (whole packets) replaces it. */
 export type PacketFate = Buffer | null | undefined;
 
+/** The client is told what it ran into: the gateway's limit, not a size alone. */
+function tooLarge(max: number): ProtocolError {
+  return new ProtocolError(`a packet larger than ${max} bytes, the gateway's limit (maxMessageBytes)`, 1153);
+}
+
 export class PacketSplitter {
   /** bytes of a physical packet not complete yet */
   private partial: Buffer | null = null;
@@ -91,7 +96,7 @@ export class PacketSplitter {
       const seq = data[off + 3]!;
       if (len === MAX_PACKET_PAYLOAD || this.large.length) {
         // part of a large packet: kept until its last part arrives
-        if (this.largeBytes + len > this.maxPayload) throw new ProtocolError(`a packet larger than ${this.maxPayload} bytes`, 1153);
+        if (this.largeBytes + len > this.maxPayload) throw tooLarge(this.maxPayload);
         if (off > runStart) out.push(data.subarray(runStart, off));
         this.large.push(Buffer.from(data.subarray(off, end)));
         this.largeBytes += len;
@@ -111,7 +116,7 @@ export class PacketSplitter {
         else if (fate !== null) out.push(fate);
         continue;
       }
-      if (len > this.maxPayload) throw new ProtocolError(`a packet larger than ${this.maxPayload} bytes`, 1153);
+      if (len > this.maxPayload) throw tooLarge(this.maxPayload);
       const fate = visit(this.packet(seq, data, off + 4, end, seq, null));
       if (fate !== undefined) {
         if (off > runStart) out.push(data.subarray(runStart, off));
@@ -124,7 +129,7 @@ export class PacketSplitter {
     if (off < n) {
       const rest = data.subarray(off);
       const head = rest.length >= 3 ? rest[0]! | (rest[1]! << 8) | (rest[2]! << 16) : 0;
-      if (head > this.maxPayload && head !== MAX_PACKET_PAYLOAD) throw new ProtocolError(`a packet larger than ${this.maxPayload} bytes`, 1153);
+      if (head > this.maxPayload && head !== MAX_PACKET_PAYLOAD) throw tooLarge(this.maxPayload);
       this.partial = Buffer.from(rest);
     }
     return out;

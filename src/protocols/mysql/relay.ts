@@ -413,6 +413,13 @@ export class MysqlRelay {
 
   private serverGone(reason: string): void {
     if (this.closed) return;
+    // A client between commands is told why rather than left to guess from a bare close,
+    // with a server error code of the connection class (codes from 2000 are the client
+    // library's own; MariaDB's client calls such an ERR from a server malformed). Sequence
+    // id 1: a client that reads only after sending (libmysqlclient, the mysql CLI) takes it
+    // as the answer to its next command; an asynchronous one (mysql2) as the server's last
+    // words. A command in flight ends with the lost connection, as when a server dies.
+    if (this.tracker.idle && !this.handling && this.client.writable) this.client.write(errPacket(1, ER.SERVER_SHUTDOWN, '08S01', `warden: ${reason}`));
     this.close(reason);
   }
 
