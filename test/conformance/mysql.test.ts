@@ -1,7 +1,6 @@
 // The conformance suite on the MySQL door, with the mysql2 driver (text protocol, rows as
 // text) against the machine's MariaDB, raw packets for what no driver sends, and a private
 // mariadbd whose general log is the ground truth of what it executed.
-import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startTestGateway, localMysql } from '../helpers/gateway.ts';
@@ -26,10 +25,11 @@ async function open(port: number, token: string): Promise<mysql.Connection> {
   return conn;
 }
 
-before(async () => {
-  const r = await root(`DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}`);
-  assert.equal(r.code, 0, r.stderr);
-});
+// Made on first use, not in a top-level before(): node runs a file's top-level before hooks
+// without waiting for one another, and the suite's own before reads this database.
+let created: Promise<void> | null = null;
+const ensureDatabase = () =>
+  (created ??= root(`DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}`).then((r) => assert.equal(r.code, 0, r.stderr)));
 
 conformanceSuite({
   name: 'mysql',
@@ -65,7 +65,11 @@ conformanceSuite({
     clients.set(c, conn);
     return c;
   },
+  async cleanup() {
+    await root(`DROP DATABASE IF EXISTS ${db}`);
+  },
   async direct(sql) {
+    await ensureDatabase();
     const r = await root(sql, db);
     if (r.code !== 0) throw new Error(r.stderr);
     return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
@@ -114,9 +118,6 @@ conformanceSuite({
   },
 });
 
-after(async () => {
-  await root(`DROP DATABASE IF EXISTS ${db}`);
-});
 
 completenessAcrossKill({
   name: 'mysql',

@@ -39,6 +39,8 @@ export interface ConformanceDriver {
   errorInTransaction: 'aborts' | 'keeps';
   /** the error a statement stopped by the client's cancel ends with */
   cancelled: RegExp;
+  /** run last, after the suite's own cleanup (a database the driver made for it); top-level hooks of one file do not wait for each other */
+  cleanup?(): Promise<void>;
   sql: {
     /** a statement that waits `seconds` on the server */
     sleep(seconds: number): string;
@@ -66,6 +68,7 @@ export function conformanceSuite(d: ConformanceDriver): void {
   after(async () => {
     await t?.close();
     await d.direct(`DROP TABLE IF EXISTS ${table}`);
+    await d.cleanup?.();
   });
 
   test(`${d.name}: a command is recorded before it runs; when it cannot be recorded it does not run`, async () => {
