@@ -40,12 +40,11 @@ async function remote(base: string): Promise<ReviewsBackend> {
 }
 
 async function local(configFile: string | undefined): Promise<ReviewsBackend> {
-  // The store, the desk and the config loader are imported only for local use (main.ts).
-  const [{ loadConfig }, { openServices }, { ReviewDesk }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts'), import('../reviews/desk.ts')]);
+  // The store and the desk (the gateway's services) and the config loader are imported only for local use (main.ts).
+  const [{ loadConfig }, { openServices }] = await Promise.all([import('../config/load.ts'), import('../gateway/services.ts')]);
   const { config } = loadConfig(configFile);
   const s = await openServices(config, { writer: true, cli: true });
-  const conns = new Map(config.connections.map((c) => [c.name, c]));
-  const desk = new ReviewDesk({ store: s.store, audit: s.audit, config: config.reviews, connection: (n) => conns.get(n), baseUrl: () => `http://${config.gateway.listen.http}` });
+  const desk = await s.reviewDesk();
   const user = `local:${process.env.USER ?? 'operator'}`;
   const operator: Identity = { kind: 'user', subject: user, name: user, groups: [] };
   return {

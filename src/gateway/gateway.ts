@@ -13,7 +13,6 @@ import { compilePolicy } from '../policy/policy.ts';
 import { writeHints } from '../policy/hints.ts';
 import { rulesSchema } from '../policy/rule-schema.ts';
 import { initPostgresParser } from '../sql/postgres.ts';
-import { ReviewDesk } from '../reviews/desk.ts';
 import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
@@ -82,10 +81,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
     // Just-in-time approval: held commands, votes, access windows (src/reviews). Webhooks carry commands masked.
     let httpBase = `http://${config.gateway.listen.http}`;
-    const desk = new ReviewDesk({
-      store: services.store, audit: services.audit, config: config.reviews, connection: (n) => byName.get(n), baseUrl: () => httpBase, hasRole: (i, r) => services.hasRole(i, r),
-      maskCommand: (connection, text) => maskers.get(connection)?.maskText(text) ?? '[withheld]', log,
-    });
+    const desk = await services.reviewDesk({ baseUrl: () => httpBase, maskCommand: (connection, text) => maskers.get(connection)?.maskText(text) ?? '[withheld]', log });
     cleanups.push(() => desk.close());
     const guard = new PolicyGuard(policy, (name) => {
       const c = byName.get(name);

@@ -18,6 +18,7 @@ import { originalsKey } from './keys.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { IdentityService, sourceAddress, type AuthOutcome } from '../identity/identity-service.ts';
 import { RefusalDigest } from './refusals.ts';
+import type { DeskDeps, ReviewDesk } from '../reviews/desk.ts';
 import { isGatewayToken, GATEWAY_AUDIENCE } from '../identity/gateway-token.ts';
 import { isAuthError } from '../identity/errors.ts';
 import { hasRole, rolesOf, type Role } from '../identity/roles.ts';
@@ -265,6 +266,20 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
         await unclaim(store, BOOTSTRAP_ADMIN).catch(() => {});
         throw e;
       }
+    },
+
+    /**
+     * The review desk over this store (held commands, votes, access windows): the gateway's,
+     * with where to approve and masked webhooks; the CLI's local mode, with the defaults.
+     */
+    async reviewDesk(extra: Pick<DeskDeps, 'maskCommand' | 'log'> & { baseUrl?: () => string } = {}): Promise<ReviewDesk> {
+      const { ReviewDesk } = await import('../reviews/desk.ts');
+      const byName = new Map(config.connections.map((c) => [c.name, c]));
+      return new ReviewDesk({
+        store, audit: audit!, config: config.reviews, connection: (n) => byName.get(n),
+        baseUrl: extra.baseUrl ?? (() => `http://${config.gateway.listen.http}`), hasRole: (i, r) => hasRole(i, r, roles),
+        maskCommand: extra.maskCommand, log: extra.log ?? log,
+      });
     },
 
     connectionsFor(who: Identity | null): Record<string, unknown>[] {
