@@ -9,6 +9,7 @@ import { parseDuration } from '../config/duration.ts';
 import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
+import { classifyHttp } from './http-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -136,6 +137,8 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
         cmd.syntax === null
           ? opaqueCommand('how the target reads text in this session is not known now (its sql_mode or character set changed and could not be read back)')
           : classifyMysql(cmd.text, cmd.syntax);
+    case 'http':
+      return (cmd) => classifyHttp(cmd.text);
     default:
       return undefined;
   }

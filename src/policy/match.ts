@@ -55,6 +55,10 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const tables = m.tables?.map(parseNamePattern);
   const functions = m.functions?.map(parseNamePattern);
   const regex = m.regex !== undefined ? new RegExp(m.regex, 'i') : undefined;
+  const methods = m.methods ? new Set<string>(m.methods) : undefined;
+  // A path pattern matches the path without its query, ignoring case (servers that do not
+  // would otherwise serve /ADMIN past a rule about /admin); `*` is any run of characters.
+  const paths = m.paths?.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i'));
   const mode = rule.action === 'allow' ? 'every' : 'any';
 
   // Where an unqualified table or function may live, for this session.
@@ -91,6 +95,8 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
       const refs = mode === 'every' && s.userFunctions?.length ? s.userFunctions : s.functions;
       if (!setMatches(functions, refs, mode, functionCandidates(ctx))) return false;
     }
+    if (methods && !(s.http && methods.has(s.http.method))) return false;
+    if (paths && !(s.http && paths.some((r) => r.test(s.http!.path.split('?')[0]!)))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };

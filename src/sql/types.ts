@@ -106,6 +106,8 @@ export interface Statement {
    * so the statement is opaque unless a rule names these functions.
    */
   userFunctions?: FunctionRef[];
+  /** an HTTP request's facts (http connections): its method and path, query included */
+  http?: { method: string; path: string };
   /** true when the statement is opaque only because of `userFunctions` */
   opaqueByFunctions?: boolean;
 }
