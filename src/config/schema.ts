@@ -149,7 +149,23 @@ export const mysqlConnectionSchema = z.strictObject({
   tls: upstreamTls,
 });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema]);
+/** The credential an http connection injects: a header (`x-api-key`; `authorization` with a scheme) or a query parameter. */
+const httpCredential = z.union([
+  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), value: z.string().min(1), scheme: z.string().min(1).optional() }),
+  z.strictObject({ query: z.string().min(1), value: z.string().min(1) }),
+]);
+
+export const httpConnectionSchema = z.strictObject({
+  ...connectionBase,
+  type: z.literal('http'),
+  /** the target's base URL; /proxy/<name>/<path> reaches <url>/<path> */
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** https: the CA to trust (a PEM or a file), and whether the certificate is verified (default true) */
+  tls: z.strictObject({ ca: z.string().optional(), verify: z.boolean().default(true) }).optional(),
+  credential: httpCredential.optional(),
+});
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -170,4 +186,7 @@ export type WardenConfig = z.infer<typeof configSchema>;
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
+export type HttpConnectionConfig = z.infer<typeof httpConnectionSchema>;
+/** A connection to a database (a host and port the engines dial) */
+export type DatabaseConnectionConfig = PostgresConnectionConfig | MysqlConnectionConfig;
 export type GatewayConfig = WardenConfig['gateway'];

@@ -32,7 +32,9 @@ export interface AuthContext {
 
 /** The public face of a connection: never its credentials. */
 export function describeConnection(c: ConnectionConfig): Record<string, unknown> {
-  return { name: c.name, type: c.type, description: c.description ?? null, agent: c.agent, host: c.host, port: c.port, database: c.database, groups: c.access.groups };
+  const base = { name: c.name, type: c.type, description: c.description ?? null, agent: c.agent, groups: c.access.groups };
+  if (c.type === 'http') return { ...base, url: c.url };
+  return { ...base, host: c.host, port: c.port, database: c.database ?? null };
 }
 
 /**

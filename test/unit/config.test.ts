@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfig, ConfigError } from '../../src/config/load.ts';
+import type { PostgresConnectionConfig } from '../../src/config/schema.ts';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
@@ -53,7 +54,7 @@ test('${env:} and ${file:} references resolve; missing ones name the key; secret
     ['connections:', '  - name: app', '    type: postgres', '    password: ${file:pw.txt}', '    user: ${env:APP_USER}', ''].join('\n'),
   );
   const { config } = loadConfig(join(dir, 'warden.yaml'), { APP_USER: 'app' });
-  const conn = config.connections[0]!;
+  const conn = config.connections[0] as PostgresConnectionConfig;
   assert.equal(conn.password, 's3cret-from-file');
   assert.equal(conn.user, 'app');
 
