@@ -1,7 +1,7 @@
 // The composition root: the only place that wires config, store, audit log, identity,
 // policy, the session pipeline, the dialer and the front doors together.
 import pino, { type Logger } from 'pino';
-import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig } from '../config/schema.ts';
+import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig, type DatabaseConnectionConfig, type HttpConnectionConfig } from '../config/schema.ts';
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
 import { maskingKey, originalsKey } from './keys.ts';
 import { Session } from '../session/session.ts';
@@ -16,7 +16,8 @@ import { initPostgresParser } from '../sql/postgres.ts';
 import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
-import { Admission } from '../session/admission.ts';
+import { Admission, type AdmissionAnswer } from '../session/admission.ts';
+import { mountHttpProxy } from '../protocols/http/proxy.ts';
 import type { Engine } from '../protocols/engine.ts';
 import { ENGINES } from './engines.ts';
 import { InProcessExecutor } from './executor.ts';
@@ -133,7 +134,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       const engine = reg.make({
         admit: (req) => admission.admit({ ...req, type, frontDoor: type }),
         openSession,
-        dial: (c) => dialer.dial({ host: c.host, port: c.port, agent: c.agent }),
+        // the wire engines serve database connections (a host and a port)
+        dial: (c) => dialer.dial({ host: (c as DatabaseConnectionConfig).host, port: (c as DatabaseConnectionConfig).port, agent: c.agent }),
         tls: gatewayTls,
         maxMessageBytes: config.gateway.maxMessageBytes,
         limits,
@@ -177,6 +179,18 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
     mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });
+    // HTTP APIs (src/protocols/http): /proxy/<connection>/... on this listener, each request
+    // admitted, judged, recorded and masked as it streams, sent with the connection's credential.
+    if (config.connections.some((c) => c.type === 'http')) {
+      mountHttpProxy(app, {
+        admit: async (req) => (await admission.admit({ ...req, type: 'http', frontDoor: 'http' })) as AdmissionAnswer<HttpConnectionConfig>,
+        openSession,
+        dial: (c) => dialer.dial(c),
+        masker: (name) => maskers.get(name) ?? null,
+        log,
+      });
+    }
+
     // MCP (src/mcp) and `warden exec` (POST /api/v1/exec) run statements in-process: through
     // admission, the pipeline and an engine's relay, as the caller, with Decisions as data.
     const m = config.gateway.mcp;

@@ -1,0 +1,185 @@
+// The http engine's front door: /proxy/<connection>/<path> on the gateway's HTTP listener.
+// Each request is admitted with the caller's Warden token (taken off the request), judged and
+// recorded as a command (`POST /v1/messages`) before it leaves, sent with the connection's
+// own credential, and answered as it streams: bodies are never buffered, text bodies (JSON,
+// text, server-sent events) are masked on the way through, a client that goes away aborts
+// the request upstream. An SDK needs only its base URL and its key set to the gateway's.
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { HttpConnectionConfig } from '../../config/schema.ts';
+import type { Masker } from '../../masking/index.ts';
+import type { AdmissionAnswer, AdmissionCredential } from '../../session/admission.ts';
+import type { Decision, OpenSession } from '../../session/types.ts';
+import { callerToken, dropCallerHeaders } from './caller-token.ts';
+import { injectCredential } from './credential.ts';
+import { httpRefusal } from './errors.ts';
+import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
+
+export interface HttpProxyDeps {
+  admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
+  openSession: OpenSession;
+  /** a byte stream to host:port, through the connection's agent */
+  dial(c: { host: string; port: number; agent: string }): Promise<Duplex>;
+  masker(connection: string): Masker | null;
+  log: Logger;
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) are the connection's, not the message's.
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|javascript|x-www-form-urlencoded)|text\/)/i;
+
+export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void {
+  void app.register(async (scope) => {
+    // Bodies are streamed to the target as they come, never parsed here.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    const handler = (req: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      void proxy(req, reply.raw, deps).catch((e: Error) => {
+        deps.log.error({ err: e.message }, 'http proxy failed');
+        if (!reply.raw.headersSent) send(reply.raw, 502, `warden: ${e.message}`);
+        else reply.raw.destroy();
+      });
+    };
+    scope.all('/proxy/:connection', handler);
+    scope.all('/proxy/:connection/*', handler);
+  });
+}
+
+function send(res: ServerResponse, status: number, message: string, extra: Record<string, unknown> = {}): void {
+  const body = JSON.stringify({ type: 'error', error: { type: status === 401 ? 'authentication_error' : status === 429 ? 'rate_limit_error' : status === 403 ? 'permission_error' : 'api_error', message, ...extra } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps): Promise<void> {
+  const raw = req.raw;
+  const name = (req.params as { connection: string }).connection;
+  // rules see the path the target will get, made one form first (request-path.ts)
+  const clientAddr = `${req.ip}:${req.socket.remotePort ?? 0}`;
+  const token = callerToken(raw.headers);
+  if (!token) return send(res, 401, 'warden: send your Warden access token as the API key (x-api-key or Authorization: Bearer)');
+  const answer = await deps.admit({ credential: { kind: 'token', token }, connection: name, clientAddr });
+  if (!answer.ok) {
+    const r = httpRefusal(answer.refusal);
+    return send(res, r.status, `warden: ${r.message}`);
+  }
+  const conn = answer.connection;
+  const [rawPath, rawQuery = ''] = (raw.url ?? '/').split(/\?(.*)/s, 2);
+  const split = splitProxyPath(rawPath!);
+  let rest: string;
+  try {
+    if (!split) throw new AmbiguousPath('expected /proxy/<connection>/<path>');
+    rest = normalizePath(split[1]);
+  } catch (e) {
+    if (e instanceof AmbiguousPath) return send(res, 400, `warden: ${e.message}`);
+    throw e;
+  }
+  const incoming = new URL(`http://gateway/${rawQuery ? `?${rawQuery}` : ''}`);
+  const target = new URL(conn.url);
+  target.pathname = `${target.pathname.replace(/\/$/, '')}${rest}`;
+  target.search = incoming.search;
+  const method = raw.method ?? 'GET';
+  const shownPath = `${rest}${incoming.search}`;
+
+  const session = await deps.openSession({
+    identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
+    attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method },
+  });
+  try {
+    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
+    if (decision.action !== 'allow') return refuseCommand(res, decision);
+    await forward(raw, res, { method, target, conn, deps, masker: session.masker?.enabled ? session.masker : null }, (status, masked, startedAt) => {
+      session.result(decision.commandId, { rowCount: 0, tag: String(status), durationMs: Date.now() - startedAt, ...(masked ? { maskedColumns: ['(body)'] } : {}) });
+    });
+  } finally {
+    await session.end(res.writableFinished ? 'request done' : 'client went away');
+  }
+}
+
+function refuseCommand(res: ServerResponse, d: Exclude<Decision, { action: 'allow' }>): void {
+  if (d.action === 'review') return send(res, 403, `warden: held for review ${d.reviewId}: ${d.message}; send the same request again once it is approved`, { review: d.reviewId });
+  send(res, 403, `warden: blocked: ${d.reason}`);
+}
+
+interface Forward {
+  method: string;
+  target: URL;
+  conn: HttpConnectionConfig;
+  deps: HttpProxyDeps;
+  masker: Masker | null;
+}
+
+async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (status: number, masked: boolean, startedAt: number) => void): Promise<void> {
+  const startedAt = Date.now();
+  const { target, conn } = f;
+  const headers: IncomingHttpHeaders = {};
+  for (const [k, v] of Object.entries(raw.headers)) if (!HOP.has(k)) headers[k] = v;
+  dropCallerHeaders(headers);
+  if (raw.headers['content-length'] !== undefined) headers['content-length'] = raw.headers['content-length'];
+  else if (raw.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
+  // The masker reads text: the target is asked not to compress what it sends back.
+  if (f.masker) headers['accept-encoding'] = 'identity';
+  injectCredential(conn.credential, headers, target);
+  const https = target.protocol === 'https:';
+  const port = Number(target.port || (https ? 443 : 80));
+  let socket: Duplex = await f.deps.dial({ host: target.hostname, port, agent: conn.agent });
+  if (https) {
+    const tls: { ca?: string; verify?: boolean } = conn.tls ?? {};
+    socket = tlsConnect({ socket, servername: target.hostname, ca: tls.ca ? readPem(tls.ca) : undefined, rejectUnauthorized: tls.verify !== false, ALPNProtocols: ['http/1.1'] });
+  }
+  headers.host = target.host;
+  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, createConnection: () => socket as never });
+  // A client that goes away stops the request upstream (an LLM stops generating).
+  res.on('close', () => {
+    if (!res.writableFinished) up.destroy();
+  });
+  raw.pipe(up);
+  const answer = await new Promise<IncomingMessage>((resolve, reject) => {
+    up.once('response', resolve);
+    up.once('error', reject);
+  }).catch((e: Error) => {
+    throw new Error(`cannot reach connection "${conn.name}": ${e.message}`);
+  });
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+  const textual = f.masker !== null && TEXTUAL.test(String(answer.headers['content-type'] ?? '')) && !answer.headers['content-encoding'];
+  if (!textual && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
+  res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+  res.flushHeaders();
+  let masked = false;
+  if (!textual) {
+    answer.pipe(res);
+  } else {
+    // Text is masked as it streams; the stream masker holds back only an unfinished line
+    // (an SSE event ends its lines), so events go out as they come.
+    const sm = f.masker!.createStreamMasker();
+    const decoder = new StringDecoder('utf8');
+    answer.on('data', (chunk: Buffer) => {
+      const text = decoder.write(chunk);
+      const safe = sm.push(text);
+      if (safe !== text) masked ||= safe.length !== text.length || safe !== text;
+      if (safe && !res.write(safe)) answer.pause();
+    });
+    res.on('drain', () => answer.resume());
+    answer.on('end', () => res.end(sm.push(decoder.end()) + sm.end()));
+  }
+  await new Promise<void>((resolve) => {
+    res.once('close', resolve);
+    res.once('finish', resolve);
+    answer.once('error', () => {
+      res.destroy();
+      resolve();
+    });
+  });
+  done(answer.statusCode ?? 0, masked, startedAt);
+}
+
+function readPem(ca: string): string {
+  return ca.includes('-----BEGIN') ? ca : readFileSync(ca, 'utf8');
+}

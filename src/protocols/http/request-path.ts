@@ -1,0 +1,23 @@
+// The path a request names, in the one form that is both judged and sent: rules must see what
+// the target will serve, so spellings a server reads as the same path are made one before
+// judging (RFC 3986 6.2.2: percent-encoded unreserved characters decoded, dot segments
+// removed; repeated slashes collapsed, as many servers do). An encoded slash or backslash,
+// which servers disagree about, is refused rather than guessed.
+
+export class AmbiguousPath extends Error {}
+
+const UNRESERVED = /%(4[1-9A-F]|5[0-9A]|6[1-9A-F]|7[0-9A]|3[0-9]|2D|2E|5F|7E)/gi;
+
+/** `/v1//messages/./b%61tches` -> `/v1/messages/batches`; throws AmbiguousPath for `%2F`, `%5C`, `\`. */
+export function normalizePath(raw: string): string {
+  if (/%2f|%5c|\\/i.test(raw)) throw new AmbiguousPath('an encoded slash or a backslash in the path is refused (servers read it differently)');
+  const decoded = raw.replace(UNRESERVED, (m) => String.fromCharCode(parseInt(m.slice(1), 16)));
+  const collapsed = `/${decoded}`.replace(/\/{2,}/g, '/');
+  return new URL(collapsed, 'http://x').pathname;
+}
+
+/** `/proxy/<name>/<rest>` -> [name, '/<rest>'] (rest '/' when absent); null when not that shape. */
+export function splitProxyPath(pathname: string): [string, string] | null {
+  const m = /^\/proxy\/([^/]+)(\/.*)?$/.exec(pathname);
+  return m ? [decodeURIComponent(m[1]!), m[2] ?? '/'] : null;
+}
