@@ -1,0 +1,79 @@
+// A local server that speaks the wire format of Anthropic's Messages API (POST /v1/messages,
+// JSON or server-sent events), enough for the official SDK, so tests drive the real client
+// through the gateway. It checks the API key it was given and keeps every request it got
+// (headers, body), so tests can assert what reached the target and what did not.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** the client went away before the answer was complete */
+  aborted: boolean;
+}
+
+export interface FakeLlm {
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number }): Promise<FakeLlm> {
+  const seen: SeenRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const entry: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, aborted: false };
+      seen.push(entry);
+      res.on('close', () => {
+        if (!res.writableFinished) entry.aborted = true;
+      });
+      if (req.headers['x-api-key'] !== opts.apiKey) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
+      }
+      if (req.method !== 'POST' || !req.url?.startsWith('/v1/messages')) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'no such endpoint' } }));
+      }
+      const ask = JSON.parse(body || '{}') as { model?: string; stream?: boolean };
+      const model = ask.model ?? 'claude-test';
+      const usage = { input_tokens: 12, output_tokens: opts.text.length };
+      if (!ask.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: opts.text.join('') }], stop_reason: 'end_turn', stop_sequence: null, usage }));
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const events: [string, unknown][] = [
+        ['message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 0 } } }],
+        ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
+        ...opts.text.map((t): [string, unknown] => ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } }]),
+        ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+        ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: opts.text.length } }],
+        ['message_stop', { type: 'message_stop' }],
+      ];
+      let i = 0;
+      const next = () => {
+        if (res.destroyed) return;
+        if (i >= events.length) return void res.end();
+        const [name, data] = events[i++]!;
+        res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+        setTimeout(next, opts.eventDelayMs ?? 0);
+      };
+      next();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,152 @@
+// HTTP APIs through the gateway, driven by the official Anthropic SDK against a local server
+// that speaks the Messages API: the caller holds only a Warden token (its SDK's API key), the
+// gateway sends the connection's own key, each request is judged and recorded before it
+// leaves, and text bodies and SSE events are masked as they stream. Ground truth is what the
+// target received (headers, requests) and the gateway's record.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import Anthropic from '@anthropic-ai/sdk';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm.ts';
+import { commandsOf, eventsOf } from '../helpers/records.ts';
+
+const UPSTREAM_KEY = 'sk-ant-upstream-0123456789abcdef';
+let t: TestGateway;
+let llm: FakeLlm;
+let slow: FakeLlm;
+
+before(async () => {
+  llm = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: ['Write to ', 'grace.hopper@example.org', ' for access.'] });
+  slow = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: Array.from({ length: 50 }, (_, i) => `word${i} `), eventDelayMs: 100 });
+  t = await startTestGateway({
+    connections: [
+      { name: 'claude', type: 'http', url: llm.url, credential: { header: 'x-api-key', value: UPSTREAM_KEY }, access: { groups: ['ai'] } },
+      { name: 'slow', type: 'http', url: slow.url, credential: { header: 'x-api-key', value: UPSTREAM_KEY }, access: { groups: ['ai'] } },
+    ],
+    rules: [
+      { name: 'no-batches', match: { types: ['http'], paths: ['/v1/messages/batches*'] }, action: 'block', message: 'batch jobs are not allowed' },
+      { name: 'no-deletes', match: { types: ['http'], methods: ['delete'] }, action: 'block' },
+    ],
+  });
+});
+after(async () => {
+  await t?.close();
+  await llm?.close();
+  await slow?.close();
+});
+
+const client = (token: string, connection = 'claude') => new Anthropic({ apiKey: token, baseURL: `${t.httpUrl}/proxy/${connection}`, maxRetries: 0 });
+const ask = { model: 'claude-test', max_tokens: 64, messages: [{ role: 'user' as const, content: 'who do I write to?' }] };
+
+test('the SDK works unchanged with a Warden token as its key; the target gets the connection\'s key, never the token; the answer is masked', async () => {
+  const token = await t.token(['ai'], 'sdk-agent');
+  const before = llm.seen.length;
+  const msg = await client(token).messages.create(ask);
+  const text = msg.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+  assert.match(text, /^Write to .+ for access\.$/);
+  assert.doesNotMatch(text, /grace\.hopper@example\.org/);
+  assert.equal(msg.usage.input_tokens, 12);
+  const got = llm.seen.slice(before);
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.headers['x-api-key'], UPSTREAM_KEY);
+  assert.doesNotMatch(JSON.stringify(got[0]!.headers), new RegExp(token));
+  assert.equal(JSON.parse(got[0]!.body).model, 'claude-test');
+});
+
+test('a streamed answer comes event by event, masked, and is whole for the SDK', async () => {
+  const token = await t.token(['ai'], 'stream-agent');
+  const stream = client(token).messages.stream(ask);
+  const deltas: string[] = [];
+  stream.on('text', (d) => deltas.push(d));
+  const final = await stream.finalMessage();
+  assert.equal(deltas.length, 3, 'one text event per delta');
+  const text = final.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+  assert.doesNotMatch(text, /grace\.hopper@example\.org/);
+  assert.match(text, /^Write to .+ for access\.$/);
+  assert.equal(final.stop_reason, 'end_turn');
+});
+
+test('each request is recorded before it leaves, as the caller\'s, with what came back', async () => {
+  await t.gw.services.audit.flush();
+  const cmds = await commandsOf(t, 'sdk-agent');
+  assert.deepEqual(cmds.map((c) => [c.data.text, c.data.decision]), [['POST /v1/messages', 'allow']]);
+  const events = await eventsOf(t, 'sdk-agent');
+  const start = events.find((e) => e.type === 'session.start')!;
+  assert.equal(start.data.protocol, 'http');
+  assert.equal(start.data.connection, 'claude');
+  const result = events.find((e) => e.type === 'result')!;
+  assert.equal(result.data.tag, '200');
+  assert.deepEqual(result.data.maskedColumns, ['(body)']);
+  assert.ok(result.seq > cmds[0]!.seq);
+  assert.doesNotMatch(JSON.stringify(events), new RegExp(UPSTREAM_KEY));
+});
+
+test('a rule blocks by path or method: the SDK gets a 403 naming it, and the target never sees the request', async () => {
+  const token = await t.token(['ai'], 'blocked-agent');
+  const before = llm.seen.length;
+  const err = await client(token).messages.batches.list().then(() => null, (e: Error) => e);
+  assert.ok(err instanceof Anthropic.PermissionDeniedError, String(err));
+  assert.match(err.message, /warden: blocked: batch jobs are not allowed/);
+  const del = await fetch(`${t.httpUrl}/proxy/claude/v1/files/f1`, { method: 'DELETE', headers: { 'x-api-key': token } });
+  assert.equal(del.status, 403);
+  assert.equal(llm.seen.length, before, 'nothing reached the target');
+  const cmds = await commandsOf(t, 'blocked-agent');
+  assert.deepEqual(cmds.map((c) => [c.data.text, c.data.decision, c.data.rule]), [
+    ['GET /v1/messages/batches', 'block', 'no-batches'],
+    ['DELETE /v1/files/f1', 'block', 'no-deletes'],
+  ]);
+});
+
+test('a bad token, no token, or a caller without access: refused before anything leaves', async () => {
+  const before = llm.seen.length;
+  const bad = await client('wdn_forged_token').messages.create(ask).then(() => null, (e: Error) => e);
+  assert.ok(bad instanceof Anthropic.AuthenticationError, String(bad));
+  const none = await fetch(`${t.httpUrl}/proxy/claude/v1/messages`, { method: 'POST', body: '{}' });
+  assert.equal(none.status, 401);
+  const outsider = await t.token(['dev'], 'outsider');
+  const denied = await client(outsider).messages.create(ask).then(() => null, (e: Error) => e);
+  assert.ok(denied instanceof Anthropic.PermissionDeniedError, String(denied));
+  const unknown = await fetch(`${t.httpUrl}/proxy/nope/v1/messages`, { method: 'POST', headers: { 'x-api-key': outsider }, body: '{}' });
+  assert.equal(unknown.status, 404);
+  assert.equal(llm.seen.length, before);
+});
+
+test('a client that goes away mid-stream ends the request at the target', async () => {
+  const token = await t.token(['ai'], 'leaving-agent');
+  const ac = new AbortController();
+  const stream = client(token, 'slow').messages.stream(ask, { signal: ac.signal });
+  let got = 0;
+  stream.on('text', () => {
+    if (++got === 3) ac.abort();
+  });
+  await stream.finalMessage().catch(() => {});
+  const seen = slow.seen.at(-1)!;
+  for (let i = 0; i < 50 && !seen.aborted; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(seen.aborted, true, 'the target saw its client go away');
+  assert.ok(got < 50);
+});
+
+test('path spellings a server reads as the blocked path are judged as that path; encoded slashes are refused', async () => {
+  const token = await t.token(['ai'], 'evasive-agent');
+  const before = llm.seen.length;
+  // node:http sends the path as written (fetch would resolve the dot segments itself)
+  const get = (path: string) =>
+    new Promise<{ status: number; text: () => Promise<string> }>((resolve, reject) => {
+      const req = httpRequest(`${t.httpUrl}/proxy/claude`, { path: `/proxy/claude${path}`, headers: { 'x-api-key': token } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: async () => body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  for (const path of ['/v1/messages//batches', '/v1/messages/./batches', '/v1/x/../messages/batches', '/v1/messages/b%61tches', '/V1/Messages/Batches', '//v1/messages/batches?limit=1']) {
+    const r = await get(path);
+    assert.equal(r.status, 403, path);
+    assert.match(await r.text(), /batch jobs are not allowed/, path);
+  }
+  for (const path of ['/v1/messages%2Fbatches', '/v1/messages%5cbatches']) assert.equal((await get(path)).status, 400, path);
+  assert.equal(llm.seen.length, before, 'nothing reached the target');
+});
