@@ -1,7 +1,8 @@
 // A local server that speaks the wire format of Anthropic's Messages API (POST /v1/messages,
-// JSON or server-sent events), enough for the official SDK, so tests drive the real client
-// through the gateway. It checks the API key it was given and keeps every request it got
-// (headers, body), so tests can assert what reached the target and what did not.
+// `x-api-key`) and of OpenAI's Chat Completions (POST /v1/chat/completions, `Authorization:
+// Bearer`), JSON or server-sent events, enough for the official SDKs, so tests drive the real
+// clients through the gateway. It checks the API key it was given and keeps every request it
+// got (headers, body), so tests can assert what reached the target and what did not.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 
 export interface SeenRequest {
@@ -31,6 +32,7 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
       res.on('close', () => {
         if (!res.writableFinished) entry.aborted = true;
       });
+      if (req.method === 'POST' && req.url?.startsWith('/v1/chat/completions')) return chat(req.headers.authorization, body, res);
       if (req.headers['x-api-key'] !== opts.apiKey) {
         res.writeHead(401, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
@@ -66,6 +68,25 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
       next();
     });
   });
+  function chat(authorization: string | undefined, body: string, res: import('node:http').ServerResponse): void {
+    if (authorization !== `Bearer ${opts.apiKey}`) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }));
+    }
+    const ask = JSON.parse(body || '{}') as { model?: string; stream?: boolean };
+    const base = { id: 'chatcmpl-1', created: 1_700_000_000, model: ask.model ?? 'gpt-test' };
+    if (!ask.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: opts.text.join('') }, finish_reason: 'stop' }], usage: { prompt_tokens: 9, completion_tokens: opts.text.length, total_tokens: 9 + opts.text.length } }));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta: Record<string, unknown>, finish: string | null) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: '' }, null));
+    for (const t of opts.text) res.write(chunk({ content: t }, null));
+    res.write(chunk({}, 'stop'));
+    res.end('data: [DONE]\n\n');
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as { port: number }).port;
   return {

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm.ts';
 import { commandsOf, eventsOf } from '../helpers/records.ts';
@@ -149,4 +150,36 @@ test('path spellings a server reads as the blocked path are judged as that path;
   }
   for (const path of ['/v1/messages%2Fbatches', '/v1/messages%5cbatches']) assert.equal((await get(path)).status, 400, path);
   assert.equal(llm.seen.length, before, 'nothing reached the target');
+});
+
+test('the OpenAI SDK too: its key (a Warden token) goes as Authorization: Bearer and is swapped for the connection\'s; JSON and streamed chunks masked', async () => {
+  const gw = await startTestGateway({
+    connections: [{ name: 'openai', type: 'http', url: `${llm.url}/v1`, credential: { header: 'authorization', scheme: 'Bearer', value: UPSTREAM_KEY }, access: { groups: ['ai'] } }],
+  });
+  try {
+    const token = (await gw.gw.services.createToken({ name: 'oa-agent', groups: ['ai'], ttlMs: null }, 'test')).token;
+    const oa = new OpenAI({ apiKey: token, baseURL: `${gw.httpUrl}/proxy/openai`, maxRetries: 0 });
+    const before = llm.seen.length;
+    const r = await oa.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] });
+    assert.match(r.choices[0]!.message.content ?? '', /^Write to .+ for access\.$/);
+    assert.doesNotMatch(r.choices[0]!.message.content ?? '', /grace\.hopper/);
+    const stream = await oa.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    let text = '';
+    let chunks = 0;
+    for await (const c of stream) {
+      chunks++;
+      text += c.choices[0]?.delta?.content ?? '';
+    }
+    assert.ok(chunks >= 4, `chunks came one by one (${chunks})`);
+    assert.doesNotMatch(text, /grace\.hopper/);
+    const got = llm.seen.slice(before);
+    assert.equal(got.length, 2);
+    for (const g of got) {
+      assert.equal(g.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
+      assert.equal(g.url, '/v1/chat/completions');
+      assert.doesNotMatch(JSON.stringify(g.headers), new RegExp(token));
+    }
+  } finally {
+    await gw.close();
+  }
 });
