@@ -1,7 +1,7 @@
-// A statement an agent runs past `gateway.mcp.statementTimeout` is stopped on the target
-// (Postgres: a cancel through the door's cancel path; MySQL: KILL QUERY on a second session
-// of the same caller), the agent is told, and its session goes on. Ground truth: the
-// target's own process list shows the statement gone well before it would have ended.
+// Limits of what an agent runs. A statement past `gateway.mcp.statementTimeout` is stopped
+// on the target (Postgres: a cancel through the door's cancel path; MySQL: KILL QUERY on a
+// second session of the same caller), the agent is told, and its session goes on; ground
+// truth: the target's own process list. A result past the row cap is kept to the cap.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -69,3 +69,19 @@ test('the MySQL stop is a KILL QUERY of the agent\'s own session, judged and rec
   assert.equal(kills.length, 1);
   assert.equal(kills[0]!.data.decision, 'allow');
 });
+
+for (const [connection, sql] of [
+  ['pg', 'SELECT g AS n FROM generate_series(1, 1200) g'],
+  ['my', 'SELECT seq AS n FROM mysql.seq_1_to_1200'],
+] as const) {
+  test(`${connection}: a result past the row cap is counted whole and kept to the cap, said truncated`, async () => {
+    const r = await client.callTool({ name: 'run', arguments: { connection, sql } });
+    assert.ok(!r.isError, textOf(r));
+    const s = r.structuredContent as { rows: string[][]; rowCount: number; truncated: boolean };
+    assert.equal(s.rowCount, 1200);
+    assert.equal(s.rows.length, 500);
+    assert.equal(s.truncated, true);
+    assert.deepEqual(s.rows[499], ['500']);
+    assert.match(textOf(r), /TRUNCATED: showing 500 of 1200 rows/);
+  });
+}

@@ -8,6 +8,7 @@ import type { Identity } from '../../identity/types.ts';
 import type { MysqlConnectionConfig } from '../../config/schema.ts';
 import type { Protocol, SessionObserver } from '../../session/types.ts';
 import { inProcessPipe } from '../in-process-pipe.ts';
+import { CappedRows } from '../capped-rows.ts';
 import { StatementTimeout, TargetError, type InProcessSession, type QueryCaps, type RunRows } from '../engine.ts';
 import type { MysqlFrontDoor } from './listener.ts';
 
@@ -47,11 +48,8 @@ export async function openMysqlInProcess(door: MysqlFrontDoor, a: Attach): Promi
 
   const query = (sql: string, params: unknown[] | undefined, caps: QueryCaps): Promise<RunRows> =>
     new Promise((resolve, reject) => {
-      const rows: (string | null)[][] = [];
+      const kept = new CappedRows(caps);
       let columns: RunRows['columns'] = [];
-      let bytes = 0;
-      let seen = 0;
-      let truncated = false;
       let timedOut = false;
       let status: { affectedRows?: number; info?: string } | null = null;
       const timer = setTimeout(() => {
@@ -62,12 +60,7 @@ export async function openMysqlInProcess(door: MysqlFrontDoor, a: Attach): Promi
       q.on('fields', (fields: { name: string; columnType?: number; type?: number }[]) => (columns = fields.map((f) => ({ name: f.name, type: Number(f.columnType ?? f.type ?? 0) }))));
       q.on('result', (row: unknown) => {
         if (!Array.isArray(row)) return void (status = row as typeof status);
-        seen++;
-        if (truncated || rows.length >= caps.maxRows) return void (truncated = true);
-        const size = row.reduce((n: number, v: string | null) => n + (v === null ? 4 : Buffer.byteLength(v)), 0);
-        if (bytes + size > caps.maxBytes) return void (truncated = true);
-        bytes += size;
-        rows.push(row as (string | null)[]);
+        kept.add(row as (string | null)[]);
       });
       q.on('error', (e: MysqlError) => {
         clearTimeout(timer);
@@ -77,7 +70,7 @@ export async function openMysqlInProcess(door: MysqlFrontDoor, a: Attach): Promi
       q.on('end', () => {
         clearTimeout(timer);
         if (timedOut && !columns.length && !status) return reject(new StatementTimeout(`the statement ran longer than ${caps.timeoutMs} ms and was stopped`));
-        resolve({ columns, rows, rowCount: columns.length ? seen : (status?.affectedRows ?? 0), truncated, command: columns.length ? 'SELECT' : 'OK' });
+        resolve({ columns, rows: kept.rows, rowCount: columns.length ? kept.seen : (status?.affectedRows ?? 0), truncated: kept.truncated, command: columns.length ? 'SELECT' : 'OK' });
       });
     });
 

@@ -7,6 +7,7 @@ import type { Identity } from '../../identity/types.ts';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
 import type { Protocol, SessionObserver } from '../../session/types.ts';
 import { inProcessPipe } from '../in-process-pipe.ts';
+import { CappedRows } from '../capped-rows.ts';
 import { StatementTimeout, TargetError, type InProcessSession, type QueryCaps, type RunRows } from '../engine.ts';
 import type { PostgresFrontDoor } from './listener.ts';
 
@@ -34,10 +35,7 @@ export async function openPostgresInProcess(
 
   const query = (sql: string, params: unknown[] | undefined, caps: QueryCaps): Promise<RunRows> =>
     new Promise((resolve, reject) => {
-      const rows: (string | null)[][] = [];
-      let bytes = 0;
-      let seen = 0;
-      let truncated = false;
+      const kept = new CappedRows(caps);
       let timedOut = false;
       const q = pgc.query(new pg.Query({ text: sql, values: params, rowMode: 'array' } as pg.QueryConfig));
       // The target cancels the statement (through the door's cancel path); the session goes on.
@@ -45,14 +43,7 @@ export async function openPostgresInProcess(
         timedOut = true;
         void door.cancel(keys.processID, keys.secretKey).catch(() => {});
       }, caps.timeoutMs);
-      q.on('row', (row: (string | null)[]) => {
-        seen++;
-        if (truncated || rows.length >= caps.maxRows) return void (truncated = true);
-        const size = row.reduce((n, v) => n + (v === null ? 4 : Buffer.byteLength(v)), 0);
-        if (bytes + size > caps.maxBytes) return void (truncated = true);
-        bytes += size;
-        rows.push(row);
-      });
+      q.on('row', (row: (string | null)[]) => kept.add(row));
       q.on('error', (e: PgError) => {
         clearTimeout(timer);
         if (timedOut) return reject(new StatementTimeout(`the statement ran longer than ${caps.timeoutMs} ms and was cancelled`));
@@ -61,7 +52,7 @@ export async function openPostgresInProcess(
       q.on('end', (r: pg.QueryResult) => {
         clearTimeout(timer);
         const columns = (r?.fields ?? []).map((f) => ({ name: f.name, type: f.dataTypeID }));
-        resolve({ columns, rows, rowCount: columns.length ? seen : (r?.rowCount ?? 0), truncated, command: r?.command ?? '' });
+        resolve({ columns, rows: kept.rows, rowCount: columns.length ? kept.seen : (r?.rowCount ?? 0), truncated: kept.truncated, command: r?.command ?? '' });
       });
     });
 
