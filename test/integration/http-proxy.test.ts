@@ -16,14 +16,20 @@ const UPSTREAM_KEY = 'sk-ant-upstream-0123456789abcdef';
 let t: TestGateway;
 let llm: FakeLlm;
 let slow: FakeLlm;
+let split: FakeLlm;
+/** an answer whose secrets are cut across deltas, as models stream them */
+const PROSE = 'The quarterly numbers look fine and the migration finished over the weekend without any incident. ';
+const SPLIT = [PROSE, PROSE, PROSE, 'Write to grace.sp', 'lit@example.org now. Card 4111 1111 ', '1111 1111 ', 'works. Key sk-ant-api03-', 'AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 done.'];
 
 before(async () => {
   llm = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: ['Write to ', 'grace.hopper@example.org', ' for access.'] });
+  split = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: SPLIT });
   slow = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: Array.from({ length: 50 }, (_, i) => `word${i} `), eventDelayMs: 100 });
   t = await startTestGateway({
     connections: [
       { name: 'claude', type: 'http', url: llm.url, credential: { header: 'x-api-key', value: UPSTREAM_KEY }, access: { groups: ['ai'] } },
       { name: 'slow', type: 'http', url: slow.url, credential: { header: 'x-api-key', value: UPSTREAM_KEY }, access: { groups: ['ai'] } },
+      { name: 'split', type: 'http', url: split.url, credential: { header: 'x-api-key', value: UPSTREAM_KEY }, access: { groups: ['ai'] } },
     ],
     rules: [
       { name: 'no-batches', match: { types: ['http'], paths: ['/v1/messages/batches*'] }, action: 'block', message: 'batch jobs are not allowed' },
@@ -35,6 +41,7 @@ after(async () => {
   await t?.close();
   await llm?.close();
   await slow?.close();
+  await split?.close();
 });
 
 const client = (token: string, connection = 'claude') => new Anthropic({ apiKey: token, baseURL: `${t.httpUrl}/proxy/${connection}`, maxRetries: 0 });
@@ -61,7 +68,9 @@ test('a streamed answer comes event by event, masked, and is whole for the SDK',
   const deltas: string[] = [];
   stream.on('text', (d) => deltas.push(d));
   const final = await stream.finalMessage();
-  assert.equal(deltas.length, 3, 'one text event per delta');
+  // one text event per delta, and one for what the masker held back at the end of the block
+  assert.ok(deltas.length >= 3, JSON.stringify(deltas));
+  assert.equal(deltas.join(''), final.content.map((b) => (b.type === 'text' ? b.text : '')).join(''));
   const text = final.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
   assert.doesNotMatch(text, /grace\.hopper@example\.org/);
   assert.match(text, /^Write to .+ for access\.$/);
@@ -179,6 +188,40 @@ test('the OpenAI SDK too: its key (a Warden token) goes as Authorization: Bearer
       assert.equal(g.url, '/v1/chat/completions');
       assert.doesNotMatch(JSON.stringify(g.headers), new RegExp(token));
     }
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a secret cut across streamed deltas is masked: the deltas of one answer are masked as one text (Anthropic and OpenAI)', async () => {
+  const token = await t.token(['ai'], 'split-agent');
+  const leaked = /grace|split@|lit@|example\.org|4111|1111 1111|AbCdEf|sk-ant-api03/;
+  const stream = client(token, 'split').messages.stream(ask);
+  const deltas: string[] = [];
+  stream.on('text', (d) => deltas.push(d));
+  const final = await stream.finalMessage();
+  const text = final.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+  assert.equal(deltas.join(''), text);
+  assert.doesNotMatch(text, leaked, text);
+  assert.match(text, /Write to .+ now\. Card .+ works\. Key .+ done\.$/s, text);
+  assert.ok(text.startsWith(PROSE.repeat(3)));
+  // held back: at most the masker's tail, so the prose went out before the answer ended
+  assert.ok(deltas.slice(0, 3).join('').length >= PROSE.length, `the answer still streamed in parts (${JSON.stringify(deltas)})`);
+  assert.equal(final.stop_reason, 'end_turn');
+
+  const gw = await startTestGateway({ connections: [{ name: 'oa', type: 'http', url: `${split.url}/v1`, credential: { header: 'authorization', scheme: 'Bearer', value: UPSTREAM_KEY }, access: { groups: ['ai'] } }] });
+  try {
+    const oaToken = (await gw.gw.services.createToken({ name: 'oa-split', groups: ['ai'], ttlMs: null }, 'test')).token;
+    const oa = new OpenAI({ apiKey: oaToken, baseURL: `${gw.httpUrl}/proxy/oa`, maxRetries: 0 });
+    let got = '';
+    let finish: string | null = null;
+    for await (const c of await oa.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }], stream: true })) {
+      got += c.choices[0]?.delta?.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+    }
+    assert.doesNotMatch(got, leaked, got);
+    assert.match(got, /Write to .+ done\.$/s, got);
+    assert.equal(finish, 'stop');
   } finally {
     await gw.close();
   }

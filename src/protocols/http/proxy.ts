@@ -8,6 +8,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -19,6 +20,7 @@ import { callerToken, dropCallerHeaders } from './caller-token.ts';
 import { injectCredential } from './credential.ts';
 import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
+import { createSseMasker } from './sse-deltas.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -156,18 +158,28 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   if (!textual) {
     answer.pipe(res);
   } else {
-    // Text is masked as it streams; the stream masker holds back only an unfinished line
-    // (an SSE event ends its lines), so events go out as they come.
-    const sm = f.masker!.createStreamMasker();
+    // Text is masked as it streams. Server-sent events go out event by event, the text
+    // deltas of an LLM answer masked as one text (sse-deltas.ts); other text holds back only
+    // an unfinished line.
+    const sse = /^text\/event-stream/i.test(String(answer.headers['content-type'])) ? createSseMasker(f.masker!) : null;
+    const sm = sse ?? f.masker!.createStreamMasker();
     const decoder = new StringDecoder('utf8');
+    // Whether anything was masked: the text in and the text out hashed as they pass (held text makes a chunk differ without masking).
+    const seenIn = createHash('sha256'), sentOut = createHash('sha256');
+    const out = (s: string) => (sentOut.update(s), s);
     answer.on('data', (chunk: Buffer) => {
       const text = decoder.write(chunk);
-      const safe = sm.push(text);
-      if (safe !== text) masked ||= safe.length !== text.length || safe !== text;
+      seenIn.update(text);
+      const safe = out(sm.push(text));
       if (safe && !res.write(safe)) answer.pause();
     });
     res.on('drain', () => answer.resume());
-    answer.on('end', () => res.end(sm.push(decoder.end()) + sm.end()));
+    answer.on('end', () => {
+      const tail = decoder.end();
+      seenIn.update(tail);
+      res.end(out(sm.push(tail)) + out(sm.end()));
+      masked = sse ? sse.masked : seenIn.digest('hex') !== sentOut.digest('hex');
+    });
   }
   await new Promise<void>((resolve) => {
     res.once('close', resolve);
