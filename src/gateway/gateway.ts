@@ -187,6 +187,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         openSession,
         dial: (c) => dialer.dial(c),
         masker: (name) => maskers.get(name) ?? null,
+        recordBytes: limits.maxBytes,
         log,
       });
     }

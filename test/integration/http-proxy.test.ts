@@ -85,9 +85,19 @@ test('each request is recorded before it leaves, as the caller\'s, with what cam
   const start = events.find((e) => e.type === 'session.start')!;
   assert.equal(start.data.protocol, 'http');
   assert.equal(start.data.connection, 'claude');
+  // the request's headers are kept, the one that carried the caller's token redacted
+  const sent = JSON.parse(String((start.data.attributes as Record<string, string>).requestHeaders)) as Record<string, string>;
+  assert.equal(sent.authorization ?? sent['x-api-key'], '[REDACTED]');
+  assert.doesNotMatch(JSON.stringify(events), /wdn_/, 'no Warden token in the record');
   const result = events.find((e) => e.type === 'result')!;
   assert.equal(result.data.tag, '200');
-  assert.deepEqual(result.data.maskedColumns, ['(body)']);
+  assert.deepEqual(result.data.maskedColumns, ['response_body']);
+  // the bodies as they went: the request, and the response as the client got it (masked)
+  const [[request, response, headers]] = result.data.rows as string[][];
+  assert.equal(JSON.parse(request!).model, 'claude-test');
+  assert.equal(JSON.parse(response!).content[0].type, 'text');
+  assert.doesNotMatch(response!, /grace\.hopper/);
+  assert.equal(JSON.parse(headers!)['content-type'], 'application/json');
   assert.ok(result.seq > cmds[0]!.seq);
   assert.doesNotMatch(JSON.stringify(events), new RegExp(UPSTREAM_KEY));
 });

@@ -21,6 +21,7 @@ import { injectCredential } from './credential.ts';
 import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
 import { createSseMasker } from './sse-deltas.ts';
+import { BodySample, redactedHeaders } from './body-record.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -28,6 +29,8 @@ export interface HttpProxyDeps {
   /** a byte stream to host:port, through the connection's agent */
   dial(c: { host: string; port: number; agent: string }): Promise<Duplex>;
   masker(connection: string): Masker | null;
+  /** how much of each body the record keeps */
+  recordBytes: number;
   log: Logger;
 }
 
@@ -91,13 +94,22 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
 
   const session = await deps.openSession({
     identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
-    attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method },
+    attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method, requestHeaders: JSON.stringify(redactedHeaders(raw.headers)) },
   });
   try {
     const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
-    await forward(raw, res, { method, target, conn, deps, masker: session.masker?.enabled ? session.masker : null }, (status, masked, startedAt) => {
-      session.result(decision.commandId, { rowCount: 0, tag: String(status), durationMs: Date.now() - startedAt, ...(masked ? { maskedColumns: ['(body)'] } : {}) });
+    const masker = session.masker?.enabled ? session.masker : null;
+    await forward(raw, res, { method, target, conn, deps, masker }, (x) => {
+      // The request body is kept masked like anything else the record holds.
+      const request = x.request.text();
+      const response = x.response === null ? null : x.response.text();
+      session.result(decision.commandId, {
+        rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt,
+        columns: BODY_COLUMNS, rows: [[masker ? masker.maskText(request) : request, response ?? `(${x.responseBytes} bytes, not text)`, JSON.stringify(redactedHeaders(x.headers))]],
+        ...(x.request.truncated || x.response?.truncated ? { truncated: true } : {}),
+        ...(x.masked ? { maskedColumns: ['response_body'] } : {}),
+      });
     });
   } finally {
     await session.end(res.writableFinished ? 'request done' : 'client went away');
@@ -109,6 +121,20 @@ function refuseCommand(res: ServerResponse, d: Exclude<Decision, { action: 'allo
   send(res, 403, `warden: blocked: ${d.reason}`);
 }
 
+const BODY_COLUMNS = [{ name: 'request_body' }, { name: 'response_body' }, { name: 'response_headers' }];
+
+/** What came of one forwarded request, for the record. */
+interface Exchange {
+  status: number;
+  masked: boolean;
+  startedAt: number;
+  request: BodySample;
+  /** the response body as the client got it (text only); null when it is not text */
+  response: BodySample | null;
+  responseBytes: number;
+  headers: IncomingHttpHeaders;
+}
+
 interface Forward {
   method: string;
   target: URL;
@@ -117,8 +143,10 @@ interface Forward {
   masker: Masker | null;
 }
 
-async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (status: number, masked: boolean, startedAt: number) => void): Promise<void> {
+async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
   const startedAt = Date.now();
+  const cap = f.deps.recordBytes;
+  const requestSample = new BodySample(cap);
   const { target, conn } = f;
   const headers: IncomingHttpHeaders = {};
   for (const [k, v] of Object.entries(raw.headers)) if (!HOP.has(k)) headers[k] = v;
@@ -141,6 +169,8 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
   });
+  // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
+  raw.on('data', (c: Buffer) => requestSample.add(c));
   raw.pipe(up);
   const answer = await new Promise<IncomingMessage>((resolve, reject) => {
     up.once('response', resolve);
@@ -155,7 +185,10 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
   res.flushHeaders();
   let masked = false;
+  let responseBytes = 0;
+  const responseSample = textual ? new BodySample(cap) : null;
   if (!textual) {
+    answer.on('data', (c: Buffer) => (responseBytes += c.length));
     answer.pipe(res);
   } else {
     // Text is masked as it streams. Server-sent events go out event by event, the text
@@ -166,7 +199,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     const decoder = new StringDecoder('utf8');
     // Whether anything was masked: the text in and the text out hashed as they pass (held text makes a chunk differ without masking).
     const seenIn = createHash('sha256'), sentOut = createHash('sha256');
-    const out = (s: string) => (sentOut.update(s), s);
+    const out = (s: string) => (sentOut.update(s), responseSample!.add(s), s);
     answer.on('data', (chunk: Buffer) => {
       const text = decoder.write(chunk);
       seenIn.update(text);
@@ -189,7 +222,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
       resolve();
     });
   });
-  done(answer.statusCode ?? 0, masked, startedAt);
+  done({ status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers });
 }
 
 function readPem(ca: string): string {
