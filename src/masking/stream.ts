@@ -23,6 +23,8 @@ export interface StreamMasker {
   flush(): string;
   /** The end of the stream: everything held, masked. */
   end(): string;
+  /** something was replaced so far (a finding, a private key) */
+  readonly masked: boolean;
 }
 
 const CONTEXT = 64;
@@ -36,6 +38,7 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
   let ctx = '';
   /** inside an over-long private key: drop everything until its END line */
   let inPem = false;
+  let masked = false;
 
   /**
    * Send `held[0, cut)` masked, with `ctx` as left context and the rest of `held` as
@@ -58,6 +61,7 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
         if (b <= base || a >= to) continue;
         // A finding that began in text already sent (only past a maxHold cut) is masked from here on.
         out += s.slice(pos, Math.max(a, base)) + text.stylist.renderSpan(f.entity[i], s, a, b);
+        masked = true;
         pos = b;
       }
     }
@@ -105,6 +109,7 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
       if (held.length - pem <= maxPemHold) return out + emit(pem);
       // Too long to hold: send what precedes it, redact the key, drop the rest of it.
       out += emit(pem) + '[PRIVATE_KEY]';
+      masked = true;
       inPem = true;
       return out + drainPem();
     }
@@ -121,6 +126,9 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
   }
 
   return {
+    get masked() {
+      return masked;
+    },
     push,
     flush,
     end(): string {

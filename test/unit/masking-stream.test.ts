@@ -87,3 +87,17 @@ test('an endless line of one secret does not grow the held text without bound', 
   assert.ok(out.length > 0 && out.length < 200 * 120, `${out.length}`);
   assert.ok(out.startsWith('token=[SECRET]'), out.slice(0, 40));
 });
+
+test('a stream masker tells whether it replaced anything (held text alone is not a change)', () => {
+  const m = compileMasker({ hmacKey: 'k'.repeat(32) });
+  const clean = m.createStreamMasker();
+  clean.push('no secrets here, and a line held ');
+  clean.push('back for a while\n');
+  clean.end();
+  assert.equal(clean.masked, false);
+  const dirty = m.createStreamMasker();
+  dirty.push('write to ada@exa');
+  assert.equal(dirty.masked, false);
+  assert.doesNotMatch(dirty.push('mple.com today\n') + dirty.end(), /ada@/);
+  assert.equal(dirty.masked, true);
+});

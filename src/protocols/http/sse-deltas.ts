@@ -31,26 +31,23 @@ export interface SseMasker {
 export function createSseMasker(masker: Masker): SseMasker {
   let buffer = '';
   let masked = false;
-  /** per content block or choice: its stream masker, and all its text in and out (to tell whether anything was masked) */
-  const streams = new Map<string, { sm: StreamMasker; raw: string; out: string }>();
+  /** per content block or choice: its stream masker */
+  const streams = new Map<string, StreamMasker>();
   const text = (s: string) => {
     const m = masker.maskText(s);
     if (m !== s) masked = true;
     return m;
   };
   const through = (key: string, s: string) => {
-    let st = streams.get(key);
-    if (!st) streams.set(key, (st = { sm: masker.createStreamMasker({ maxHold: HOLD }), raw: '', out: '' }));
-    const out = st.sm.push(s);
-    st.raw += s;
-    st.out += out;
-    return out;
+    let sm = streams.get(key);
+    if (!sm) streams.set(key, (sm = masker.createStreamMasker({ maxHold: HOLD })));
+    return sm.push(s);
   };
   const ended = (key: string): string => {
-    const st = streams.get(key)!;
+    const sm = streams.get(key)!;
     streams.delete(key);
-    const rest = st.sm.end();
-    if (st.out + rest !== st.raw) masked = true;
+    const rest = sm.end();
+    if (sm.masked) masked = true;
     return rest;
   };
   /** The held text of a stream, as a delta event sent before the event that ends it. */
