@@ -4,6 +4,7 @@
 // clients through the gateway. It checks the API key it was given and keeps every request it
 // got (headers, body), so tests can assert what reached the target and what did not.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 
 export interface SeenRequest {
   method: string;
@@ -20,7 +21,8 @@ export interface FakeLlm {
   close(): Promise<void>;
 }
 
-export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number }): Promise<FakeLlm> {
+/** `encoding`: the JSON answer is sent compressed, whatever the client asked for (`zstd`: only labelled so, the bytes are gzip). */
+export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number; encoding?: 'gzip' | 'zstd' }): Promise<FakeLlm> {
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -44,6 +46,11 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
       const ask = JSON.parse(body || '{}') as { model?: string; stream?: boolean };
       const model = ask.model ?? 'claude-test';
       const usage = { input_tokens: 12, output_tokens: opts.text.length };
+      if (!ask.stream && opts.encoding) {
+        const json = JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: opts.text.join('') }], stop_reason: 'end_turn', stop_sequence: null, usage });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': opts.encoding });
+        return res.end(gzipSync(json));
+      }
       if (!ask.stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: opts.text.join('') }], stop_reason: 'end_turn', stop_sequence: null, usage }));

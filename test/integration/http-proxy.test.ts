@@ -236,3 +236,27 @@ test('a secret cut across streamed deltas is masked: the deltas of one answer ar
     await gw.close();
   }
 });
+
+test('a target that compresses its answer anyway is read and masked; one in an encoding Warden cannot read is refused, not passed on', async () => {
+  const gz = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: ['Write to grace.hopper@example.org for access.'], encoding: 'gzip' });
+  const zs = await startFakeLlm({ apiKey: UPSTREAM_KEY, text: ['Write to grace.hopper@example.org for access.'], encoding: 'zstd' });
+  const conn = (name: string, url: string) => ({ name, type: 'http', url, credential: { header: 'x-api-key', value: UPSTREAM_KEY }, access: { groups: ['ai'] } });
+  const gw = await startTestGateway({ connections: [conn('gz', gz.url), conn('zs', zs.url)] });
+  try {
+    const token = (await gw.gw.services.createToken({ name: 'enc-agent', groups: ['ai'], ttlMs: null }, 'test')).token;
+    const sdk = (name: string) => new Anthropic({ apiKey: token, baseURL: `${gw.httpUrl}/proxy/${name}`, maxRetries: 0 });
+    const msg = await sdk('gz').messages.create(ask);
+    const text = msg.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    assert.match(text, /^Write to .+ for access\.$/);
+    assert.doesNotMatch(text, /grace\.hopper/);
+    const raw = await fetch(`${gw.httpUrl}/proxy/zs/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: JSON.stringify(ask) });
+    assert.equal(raw.status, 502);
+    const body = await raw.text();
+    assert.match((JSON.parse(body) as { error: { message: string } }).error.message, /encoded with "zstd"/);
+    assert.doesNotMatch(body, /grace/);
+  } finally {
+    await gw.close();
+    await gz.close();
+    await zs.close();
+  }
+});

@@ -8,7 +8,8 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpConnectionConfig } from '../../config/schema.ts';
@@ -35,6 +36,7 @@ export interface HttpProxyDeps {
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's, not the message's.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
+const UNPACK: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
 const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|javascript|x-www-form-urlencoded)|text\/)/i;
 
 export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void {
@@ -179,7 +181,23 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   });
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-  const textual = f.masker !== null && TEXTUAL.test(String(answer.headers['content-type'] ?? '')) && !answer.headers['content-encoding'];
+  const textual = f.masker !== null && TEXTUAL.test(String(answer.headers['content-type'] ?? ''));
+  // The target was asked for no compression; a compressed text body is read anyway, never
+  // passed on unread (masking would not see it), and one that cannot be read is refused.
+  let body: Readable = answer;
+  if (textual) {
+    const encoding = String(answer.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (encoding !== 'identity') {
+      const unpack = UNPACK[encoding];
+      if (!unpack) {
+        answer.destroy();
+        send(res, 502, `warden: the target's answer is encoded with "${encoding}", which Warden cannot read to mask it`);
+        return done({ status: 502, masked: false, startedAt, request: requestSample, response: null, responseBytes: 0, headers: answer.headers });
+      }
+      body = answer.pipe(unpack());
+      delete out['content-encoding'];
+    }
+  }
   if (!textual && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
   res.flushHeaders();
@@ -197,12 +215,12 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     const sm = sse ?? f.masker!.createStreamMasker();
     const decoder = new StringDecoder('utf8');
     const out = (s: string) => (responseSample!.add(s), s);
-    answer.on('data', (chunk: Buffer) => {
+    body.on('data', (chunk: Buffer) => {
       const safe = out(sm.push(decoder.write(chunk)));
-      if (safe && !res.write(safe)) answer.pause();
+      if (safe && !res.write(safe)) body.pause();
     });
-    res.on('drain', () => answer.resume());
-    answer.on('end', () => {
+    res.on('drain', () => body.resume());
+    body.on('end', () => {
       res.end(out(sm.push(decoder.end())) + out(sm.end()));
       masked = sm.masked;
     });
@@ -210,10 +228,12 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   await new Promise<void>((resolve) => {
     res.once('close', resolve);
     res.once('finish', resolve);
-    answer.once('error', () => {
-      res.destroy();
-      resolve();
-    });
+    for (const r of new Set([answer, body])) {
+      r.once('error', () => {
+        res.destroy();
+        resolve();
+      });
+    }
   });
   done({ status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers });
 }
