@@ -106,6 +106,10 @@ test('MySQL: the same command line runs on a mysql connection, masked, judged, r
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /grace@/);
   assert.match(r.stdout, /\| 7\n\(1 row\)/);
+  // a statement that answers with OK, no rows (it hung the in-process client once)
+  const ok = await warden(['exec', 'mylocal', '-c', "SET @warden_probe = 'x'", '--gateway', t.httpUrl]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), 'OK');
   const blocked = await warden(['exec', 'mylocal', '-c', 'DROP TABLE IF EXISTS nothing_here', '--gateway', t.httpUrl]);
   assert.equal(blocked.code, 1);
   assert.match(blocked.stderr, /blocked: .*dropping is not allowed here/);

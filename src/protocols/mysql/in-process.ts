@@ -56,8 +56,8 @@ export async function openMysqlInProcess(door: MysqlFrontDoor, a: Attach): Promi
         timedOut = true;
         void kill().catch(() => {});
       }, caps.timeoutMs);
-      const q = conn.query(params?.length ? mysql.format(sql, params as never) : sql);
-      q.on('fields', (fields: { name: string; columnType?: number; type?: number }[]) => (columns = fields.map((f) => ({ name: f.name, type: Number(f.columnType ?? f.type ?? 0) }))));
+      const q = conn.query(params?.length ? withLiterals(sql, params) : sql);
+      q.on('fields', (fields: { name: string; columnType?: number; type?: number }[] | undefined) => (columns = (fields ?? []).map((f) => ({ name: f.name, type: Number(f.columnType ?? f.type ?? 0) }))));
       q.on('result', (row: unknown) => {
         if (!Array.isArray(row)) return void (status = row as typeof status);
         kept.add(row as (string | null)[]);
@@ -84,4 +84,22 @@ export async function openMysqlInProcess(door: MysqlFrontDoor, a: Attach): Promi
       await new Promise<void>((resolve) => conn.end(() => resolve()));
     },
   };
+}
+
+/**
+ * `?` placeholders as literals that read the same under every sql_mode: a string as a hex
+ * literal in utf8mb4, so no quote or backslash in it is read as SQL (a client-side escape
+ * with backslashes is undone by a session in NO_BACKSLASH_ESCAPES). The SQL is Warden's own
+ * (the catalogue query); the values may be an agent's.
+ */
+export function withLiterals(sql: string, params: readonly unknown[]): string {
+  let i = 0;
+  return sql.replace(/\?/g, () => {
+    if (i >= params.length) throw new Error('more placeholders than values');
+    const v = params[i++];
+    if (v === null || v === undefined) return 'NULL';
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    if (typeof v === 'bigint') return v.toString();
+    return `CONVERT(X'${Buffer.from(String(v), 'utf8').toString('hex')}' USING utf8mb4)`;
+  });
 }
