@@ -85,3 +85,14 @@ test('the statements are one recorded session of the caller, whose front door is
   const drop = cmds.find((c) => c.data.text === 'DROP TABLE people');
   assert.equal(drop?.data.decision, 'block');
 });
+
+test('a describe filter is data whatever the session\'s sql_mode: a quote in it cannot end the string (NO_BACKSLASH_ESCAPES)', async () => {
+  // The agent's own session reads backslashes as characters from now on, as a session may.
+  const set = await client.callTool({ name: 'run', arguments: { connection: 'shop', sql: "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'" } });
+  assert.ok(!set.isError, textOf(set));
+  const sneaky = await client.callTool({ name: 'describe_connection', arguments: { connection: 'shop', detail: 'names', filter: "zz\\' OR 1=1 OR table_name LIKE '" } });
+  assert.equal(textOf(sneaky), 'No tables match.', textOf(sneaky));
+  // the filter still works as a filter
+  assert.match(textOf(await client.callTool({ name: 'describe_connection', arguments: { connection: 'shop', detail: 'names', filter: 'peop' } })), new RegExp(`${db}\\.people`));
+  await client.callTool({ name: 'run', arguments: { connection: 'shop', sql: "SET SESSION sql_mode = DEFAULT" } });
+});
