@@ -109,10 +109,6 @@ function planFor(col: ColumnInfo, p: MaskerParts): Plan {
     return plan;
   }
   const kind = value.read;
-  if (form !== null && form.decode === undefined && plan.textOffset < 0 && kind !== 'bytes') {
-    // A binary form the engine gives no reader for: only a rule can replace it (masked whole).
-    return plan;
-  }
   if (kind === 'pass') {
     if (rule?.action === 'scan' && !binary) plan.kind = CHECK;
   } else if (binary) {
@@ -310,7 +306,8 @@ export class ResultMasker {
     if (end === start) return undefined; // no bytes, nothing carried (void, an empty value)
     const form = pl.form!;
     if (form.tooSmallForCard?.(buf, start, end) && !this.scanner.hasCustom) return undefined;
-    const text = form.decode!(buf, start, end);
+    // no reader for this binary form: it cannot be read, so it is masked whole (fail closed)
+    const text = form.decode ? form.decode(buf, start, end) : null;
     if (text !== null && (pl.type === 'number' ? this.numberFinds(text) : this.p.text.finds(text)) === null) return undefined;
     this.masked[i] = true;
     return this.p.typedReplacement === 'placeholder' ? (form.placeholder?.(buf, start, end) ?? null) : null;

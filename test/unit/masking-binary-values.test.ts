@@ -84,3 +84,13 @@ test('a MySQL BIGINT in the binary protocol (little-endian) is read by its engin
   // read as Postgres's big-endian int8, the same bytes would be another number: each engine reads its own
   assert.deepEqual(my.maskedColumns(), ['n']);
 });
+
+test('a binary value whose engine gives no reader is masked whole, unless its type carries nothing', () => {
+  const rs = compileMasker({ hmacKey: 'k'.repeat(32) }).forColumns([
+    { name: 'blob', value: { type: 'other', read: 'text', binary: { textOffset: -1 } } },
+    { name: 'flag', value: { type: 'bool', read: 'pass', binary: { textOffset: -1 } } },
+  ]);
+  assert.equal(rs.maskBytes(0, Buffer.from([1, 2, 3])), null);
+  assert.equal(rs.maskBytes(1, Buffer.from([1])), undefined);
+  assert.deepEqual(rs.maskedColumns(), ['blob']);
+});
