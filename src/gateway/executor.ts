@@ -44,6 +44,8 @@ interface Entry {
   call: CallState;
   /** statements on one session run one at a time */
   chain: Promise<unknown>;
+  /** calls queued or running: the idle timer runs only when there are none */
+  busy: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -76,15 +78,18 @@ export class InProcessExecutor {
       return { ok: false, refusal: err instanceof Refused ? err.refusal : { kind: 'unreachable', message: (err as Error).message } };
     }
     if (e.timer) clearTimeout(e.timer);
+    e.timer = null;
+    e.busy++;
     const run = e.chain.then(() => this.query(e, req));
     e.chain = run.catch(() => {});
     try {
       return await run;
     } finally {
+      e.busy--;
       if (!key || e.session.closed) {
-        if (key) this.entries.delete(key);
+        if (key && this.entries.get(key) === pending) this.entries.delete(key);
         await e.session.close();
-      } else e.timer = setTimeout(() => void this.drop(key), this.deps.idleMs).unref();
+      } else if (e.busy === 0) e.timer = setTimeout(() => void this.drop(key), this.deps.idleMs).unref();
     }
   }
 
@@ -93,7 +98,7 @@ export class InProcessExecutor {
     if (!answer.ok) throw new Refused(answer.refusal);
     const engine = this.deps.engine(answer.connection.type);
     if (!engine) throw new Refused({ kind: 'unknown_connection', message: `connection "${req.connection}" is of type ${answer.connection.type}, which runs no statements here` });
-    const entry = { sessionId: '', call: { refusal: null, masked: new Set() }, chain: Promise.resolve(), timer: null } as Omit<Entry, 'session'> as Entry;
+    const entry = { sessionId: '', call: { refusal: null, masked: new Set() }, chain: Promise.resolve(), busy: 0, timer: null } as Omit<Entry, 'session'> as Entry;
     entry.session = await engine.open({
       identity: answer.identity, connection: answer.connection, protocol: req.frontDoor, clientAddr: req.clientAddr,
       observer: {
