@@ -85,3 +85,23 @@ for (const [connection, sql] of [
     assert.match(textOf(r), /TRUNCATED: showing 500 of 1200 rows/);
   });
 }
+
+test('a shared session is not closed as idle while a call queued on it still runs', async () => {
+  const gw = await startTestGateway({ connections: [localPostgres('pg')], gateway: { mcp: { idleTimeout: '200ms' } } });
+  const c = new Client({ name: 'test', version: '1' });
+  try {
+    const token = await gw.token(['dev'], 'busy-agent');
+    await c.connect(new StreamableHTTPClientTransport(new URL(`${gw.httpUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    // The quick call ends while the slow one waits behind it on the same session.
+    const [quick, slow] = await Promise.all([
+      c.callTool({ name: 'run', arguments: { connection: 'pg', sql: 'SELECT 1 AS n' } }),
+      c.callTool({ name: 'run', arguments: { connection: 'pg', sql: 'SELECT 2 AS n FROM pg_sleep(0.8)' } }),
+    ]);
+    assert.ok(!quick.isError, textOf(quick));
+    assert.ok(!slow.isError, textOf(slow));
+    assert.deepEqual((slow.structuredContent as { rows: string[][] }).rows, [['2']]);
+  } finally {
+    await c.close();
+    await gw.close();
+  }
+});
