@@ -106,7 +106,8 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     // One statement, judged on the real parser: `select 1; delete ...` would otherwise
     // run its second statement under the cover of EXPLAIN.
     const type = d.connections(d.identity).find((c) => c.name === connection)?.type;
-    const classify = classifierFor(String(type ?? 'postgres'));
+    // only SQL engines explain (an http connection has a classifier too, of request lines)
+    const classify = type === 'postgres' || type === 'mysql' || type === undefined ? classifierFor(String(type ?? 'postgres')) : undefined;
     if (!classify) return text(`explain is for SQL connections; "${connection}" is not one.`, true);
     const parsed = classify({ text: stmt });
     if (parsed.error || parsed.statements.length !== 1) return text('explain takes exactly one SQL statement.', true);
