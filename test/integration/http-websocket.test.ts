@@ -208,3 +208,27 @@ test('many large messages arrive whole and in order both ways', async () => {
   c.ws.close(1000);
   await c.closed;
 });
+
+test('a client that stops reading stops the gateway reading from the target (backpressure), and gets everything once it reads again', async () => {
+  const token = await t.token(['ai'], 'ws-slow');
+  const c = await open('/slow', { authorization: `Bearer ${token}` });
+  const server = target.last()!;
+  c.ws.pause();
+  // The target writes until its own socket holds a backlog: it can only if the gateway stopped
+  // reading it. Were the gateway to read on, the backlog would sit in its memory instead and
+  // the loop would end at the cap with the target's buffer near empty.
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  let sent = 0;
+  while (server.bufferedAmount < 8 * 1024 * 1024 && sent < 1024) {
+    server.send(chunk);
+    sent++;
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(server.bufferedAmount >= 8 * 1024 * 1024, `the target could send ${sent} messages (${sent / 4} MiB) without a backlog`);
+  c.ws.resume();
+  await c.next(sent);
+  assert.equal(c.got.length, sent);
+  assert.ok(c.got.every((m) => m.data.length === chunk.length && m.data[0] === 7));
+  c.ws.close(1000);
+  await c.closed;
+});
