@@ -180,6 +180,8 @@ test('no token or a bad one: 401 without an upgrade; an unknown connection: 404'
   assert.equal(bad.status, 401);
   assert.match(JSON.parse(bad.refused.body).error.message, /invalid or expired token/);
   const token = await t.token(['ai'], 'ws-lost');
+  const ambiguous = await open('/a%2fb', { authorization: `Bearer ${token}` });
+  assert.equal(ambiguous.status, 400);
   const lost = new WebSocket(`${t.httpUrl.replace(/^http/, 'ws')}/proxy/nope/socket`, { headers: { authorization: `Bearer ${token}` } });
   const [, res] = (await once(lost, 'unexpected-response')) as [unknown, { statusCode: number }];
   assert.equal(res.statusCode, 404);

@@ -17,7 +17,7 @@ import type { Decision } from '../../session/types.ts';
 import { callerToken, dropCallerHeaders } from './caller-token.ts';
 import { injectCredential } from './credential.ts';
 import { httpRefusal } from './errors.ts';
-import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
+import { AmbiguousPath, proxyTarget } from './request-path.ts';
 import { redactedHeaders } from './body-record.ts';
 import { MAX_MESSAGE_BYTES } from '../../tunnel/tunnel.ts';
 import { WsRelay } from './ws-relay.ts';
@@ -90,20 +90,14 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
     return refuse.status(r.status, `warden: ${r.message}`);
   }
   const conn = answer.connection;
-  const [rawPath, rawQuery = ''] = (raw.url ?? '/').split(/\?(.*)/s, 2);
-  const split = splitProxyPath(rawPath!);
-  let rest: string;
+  let target: URL;
+  let shownPath: string;
   try {
-    if (!split) throw new AmbiguousPath('expected /proxy/<connection>/<path>');
-    rest = normalizePath(split[1]);
+    ({ target, shownPath } = proxyTarget(conn.url, raw.url ?? '/'));
   } catch (e) {
     if (e instanceof AmbiguousPath) return refuse.status(400, `warden: ${e.message}`);
     throw e;
   }
-  const target = new URL(conn.url);
-  target.pathname = `${target.pathname.replace(/\/$/, '')}${rest}`;
-  target.search = new URL(`http://gateway/${rawQuery ? `?${rawQuery}` : ''}`).search;
-  const shownPath = `${rest}${target.search}`;
   const offered = String(h['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
 
   const session = await deps.openSession({
