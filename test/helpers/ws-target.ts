@@ -4,6 +4,7 @@
 // `secret` sends a line with an email, `close <code> <reason>` closes with that code. It
 // chooses the subprotocol `chat.v2` when offered, and refuses a handshake on /refuse (403).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface WsTarget {
@@ -18,12 +19,14 @@ export interface WsTarget {
   close(): Promise<void>;
 }
 
-export async function startWsTarget(): Promise<WsTarget> {
+/** `tls`: serve wss:// with this certificate (the url is then https://localhost:port). */
+export async function startWsTarget(opts: { tls?: { cert: string; key: string } } = {}): Promise<WsTarget> {
   const upgrades: WsTarget['upgrades'] = [];
   const messages: WsTarget['messages'] = [];
   const closes: WsTarget['closes'] = [];
   let latest: WebSocket | null = null;
-  const server: Server = createServer((_req, res) => res.writeHead(426).end());
+  const refuse = (_req: unknown, res: import('node:http').ServerResponse) => void res.writeHead(426).end();
+  const server: Server = opts.tls ? createTlsServer(opts.tls, refuse) : createServer(refuse);
   const wss = new WebSocketServer({
     server,
     handleProtocols: (offered) => (offered.has('chat.v2') ? 'chat.v2' : false),
@@ -49,7 +52,7 @@ export async function startWsTarget(): Promise<WsTarget> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: opts.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     upgrades, messages, closes,
     last: () => latest,
     close: async () => {
