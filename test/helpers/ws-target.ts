@@ -1,7 +1,8 @@
 // A local WebSocket target for the proxy's tests (the `ws` server, a real handshake): it keeps
 // each upgrade request it got (headers, path) and each message and close it saw, so tests can
 // assert what reached the target. It echoes messages; text commands make it speak first:
-// `secret` sends a line with an email, `close <code> <reason>` closes with that code. It
+// `secret` sends a line with an email, `close <code> <reason>` closes with that code; on /greet
+// it speaks first. It
 // chooses the subprotocol `chat.v2` when offered, and refuses a handshake on /refuse (403).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -36,8 +37,10 @@ export async function startWsTarget(opts: { tls?: { cert: string; key: string } 
       done(true);
     },
   });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
     latest = ws;
+    // speaks first, in the same write as its 101 answer (as a service greeting its client does)
+    if (req.url?.startsWith('/greet')) ws.send('hello, I am grace.hopper@example.org');
     ws.on('message', (data: Buffer, binary) => {
       messages.push({ text: binary ? null : data.toString('utf8'), bytes: data.length });
       if (binary) return ws.send(data, { binary: true });

@@ -130,6 +130,17 @@ test('text the target sends is masked; text the client sends reaches the target 
   assert.ok(cmd.seq < results[0]!.seq, 'the upgrade recorded before any message');
 });
 
+// (a lost greeting would leave the client waiting: the timeout turns that into a failure)
+test('a target that speaks as soon as it accepts: its first message reaches the client, masked', { timeout: 20_000 }, async () => {
+  const token = await t.token(['ai'], 'ws-greeted');
+  const c = await open('/greet', { authorization: `Bearer ${token}` });
+  const first = (await c.next(1)).data.toString();
+  assert.match(first, /^hello, I am .+$/);
+  assert.doesNotMatch(first, /grace\.hopper@example\.org/);
+  c.ws.close(1000);
+  await c.closed;
+});
+
 test('a close code and reason from the target reach the client; one from the client reaches the target', async () => {
   const token = await t.token(['ai'], 'ws-closer');
   const a = await open('/x', { authorization: `Bearer ${token}` });

@@ -20,7 +20,7 @@ import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, proxyTarget } from './request-path.ts';
 import { redactedHeaders } from './body-record.ts';
 import { MAX_MESSAGE_BYTES } from '../../tunnel/tunnel.ts';
-import { WsRelay } from './ws-relay.ts';
+import { Held, WsRelay } from './ws-relay.ts';
 import type { HttpProxyDeps } from './proxy.ts';
 
 /** How the proxy answers a refusal, in the shape of its other errors (proxy.ts). */
@@ -116,6 +116,8 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
     target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = await dialTarget(deps, conn, target);
     const up = new WebSocket(target, offered, { headers: headers as OutgoingHttpHeaders, createConnection: () => socket as never, handshakeTimeout: HANDSHAKE_MS, maxPayload: MAX_MESSAGE_BYTES });
+    // held from now: a target may speak in the same packet as its 101 (a greeting), before the relay exists
+    const held = new Held(up);
     const opened = await upstreamOpen(up);
     if (!opened.ok) {
       session.result(decision.commandId, { rowCount: 0, durationMs: Date.now() - startedAt, tag: String(opened.status ?? 502), error: { message: opened.message } });
@@ -124,7 +126,7 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
     // The client gets the subprotocol the target chose, and none when it chose none.
     if (up.protocol) h['sec-websocket-protocol'] = up.protocol;
     else delete h['sec-websocket-protocol'];
-    const relay = new WsRelay(up, {
+    const relay = new WsRelay(held, {
       masker: session.masker?.enabled ? session.masker : null,
       recordBytes: deps.recordBytes,
       record: {

@@ -25,6 +25,24 @@ export interface RelayRecord {
   ended(reason: string): void;
 }
 
+/** What a socket got before its relay took it: listened for from its creation, so nothing is lost in between. */
+export class Held {
+  readonly messages: { data: RawData; binary: boolean }[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private readonly onMessage = (data: RawData, binary: boolean) => void this.messages.push({ data, binary });
+  private readonly onClose = (code: number, reason: Buffer) => void (this.closed = { code, reason: reason.toString() });
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', this.onMessage);
+    ws.on('close', this.onClose);
+  }
+
+  release(): void {
+    this.ws.off('message', this.onMessage);
+    this.ws.off('close', this.onClose);
+  }
+}
+
 export class WsRelay {
   private client: WebSocket | null = null;
   /** what the target sent before the client's upgrade completed, already masked */
@@ -37,13 +55,19 @@ export class WsRelay {
   private done = false;
   private readonly startedAt = Date.now();
 
+  private readonly target: WebSocket;
+
   constructor(
-    private readonly target: WebSocket,
+    held: Held,
     private readonly o: { masker: Masker | null; recordBytes: number; record: RelayRecord },
   ) {
+    const target = (this.target = held.ws);
+    held.release();
     target.on('message', (data, binary) => this.fromTarget(data, binary));
     target.on('close', (code, reason) => this.onClose('target', code, reason.toString()));
     target.on('error', () => this.client?.terminate());
+    for (const m of held.messages) this.fromTarget(m.data, m.binary);
+    if (held.closed) this.onClose('target', held.closed.code, held.closed.reason);
   }
 
   /** The client's upgrade is done: what waited goes out, then messages flow both ways. */
@@ -57,7 +81,7 @@ export class WsRelay {
     client.on('close', (code, reason) => this.onClose('client', code, reason.toString()));
     client.on('error', () => this.target.terminate());
     for (const m of this.early.splice(0)) this.pass(this.target, client, m.data, m.binary);
-    if (this.early.length === 0 && this.target.isPaused && this.target.readyState === WebSocket.OPEN) this.target.resume();
+    if (this.target.isPaused && client.bufferedAmount < LOW_BYTES && this.target.readyState === WebSocket.OPEN) this.target.resume();
     if (this.closed) closeWith(client, this.closed.code, this.closed.reason);
   }
 
