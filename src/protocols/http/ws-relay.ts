@@ -120,7 +120,9 @@ export class WsRelay {
   }
 
   private maskForRecord(text: string): string {
-    return this.o.masker ? this.o.masker.maskText(text) : text;
+    const m = this.o.masker ? this.o.masker.maskText(text) : text;
+    if (m !== text) this.masked = true;
+    return m;
   }
 
   private note(from: Side, bytes: number, binary: boolean, text: string | null): void {
