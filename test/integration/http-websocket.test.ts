@@ -168,6 +168,25 @@ test('a client that drops its socket ends the target\'s, and the session ends in
   assert.match(String(end.data.reason), /client closed the WebSocket \(1006\)/);
 });
 
+test('a token revoked while its WebSocket is open: the next message is not passed, both legs close with 1008', async () => {
+  const made = await t.gw.services.createToken({ name: 'ws-revoked', groups: ['ai'], ttlMs: null }, 'test');
+  const c = await open('/revoke', { authorization: `Bearer ${made.token}` });
+  c.ws.send('before');
+  assert.equal((await c.next(1)).data.toString(), 'echo: before');
+  const seenMessages = target.messages.length;
+  const seenCloses = target.closes.length;
+  await t.gw.services.revokeToken(made.id, 'test');
+  c.ws.send('after');
+  const closed = await c.closed;
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /revoked/);
+  while (target.closes.length === seenCloses) await new Promise((r) => setImmediate(r));
+  assert.equal(target.closes.at(-1)!.code, 1008);
+  assert.equal(target.messages.length, seenMessages, 'the message after the revocation never reached the target');
+  const end = (await endedRecord('ws-revoked')).find((e) => e.type === 'session.end')!;
+  assert.match(String(end.data.reason), /gateway closed the WebSocket \(1008\): .*revoked/);
+});
+
 test('a blocked upgrade gets a plain 403 before any upgrade, and the target sees no connection', async () => {
   const token = await t.token(['ai'], 'ws-blocked');
   const before = target.upgrades.length;

@@ -129,6 +129,7 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
     const relay = new WsRelay(held, {
       masker: session.masker?.enabled ? session.masker : null,
       recordBytes: deps.recordBytes,
+      credentialProblem: () => session.credentialProblem(),
       record: {
         result: (summary) => session.result(decision.commandId, summary),
         ended: (reason) => void session.end(reason),

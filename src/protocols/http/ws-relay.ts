@@ -13,10 +13,12 @@ const HIGH_BYTES = 1 << 20;
 const LOW_BYTES = 256 << 10;
 /** Messages are recorded in batches of this many rows (a long-lived socket is not held until its end). */
 const BATCH = 100;
+/** An idle socket's credential is looked at this often (a busy one's at each message). */
+const CHECK_MS = 30_000;
 
 export const MESSAGE_COLUMNS: ResultColumn[] = [{ name: 'direction' }, { name: 'at_ms' }, { name: 'kind' }, { name: 'bytes' }, { name: 'text' }];
 
-type Side = 'client' | 'target';
+type Side = 'client' | 'target' | 'gateway';
 
 export interface RelayRecord {
   /** a batch of message rows, or the last one with how the socket closed */
@@ -56,12 +58,20 @@ export class WsRelay {
   private readonly startedAt = Date.now();
 
   private readonly target: WebSocket;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
     held: Held,
-    private readonly o: { masker: Masker | null; recordBytes: number; record: RelayRecord },
+    private readonly o: {
+      masker: Masker | null;
+      recordBytes: number;
+      record: RelayRecord;
+      /** why the caller's credential no longer holds (revoked, expired), or null */
+      credentialProblem(): string | null;
+    },
   ) {
     const target = (this.target = held.ws);
+    this.timer = setInterval(() => this.stillAllowed(), CHECK_MS).unref();
     held.release();
     target.on('message', (data, binary) => this.fromTarget(data, binary));
     target.on('close', (code, reason) => this.onClose('target', code, reason.toString()));
@@ -74,6 +84,7 @@ export class WsRelay {
   attach(client: WebSocket): void {
     this.client = client;
     client.on('message', (data, binary) => {
+      if (!this.stillAllowed()) return;
       const buf = toBuffer(data);
       this.note('client', buf.length, binary, binary ? null : this.maskForRecord(buf.toString('utf8')));
       this.pass(client, this.target, buf, binary);
@@ -93,6 +104,7 @@ export class WsRelay {
   }
 
   private fromTarget(data: RawData, binary: boolean): void {
+    if (!this.stillAllowed()) return;
     const buf = toBuffer(data);
     let out: string | Buffer = buf;
     let text: string | null = null;
@@ -108,6 +120,17 @@ export class WsRelay {
     if (this.client) return this.pass(this.target, this.client, out, binary);
     this.early.push({ data: out, binary });
     if (this.early.length > 64) this.target.pause();
+  }
+
+  /** A token revoked (or expired) while the socket is open ends it, both legs, 1008 (policy). Nothing more passes. */
+  private stillAllowed(): boolean {
+    if (this.closed) return this.closed.side !== 'gateway';
+    const why = this.o.credentialProblem();
+    if (why === null) return true;
+    this.closed = { side: 'gateway', code: 1008, reason: why };
+    closeWith(this.target, 1008, why);
+    if (this.client) closeWith(this.client, 1008, why);
+    return false;
   }
 
   /** Send on `to`; pause `from` while `to` has too much waiting. */
@@ -162,9 +185,10 @@ export class WsRelay {
     const bothClosed = final || (this.target.readyState === WebSocket.CLOSED && (this.client === null || this.client.readyState === WebSocket.CLOSED));
     if (!bothClosed) return;
     this.done = true;
+    clearInterval(this.timer);
     const c = this.closed;
     this.flush(`closed ${c.code}${c.reason ? ` ${c.reason}` : ''} by the ${c.side}`);
-    this.o.record.ended(`${c.side} closed the WebSocket (${c.code})`);
+    this.o.record.ended(c.side === 'gateway' ? `the gateway closed the WebSocket (${c.code}): ${c.reason}` : `${c.side} closed the WebSocket (${c.code})`);
   }
 }
 
