@@ -168,6 +168,17 @@ test('a client that drops its socket ends the target\'s, and the session ends in
   assert.match(String(end.data.reason), /client closed the WebSocket \(1006\)/);
 });
 
+test('a target that drops its socket drops the client\'s, and the session ends in the record', async () => {
+  const token = await t.token(['ai'], 'ws-target-drop');
+  const c = await open('/target-drop', { authorization: `Bearer ${token}` });
+  c.ws.send('hello');
+  await c.next(1);
+  target.last()!.terminate();
+  assert.equal((await c.closed).code, 1006);
+  const end = (await endedRecord('ws-target-drop')).find((e) => e.type === 'session.end')!;
+  assert.match(String(end.data.reason), /target closed the WebSocket \(1006\)/);
+});
+
 test('a token revoked while its WebSocket is open: the next message is not passed, both legs close with 1008', async () => {
   const made = await t.gw.services.createToken({ name: 'ws-revoked', groups: ['ai'], ttlMs: null }, 'test');
   const c = await open('/revoke', { authorization: `Bearer ${made.token}` });
