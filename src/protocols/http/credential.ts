@@ -39,7 +39,7 @@ function tokenFor(connection: string, c: Extract<HttpCredential, { oauth2: unkno
   let cache = caches.get(c);
   if (!cache) {
     const mint = 'oauth2' in c ? () => mintOAuth2(c.oauth2) : () => mintGoogle(c.google);
-    caches.set(c, (cache = new TokenCache(() => named(connection, 'oauth2' in c ? 'OAuth2' : 'Google service-account', mint))));
+    caches.set(c, (cache = new TokenCache(() => named(connection, 'oauth2' in c ? 'an OAuth2' : 'a Google service-account', mint))));
   }
   return cache.get();
 }
@@ -50,6 +50,6 @@ async function named(connection: string, kind: string, mint: () => Promise<Minte
   } catch (e) {
     // Only our own messages are shown; anything else is named by its kind alone.
     const why = e instanceof CredentialError ? e.message : `an unexpected ${(e as Error).name ?? 'error'}`;
-    throw new CredentialError(`cannot get a ${kind} token for connection "${connection}": ${why}`);
+    throw new CredentialError(`cannot get ${kind} token for connection "${connection}": ${why}`);
   }
 }
