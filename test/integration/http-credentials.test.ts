@@ -45,7 +45,7 @@ before(async () => {
       if (id !== 'warden-gw' || secret !== CLIENT_SECRET) return { status: 401, json: { error: 'invalid_client' } };
       issued.oauth.push(`oa-${issued.oauth.length + 1}`);
       // slow enough that concurrent requests all wait on this one fetch
-      return { json: { access_token: issued.oauth.at(-1), token_type: 'Bearer', expires_in: 2 }, delayMs: 150 };
+      return { json: { access_token: issued.oauth.at(-1), token_type: 'Bearer', expires_in: 3 }, delayMs: 150 };
     }
     if (r.url === '/google/token') {
       if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return { status: 400, json: { error: 'unsupported_grant_type' } };
@@ -129,6 +129,8 @@ const errorMessage = (body: string) => (JSON.parse(body) as { error: { message: 
 
 test('OAuth2 client credentials: one token fetch for concurrent requests, sent as Bearer; a new one after it expires', async () => {
   const token = await t.token(['svc'], 'oauth-agent');
+  // a first request through the gateway (another connection) so the six below arrive together
+  assert.equal((await send('/proxy/keyed/warm-up', token)).status, 200);
   const idpBefore = idp.seen.length;
   const before = target.seen.length;
   const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => send(`/proxy/oa/things/${i}`, token)));
@@ -146,8 +148,8 @@ test('OAuth2 client credentials: one token fetch for concurrent requests, sent a
     assert.equal(r.headers.authorization, `Bearer ${issued.oauth.at(-1)}`);
     assert.doesNotMatch(JSON.stringify(r.headers), new RegExp(token), 'the Warden token never reaches the target');
   }
-  // the token lives 2 s: past that, the next request fetches a new one
-  await new Promise((r) => setTimeout(r, 2100));
+  // the token lives 3 s: past that, the next request fetches a new one
+  await new Promise((r) => setTimeout(r, 3100));
   const first = issued.oauth.at(-1);
   assert.equal((await send('/proxy/oa/things/again', token)).status, 200);
   assert.equal(since(idp, idpBefore).length, 2);
