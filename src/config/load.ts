@@ -48,8 +48,8 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
     let got = '';
     if (i.code !== 'unrecognized_keys') {
       const v = i.path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), raw);
-      // Never echo a value under a key that looks secret.
-      if (v !== undefined && typeof v !== 'object' && !/pass|secret|token|key/i.test(path)) got = ` (got ${JSON.stringify(v)})`;
+      // Never echo a value under a key that looks secret, nor anything of a connection's credential.
+      if (v !== undefined && typeof v !== 'object' && !/pass|secret|token|key|credential/i.test(path)) got = ` (got ${JSON.stringify(v)})`;
     }
     return `${path}: ${i.message}${got}`;
   });

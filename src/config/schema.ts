@@ -6,6 +6,7 @@ import { maskingConfigSchema, connectionMaskingSchema } from '../masking/config.
 import { authSchema, duration } from './auth-schema.ts';
 import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
+import { httpCredentialSchema } from './http-credentials.ts';
 
 const hostPort = z
   .string()
@@ -155,12 +156,6 @@ export const mysqlConnectionSchema = z.strictObject({
   tls: upstreamTls,
 });
 
-/** The credential an http connection injects: a header (`x-api-key`; `authorization` with a scheme) or a query parameter. */
-const httpCredential = z.union([
-  z.strictObject({ header: z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), value: z.string().min(1), scheme: z.string().min(1).optional() }),
-  z.strictObject({ query: z.string().min(1), value: z.string().min(1) }),
-]);
-
 export const httpConnectionSchema = z.strictObject({
   ...connectionBase,
   type: z.literal('http'),
@@ -168,7 +163,8 @@ export const httpConnectionSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
   /** https: the CA to trust (a PEM or a file), and whether the certificate is verified (default true) */
   tls: z.strictObject({ ca: z.string().optional(), verify: z.boolean().default(true) }).optional(),
-  credential: httpCredential.optional(),
+  /** header, query, or minted: oauth2, google, aws (http-credentials.ts) */
+  credential: httpCredentialSchema.optional(),
 });
 
 export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema]);

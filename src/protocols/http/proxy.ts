@@ -161,7 +161,9 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   else if (raw.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
   // The masker reads text: the target is asked not to compress what it sends back.
   if (f.masker) headers['accept-encoding'] = 'identity';
-  injectCredential(conn.credential, headers, target);
+  headers.host = target.host;
+  // after every other header: a SigV4 signature covers the headers and the path as they leave
+  await injectCredential(conn, { method: f.method, url: target, headers });
   const https = target.protocol === 'https:';
   const port = Number(target.port || (https ? 443 : 80));
   let socket: Duplex = await f.deps.dial({ host: target.hostname, port, agent: conn.agent });
@@ -169,7 +171,6 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     const tls: { ca?: string; verify?: boolean } = conn.tls ?? {};
     socket = tlsConnect({ socket, servername: target.hostname, ca: tls.ca ? readPem(tls.ca) : undefined, rejectUnauthorized: tls.verify !== false, ALPNProtocols: ['http/1.1'] });
   }
-  headers.host = target.host;
   const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, createConnection: () => socket as never });
   // A client that goes away stops the request upstream (an LLM stops generating).
   res.on('close', () => {

@@ -112,7 +112,9 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
     const headers: IncomingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (!NOT_PASSED.test(k)) headers[k] = v;
     dropCallerHeaders(headers);
-    injectCredential(conn.credential, headers, target);
+    headers.host = target.host;
+    // last: a SigV4 signature covers the headers and the path as they leave
+    await injectCredential(conn, { method: 'GET', url: target, headers });
     target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = await dialTarget(deps, conn, target);
     const up = new WebSocket(target, offered, { headers: headers as OutgoingHttpHeaders, createConnection: () => socket as never, handshakeTimeout: HANDSHAKE_MS, maxPayload: MAX_MESSAGE_BYTES });
