@@ -62,6 +62,12 @@ export const gatewaySchema = z
         mysql: hostPort.nullable().default('127.0.0.1:13306'),
       })
       .prefault({}),
+    /** host-based proxy: `<connection>.<proxyDomain>` is /proxy/<connection>/ with its whole path (off when absent) */
+    proxyDomain: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'a DNS name, e.g. proxy.example.com')
+      .transform((d) => d.toLowerCase())
+      .optional(),
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
     tls: tlsFiles.optional(),
     recording: recordingSchema,

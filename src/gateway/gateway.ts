@@ -18,6 +18,7 @@ import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { Admission, type AdmissionAnswer } from '../session/admission.ts';
 import { mountHttpProxy } from '../protocols/http/proxy.ts';
+import { mountHostRefusal, proxyHostRewrite } from '../protocols/http/host-route.ts';
 import type { Engine } from '../protocols/engine.ts';
 import { ENGINES } from './engines.ts';
 import { InProcessExecutor } from './executor.ts';
@@ -174,7 +175,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       metrics: () => metrics.metrics.render(),
       metricsToken: config.gateway.metricsToken ?? null,
       health: () => services.health(),
+      // <connection>.<proxyDomain> reaches only the proxy, whatever its path (src/protocols/http/host-route.ts)
+      ...(config.gateway.proxyDomain ? { rewriteUrl: proxyHostRewrite(config.gateway.proxyDomain) } : {}),
     });
+    if (config.gateway.proxyDomain) mountHostRefusal(app, config.gateway.proxyDomain);
     mountAuthRoutes(app, services, log);
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });

@@ -22,6 +22,7 @@ import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
 import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
+import { websocketRoute } from './websocket.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -52,8 +53,12 @@ export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void 
         else reply.raw.destroy();
       });
     };
-    scope.all('/proxy/:connection', handler);
-    scope.all('/proxy/:connection/*', handler);
+    // GET may be a WebSocket upgrade (websocket.ts), judged and connected before it is made.
+    const ws = websocketRoute(deps, { send, refuseCommand });
+    for (const url of ['/proxy/:connection', '/proxy/:connection/*']) {
+      scope.route({ method: scope.supportedMethods.filter((m) => m !== 'GET'), url, handler });
+      scope.route({ method: 'GET', url, handler, ...ws });
+    }
   });
 }
 
