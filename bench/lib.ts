@@ -116,6 +116,16 @@ export function cpuMs(pid: number): number {
   return (ticks * 1000) / CLOCK_TICKS;
 }
 
+/** Resident memory of a process now (VmRSS), in MB (Linux /proc); NaN once it is gone. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 const CLOCK_TICKS = Number((() => {
   try {
     return execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim();
