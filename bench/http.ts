@@ -6,8 +6,8 @@
 //                req/s, the ratio to direct, p50/p99, CPU µs per request of the process in the middle
 //   sequential   one keep-alive connection per target, BENCH_REQUESTS (2000) rounds taking one
 //                request from each target in turn: p50/p99 and what the middle adds
-//   first event  time to the first server-sent event of a streamed answer, BENCH_SSE (300) rounds
-//   1 GiB        an upload and a download of BENCH_BIG_MB (1024) MiB, checked by sha256 at the far
+//   sse          time to the first server-sent event of a streamed answer, BENCH_SSE (300) rounds
+//   big          an upload and a download of BENCH_BIG_MB (1024) MiB, checked by sha256 at the far
 //                end, with the middle process's RSS sampled every 20 ms while it streams
 // The target (bench/http-upstream.ts) and the pipe (bench/http-pipe.ts) are processes of their own.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +23,11 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000);
 const SSE_ROUNDS = Number(process.env.BENCH_SSE ?? 300);
 const BIG = Number(process.env.BENCH_BIG_MB ?? 1024) * 1024 * 1024;
 const RECORDING = (process.env.BENCH_RECORDING ?? 'strict,async').split(',') as ('strict' | 'async')[];
+// BENCH_BASE: another checkout (built) whose gateways run beside these ones: a before/after of a
+// change measured in the same run, on the same loaded machine.
+const BASE = process.env.BENCH_BASE;
+// BENCH_PHASES picks what runs (when profiling one of them with BENCH_NODE_FLAGS=--cpu-prof).
+const PHASES = (process.env.BENCH_PHASES ?? 'throughput,sequential,sse,big').split(',');
 const ASK = JSON.stringify({ model: 'claude-bench', max_tokens: 64, messages: [{ role: 'user', content: 'Which email is on my account?' }] });
 const ASK_STREAM = JSON.stringify({ model: 'claude-bench', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'Which email is on my account?' }] });
 const SECRET = 'grace.split@example.org';
@@ -148,16 +153,16 @@ async function bigBodies(): Promise<void> {
 
 try {
   for (const mode of RECORDING) {
-    const gw = await startGateway({ connections: [connection], mode, groups: ['bench'] });
-    gateways.push(gw);
-    targets.push({ name: `warden ${mode}`, base: `http://127.0.0.1:${gw.httpPort}/proxy/llm`, headers: { 'x-api-key': gw.token }, pid: gw.pid });
+    for (const root of BASE ? [BASE, undefined] : [undefined]) {
+      const gw = await startGateway({ connections: [connection], mode, groups: ['bench'], root });
+      gateways.push(gw);
+      targets.push({ name: `warden ${mode}${root ? ' (base)' : ''}`, base: `http://127.0.0.1:${gw.httpPort}/proxy/llm`, headers: { 'x-api-key': gw.token }, pid: gw.pid });
+    }
   }
   await check();
   console.log('bench:http — small JSON POST /v1/messages whose answer holds an email; through Warden: masking on, bodies recorded');
-  await throughput();
-  await sequential();
-  await firstEvent();
-  await bigBodies();
+  const phases: Record<string, () => Promise<void>> = { throughput, sequential, sse: firstEvent, big: bigBodies };
+  for (const p of PHASES) await phases[p]!();
 } finally {
   for (const gw of gateways) await gw.stop();
   pipe.kill();
