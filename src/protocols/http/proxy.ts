@@ -4,9 +4,7 @@
 // own credential, and answered as it streams: bodies are never buffered, text bodies (JSON,
 // text, server-sent events) are masked on the way through, a client that goes away aborts
 // the request upstream. An SDK needs only its base URL and its key set to the gateway's.
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Duplex, Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
@@ -23,6 +21,7 @@ import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts'
 import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
 import { websocketRoute } from './websocket.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -41,13 +40,15 @@ const UNPACK: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': 
 const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|javascript|x-www-form-urlencoded)|text\/)/i;
 
 export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void {
+  const pool = new UpstreamPool(deps.dial);
+  app.addHook('onClose', async () => pool.close());
   void app.register(async (scope) => {
     // Bodies are streamed to the target as they come, never parsed here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
     const handler = (req: FastifyRequest, reply: FastifyReply) => {
       reply.hijack();
-      void proxy(req, reply.raw, deps).catch((e: Error) => {
+      void proxy(req, reply.raw, deps, pool).catch((e: Error) => {
         deps.log.error({ err: e.message }, 'http proxy failed');
         if (!reply.raw.headersSent) send(reply.raw, 502, `warden: ${e.message}`);
         else reply.raw.destroy();
@@ -68,7 +69,7 @@ function send(res: ServerResponse, status: number, message: string, extra: Recor
   res.end(body);
 }
 
-async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps): Promise<void> {
+async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps, pool: UpstreamPool): Promise<void> {
   const raw = req.raw;
   const name = (req.params as { connection: string }).connection;
   // rules see the path the target will get, made one form first (request-path.ts)
@@ -106,7 +107,7 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
-    await forward(raw, res, { method, target, conn, deps, masker }, (x) => {
+    await forward(raw, res, { method, target, conn, deps, masker, agent: pool.agent(conn) }, (x) => {
       // The request body is kept masked like anything else the record holds.
       const request = x.request.text();
       const response = x.response === null ? null : x.response.text();
@@ -147,6 +148,8 @@ interface Forward {
   conn: HttpConnectionConfig;
   deps: HttpProxyDeps;
   masker: Masker | null;
+  /** keep-alive connections to the target (upstream-pool.ts) */
+  agent: Agent;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -164,14 +167,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   headers.host = target.host;
   // after every other header: a SigV4 signature covers the headers and the path as they leave
   await injectCredential(conn, { method: f.method, url: target, headers });
-  const https = target.protocol === 'https:';
-  const port = Number(target.port || (https ? 443 : 80));
-  let socket: Duplex = await f.deps.dial({ host: target.hostname, port, agent: conn.agent });
-  if (https) {
-    const tls: { ca?: string; verify?: boolean } = conn.tls ?? {};
-    socket = tlsConnect({ socket, servername: target.hostname, ca: tls.ca ? readPem(tls.ca) : undefined, rejectUnauthorized: tls.verify !== false, ALPNProtocols: ['http/1.1'] });
-  }
-  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, createConnection: () => socket as never });
+  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, agent: f.agent });
   // A client that goes away stops the request upstream (an LLM stops generating).
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
@@ -242,8 +238,4 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     }
   });
   done({ status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers });
-}
-
-function readPem(ca: string): string {
-  return ca.includes('-----BEGIN') ? ca : readFileSync(ca, 'utf8');
 }

@@ -6,13 +6,9 @@
 // answered as such. Only then is the client upgraded and the two sockets relayed (ws-relay.ts).
 // The upgrade itself is @fastify/websocket's (the agent tunnel's plugin), routed as any request.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
-import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
-import type { HttpConnectionConfig } from '../../config/schema.ts';
 import type { Decision } from '../../session/types.ts';
 import { callerToken, dropCallerHeaders } from './caller-token.ts';
 import { injectCredential } from './credential.ts';
@@ -21,6 +17,7 @@ import { AmbiguousPath, proxyTarget } from './request-path.ts';
 import { redactedHeaders } from './body-record.ts';
 import { MAX_MESSAGE_BYTES } from '../../tunnel/tunnel.ts';
 import { Held, WsRelay } from './ws-relay.ts';
+import { dialTarget } from './dial-target.ts';
 import type { HttpProxyDeps } from './proxy.ts';
 
 /** How the proxy answers a refusal, in the shape of its other errors (proxy.ts). */
@@ -116,7 +113,7 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
     // last: a SigV4 signature covers the headers and the path as they leave
     await injectCredential(conn, { method: 'GET', url: target, headers });
     target.protocol = target.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socket = await dialTarget(deps, conn, target);
+    const socket = await dialTarget(deps.dial, conn, target);
     const up = new WebSocket(target, offered, { headers: headers as OutgoingHttpHeaders, createConnection: () => socket as never, handshakeTimeout: HANDSHAKE_MS, maxPayload: MAX_MESSAGE_BYTES });
     // held from now: a target may speak in the same packet as its 101 (a greeting), before the relay exists
     const held = new Held(up);
@@ -167,15 +164,4 @@ function upstreamOpen(up: WebSocket): Promise<Opened> {
     });
     up.once('error', (e: Error) => resolve({ ok: false, message: `cannot open a WebSocket to the target: ${e.message}` }));
   });
-}
-
-/** A byte stream to the target through the connection's agent, with TLS as the connection says. */
-async function dialTarget(deps: HttpProxyDeps, conn: HttpConnectionConfig, target: URL): Promise<Duplex> {
-  const secure = target.protocol === 'wss:' || target.protocol === 'https:';
-  const port = Number(target.port || (secure ? 443 : 80));
-  const socket = await deps.dial({ host: target.hostname, port, agent: conn.agent });
-  if (!secure) return socket;
-  const tls: { ca?: string; verify?: boolean } = conn.tls ?? {};
-  const ca = tls.ca ? (tls.ca.includes('-----BEGIN') ? tls.ca : readFileSync(tls.ca, 'utf8')) : undefined;
-  return tlsConnect({ socket, servername: target.hostname, ca, rejectUnauthorized: tls.verify !== false, ALPNProtocols: ['http/1.1'] });
 }
