@@ -64,6 +64,8 @@ function send(path: string, body: string | Buffer, opts: { headers?: OutgoingHtt
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text.startsWith('{') ? JSON.parse(text) : {} }));
     });
     req.on('error', reject);
+    // a target left waiting for bytes that never come fails the test instead of hanging it
+    req.setTimeout(15_000, () => req.destroy(new Error('no answer in 15s')));
     if (opts.chunked) {
       for (let i = 0; i < bytes.length; i += 700) req.write(bytes.subarray(i, i + 700));
       req.end();
