@@ -7,6 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import Anthropic from '@anthropic-ai/sdk';
@@ -27,6 +32,7 @@ before(async () => {
     connections: [
       http('claude'),
       http('lenient', { onUnknown: 'allow', judgeBodyBytes: 1024 }),
+      http('wide', { judgeBodyBytes: 2 * 1024 * 1024 }),
       { name: 'openai', type: 'http', url: `${llm.url}/v1`, credential: { header: 'authorization', scheme: 'Bearer', value: KEY }, access: { groups: ['ai'] } },
     ],
     rules: [
@@ -226,4 +232,31 @@ test('no rule reads the body of other paths: a large non-JSON upload streams thr
   assert.equal(r.out.status, 404); // the fake target has no /v1/files: what matters is that it got the body
   assert.equal(r.seen.length, 1);
   assert.equal(r.seen[0]!.body.length, upload.length);
+});
+
+test('curl, which asks for 100-continue before a body over 1 MiB: judged on the body it then sends', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-curl-'));
+  const curl = async (connection: string, body: string, extra: string[] = []) => {
+    const file = join(dir, 'body.json');
+    writeFileSync(file, body);
+    const { stdout } = await promisify(execFile)('curl', ['-sS', '--max-time', '15', '-w', '\n%{http_code}', '-H', `x-api-key: ${token}`, '-H', 'content-type: application/json', ...extra, '--data-binary', `@${file}`, `${t.httpUrl}/proxy/${connection}/v1/messages`], { maxBuffer: 16 << 20 });
+    const lines = stdout.split('\n');
+    return { status: Number(lines.pop()), text: lines.join('\n') };
+  };
+  try {
+    const pad = 'p'.repeat(1_100_000);
+    const blocked = await arrived(() => curl('wide', JSON.stringify(ask('claude-opus-4-1', { pad }))));
+    assert.equal(blocked.out.status, 403);
+    assert.match(blocked.out.text, /Opus is not for agents/);
+    assert.equal(blocked.seen.length, 0);
+    const chunked = await arrived(() => curl('wide', JSON.stringify(ask('claude-opus-4-1', { pad })), ['-H', 'transfer-encoding: chunked']));
+    assert.equal(chunked.out.status, 403);
+    assert.equal(chunked.seen.length, 0);
+    const ok = await arrived(() => curl('wide', JSON.stringify(ask('claude-haiku-4-5', { pad }))));
+    assert.equal(ok.out.status, 200);
+    assert.equal(ok.seen[0]!.headers.expect, '100-continue');
+    assert.equal(ok.seen[0]!.body, JSON.stringify(ask('claude-haiku-4-5', { pad })));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
