@@ -3,7 +3,9 @@
 // Like tables in SQL rules, the values lean the safe way for the rule's action: a block or
 // review rule matches when ANY value matches (a header or parameter sent twice, every
 // element of `tools[*].name`); an allow rule only when there is a value and EVERY one does.
-// A header's value is also read as the comma-separated list it may be (RFC 9110 5.3).
+// A header's value is also read as the comma-separated list it may be (RFC 9110 5.3), and
+// block and review rules compare globs without case (a target that reads `Claude-Opus-4` as
+// `claude-opus-4` is not given a way past them); allow rules compare exactly.
 // A body comparison over a value that is not a number (nor a number's text) cannot be read:
 // block and review rules count it as matching, allow rules do not. A body that was not
 // read or cannot be read matches no body condition (the classifier made the request
@@ -20,11 +22,11 @@ export type HttpCondition = (http: HttpFacts) => boolean;
 export function compileHttpConditions(m: RuleMatch, mode: Mode): HttpCondition | undefined {
   const tests: HttpCondition[] = [];
   for (const [name, list] of Object.entries(m.query ?? {})) {
-    const re = list.map(glob);
+    const re = list.map((g) => glob(g, mode));
     tests.push((h) => setMatches(queryValues(h.path, name), (v) => re.some((r) => r.test(v)), mode));
   }
   for (const [name, list] of Object.entries(m.headers ?? {})) {
-    const re = list.map(glob);
+    const re = list.map((g) => glob(g, mode));
     tests.push((h) => headerMatches(h.headers?.[name] ?? [], (v) => re.some((r) => r.test(v)), mode));
   }
   for (const [path, cond] of Object.entries(m.body ?? {})) {
@@ -37,8 +39,8 @@ export function compileHttpConditions(m: RuleMatch, mode: Mode): HttpCondition |
 }
 
 /** `*` is any run of characters, newlines included; everything else is literal. */
-function glob(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*')}$`);
+function glob(pattern: string, mode: Mode): RegExp {
+  return new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[\\s\\S]*')}$`, mode === 'any' ? 'i' : '');
 }
 
 function setMatches<T>(values: readonly T[], test: (v: T) => boolean, mode: Mode): boolean {
@@ -78,7 +80,7 @@ export function select(root: unknown, steps: readonly PathStep[]): unknown[] {
 
 function fieldTest(cond: FieldCondition, mode: Mode): (v: unknown) => boolean {
   if (Array.isArray(cond)) {
-    const re = cond.map(glob);
+    const re = cond.map((g) => glob(g, mode));
     return (v) => {
       const text = typeof v === 'string' ? v : JSON.stringify(v);
       return re.some((r) => r.test(text));

@@ -68,6 +68,11 @@ describe('matching', () => {
     // a glob is anchored and reads newlines too
     assert.equal(judge([opus], 'POST /v1/messages', json({ model: 'claude-opus-4\nx' })).action, 'block');
     assert.equal(judge([opus], 'POST /v1/messages', json({ model: 'x-claude-opus-4' })).action, 'allow');
+    // without case for a block rule; exactly for an allow rule
+    assert.equal(judge([opus], 'POST /v1/messages', json({ model: 'Claude-OPUS-4' })).action, 'block');
+    const haiku: RuleInput[] = [{ name: 'haiku', match: { body: { model: 'claude-haiku-*' } }, action: 'allow' }, { name: 'rest', match: {}, action: 'block' }];
+    assert.equal(judge(haiku, 'POST /v1/messages', json({ model: 'claude-haiku-4' })).action, 'allow');
+    assert.equal(judge(haiku, 'POST /v1/messages', json({ model: 'CLAUDE-HAIKU-4' })).action, 'block');
     // no body, or one without the field: nothing to match
     assert.equal(judge([opus], 'POST /v1/messages', { headers: {}, body: { none: true } }).action, 'allow');
     assert.equal(judge([opus], 'POST /v1/messages', json({ messages: [] })).action, 'allow');
