@@ -46,6 +46,13 @@ describe('schema', () => {
     }
   });
 
+  test('judgeBodyBytes: 1 MiB by default, at least 1 KiB', () => {
+    const base = { name: 'c', type: 'http', url: 'https://api.example.com' };
+    const [c] = parseConfig({ connections: [base] }).connections;
+    assert.equal(c!.type === 'http' && c!.judgeBodyBytes, 1024 * 1024);
+    assert.throws(() => parseConfig({ connections: [{ ...base, judgeBodyBytes: 10 }] }), (e: unknown) => e instanceof ConfigError && /connections\.0\.judgeBodyBytes/.test(e.problems.join('\n')));
+  });
+
   test('body paths: keys, every element, an index', () => {
     assert.deepEqual(parseBodyPath('tools[*].name'), [{ key: 'tools' }, { every: true }, { key: 'name' }]);
     assert.deepEqual(parseBodyPath('messages[0].content[*].type'), [{ key: 'messages' }, { index: 0 }, { key: 'content' }, { every: true }, { key: 'type' }]);
