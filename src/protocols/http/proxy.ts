@@ -184,7 +184,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   if (f.read) requestSample.add(f.read.bytes);
   if (f.read?.complete) up.end(f.read.bytes);
   else {
-    if (f.read) up.write(f.read.bytes);
+    if (f.read?.bytes.length) up.write(f.read.bytes);
     raw.pipe(up);
   }
   const answer = await new Promise<IncomingMessage>((resolve, reject) => {
