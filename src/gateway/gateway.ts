@@ -195,6 +195,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         dial: (c) => dialer.dial(c),
         masker: (name) => maskers.get(name) ?? null,
         recordBytes: limits.maxBytes,
+        readsBody: (r) => policy.readsHttpBody({ identity: r.identity, connection: { name: r.connection.name, type: 'http', rules: r.connection.rules }, method: r.method, path: r.path }),
         log,
       });
     }

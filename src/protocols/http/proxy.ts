@@ -22,6 +22,8 @@ import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
 import { websocketRoute } from './websocket.ts';
 import { UpstreamPool } from './upstream-pool.ts';
+import { judgedFacts, type RequestScope } from './request-facts.ts';
+import type { RequestBody } from './request-body.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -31,6 +33,8 @@ export interface HttpProxyDeps {
   masker(connection: string): Masker | null;
   /** how much of each body the record keeps */
   recordBytes: number;
+  /** whether a rule that could apply to this request reads its JSON body (then it is read before judging) */
+  readsBody?(r: RequestScope): boolean;
   log: Logger;
 }
 
@@ -98,16 +102,18 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
   target.search = incoming.search;
   const method = raw.method ?? 'GET';
   const shownPath = `${rest}${incoming.search}`;
+  // Headers, and the JSON body when a rule needs it, are judged too (request-facts.ts).
+  const judged = await judgedFacts(raw, { identity: answer.identity, connection: conn, method, path: rest }, deps.readsBody);
 
   const session = await deps.openSession({
     identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
     attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method, requestHeaders: JSON.stringify(redactedHeaders(raw.headers)) },
   });
   try {
-    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
+    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http', http: judged.facts, ...(judged.params ? { params: judged.params } : {}) });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
-    await forward(raw, res, { method, target, conn, deps, masker, agent: pool.agent(conn) }, (x) => {
+    await forward(raw, res, { method, target, conn, deps, masker, agent: pool.agent(conn), read: judged.body }, (x) => {
       // The request body is kept masked like anything else the record holds.
       const request = x.request.text();
       const response = x.response === null ? null : x.response.text();
@@ -150,6 +156,8 @@ interface Forward {
   masker: Masker | null;
   /** keep-alive connections to the target (upstream-pool.ts) */
   agent: Agent;
+  /** the part of the body already read to judge it, sent first */
+  read?: RequestBody;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -174,7 +182,12 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   });
   // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
   raw.on('data', (c: Buffer) => requestSample.add(c));
-  raw.pipe(up);
+  if (f.read) requestSample.add(f.read.bytes);
+  if (f.read?.complete) up.end(f.read.bytes);
+  else {
+    if (f.read?.bytes.length) up.write(f.read.bytes);
+    raw.pipe(up);
+  }
   const answer = await new Promise<IncomingMessage>((resolve, reject) => {
     up.once('response', resolve);
     up.once('error', reject);
