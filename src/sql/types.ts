@@ -159,4 +159,6 @@ export interface HttpRequestFacts {
    * compressed, a key twice in one object); absent when it was not read.
    */
   body?: { json: unknown } | { none: true } | { opaque: string };
+  /** the protocol the request asks to switch to (`websocket`): messages then flow both ways */
+  upgrade?: string;
 }

@@ -22,6 +22,8 @@ before(async () => {
     rules: [
       { name: 'no-admin-socket', match: { types: ['http'], paths: ['/admin*'] }, action: 'block', message: 'no admin sockets' },
       { name: 'held-socket', match: { types: ['http'], paths: ['/held'] }, action: 'review', review: { groups: ['admin'] } },
+      { name: 'no-beta-header', match: { types: ['http'], headers: { 'x-socket-beta': ['*'] } }, action: 'block', message: 'no beta sockets' },
+      { name: 'read-only-feed', match: { types: ['http'], paths: ['/ro/*'], categories: ['write'] }, action: 'block', message: 'read only' },
     ],
   });
 });
@@ -274,4 +276,20 @@ test('a client that stops reading stops the gateway reading from the target (bac
   assert.ok(c.got.every((m) => m.data.length === chunk.length && m.data[0] === 7));
   c.ws.close(1000);
   await c.closed;
+});
+
+test('an upgrade is judged on its headers like any request, and counts as a write (a socket carries messages both ways)', async () => {
+  const token = await t.token(['ai'], 'ws-judged');
+  const before = target.upgrades.length;
+  const beta = await open('/socket', { authorization: `Bearer ${token}`, 'x-socket-beta': 'yes' });
+  assert.equal(beta.status, 403);
+  assert.match(beta.refused.body, /no beta sockets/);
+  // a rule blocking writes under /ro/ stops the socket there, while a plain GET still reads
+  const ro = await open('/ro/feed', { authorization: `Bearer ${token}` });
+  assert.equal(ro.status, 403);
+  assert.match(ro.refused.body, /read only/);
+  assert.equal(target.upgrades.length, before, 'no refused upgrade reached the target');
+  const get = await fetch(`${t.httpUrl}/proxy/live/ro/feed`, { headers: { authorization: `Bearer ${token}` } });
+  await get.arrayBuffer();
+  assert.notEqual(get.status, 403, 'a GET under /ro/ is a read');
 });

@@ -18,6 +18,7 @@ import { redactedHeaders } from './body-record.ts';
 import { MAX_MESSAGE_BYTES } from '../../tunnel/tunnel.ts';
 import { Held, WsRelay } from './ws-relay.ts';
 import { dialTarget } from './dial-target.ts';
+import { judgedFacts } from './request-facts.ts';
 import type { HttpProxyDeps } from './proxy.ts';
 
 /** How the proxy answers a refusal, in the shape of its other errors (proxy.ts). */
@@ -103,7 +104,10 @@ async function prepare(req: FastifyRequest, deps: HttpProxyDeps, refuse: Refuse)
   });
   let relayed = false;
   try {
-    const decision = await session.command({ text: `GET ${shownPath}`, via: 'websocket' });
+    // Headers are judged as on any request (an upgrade has no body); the upgrade itself is a fact,
+    // so the socket is not taken for a safe GET (http-commands.ts).
+    const { facts } = await judgedFacts(raw, { identity: answer.identity, connection: conn, method: 'GET', path: shownPath.split('?')[0]! });
+    const decision = await session.command({ text: `GET ${shownPath}`, via: 'websocket', http: { ...facts, upgrade: 'websocket' } });
     if (decision.action !== 'allow') return refuse.decision(decision);
     const startedAt = Date.now();
     const headers: IncomingHttpHeaders = {};
