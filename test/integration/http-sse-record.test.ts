@@ -214,6 +214,7 @@ async function startFiles(): Promise<Server> {
         if (url.searchParams.get('encoding') === 'utf-16') return send({ 'content-type': 'application/octet-stream' }, utf16(`é${CSV}`));
         if (url.searchParams.get('encoding') === 'utf-16-bom') return send({}, utf16(CSV, true));
         if (url.searchParams.get('format') === 'tar') return send({ 'content-type': 'application/x-tar' }, Buffer.concat([Buffer.from('data.csv'), Buffer.alloc(92), Buffer.from('0000644\0'), Buffer.alloc(400), Buffer.from(CSV)]));
+        if (url.searchParams.get('wide') === 'text') return send({ 'content-type': 'text/plain' }, utf16(CSV));
         if (url.searchParams.get('nul') === 'late') return send({ 'content-type': 'text/plain' }, 'ok so far\n', Buffer.concat([Buffer.from('\0'), utf16(CSV)]));
         if (url.searchParams.get('charset') === 'latin1') return send({ 'content-type': 'text/plain; charset=iso-8859-1' }, Buffer.from(`caf\u00e9 ${CSV}`, 'latin1'));
         // no content-type at all
@@ -280,7 +281,13 @@ test('text Warden cannot read is refused, never passed: UTF-16 (labelled, unlabe
   }
   const late = await raw(token, '/export?nul=late');
   assert.equal(leaks(late.body), false, late.body.toString('latin1'));
-  assert.ok(late.aborted || !late.body.includes(0), 'the answer was cut at the NUL');
+  assert.equal(late.aborted, true, 'the answer was cut at the NUL');
+  assert.equal(late.body.toString(), 'ok so far\n');
+  // UTF-16 labelled text/plain (no charset): read as text from the first byte, cut at its first NUL
+  const wide = await raw(token, '/export?wide=text');
+  assert.equal(leaks(wide.body), false);
+  assert.equal(wide.body.length, 0);
+  assert.equal(wide.aborted, true);
   // curl says the transfer did not complete
   const curl = await promisify(execFile)('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `x-api-key: ${token}`, `${t.httpUrl}/proxy/files/export?encoding=utf-16`]);
   assert.equal(curl.stdout, '502');

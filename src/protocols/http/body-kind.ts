@@ -12,8 +12,9 @@
 //   - a body labelled text whose bytes are not UTF-8 is masked as UTF-8, the bytes that are
 //     not reaching the client as U+FFFD (nothing unread goes out), unless its charset is a
 //     one-byte one (ISO-8859-*, windows-125*), which is read byte for byte.
-// Only the first SNIFF_BYTES are looked at (the first chunk for a text label, so a stream of
-// events is not delayed); nothing is buffered beyond that.
+// Only the first SNIFF_BYTES of a body not labelled text are looked at; a body labelled text is
+// decided by its label (its charset), so a stream of events is not delayed, and the engine ends
+// it at a NUL byte. Nothing is buffered beyond that.
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 

@@ -201,9 +201,13 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
       body = answer.pipe(unpack());
       delete out['content-encoding'];
     }
-    head = await readHead(body, labelledText(contentType) ? 1 : SNIFF_BYTES);
-    // a body whose last chunk was the one read may have ended (unheard) meanwhile
-    if (body.readableEnded) head.ended = true;
+    // A body labelled text is text from its first byte (a NUL in it ends it, below), so its
+    // headers go out at once; any other body is read for up to SNIFF_BYTES first.
+    if (!labelledText(contentType)) {
+      head = await readHead(body, SNIFF_BYTES);
+      // a body whose last chunk was the one read may have ended (unheard) meanwhile
+      if (body.readableEnded) head.ended = true;
+    }
     kind = bodyKind(contentType, Buffer.concat(head.chunks), head.ended);
     if (kind.kind === 'refuse') return refuse(`the target's answer cannot be masked: ${kind.reason}`, `refused: ${kind.reason}`);
   }
