@@ -4,8 +4,9 @@
 // The text of each content block (or choice) is one stream for the masker: each delta goes
 // out as the masked text that can be decided now, holding back at most HOLD characters that
 // could still become a finding; the held text goes out, masked, in a delta of its own just
-// before the block ends. The arguments of a tool call (Anthropic `input_json_delta`, OpenAI
-// `delta.tool_calls[].function.arguments`) are JSON text cut anywhere: each call's fragments
+// before the block ends (the same for the `thinking_delta` text of extended thinking). The
+// arguments of a tool call (Anthropic `input_json_delta`, OpenAI `delta.tool_calls[]
+// .function.arguments`) are JSON text cut anywhere: each call's fragments
 // are one stream for the JSON fragment masker (json-fragments.ts), so what the client
 // concatenates is valid JSON with the secrets replaced inside its strings. Every other event
 // is masked as text. An event that does not parse is masked as text too.
@@ -24,6 +25,9 @@ interface DeltaStream {
 
 interface Delta {
   key: string;
+  /** the delta's type and the field that carries its text (`text_delta`/`text`, `input_json_delta`/`partial_json`) */
+  type: string;
+  field: string;
   /** text deltas, or the JSON text of tool arguments */
   json: boolean;
   /** the delta's text */
@@ -44,8 +48,8 @@ export interface SseMasker {
 export function createSseMasker(masker: Masker): SseMasker {
   let buffer = '';
   let masked = false;
-  /** Anthropic blocks whose deltas are tool arguments (input_json_delta) */
-  const jsonKeys = new Set<string>();
+  /** per Anthropic block: the type and field of its deltas (for the delta that carries what was held) */
+  const blockDeltas = new Map<string, { type: string; field: string }>();
   /** per content block, choice or tool call: its stream masker */
   const streams = new Map<string, DeltaStream>();
   const text = (s: string) => {
@@ -90,7 +94,7 @@ export function createSseMasker(masker: Masker): SseMasker {
     // Anthropic: a block's deltas, then its stop
     if (obj.type === 'content_block_delta') {
       const d = anthropicDelta(obj);
-      if (d?.json) jsonKeys.add(d.key);
+      if (d) blockDeltas.set(d.key, { type: d.type, field: d.field });
       if (d) {
         return rewrite(d.withText(through(d.key, d.text, d.json)));
       }
@@ -98,10 +102,9 @@ export function createSseMasker(masker: Masker): SseMasker {
     if (obj.type === 'content_block_stop' || obj.type === 'message_stop') {
       const keys = obj.type === 'message_stop' ? [...streams.keys()].filter((k) => k.startsWith('a')) : [`a${Number(obj.index)}`];
       for (const k of keys) {
-        const json = jsonKeys.has(k);
-        jsonKeys.delete(k);
-        const delta = (t: string) => (json ? { type: 'input_json_delta', partial_json: t } : { type: 'text_delta', text: t });
-        before += flush(k, (t) => ({ type: 'content_block_delta', index: Number(k.slice(1)), delta: delta(t) }), 'content_block_delta');
+        const { type, field } = blockDeltas.get(k) ?? { type: 'text_delta', field: 'text' };
+        blockDeltas.delete(k);
+        before += flush(k, (t) => ({ type: 'content_block_delta', index: Number(k.slice(1)), delta: { type, [field]: t } }), 'content_block_delta');
       }
     }
     // OpenAI: each choice's deltas, then a chunk with its finish_reason
@@ -176,14 +179,15 @@ export function createSseMasker(masker: Masker): SseMasker {
   };
 }
 
+/** The delta types of an Anthropic stream that carry text, and the field that holds it. */
+const ANTHROPIC_DELTAS: Record<string, string> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+
 function anthropicDelta(obj: Record<string, unknown>): Delta | null {
   const delta = obj.delta as Record<string, unknown> | undefined;
-  const key = `a${Number(obj.index)}`;
-  if (delta?.type === 'text_delta' && typeof delta.text === 'string') return { key, json: false, text: delta.text, withText: (text) => ({ ...obj, delta: { ...delta, text } }) };
-  if (delta?.type === 'input_json_delta' && typeof delta.partial_json === 'string') {
-    return { key, json: true, text: delta.partial_json, withText: (partial_json) => ({ ...obj, delta: { ...delta, partial_json } }) };
-  }
-  return null;
+  const type = String(delta?.type);
+  const field = ANTHROPIC_DELTAS[type];
+  if (!delta || !field || typeof delta[field] !== 'string') return null;
+  return { key: `a${Number(obj.index)}`, type, field, json: type === 'input_json_delta', text: delta[field], withText: (t) => ({ ...obj, delta: { ...delta, [field]: t } }) };
 }
 
 /** Where a delta already carries text for stream `key` (`o0`: content, `o0/1`: tool call 1's arguments). */
