@@ -80,3 +80,12 @@ test('a number too long to be one is replaced, not held without bound', () => {
   const out = jm.push(`{"n": ${'7'.repeat(400)}`) + jm.push(`${'7'.repeat(400)}, "m": 1}`) + jm.end();
   assert.deepEqual(JSON.parse(out), { n: '[NUMBER]', m: 1 });
 });
+
+test('nesting deeper than the masker tracks is still masked and still valid JSON', () => {
+  const deep = `${'['.repeat(1000)}{"to": "grace.split@example.org"}${']'.repeat(1000)}`;
+  const out = run([deep.slice(0, 1010), deep.slice(1010)]);
+  assert.doesNotMatch(out, LEAKS);
+  let v: unknown = JSON.parse(out);
+  for (let i = 0; i < 1000; i++) v = (v as unknown[])[0];
+  assert.equal(typeof (v as { to: string }).to, 'string');
+});

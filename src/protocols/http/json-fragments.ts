@@ -25,6 +25,8 @@ export interface JsonFragmentMasker {
 const MAX_NUMBER = 512;
 /** Longest key kept as context for its value. */
 const MAX_KEY = 256;
+/** Containers tracked; deeper ones are only counted (their values are still masked, without their key as context). */
+const MAX_DEPTH = 256;
 const SIMPLE_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
 /** A container on the tokenizer's stack: an object (expecting a key or a value) or an array. */
@@ -32,6 +34,12 @@ type Frame = { kind: 'object'; expectKey: boolean; key: string } | { kind: 'arra
 
 export function createJsonFragmentMasker(masker: Masker, hold: number): JsonFragmentMasker {
   const stack: Frame[] = [];
+  /** containers opened past MAX_DEPTH and not yet closed */
+  let overflow = 0;
+  const open = (f: Frame) => {
+    if (stack.length < MAX_DEPTH) stack.push(f);
+    else overflow++;
+  };
   let masked = false;
   /** inside a string: its masker, whether it is a key, the key read so far */
   let str: { sm: StreamMasker; isKey: boolean; key: string } | null = null;
@@ -140,16 +148,17 @@ export function createJsonFragmentMasker(masker: Masker, hold: number): JsonFrag
           out += openString();
           break;
         case '{':
-          stack.push({ kind: 'object', expectKey: true, key: '' });
+          open({ kind: 'object', expectKey: true, key: '' });
           out += c;
           break;
         case '[':
-          stack.push({ kind: 'array' });
+          open({ kind: 'array' });
           out += c;
           break;
         case '}':
         case ']':
-          stack.pop();
+          if (overflow) overflow--;
+          else stack.pop();
           out += c;
           break;
         case ':':
