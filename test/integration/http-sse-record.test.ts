@@ -294,6 +294,9 @@ test('text Warden cannot read is refused, never passed: UTF-16 (labelled, unlabe
   const events = await eventsOf(t, 'exfil-wide');
   const notes = events.filter((e) => e.type === 'result').map((e) => String((e.data.rows as Row[])[0]![1]));
   assert.ok(notes.slice(0, 4).every((n) => /refused: /.test(n)), JSON.stringify(notes));
+  const cuts = events.filter((e) => e.type === 'result').map((e) => (e.data.error as { message: string } | undefined)?.message);
+  assert.match(String(cuts[4]), /cut at a NUL byte/);
+  assert.match(String(cuts[5]), /cut at a NUL byte/);
 });
 
 test('a body that proves binary from its first bytes passes byte for byte with its length; a one-byte charset is read byte for byte; an empty answer stays empty', async () => {

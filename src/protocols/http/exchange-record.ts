@@ -33,6 +33,8 @@ export interface Exchange {
   llm?: ResponseAssembler | null;
   /** why the body is not text: `binary`, or the refusal's reason */
   note?: string;
+  /** why the gateway ended the answer early (what went out before is in the record) */
+  cut?: string;
 }
 
 export interface ExchangeRecord {
@@ -40,6 +42,7 @@ export interface ExchangeRecord {
   rows: (string | null)[][];
   truncated?: true;
   maskedColumns?: string[];
+  error?: { message: string };
 }
 
 export function exchangeRecord(x: Exchange, masker: Masker | null, api: LlmApi | null): ExchangeRecord {
@@ -69,5 +72,6 @@ export function exchangeRecord(x: Exchange, masker: Masker | null, api: LlmApi |
     rows: [[request, response, JSON.stringify(redactedHeaders(x.headers)), events, llmReq, assembled ? JSON.stringify(assembled) : null]],
     ...(truncated ? { truncated: true as const } : {}),
     ...(masked.length ? { maskedColumns: masked } : {}),
+    ...(x.cut ? { error: { message: `warden: ${x.cut}` } } : {}),
   };
 }

@@ -216,6 +216,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
   res.flushHeaders();
   let masked = false;
+  let cut: string | undefined;
   let responseBytes = 0;
   const responseSample = textual ? new BodySample(cap) : null;
   const sseStream = textual && /^text\/event-stream/i.test(String(contentType));
@@ -246,6 +247,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     };
     const onChunk = (chunk: Buffer) => {
       if (chunk.includes(0)) {
+        cut = 'the answer was cut at a NUL byte: not text Warden reads to mask';
         body.destroy();
         res.destroy();
         return;
@@ -279,6 +281,6 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   });
   done({
     status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers,
-    events, llm, ...(kind.kind === 'binary' && f.masker ? { note: 'binary, not masked' } : {}),
+    events, llm, ...(kind.kind === 'binary' && f.masker ? { note: 'binary, not masked' } : {}), ...(cut ? { cut } : {}),
   });
 }
