@@ -14,7 +14,9 @@ import OpenAI from 'openai';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm.ts';
 import { eventsOf } from '../helpers/records.ts';
-import { renderReplay } from '../../src/cli/render.ts';
+import { run } from '../helpers/clients.ts';
+
+const BIN = new URL('../../bin/warden.js', import.meta.url).pathname;
 
 const KEY = 'sk-upstream-0123456789abcdef';
 const EMAIL = 'grace.split@example.org';
@@ -112,19 +114,26 @@ test('Anthropic: a streamed tool call whose arguments carry an email and a card 
   assert.deepEqual(masked, ['response_events', 'llm_response']);
 });
 
-test('the replay shows the call as a conversation and the events one a line, and --json the same record', async () => {
+test('`warden sessions show` prints the call as a conversation and the events one a line; --json gives the same record', async () => {
   await t.gw.services.audit.flush();
   const session = (await t.gw.services.listSessions({ limit: 100 })).find((s) => s.identityName === 'claude-tools')!;
-  const full = (await t.gw.services.getSession(session.id))!;
-  const human = renderReplay(full as never, full.events as never);
-  assert.match(human, /LLM request \(anthropic\): model claude-test, max_tokens 128, stream, tools send_email/);
-  assert.match(human, /system: You send emails\./);
-  assert.match(human, /LLM answer \(assistant, claude-test\): stop tool_use usage input_tokens=12/);
-  assert.match(human, /tool call send_email\(\{"to":/);
-  assert.match(human, /\+\d+ms message_start /);
-  assert.doesNotMatch(human, LEAK);
-  // what `sessions show --json` prints: the session with its events
-  assert.doesNotMatch(JSON.stringify(full), LEAK);
+  const env = { WARDEN_TOKEN: t.adminToken };
+  const human = await run(process.execPath, [BIN, 'sessions', 'show', session.id, '--gateway', t.httpUrl], { env });
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /LLM request \(anthropic\): model claude-test, max_tokens 128, stream, tools send_email/);
+  assert.match(human.stdout, /system: You send emails\./);
+  assert.match(human.stdout, /LLM answer \(assistant, claude-test\): stop tool_use usage input_tokens=12/);
+  assert.match(human.stdout, /tool call send_email\(\{"to":/);
+  assert.match(human.stdout, /\+\d+ms message_start /);
+  assert.match(human.stdout, /\+\d+ms content_block_delta \[1\] partial_json "/);
+  assert.doesNotMatch(human.stdout, LEAK);
+  const json = await run(process.execPath, [BIN, 'sessions', 'show', session.id, '--gateway', t.httpUrl, '--json'], { env });
+  assert.equal(json.code, 0, json.stderr);
+  const shown = JSON.parse(json.stdout) as { events: { type: string; data: { columns: { name: string }[]; rows: Row[] } }[] };
+  const result = shown.events.find((e) => e.type === 'result')!;
+  assert.deepEqual(result.data.columns.map((c) => c.name), ['request_body', 'response_body', 'response_headers', 'response_events', 'llm_request', 'llm_response']);
+  assert.equal((JSON.parse(result.data.rows[0]![5]!) as { stop_reason: string }).stop_reason, 'tool_use');
+  assert.doesNotMatch(json.stdout, LEAK);
 });
 
 test('OpenAI: streamed tool_calls arguments cut across chunks are masked for the SDK and assembled in the record', async () => {
