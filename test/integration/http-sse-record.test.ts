@@ -39,6 +39,7 @@ before(async () => {
       { name: 'claude', type: 'http', url: llm.url, credential: { header: 'x-api-key', value: KEY }, access: { groups: ['ai'] } },
       { name: 'openai', type: 'http', url: `${llm.url}/v1`, credential: { header: 'authorization', scheme: 'Bearer', value: KEY }, access: { groups: ['ai'] } },
       { name: 'files', type: 'http', url: filesUrl, credential: { header: 'x-api-key', value: KEY }, access: { groups: ['ai'] } },
+      { name: 'plain', type: 'http', url: llm.url, credential: { header: 'x-api-key', value: KEY }, masking: { enabled: false }, access: { groups: ['ai'] } },
     ],
   });
 });
@@ -188,6 +189,21 @@ test('a JSON (not streamed) answer with a tool call is assembled from what the c
   assert.equal(answer.content[1]!.type, 'tool_call');
   assert.equal(answer.content[1]!.arguments!.subject, 'café "menu"');
   assert.doesNotMatch(row.llm_response!, LEAK);
+});
+
+test('with masking off the stream passes as it came, and the record still keeps its events and the assembled answer', async () => {
+  const token = await t.token(['ai'], 'plain-stream');
+  const sdk = new Anthropic({ apiKey: token, baseURL: `${t.httpUrl}/proxy/plain`, maxRetries: 0 });
+  const final = await sdk.messages.stream({ model: 'claude-test', max_tokens: 32, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+  const tool = final.content.find((b) => b.type === 'tool_use');
+  assert.deepEqual(tool?.type === 'tool_use' ? tool.input : null, JSON.parse(ARGS.join('')), 'nothing masked');
+  const { row, masked } = await recorded('plain-stream');
+  const events = JSON.parse(row.response_events!) as { event?: string }[];
+  assert.equal(events[0]!.event, 'message_start');
+  assert.equal(events.filter((e) => e.event === 'content_block_delta').length, ARGS.length + TEXT.length);
+  const answer = JSON.parse(row.llm_response!) as { content: { type: string; arguments?: unknown }[] };
+  assert.deepEqual(answer.content[1]!.arguments, JSON.parse(ARGS.join('')));
+  assert.deepEqual(masked, []);
 });
 
 // ---- the same secret asked for in another form --------------------------------------------

@@ -218,9 +218,11 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   let masked = false;
   let cut: string | undefined;
   let responseBytes = 0;
-  const responseSample = textual ? new BodySample(cap) : null;
-  const sseStream = textual && /^text\/event-stream/i.test(String(contentType));
-  const llm = f.api && textual ? new ResponseAssembler(f.api, cap) : null;
+  // With masking off a text body passes as it comes, and the record still reads it (events, messages).
+  const recorded = textual || (!f.masker && labelledText(contentType));
+  const responseSample = recorded ? new BodySample(cap) : null;
+  const sseStream = recorded && /^text\/event-stream/i.test(String(contentType));
+  const llm = f.api && recorded ? new ResponseAssembler(f.api, cap) : null;
   const events = sseStream ? new SseRecorder(cap, startedAt, llm ? (e) => llm.event(e.data) : undefined) : null;
   if (kind.kind !== 'text') {
     // binary (proven by its first bytes), empty, or masking off: passed as it comes
@@ -228,7 +230,18 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
       responseBytes += c.length;
       res.write(c);
     }
-    body.on('data', (c: Buffer) => (responseBytes += c.length));
+    const decoder = events ? new StringDecoder('utf8') : null;
+    body.on('data', (c: Buffer) => {
+      responseBytes += c.length;
+      responseSample?.add(c);
+      if (decoder) events!.push(decoder.write(c));
+    });
+    if (decoder) {
+      body.on('end', () => {
+        events!.push(decoder.end());
+        events!.end();
+      });
+    }
     if (head.ended) res.end();
     else body.pipe(res);
   } else {
