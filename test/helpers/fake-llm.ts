@@ -21,8 +21,12 @@ export interface FakeLlm {
   close(): Promise<void>;
 }
 
-/** `encoding`: the JSON answer is sent compressed, whatever the client asked for (`zstd`: only labelled so, the bytes are gzip). */
-export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number; encoding?: 'gzip' | 'zstd' }): Promise<FakeLlm> {
+/**
+ * `encoding`: the JSON answer is sent compressed, whatever the client asked for (`zstd`: only labelled so, the bytes are gzip).
+ * `tool`: after the text, the answer calls this tool; its arguments (JSON text) are streamed in these fragments.
+ */
+export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number; encoding?: 'gzip' | 'zstd'; tool?: { name: string; args: string[] } }): Promise<FakeLlm> {
+  const tool = opts.tool;
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -53,7 +57,8 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
       }
       if (!ask.stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', model, content: [{ type: 'text', text: opts.text.join('') }], stop_reason: 'end_turn', stop_sequence: null, usage }));
+        const content = [{ type: 'text', text: opts.text.join('') }, ...(tool ? [{ type: 'tool_use', id: 'toolu_1', name: tool.name, input: JSON.parse(tool.args.join('')) as unknown }] : [])];
+        return res.end(JSON.stringify({ id: 'msg_1', type: 'message', role: 'assistant', model, content, stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null, usage }));
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const events: [string, unknown][] = [
@@ -61,7 +66,14 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
         ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }],
         ...opts.text.map((t): [string, unknown] => ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } }]),
         ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-        ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: opts.text.length } }],
+        ...(tool
+          ? [
+              ['content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'toolu_1', name: tool.name, input: {} } }] as [string, unknown],
+              ...tool.args.map((a): [string, unknown] => ['content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: a } }]),
+              ['content_block_stop', { type: 'content_block_stop', index: 1 }] as [string, unknown],
+            ]
+          : []),
+        ['message_delta', { type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: opts.text.length } }],
         ['message_stop', { type: 'message_stop' }],
       ];
       let i = 0;
@@ -90,7 +102,11 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
     const chunk = (delta: Record<string, unknown>, finish: string | null) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     res.write(chunk({ role: 'assistant', content: '' }, null));
     for (const t of opts.text) res.write(chunk({ content: t }, null));
-    res.write(chunk({}, 'stop'));
+    if (tool) {
+      res.write(chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: tool.name, arguments: '' } }] }, null));
+      for (const a of tool.args) res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: a } }] }, null));
+    }
+    res.write(chunk({}, tool ? 'tool_calls' : 'stop'));
     res.end('data: [DONE]\n\n');
   }
 

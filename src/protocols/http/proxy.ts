@@ -24,6 +24,10 @@ import { websocketRoute } from './websocket.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 import { judgedFacts, type RequestScope } from './request-facts.ts';
 import type { RequestBody } from './request-body.ts';
+import { bodyKind, labelledText, readHead, SNIFF_BYTES, type BodyKind } from './body-kind.ts';
+import { exchangeRecord, type Exchange } from './exchange-record.ts';
+import { llmApi, ResponseAssembler, type LlmApi } from './llm-message.ts';
+import { SseRecorder } from './sse-record.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -41,7 +45,6 @@ export interface HttpProxyDeps {
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's, not the message's.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 const UNPACK: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
-const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|javascript|x-www-form-urlencoded)|text\/)/i;
 
 export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void {
   const pool = new UpstreamPool(deps.dial);
@@ -113,16 +116,10 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http', http: judged.facts, ...(judged.params ? { params: judged.params } : {}) });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
-    await forward(raw, res, { method, target, conn, deps, masker, agent: pool.agent(conn), read: judged.body }, (x) => {
-      // The request body is kept masked like anything else the record holds.
-      const request = x.request.text();
-      const response = x.response === null ? null : x.response.text();
-      session.result(decision.commandId, {
-        rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt,
-        columns: BODY_COLUMNS, rows: [[masker ? masker.maskText(request) : request, response ?? `(${x.responseBytes} bytes, not text)`, JSON.stringify(redactedHeaders(x.headers))]],
-        ...(x.request.truncated || x.response?.truncated ? { truncated: true } : {}),
-        ...(x.masked ? { maskedColumns: ['response_body'] } : {}),
-      });
+    const api = llmApi(method, rest);
+    await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read: judged.body }, (x) => {
+      // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts)
+      session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api) });
     });
   } finally {
     await session.end(res.writableFinished ? 'request done' : 'client went away');
@@ -132,20 +129,6 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
 function refuseCommand(res: ServerResponse, d: Exclude<Decision, { action: 'allow' }>): void {
   if (d.action === 'review') return send(res, 403, `warden: held for review ${d.reviewId}: ${d.message}; send the same request again once it is approved`, { review: d.reviewId });
   send(res, 403, `warden: blocked: ${d.reason}`);
-}
-
-const BODY_COLUMNS = [{ name: 'request_body' }, { name: 'response_body' }, { name: 'response_headers' }];
-
-/** What came of one forwarded request, for the record. */
-interface Exchange {
-  status: number;
-  masked: boolean;
-  startedAt: number;
-  request: BodySample;
-  /** the response body as the client got it (text only); null when it is not text */
-  response: BodySample | null;
-  responseBytes: number;
-  headers: IncomingHttpHeaders;
 }
 
 interface Forward {
@@ -158,6 +141,8 @@ interface Forward {
   agent: Agent;
   /** the part of the body already read to judge it, sent first */
   read?: RequestBody;
+  /** the LLM API the request speaks, if any (its messages are assembled for the record) */
+  api: LlmApi | null;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -196,51 +181,108 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   });
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-  const textual = f.masker !== null && TEXTUAL.test(String(answer.headers['content-type'] ?? ''));
-  // The target was asked for no compression; a compressed text body is read anyway, never
-  // passed on unread (masking would not see it), and one that cannot be read is refused.
+  // With masking on, what the body is comes from its first bytes, not its label (body-kind.ts).
+  // The target was asked for no compression; a compressed body is read anyway, never passed on
+  // unread (masking would not see it), and one that cannot be read is refused.
   let body: Readable = answer;
-  if (textual) {
+  let kind: BodyKind = { kind: 'binary' };
+  let head: { chunks: Buffer[]; ended: boolean } = { chunks: [], ended: false };
+  const refuse = (message: string, note: string) => {
+    answer.destroy();
+    send(res, 502, `warden: ${message}`);
+    done({ status: 502, masked: false, startedAt, request: requestSample, response: null, responseBytes: 0, headers: answer.headers, note });
+  };
+  const contentType = answer.headers['content-type'];
+  if (f.masker) {
     const encoding = String(answer.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') {
       const unpack = UNPACK[encoding];
-      if (!unpack) {
-        answer.destroy();
-        send(res, 502, `warden: the target's answer is encoded with "${encoding}", which Warden cannot read to mask it`);
-        return done({ status: 502, masked: false, startedAt, request: requestSample, response: null, responseBytes: 0, headers: answer.headers });
-      }
+      if (!unpack) return refuse(`the target's answer is encoded with "${encoding}", which Warden cannot read to mask it`, `refused: encoded with ${encoding}`);
       body = answer.pipe(unpack());
       delete out['content-encoding'];
     }
+    // A body labelled text is text from its first byte (a NUL in it ends it, below), so its
+    // headers go out at once; any other body is read for up to SNIFF_BYTES first.
+    if (!labelledText(contentType)) {
+      head = await readHead(body, SNIFF_BYTES);
+      // a body whose last chunk was the one read may have ended (unheard) meanwhile
+      if (body.readableEnded) head.ended = true;
+    }
+    kind = bodyKind(contentType, Buffer.concat(head.chunks), head.ended);
+    if (kind.kind === 'refuse') return refuse(`the target's answer cannot be masked: ${kind.reason}`, `refused: ${kind.reason}`);
   }
-  if (!textual && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
+  const textual = kind.kind === 'text';
+  if (!textual && body === answer && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
   res.flushHeaders();
   let masked = false;
+  let cut: string | undefined;
   let responseBytes = 0;
-  const responseSample = textual ? new BodySample(cap) : null;
-  if (!textual) {
-    answer.on('data', (c: Buffer) => (responseBytes += c.length));
-    answer.pipe(res);
+  // With masking off a text body passes as it comes, and the record still reads it (events, messages).
+  const recorded = textual || (!f.masker && labelledText(contentType));
+  const responseSample = recorded ? new BodySample(cap) : null;
+  const sseStream = recorded && /^text\/event-stream/i.test(String(contentType));
+  const llm = f.api && recorded ? new ResponseAssembler(f.api, cap) : null;
+  const events = sseStream ? new SseRecorder(cap, startedAt, llm ? (e) => llm.event(e.data) : undefined) : null;
+  if (kind.kind !== 'text') {
+    // binary (proven by its first bytes), empty, or masking off: passed as it comes
+    for (const c of head.chunks) {
+      responseBytes += c.length;
+      res.write(c);
+    }
+    const decoder = events ? new StringDecoder('utf8') : null;
+    body.on('data', (c: Buffer) => {
+      responseBytes += c.length;
+      responseSample?.add(c);
+      if (decoder) events!.push(decoder.write(c));
+    });
+    if (decoder) {
+      body.on('end', () => {
+        events!.push(decoder.end());
+        events!.end();
+      });
+    }
+    if (head.ended) res.end();
+    else body.pipe(res);
   } else {
     // Text is masked as it streams. Server-sent events go out event by event, the text
-    // deltas of an LLM answer masked as one text (sse-deltas.ts); other text holds back only
-    // an unfinished line.
-    const sse = /^text\/event-stream/i.test(String(answer.headers['content-type'])) ? createSseMasker(f.masker!) : null;
-    const sm = sse ?? f.masker!.createStreamMasker();
-    const decoder = new StringDecoder('utf8');
-    const out = (s: string) => (responseSample!.add(s), s);
-    body.on('data', (chunk: Buffer) => {
-      const safe = out(sm.push(decoder.write(chunk)));
-      if (safe && !res.write(safe)) body.pause();
-    });
-    res.on('drain', () => body.resume());
-    body.on('end', () => {
-      res.end(out(sm.push(decoder.end())) + out(sm.end()));
+    // deltas and tool arguments of an LLM answer masked as one text each (sse-deltas.ts);
+    // other text holds back only an unfinished line. A NUL byte later in a text body means it
+    // is not text Warden reads: the answer is cut there (fail closed).
+    const charset = kind.charset;
+    const sm = sseStream ? createSseMasker(f.masker!) : f.masker!.createStreamMasker();
+    const decoder = new StringDecoder(charset);
+    const wire = (s: string) => (charset === 'latin1' ? Buffer.from(s, 'latin1') : s);
+    const sent = (s: string) => {
+      responseSample!.add(wire(s));
+      events?.push(s);
+      return s;
+    };
+    const onChunk = (chunk: Buffer) => {
+      if (chunk.includes(0)) {
+        cut = 'the answer was cut at a NUL byte: not text Warden reads to mask';
+        body.destroy();
+        res.destroy();
+        return;
+      }
+      const safe = sent(sm.push(decoder.write(chunk)));
+      if (safe && !res.write(wire(safe))) body.pause();
+    };
+    const finish = () => {
+      res.end(wire(sent(sm.push(decoder.end())) + sent(sm.end())));
+      events?.end();
       masked = sm.masked;
-    });
+    };
+    for (const c of head.chunks) onChunk(c);
+    res.on('drain', () => body.resume());
+    if (head.ended) finish();
+    else {
+      body.on('data', onChunk);
+      body.on('end', finish);
+      body.resume();
+    }
   }
-  await new Promise<void>((resolve) => {
+  if (!res.writableFinished && !res.destroyed) await new Promise<void>((resolve) => {
     res.once('close', resolve);
     res.once('finish', resolve);
     for (const r of new Set([answer, body])) {
@@ -250,5 +292,8 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
       });
     }
   });
-  done({ status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers });
+  done({
+    status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers,
+    events, llm, ...(kind.kind === 'binary' && f.masker ? { note: 'binary, not masked' } : {}), ...(cut ? { cut } : {}),
+  });
 }
