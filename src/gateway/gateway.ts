@@ -167,6 +167,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       roles: (who) => services.roles(who),
       connections: (who) => services.connectionsFor(who),
       listSessions: (q) => services.listSessions(q),
+      usage: (q) => services.usage.list(q),
       getSession: (id) => services.getSession(id),
       revealOriginals: (id, seq, by) => services.revealOriginals(id, seq, by.name),
       createToken: (req, by) => services.createToken(req, by.name),
@@ -188,6 +189,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         dial: (c) => dialer.dial(c),
         masker: (name) => maskers.get(name) ?? null,
         recordBytes: limits.maxBytes,
+        usage: services.usage,
         log,
       });
     }

@@ -148,7 +148,25 @@ export interface GatewayStateTable {
   set_at: number;
 }
 
+/** LLM tokens per UTC day, connection and identity; identity '*' is the connection's total. */
+export interface LlmUsageTable {
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  connection: string;
+  /** `${kind}:${subject}` of the identity, or '*' */
+  identity: string;
+  identity_name: string;
+  input_tokens: ColumnType<number, number | undefined, number>;
+  output_tokens: ColumnType<number, number | undefined, number>;
+  requests: ColumnType<number, number | undefined, number>;
+  /** requests refused by a budget */
+  refused: ColumnType<number, number | undefined, number>;
+  /** tokens held by requests in flight (their worst case), released when they settle */
+  reserved: ColumnType<number, number | undefined, number>;
+}
+
 export interface Database {
+  llm_usage: LlmUsageTable;
   gateway_state: GatewayStateTable;
   reviews: ReviewsTable;
   review_votes: ReviewVotesTable;

@@ -22,6 +22,7 @@ import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
 import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
+import { openMeteredCall, sendBudgetRefusal, type BudgetLedger, type MeteredCall } from './llm/metered-call.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -31,6 +32,8 @@ export interface HttpProxyDeps {
   masker(connection: string): Masker | null;
   /** how much of each body the record keeps */
   recordBytes: number;
+  /** LLM usage and budgets (src/usage/ledger.ts); null: not counted */
+  usage?: BudgetLedger | null;
   log: Logger;
 }
 
@@ -97,11 +100,19 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
     attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method, requestHeaders: JSON.stringify(redactedHeaders(raw.headers)) },
   });
+  let llm: MeteredCall | null = null;
   try {
     const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
-    await forward(raw, res, { method, target, conn, deps, masker }, (x) => {
+    // An LLM request is metered; on a budgeted connection it holds its worst case first (llm/).
+    const opened = deps.usage ? await openMeteredCall({ conn, identity: answer.identity, method, targetPath: target.pathname, raw, ledger: deps.usage }) : null;
+    if (opened && !opened.ok) {
+      session.result(decision.commandId, { rowCount: 0, durationMs: 0, tag: String(opened.status), error: { code: opened.budget ? 'budget_exceeded' : 'unreadable_body', message: opened.message } });
+      return sendBudgetRefusal(res, opened);
+    }
+    llm = opened?.call ?? null;
+    await forward(raw, res, { method, target, conn, deps, masker, llm }, (x) => {
       // The request body is kept masked like anything else the record holds.
       const request = x.request.text();
       const response = x.response === null ? null : x.response.text();
@@ -110,9 +121,12 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
         columns: BODY_COLUMNS, rows: [[masker ? masker.maskText(request) : request, response ?? `(${x.responseBytes} bytes, not text)`, JSON.stringify(redactedHeaders(x.headers))]],
         ...(x.request.truncated || x.response?.truncated ? { truncated: true } : {}),
         ...(x.masked ? { maskedColumns: ['response_body'] } : {}),
+        ...(llm ? { usage: llm.summary() } : {}),
       });
     });
   } finally {
+    // also when the client went away or the target failed: what was counted is settled
+    await llm?.settle().catch((e: Error) => deps.log.error({ err: e.message }, 'LLM usage could not be settled'));
     await session.end(res.writableFinished ? 'request done' : 'client went away');
   }
 }
@@ -142,6 +156,8 @@ interface Forward {
   conn: HttpConnectionConfig;
   deps: HttpProxyDeps;
   masker: Masker | null;
+  /** the LLM meter of this request, when it is one */
+  llm?: MeteredCall | null;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -154,8 +170,14 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   dropCallerHeaders(headers);
   if (raw.headers['content-length'] !== undefined) headers['content-length'] = raw.headers['content-length'];
   else if (raw.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
-  // The masker reads text: the target is asked not to compress what it sends back.
-  if (f.masker) headers['accept-encoding'] = 'identity';
+  // A body read already (to hold a budget) goes on as the same bytes, framed by their length.
+  const read = f.llm?.body;
+  if (read) {
+    headers['content-length'] = String(read.length);
+    delete headers['transfer-encoding'];
+  }
+  // The masker and the LLM meter read text: the target is asked not to compress what it sends back.
+  if (f.masker || f.llm) headers['accept-encoding'] = 'identity';
   headers.host = target.host;
   // after every other header: a SigV4 signature covers the headers and the path as they leave
   await injectCredential(conn, { method: f.method, url: target, headers });
@@ -171,9 +193,14 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
   });
-  // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
-  raw.on('data', (c: Buffer) => requestSample.add(c));
-  raw.pipe(up);
+  if (read) {
+    requestSample.add(read);
+    up.end(read);
+  } else {
+    // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
+    raw.on('data', (c: Buffer) => requestSample.add(c));
+    raw.pipe(up);
+  }
   const answer = await new Promise<IncomingMessage>((resolve, reject) => {
     up.once('response', resolve);
     up.once('error', reject);
@@ -199,7 +226,10 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
       delete out['content-encoding'];
     }
   }
-  if (!textual && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
+  const unpacked = body;
+  // The meter sees the target's bytes before masking; a stream it cuts ends after the client has its end.
+  if (f.llm) body = body.pipe(f.llm.tap(answer.statusCode ?? 0, String(answer.headers['content-type'] ?? ''), () => res.once('finish', () => answer.destroy())));
+  if (!textual && !f.llm && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
   res.flushHeaders();
   let masked = false;
@@ -207,7 +237,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   const responseSample = textual ? new BodySample(cap) : null;
   if (!textual) {
     answer.on('data', (c: Buffer) => (responseBytes += c.length));
-    answer.pipe(res);
+    body.pipe(res);
   } else {
     // Text is masked as it streams. Server-sent events go out event by event, the text
     // deltas of an LLM answer masked as one text (sse-deltas.ts); other text holds back only
@@ -229,7 +259,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   await new Promise<void>((resolve) => {
     res.once('close', resolve);
     res.once('finish', resolve);
-    for (const r of new Set([answer, body])) {
+    for (const r of new Set([answer, unpacked, body])) {
       r.once('error', () => {
         res.destroy();
         resolve();

@@ -1,0 +1,45 @@
+// Which LLM API a request speaks, known by the path it reaches on the target: Anthropic's
+// Messages API or OpenAI's Chat Completions. Anything else is not metered.
+export type LlmApi = 'anthropic' | 'openai';
+
+export function llmApiOf(method: string, targetPath: string): LlmApi | null {
+  if (method !== 'POST') return null;
+  const p = targetPath.replace(/\/+$/, '');
+  if (p.endsWith('/v1/messages')) return 'anthropic';
+  if (p.endsWith('/chat/completions')) return 'openai';
+  return null;
+}
+
+/** What the request asks for, read from its JSON body. */
+export interface LlmAsk {
+  model: string | null;
+  stream: boolean;
+  /** the output the request allows itself (max_tokens, max_completion_tokens), or null */
+  maxTokens: number | null;
+}
+
+export function readAsk(body: Record<string, unknown>): LlmAsk {
+  const num = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null);
+  return {
+    model: typeof body.model === 'string' ? body.model : null,
+    stream: body.stream === true,
+    maxTokens: num(body.max_tokens) ?? num(body.max_completion_tokens),
+  };
+}
+
+/**
+ * Tokens in a piece of text, over-estimated on purpose: a hard cap must not let through
+ * more than it allows, so a short token counts as one and a long one as a quarter of its bytes.
+ */
+export function estimateTokens(text: string): number {
+  if (!text) return 0;
+  return Math.max(1, Math.ceil(Buffer.byteLength(text) / 4));
+}
+
+/**
+ * The input a request body can cost before the provider says: a third of its bytes (JSON
+ * syntax and field names are most of a small body; dense text runs near four bytes a token).
+ */
+export function estimateInput(bodyBytes: number): number {
+  return Math.ceil(bodyBytes / 3);
+}
