@@ -21,8 +21,12 @@ export interface FakeLlm {
   close(): Promise<void>;
 }
 
-/** `encoding`: the JSON answer is sent compressed, whatever the client asked for (`zstd`: only labelled so, the bytes are gzip). */
-export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number; encoding?: 'gzip' | 'zstd' }): Promise<FakeLlm> {
+/**
+ * `encoding`: the JSON answer is sent compressed, whatever the client asked for (`zstd`: only labelled so, the bytes are gzip).
+ * `dieAfterEvents`: a stream's connection is dropped after that many events (a target that fails mid-answer).
+ * The answer is always `text` (max_tokens is not honoured, as a provider that overruns it would not); usage says one token a delta.
+ */
+export async function startFakeLlm(opts: { apiKey: string; text: string[]; eventDelayMs?: number; encoding?: 'gzip' | 'zstd'; dieAfterEvents?: number }): Promise<FakeLlm> {
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -64,23 +68,26 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
         ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: opts.text.length } }],
         ['message_stop', { type: 'message_stop' }],
       ];
-      let i = 0;
-      const next = () => {
-        if (res.destroyed) return;
-        if (i >= events.length) return void res.end();
-        const [name, data] = events[i++]!;
-        res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-        setTimeout(next, opts.eventDelayMs ?? 0);
-      };
-      next();
+      paced(res, events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`));
     });
   });
+  function paced(res: import('node:http').ServerResponse, events: string[]): void {
+    let i = 0;
+    const next = () => {
+      if (res.destroyed) return;
+      if (i === opts.dieAfterEvents) return void res.destroy();
+      if (i >= events.length) return void res.end();
+      res.write(events[i++]);
+      setTimeout(next, opts.eventDelayMs ?? 0);
+    };
+    next();
+  }
   function chat(authorization: string | undefined, body: string, res: import('node:http').ServerResponse): void {
     if (authorization !== `Bearer ${opts.apiKey}`) {
       res.writeHead(401, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }));
     }
-    const ask = JSON.parse(body || '{}') as { model?: string; stream?: boolean };
+    const ask = JSON.parse(body || '{}') as { model?: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
     const base = { id: 'chatcmpl-1', created: 1_700_000_000, model: ask.model ?? 'gpt-test' };
     if (!ask.stream) {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -88,10 +95,9 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const chunk = (delta: Record<string, unknown>, finish: string | null) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-    res.write(chunk({ role: 'assistant', content: '' }, null));
-    for (const t of opts.text) res.write(chunk({ content: t }, null));
-    res.write(chunk({}, 'stop'));
-    res.end('data: [DONE]\n\n');
+    // with stream_options.include_usage, OpenAI sends the usage in a last chunk with no choices
+    const usage = ask.stream_options?.include_usage ? [`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 9, completion_tokens: opts.text.length, total_tokens: 9 + opts.text.length } })}\n\n`] : [];
+    paced(res, [chunk({ role: 'assistant', content: '' }, null), ...opts.text.map((t) => chunk({ content: t }, null)), chunk({}, 'stop'), ...usage, 'data: [DONE]\n\n']);
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

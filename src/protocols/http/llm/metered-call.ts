@@ -48,7 +48,7 @@ export async function openMeteredCall(p: {
   const who: Who = { key: `${p.identity.kind}:${p.identity.subject}`, name: p.identity.name };
   let ask: LlmAsk = { model: null, stream: false, maxTokens: null };
   let body: Buffer | null = null;
-  let inputEstimate = 0;
+  let inputEstimate: number;
   let maxOutput: number | null = null;
   const limits: Limits = {};
   if (budget) {
@@ -60,6 +60,9 @@ export async function openMeteredCall(p: {
     maxOutput = ask.maxTokens ?? budget.defaultMaxTokens;
     if (budget.tokensPerDay !== undefined) limits.tokensPerDay = budget.tokensPerDay;
     if (budget.perIdentityTokensPerDay !== undefined) limits.perIdentityTokensPerDay = budget.perIdentityTokensPerDay;
+  } else {
+    // not read (nothing to hold): the declared length stands in when the provider says no input
+    inputEstimate = estimateInput(Number(p.raw.headers['content-length']) || 0);
   }
   const requested = inputEstimate + (maxOutput ?? 0);
   const held = await p.ledger.reserve(p.conn.name, who, requested, limits);

@@ -65,9 +65,14 @@ export class UsageMeter {
     return this.cutReason;
   }
 
-  /** What the request used, for the ledger: the provider's numbers, else the counted ones (fail closed when unread). */
+  /**
+   * What the request used, for the ledger: the provider's numbers, else the counted ones (fail
+   * closed when a 2xx answer is unread). No answer, or an error answer without usage: nothing
+   * was generated, and providers bill none.
+   */
   used(): { input: number; output: number } {
-    const input = this.input ?? this.limits.inputEstimate;
+    const answered = this.status >= 200 && this.status < 300;
+    const input = this.input ?? (answered ? this.limits.inputEstimate : 0);
     let output = this.output;
     if (this.unread) output = Math.max(output, this.limits.maxOutput ?? output);
     return { input, output };

@@ -1,0 +1,100 @@
+// The usage ledger's holds under concurrency, on the embedded SQLite store and on Postgres
+// with two stores on one database (two gateway replicas): however many requests race for
+// the last tokens, the held total never passes the limit, and exactly as many get in as fit.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openStore, type Store } from '../../src/store/index.ts';
+import { UsageLedger, nextMidnight, utcDay } from '../../src/usage/ledger.ts';
+
+const ADMIN = process.env.WARDEN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `warden_usage_${randomBytes(6).toString('hex')}`;
+const pgUrl = (() => {
+  const u = new URL(ADMIN);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+let root = '';
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: ADMIN });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'warden-usage-'));
+  await admin(`CREATE DATABASE ${dbName}`);
+});
+after(async () => {
+  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+const alice = { key: 'apikey:a1', name: 'alice' };
+const bob = { key: 'apikey:b1', name: 'bob' };
+
+function suite(name: string, open: () => Promise<Store[]>) {
+  describe(`usage ledger on ${name}`, () => {
+    let stores: Store[] = [];
+    let ledgers: UsageLedger[] = [];
+    before(async () => {
+      stores = await open();
+      ledgers = stores.map((s) => new UsageLedger(s.db));
+    });
+    after(async () => {
+      for (const s of stores) await s.close();
+    });
+
+    it('40 racing holds of 100 against a limit of 1000: exactly 10 get in, and the held total is the limit', async () => {
+      const holds = await Promise.all(Array.from({ length: 40 }, (_, i) => ledgers[i % ledgers.length]!.reserve('race', i % 2 ? alice : bob, 100, { tokensPerDay: 1000 })));
+      const ok = holds.filter((h) => h.ok);
+      assert.equal(ok.length, 10);
+      const rows = await ledgers[0]!.list({ connection: 'race' });
+      assert.equal(rows.reduce((n, r) => n + r.reserved, 0), 1000);
+      assert.equal(rows.reduce((n, r) => n + r.refused, 0), 30);
+      const refused = holds.find((h) => !h.ok)!;
+      assert.ok(!refused.ok);
+      assert.equal(refused.refusal.scope, 'connection');
+      assert.equal(refused.refusal.limit, 1000);
+      assert.equal(refused.refusal.resetsAt, nextMidnight(utcDay(Date.now())));
+      // settling releases the holds and counts what was used
+      await Promise.all(ok.map((h, i) => ledgers[i % ledgers.length]!.settle(h.ok ? h.reservation : (null as never), { input: 30, output: 40 })));
+      const after = await ledgers[0]!.list({ connection: 'race' });
+      assert.equal(after.reduce((n, r) => n + r.reserved, 0), 0);
+      assert.equal(after.reduce((n, r) => n + r.totalTokens, 0), 700);
+      assert.equal(after.reduce((n, r) => n + r.requests, 0), 10);
+      // what was used stays counted: 700 used, so 3 more holds of 100 fit and the 4th does not
+      const more = await Promise.all(Array.from({ length: 4 }, () => ledgers[0]!.reserve('race', alice, 100, { tokensPerDay: 1000 })));
+      assert.equal(more.filter((h) => h.ok).length, 3);
+    });
+
+    it('a per-identity limit refuses that identity only; a hold can grow only within the limits', async () => {
+      const limits = { perIdentityTokensPerDay: 300 };
+      const a1 = await ledgers[0]!.reserve('per-id', alice, 200, limits);
+      const a2 = await ledgers[ledgers.length - 1]!.reserve('per-id', alice, 200, limits);
+      const b1 = await ledgers[0]!.reserve('per-id', bob, 200, limits);
+      assert.ok(a1.ok && b1.ok);
+      assert.ok(!a2.ok);
+      assert.equal(a2.refusal.scope, 'identity');
+      assert.equal(a2.refusal.used, 200);
+      assert.equal(await ledgers[0]!.grow(a1.reservation, 100, limits), true);
+      assert.equal(await ledgers[0]!.grow(a1.reservation, 1, limits), false);
+      assert.equal(a1.reservation.tokens, 300);
+      await ledgers[0]!.settle(a1.reservation, { input: 10, output: 5 });
+      const [row] = await ledgers[0]!.list({ connection: 'per-id', identity: 'alice' });
+      assert.deepEqual([row!.reserved, row!.totalTokens, row!.requests, row!.refused], [0, 15, 1, 1]);
+    });
+  });
+}
+
+suite('SQLite', async () => [await openStore({ store: 'sqlite', dataDir: join(root, 'sqlite') })]);
+suite('Postgres, two replicas', async () => [await openStore({ store: pgUrl, dataDir: join(root, 'pg1') }), await openStore({ store: pgUrl, dataDir: join(root, 'pg2') })]);
