@@ -216,7 +216,7 @@ const apiKeyNativeVerifier: Migration = {
   },
 };
 
-// LLM token usage per UTC day, connection and identity (src/usage/ledger.ts). The row with
+// LLM token usage per UTC day, connection and identity, and the holds of requests in flight (src/usage/ledger.ts). The row with
 // identity '*' is the connection's total: every reservation updates it first, so one row
 // lock orders all concurrent requests on a connection, on one gateway or several.
 function llmUsage(dialect: Dialect): Migration {
@@ -236,8 +236,21 @@ function llmUsage(dialect: Dialect): Migration {
         .addColumn('reserved', int, (c) => c.notNull().defaultTo(0))
         .addPrimaryKeyConstraint('llm_usage_pk', ['day', 'connection', 'identity'])
         .execute();
+      // each request's hold, with a lease its gateway renews: a gateway that dies mid-request
+      // leaves a hold that expires, and the next refusal on the connection releases it
+      await db.schema
+        .createTable('llm_holds')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('connection', 'text', (c) => c.notNull())
+        .addColumn('identity', 'text', (c) => c.notNull())
+        .addColumn('tokens', int, (c) => c.notNull())
+        .addColumn('expires_at', int, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('llm_holds_expiry').on('llm_holds').columns(['connection', 'expires_at']).execute();
     },
     async down(db: Kysely<any>) {
+      await db.schema.dropTable('llm_holds').execute();
       await db.schema.dropTable('llm_usage').execute();
     },
   };

@@ -165,8 +165,20 @@ export interface LlmUsageTable {
   reserved: ColumnType<number, number | undefined, number>;
 }
 
+/** One request's hold on the ledger while it runs; its lease is renewed by the gateway serving it. */
+export interface LlmHoldsTable {
+  id: string;
+  day: string;
+  connection: string;
+  identity: string;
+  tokens: number;
+  /** ms since the epoch; past it, the hold may be released by anyone */
+  expires_at: number;
+}
+
 export interface Database {
   llm_usage: LlmUsageTable;
+  llm_holds: LlmHoldsTable;
   gateway_state: GatewayStateTable;
   reviews: ReviewsTable;
   review_votes: ReviewVotesTable;

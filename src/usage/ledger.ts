@@ -5,6 +5,10 @@
 // Postgres store) cannot both take the last tokens: Postgres re-checks the condition on the
 // row another transaction just committed, SQLite runs one writer at a time. The connection's
 // row ('*') is always taken first, which orders every request on a connection.
+// Each hold is also a row of its own with a lease the serving gateway renews: when a gateway
+// dies mid-request its holds expire, and a request refused on that connection first releases
+// expired holds and tries once more. Settling a hold that was released counts the usage only.
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.ts';
 
@@ -21,6 +25,7 @@ export interface Who {
 
 /** Tokens held for one request in flight; settled once. */
 export interface Reservation {
+  id: string;
   day: string;
   connection: string;
   identity: string;
@@ -78,12 +83,26 @@ class Refused extends Error {
   }
 }
 
+/** How long a hold lives without renewal (the gateway renews it every third of this). */
+export const LEASE_MS = 5 * 60_000;
+
 export class UsageLedger {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly leaseMs = LEASE_MS,
+  ) {}
 
   /** Hold `tokens` for a request of `who` on `connection` today, or say which budget refuses it. */
   async reserve(connection: string, who: Who, tokens: number, limits: Limits, now = Date.now()): Promise<Hold> {
+    const first = await this.tryReserve(connection, who, tokens, limits, now);
+    if (first.ok || (await this.releaseExpired(connection, now)) === 0) return first.ok ? first : { ok: false, refusal: await this.refusal(first.day, connection, who, first.scope, limits) };
+    const again = await this.tryReserve(connection, who, tokens, limits, now);
+    return again.ok ? again : { ok: false, refusal: await this.refusal(again.day, connection, who, again.scope, limits) };
+  }
+
+  private async tryReserve(connection: string, who: Who, tokens: number, limits: Limits, now: number): Promise<{ ok: true; reservation: Reservation } | { ok: false; day: string; scope: 'connection' | 'identity' }> {
     const day = utcDay(now);
+    const id = randomUUID();
     try {
       await this.db.transaction().execute(async (tx) => {
         await tx
@@ -95,18 +114,53 @@ export class UsageLedger {
           .onConflict((oc) => oc.columns(['day', 'connection', 'identity']).doNothing())
           .execute();
         await hold(tx, day, connection, who.key, tokens, limits);
+        await tx.insertInto('llm_holds').values({ id, day, connection, identity: who.key, tokens, expires_at: now + this.leaseMs }).execute();
       });
     } catch (e) {
       if (!(e instanceof Refused)) throw e;
-      return { ok: false, refusal: await this.refusal(day, connection, who, e.scope, limits) };
+      return { ok: false, day, scope: e.scope };
     }
-    return { ok: true, reservation: { day, connection, identity: who.key, tokens } };
+    return { ok: true, reservation: { id, day, connection, identity: who.key, tokens } };
+  }
+
+  /** Keep a hold of a request still running. */
+  async renew(r: Reservation, now = Date.now()): Promise<void> {
+    await this.db.updateTable('llm_holds').set({ expires_at: now + this.leaseMs }).where('id', '=', r.id).execute();
+  }
+
+  /** Release the holds on a connection whose lease ran out (their gateway is gone); how many. */
+  async releaseExpired(connection: string, now = Date.now()): Promise<number> {
+    const expired = await this.db.selectFrom('llm_holds').select('id').where('connection', '=', connection).where('expires_at', '<', now).execute();
+    let released = 0;
+    for (const { id } of expired) {
+      await this.db.transaction().execute(async (tx) => {
+        // deleted by whoever gets there first: a settle, or another replica's sweep
+        const gone = await tx.deleteFrom('llm_holds').where('id', '=', id).where('expires_at', '<', now).returning(['day', 'identity', 'tokens']).executeTakeFirst();
+        if (!gone) return;
+        released++;
+        for (const identity of [TOTAL, gone.identity]) {
+          await tx
+            .updateTable('llm_usage')
+            .set((eb) => ({ reserved: eb('reserved', '-', Number(gone.tokens)) }))
+            .where('day', '=', gone.day)
+            .where('connection', '=', connection)
+            .where('identity', '=', identity)
+            .execute();
+        }
+      });
+    }
+    return released;
   }
 
   /** Hold `extra` more tokens for a request in flight (its real input was larger than estimated); false when a budget refuses. */
   async grow(r: Reservation, extra: number, limits: Limits): Promise<boolean> {
     try {
-      await this.db.transaction().execute((tx) => hold(tx, r.day, r.connection, r.identity, extra, limits));
+      await this.db.transaction().execute(async (tx) => {
+        await hold(tx, r.day, r.connection, r.identity, extra, limits);
+        const kept = await tx.updateTable('llm_holds').set((eb) => ({ tokens: eb('tokens', '+', extra) })).where('id', '=', r.id).executeTakeFirst();
+        // the hold expired and was released: it cannot grow (the request is cut)
+        if (Number(kept.numUpdatedRows) === 0) throw new Refused('connection');
+      });
     } catch (e) {
       if (e instanceof Refused) return false;
       throw e;
@@ -115,14 +169,15 @@ export class UsageLedger {
     return true;
   }
 
-  /** Release the hold and count what the request really used. */
+  /** Release the hold (unless it expired and was released already) and count what the request really used. */
   async settle(r: Reservation, used: { input: number; output: number }): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
+      const held = Number((await tx.deleteFrom('llm_holds').where('id', '=', r.id).executeTakeFirst()).numDeletedRows) > 0 ? r.tokens : 0;
       for (const identity of [TOTAL, r.identity]) {
         await tx
           .updateTable('llm_usage')
           .set((eb) => ({
-            reserved: eb('reserved', '-', r.tokens),
+            reserved: eb('reserved', '-', held),
             input_tokens: eb('input_tokens', '+', used.input),
             output_tokens: eb('output_tokens', '+', used.output),
             requests: eb('requests', '+', 1),

@@ -93,6 +93,27 @@ function suite(name: string, open: () => Promise<Store[]>) {
       const [row] = await ledgers[0]!.list({ connection: 'per-id', identity: 'alice' });
       assert.deepEqual([row!.reserved, row!.totalTokens, row!.requests, row!.refused], [0, 15, 1, 1]);
     });
+
+    it('a hold whose gateway died expires: the next refused request releases it and gets in; a late settle counts usage only', async () => {
+      // times are given, not waited for: the lease is 50 ms from each call's `now`
+      const short = stores.map((st) => new UsageLedger(st.db, 50));
+      const limits = { tokensPerDay: 1000 };
+      const t0 = Date.now();
+      const dead = await short[0]!.reserve('lease', alice, 600, limits, t0);
+      const live = await short[0]!.reserve('lease', bob, 300, limits, t0);
+      assert.ok(dead.ok && live.ok);
+      await short[0]!.renew(live.reservation, t0 + 100);
+      const next = await short[short.length - 1]!.reserve('lease', bob, 600, limits, t0 + 120);
+      assert.ok(next.ok, 'the expired hold was released');
+      const held = async () => (await ledgers[0]!.list({ connection: 'lease' })).reduce((n, r) => n + r.reserved, 0);
+      assert.equal(await held(), 900);
+      // the renewed hold was not released, and a third does not fit
+      assert.equal((await short[0]!.reserve('lease', alice, 200, limits, t0 + 130)).ok, false);
+      await short[0]!.settle(dead.reservation, { input: 5, output: 5 });
+      assert.equal(await held(), 900);
+      const [a] = await ledgers[0]!.list({ connection: 'lease', identity: 'alice' });
+      assert.deepEqual([a!.totalTokens, a!.requests], [10, 1]);
+    });
   });
 }
 

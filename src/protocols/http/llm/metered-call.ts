@@ -19,6 +19,9 @@ export interface BudgetLedger {
   reserve(connection: string, who: Who, tokens: number, limits: Limits): Promise<Hold>;
   grow(r: Reservation, extra: number, limits: Limits): Promise<boolean>;
   settle(r: Reservation, used: { input: number; output: number }): Promise<void>;
+  /** keep the hold of a request still running (its lease, leaseMs) */
+  renew(r: Reservation): Promise<void>;
+  readonly leaseMs: number;
 }
 
 export interface MeteredCall {
@@ -80,6 +83,9 @@ export async function openMeteredCall(p: {
   let cutAbort: (() => void) | null = null;
   const meter = new UsageMeter(api, { maxOutput, inputEstimate, grow: budget ? (extra) => p.ledger.grow(reservation, extra, limits) : undefined }, () => cutAbort?.());
   let settled: Promise<void> | null = null;
+  // the hold lives while this request does; a gateway that dies stops renewing it
+  const renewal = setInterval(() => void p.ledger.renew(reservation).catch(() => {}), Math.max(1000, p.ledger.leaseMs / 3));
+  renewal.unref();
   return {
     ok: true,
     call: {
@@ -89,7 +95,10 @@ export async function openMeteredCall(p: {
         return meter.tap(status, contentType);
       },
       summary: () => ({ ...meter.summary(), model: ask.model, reserved: reservation.tokens }),
-      settle: () => (settled ??= p.ledger.settle(reservation, meter.used())),
+      settle: () => {
+        clearInterval(renewal);
+        return (settled ??= p.ledger.settle(reservation, meter.used()));
+      },
     },
   };
 }
