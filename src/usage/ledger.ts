@@ -190,6 +190,26 @@ export class UsageLedger {
     });
   }
 
+  /** Count a request that held nothing (a connection without a budget): one upsert per row. */
+  async count(connection: string, who: Who, used: { input: number; output: number }, now = Date.now()): Promise<void> {
+    const day = utcDay(now);
+    await this.db.transaction().execute(async (tx) => {
+      for (const [identity, name] of [[TOTAL, TOTAL], [who.key, who.name]] as const) {
+        await tx
+          .insertInto('llm_usage')
+          .values({ day, connection, identity, identity_name: name, input_tokens: used.input, output_tokens: used.output, requests: 1 })
+          .onConflict((oc) =>
+            oc.columns(['day', 'connection', 'identity']).doUpdateSet((eb) => ({
+              input_tokens: eb('llm_usage.input_tokens', '+', used.input),
+              output_tokens: eb('llm_usage.output_tokens', '+', used.output),
+              requests: eb('llm_usage.requests', '+', 1),
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
   async list(q: UsageQuery = {}): Promise<UsageRow[]> {
     let query = this.db.selectFrom('llm_usage').selectAll().where('identity', '<>', TOTAL);
     if (q.since) query = query.where('day', '>=', q.since);

@@ -94,6 +94,12 @@ function suite(name: string, open: () => Promise<Store[]>) {
       assert.deepEqual([row!.reserved, row!.totalTokens, row!.requests, row!.refused], [0, 15, 1, 1]);
     });
 
+    it('requests that held nothing (no budget) are counted by upsert, from every replica into one row', async () => {
+      await Promise.all(Array.from({ length: 6 }, (_, i) => ledgers[i % ledgers.length]!.count('free', alice, { input: 3, output: 4 })));
+      const [row] = await ledgers[0]!.list({ connection: 'free' });
+      assert.deepEqual([row!.identityName, row!.inputTokens, row!.outputTokens, row!.requests, row!.reserved], ['alice', 18, 24, 6, 0]);
+    });
+
     it('a hold whose gateway died expires: the next refused request releases it and gets in; a late settle counts usage only', async () => {
       // times are given, not waited for: the lease is 50 ms from each call's `now`
       const short = stores.map((st) => new UsageLedger(st.db, 50));

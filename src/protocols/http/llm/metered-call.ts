@@ -19,6 +19,8 @@ export interface BudgetLedger {
   reserve(connection: string, who: Who, tokens: number, limits: Limits): Promise<Hold>;
   grow(r: Reservation, extra: number, limits: Limits): Promise<boolean>;
   settle(r: Reservation, used: { input: number; output: number }): Promise<void>;
+  /** count a request that held nothing (no budget) */
+  count(connection: string, who: Who, used: { input: number; output: number }): Promise<void>;
   /** keep the hold of a request still running (its lease, leaseMs) */
   renew(r: Reservation): Promise<void>;
   readonly leaseMs: number;
@@ -67,6 +69,20 @@ export async function openMeteredCall(p: {
     // not read (nothing to hold): the declared length stands in when the provider says no input
     inputEstimate = estimateInput(Number(p.raw.headers['content-length']) || 0);
   }
+  let settled: Promise<void> | null = null;
+  if (!budget) {
+    // nothing to hold: counted once the answer is done, one write after the client has it
+    const meter = new UsageMeter(api, { maxOutput: null, inputEstimate }, () => {});
+    return {
+      ok: true,
+      call: {
+        body: null,
+        tap: (status, contentType) => meter.tap(status, contentType),
+        summary: () => ({ ...meter.summary(), model: null, reserved: 0 }),
+        settle: () => (settled ??= p.ledger.count(p.conn.name, who, meter.used())),
+      },
+    };
+  }
   const requested = inputEstimate + (maxOutput ?? 0);
   const held = await p.ledger.reserve(p.conn.name, who, requested, limits);
   if (!held.ok) {
@@ -81,8 +97,7 @@ export async function openMeteredCall(p: {
   }
   const reservation = held.reservation;
   let cutAbort: (() => void) | null = null;
-  const meter = new UsageMeter(api, { maxOutput, inputEstimate, grow: budget ? (extra) => p.ledger.grow(reservation, extra, limits) : undefined }, () => cutAbort?.());
-  let settled: Promise<void> | null = null;
+  const meter = new UsageMeter(api, { maxOutput, inputEstimate, grow: (extra) => p.ledger.grow(reservation, extra, limits) }, () => cutAbort?.());
   // the hold lives while this request does; a gateway that dies stops renewing it
   const renewal = setInterval(() => void p.ledger.renew(reservation).catch(() => {}), Math.max(1000, p.ledger.leaseMs / 3));
   renewal.unref();
