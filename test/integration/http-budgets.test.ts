@@ -267,6 +267,9 @@ test('GET /api/v1/usage: auditors see everyone, others only their own; `warden u
   const own = await get(mine, '?identity=usage-anthropic');
   assert.deepEqual(own.body.rows.map((r) => [r.identityName, r.inputTokens, r.outputTokens]), [['usage-anthropic-2', 12, 3]]);
   assert.equal((await get(mine, '?since=yesterday')).status, 400);
+  assert.equal((await fetch(`${t.httpUrl}/api/v1/usage`)).status, 401);
+  const doc = (await (await fetch(`${t.httpUrl}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  assert.ok('/api/v1/usage' in doc.paths);
   assert.equal((await get(t.adminToken, '?since=2999-01-01')).body.rows.length, 0);
 
   const bin = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
