@@ -253,33 +253,43 @@ test('a budgeted connection refuses a body it cannot read: compressed, not JSON,
 });
 
 test('GET /api/v1/usage: auditors see everyone, others only their own; `warden usage` prints the same', async () => {
-  const mine = await t.token(['ai'], 'usage-anthropic-2');
+  const mine = await t.token(['ai'], 'usage-api-mine');
+  const theirs = await t.token(['ai'], 'usage-api-theirs');
+  const earlier = (await ledger('counted')).reduce((n, r) => n + r.requests, 0);
   await anthropic(mine, 'counted').messages.create(ask(64));
-  await settled('counted', 3);
+  await anthropic(theirs, 'counted').messages.create(ask(64));
+  await anthropic(theirs, 'counted').messages.create(ask(64));
+  await settled('counted', earlier + 3);
   const get = async (token: string, q = '') => {
     const r = await fetch(`${t.httpUrl}/api/v1/usage${q}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: r.status, body: (await r.json()) as { rows: UsageRow[]; totals: Record<string, number>; error?: string } };
   };
   const all = await get(t.adminToken, '?connection=counted&since=1d');
   assert.equal(all.status, 200);
-  assert.deepEqual(all.body.rows.map((r) => r.identityName).sort(), ['usage-anthropic', 'usage-anthropic-2']);
-  assert.equal(all.body.totals.totalTokens, 45);
-  const own = await get(mine, '?identity=usage-anthropic');
-  assert.deepEqual(own.body.rows.map((r) => [r.identityName, r.inputTokens, r.outputTokens]), [['usage-anthropic-2', 12, 3]]);
+  const names = all.body.rows.map((r) => r.identityName);
+  assert.ok(names.includes('usage-api-mine') && names.includes('usage-api-theirs'), JSON.stringify(names));
+  assert.equal(all.body.totals.totalTokens, all.body.rows.reduce((n, r) => n + r.totalTokens, 0));
+  assert.deepEqual([byName(all.body.rows, 'usage-api-theirs')!.totalTokens, byName(all.body.rows, 'usage-api-theirs')!.requests], [30, 2]);
+  // asking for someone else's usage gives one's own
+  const own = await get(mine, '?identity=usage-api-theirs');
+  assert.deepEqual(own.body.rows.map((r) => [r.identityName, r.inputTokens, r.outputTokens]), [['usage-api-mine', 12, 3]]);
   assert.equal((await get(mine, '?since=yesterday')).status, 400);
+  assert.equal((await get(t.adminToken, '?since=2999-01-01')).body.rows.length, 0);
   assert.equal((await fetch(`${t.httpUrl}/api/v1/usage`)).status, 401);
   const doc = (await (await fetch(`${t.httpUrl}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
   assert.ok('/api/v1/usage' in doc.paths);
-  assert.equal((await get(t.adminToken, '?since=2999-01-01')).body.rows.length, 0);
 
   const bin = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
   const env = { WARDEN_TOKEN: t.adminToken, WARDEN_GATEWAY: t.httpUrl };
   const json = await run(process.execPath, [bin, 'usage', '--json', '--connection', 'counted'], { env });
   assert.equal(json.code, 0, json.stderr);
   const rows = JSON.parse(json.stdout) as UsageRow[];
-  assert.equal(byName(rows, 'usage-anthropic-2')!.totalTokens, 15);
-  const text = await run(process.execPath, [bin, 'usage', '--since', '7d', '--identity', 'usage-anthropic'], { env });
+  assert.equal(byName(rows, 'usage-api-mine')!.totalTokens, 15);
+  const text = await run(process.execPath, [bin, 'usage', '--since', '7d', '--identity', 'usage-api-theirs'], { env });
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^DAY\s+CONNECTION\s+IDENTITYNAME\s+INPUTTOKENS/);
-  assert.match(text.stdout, /counted\s+usage-anthropic\s+24\s+6\s+30\s+2/);
+  assert.match(text.stdout, /counted\s+usage-api-theirs\s+24\s+6\s+30\s+2/);
+  // the caller's own token shows the caller's own usage only
+  const self = await run(process.execPath, [bin, 'usage', '--json'], { env: { ...env, WARDEN_TOKEN: mine } });
+  assert.deepEqual((JSON.parse(self.stdout) as UsageRow[]).map((r) => r.identityName), ['usage-api-mine']);
 });
