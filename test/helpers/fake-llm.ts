@@ -39,6 +39,7 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
         if (!res.writableFinished) entry.aborted = true;
       });
       if (req.method === 'POST' && req.url?.startsWith('/v1/chat/completions')) return chat(req.headers.authorization, body, res);
+      if (req.method === 'POST' && req.url?.startsWith('/v1/responses')) return responses(req.headers.authorization, body, res);
       if (req.headers['x-api-key'] !== opts.apiKey) {
         res.writeHead(401, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }));
@@ -98,6 +99,35 @@ export async function startFakeLlm(opts: { apiKey: string; text: string[]; event
     // with stream_options.include_usage, OpenAI sends the usage in a last chunk with no choices
     const usage = ask.stream_options?.include_usage ? [`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 9, completion_tokens: opts.text.length, total_tokens: 9 + opts.text.length } })}\n\n`] : [];
     paced(res, [chunk({ role: 'assistant', content: '' }, null), ...opts.text.map((t) => chunk({ content: t }, null)), chunk({}, 'stop'), ...usage, 'data: [DONE]\n\n']);
+  }
+
+  // OpenAI's Responses API: one message output; streamed as typed events ending in response.completed with the usage
+  function responses(authorization: string | undefined, body: string, res: import('node:http').ServerResponse): void {
+    if (authorization !== `Bearer ${opts.apiKey}`) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }));
+    }
+    const ask = JSON.parse(body || '{}') as { model?: string; stream?: boolean };
+    const text = opts.text.join('');
+    const message = { id: 'msg_1', type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text, annotations: [] }] };
+    const response = (status: string, output: unknown[], usage: unknown) => ({ id: 'resp_1', object: 'response', created_at: 1_700_000_000, model: ask.model ?? 'gpt-test', status, output, usage });
+    const usage = { input_tokens: 9, output_tokens: opts.text.length, total_tokens: 9 + opts.text.length };
+    if (!ask.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify(response('completed', [message], usage)));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let n = 0;
+    const ev = (o: Record<string, unknown>) => `event: ${String(o.type)}\ndata: ${JSON.stringify({ ...o, sequence_number: n++ })}\n\n`;
+    paced(res, [
+      ev({ type: 'response.created', response: response('in_progress', [], null) }),
+      ev({ type: 'response.output_item.added', output_index: 0, item: { ...message, status: 'in_progress', content: [] } }),
+      ev({ type: 'response.content_part.added', item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }),
+      ...opts.text.map((delta) => ev({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta })),
+      ev({ type: 'response.output_text.done', item_id: 'msg_1', output_index: 0, content_index: 0, text }),
+      ev({ type: 'response.output_item.done', output_index: 0, item: message }),
+      ev({ type: 'response.completed', response: response('completed', [message], usage) }),
+    ]);
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -107,6 +107,28 @@ test('an OpenAI stream that does not ask for usage is counted from its deltas as
   assert.equal(u!.inputEstimated, true);
 });
 
+test('the Responses API is metered too: usage from response.completed; a stream past max_output_tokens is cut', async () => {
+  const token = await t.token(['ai'], 'responses-agent');
+  const oc = openai(token, 'counted-openai');
+  const earlier = (await ledger('counted-openai')).reduce((n, r) => n + r.requests, 0);
+  const r = await oc.responses.create({ model: 'gpt-test', input: 'hi' });
+  assert.equal(r.output_text, 'Hello there friend.');
+  const stream = await oc.responses.create({ model: 'gpt-test', input: 'hi', stream: true });
+  for await (const _ of stream);
+  const row = byName(await settled('counted-openai', earlier + 2), 'responses-agent')!;
+  assert.deepEqual([row.inputTokens, row.outputTokens, row.requests], [18, 6, 2]);
+  // the long target streams 200 one-token deltas past the 10 allowed
+  const before = long.seen.length;
+  const cut = await openai(token, 'cut-openai').responses.create({ model: 'gpt-test', input: 'go on', max_output_tokens: 10, stream: true });
+  let deltas = 0;
+  const err = await (async () => {
+    for await (const e of cut) if (e.type === 'response.output_text.delta') deltas++;
+  })().catch((e: unknown) => e);
+  assert.ok(err instanceof OpenAI.APIError, String(err));
+  assert.ok(deltas > 0 && deltas <= 10, `${deltas} deltas`);
+  await until('the target sees the request abort', () => long.seen[before]!.aborted);
+});
+
 test('concurrent streams never overshoot a connection budget: each holds its worst case first; the refused get a 429 naming the budget and never reach the target', async () => {
   const token = await t.token(['ai'], 'racer');
   const before = slow.seen.length;

@@ -34,6 +34,7 @@ test('the API is known by the path on the target, POST only', () => {
   assert.equal(llmApiOf('POST', '/v1/messages'), 'anthropic');
   assert.equal(llmApiOf('POST', '/v1/chat/completions'), 'openai');
   assert.equal(llmApiOf('POST', '/openai/v1/chat/completions/'), 'openai');
+  assert.equal(llmApiOf('POST', '/v1/responses'), 'openai-responses');
   assert.equal(llmApiOf('POST', '/v1/messages/batches'), null);
   assert.equal(llmApiOf('POST', '/v1/messages/count_tokens'), null);
   assert.equal(llmApiOf('GET', '/v1/messages'), null);
@@ -95,14 +96,34 @@ test('a real input larger than held asks the ledger for more, and is cut when it
   assert.match(out, /input \(500 tokens\) is larger than reserved/);
 });
 
+test('an OpenAI Responses stream: deltas counted as they pass, the usage of response.completed; cut past max_output_tokens', async () => {
+  const ev = (o: Record<string, unknown>) => `event: ${String(o.type)}\ndata: ${JSON.stringify(o)}\n\n`;
+  const text = (delta: string) => ev({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta });
+  const bytes = Buffer.from(
+    ev({ type: 'response.created', response: { id: 'resp_1', usage: null } }) +
+      text('Hello ') +
+      text('world') +
+      ev({ type: 'response.completed', response: { id: 'resp_1', usage: { input_tokens: 21, output_tokens: 2, total_tokens: 23 } } }),
+  );
+  const whole = new UsageMeter('openai-responses', { maxOutput: 100, inputEstimate: 50 }, () => {});
+  assert.equal(await through(whole.tap(200, 'text/event-stream'), bytes), bytes.toString('utf8'));
+  assert.deepEqual(whole.used(), { input: 21, output: 2 });
+  const long = Buffer.from(Array.from({ length: 30 }, () => text('tok ')).join(''));
+  const cut = new UsageMeter('openai-responses', { maxOutput: 5, inputEstimate: 50 }, () => {});
+  const out = await through(cut.tap(200, 'text/event-stream'), long);
+  assert.equal(out.match(/output_text\.delta/g)!.length / 2, 5);
+  assert.match(out, /event: error\ndata: .*output allowance of 5 tokens/);
+});
+
 test('JSON answers: usage of either API; a 2xx answer without readable usage counts its whole allowance; an error answer counts nothing', async () => {
-  const json = async (api: 'anthropic' | 'openai', status: number, body: string) => {
+  const json = async (api: 'anthropic' | 'openai' | 'openai-responses', status: number, body: string) => {
     const m = new UsageMeter(api, { maxOutput: 64, inputEstimate: 30 }, () => {});
     assert.equal(await through(m.tap(status, 'application/json'), Buffer.from(body)), body);
     return m.used();
   };
   assert.deepEqual(await json('anthropic', 200, JSON.stringify({ usage: { input_tokens: 11, output_tokens: 22 } })), { input: 11, output: 22 });
   assert.deepEqual(await json('openai', 200, JSON.stringify({ usage: { prompt_tokens: 9, completion_tokens: 4 } })), { input: 9, output: 4 });
+  assert.deepEqual(await json('openai-responses', 200, JSON.stringify({ object: 'response', usage: { input_tokens: 7, output_tokens: 3 } })), { input: 7, output: 3 });
   assert.deepEqual(await json('openai', 200, '\x1f\x8b not json'), { input: 30, output: 64 });
   assert.deepEqual(await json('anthropic', 500, JSON.stringify({ type: 'error', error: { type: 'api_error' } })), { input: 0, output: 0 });
 });

@@ -1,12 +1,13 @@
 // Which LLM API a request speaks, known by the path it reaches on the target: Anthropic's
-// Messages API or OpenAI's Chat Completions. Anything else is not metered.
-export type LlmApi = 'anthropic' | 'openai';
+// Messages API, OpenAI's Chat Completions or its Responses API. Anything else is not metered.
+export type LlmApi = 'anthropic' | 'openai' | 'openai-responses';
 
 export function llmApiOf(method: string, targetPath: string): LlmApi | null {
   if (method !== 'POST') return null;
   const p = targetPath.replace(/\/+$/, '');
   if (p.endsWith('/v1/messages')) return 'anthropic';
   if (p.endsWith('/chat/completions')) return 'openai';
+  if (p.endsWith('/v1/responses')) return 'openai-responses';
   return null;
 }
 
@@ -14,7 +15,7 @@ export function llmApiOf(method: string, targetPath: string): LlmApi | null {
 export interface LlmAsk {
   model: string | null;
   stream: boolean;
-  /** the output the request allows itself (max_tokens, max_completion_tokens), or null */
+  /** the output the request allows itself (max_tokens, max_completion_tokens, max_output_tokens), or null */
   maxTokens: number | null;
 }
 
@@ -23,7 +24,7 @@ export function readAsk(body: Record<string, unknown>): LlmAsk {
   return {
     model: typeof body.model === 'string' ? body.model : null,
     stream: body.stream === true,
-    maxTokens: num(body.max_tokens) ?? num(body.max_completion_tokens),
+    maxTokens: num(body.max_tokens) ?? num(body.max_completion_tokens) ?? num(body.max_output_tokens),
   };
 }
 

@@ -1,7 +1,8 @@
 // Token usage of one LLM answer, counted as it passes. A JSON answer says its usage at the
 // end; a streamed one says it in events (Anthropic: `message_start.message.usage`, then the
 // cumulative `message_delta.usage.output_tokens`; OpenAI: a last chunk's `usage`, only when
-// the request asked for it), so until the provider tells, output is estimated from each
+// the request asked for it; OpenAI Responses: `response.completed.response.usage`), so
+// until the provider tells, output is estimated from each
 // delta as it goes by. A request may produce its allowance (max_tokens, or the budget's
 // defaultMaxTokens) and no more: the event that would cross it is not sent; the open blocks
 // are closed, an `error` event both SDKs raise is sent, the stream ends and the target is
@@ -167,7 +168,7 @@ export class UsageMeter {
     } catch {
       return null;
     }
-    const adds = this.api === 'anthropic' ? this.anthropic(obj) : this.openai(obj);
+    const adds = this.api === 'anthropic' ? this.anthropic(obj) : this.api === 'openai' ? this.openai(obj) : this.responses(obj);
     if (this.input !== null && this.input > this.limits.inputEstimate && !this.grown && this.limits.grow) {
       this.grown = true;
       if (!(await this.limits.grow(this.input - this.limits.inputEstimate))) return `the request's input (${this.input} tokens) is larger than reserved and the budget has no room for the rest`;
@@ -224,6 +225,14 @@ export class UsageMeter {
     }
     if (obj.usage && typeof obj.usage === 'object') this.readUsage(obj.usage as Record<string, unknown>);
     return this.outputExact ? 0 : adds;
+  }
+
+  /** OpenAI Responses events: `*.delta` strings as they stream, the usage in the final `response.*` event. */
+  private responses(obj: Record<string, unknown>): number {
+    const usage = (obj.response as Record<string, unknown> | undefined)?.usage;
+    if (usage && typeof usage === 'object') this.readUsage(usage as Record<string, unknown>);
+    if (typeof obj.type === 'string' && obj.type.endsWith('.delta') && typeof obj.delta === 'string') return this.outputExact ? 0 : estimateTokens(obj.delta);
+    return 0;
   }
 
   /** The provider's own numbers (either API's field names); output only when `final`. */
