@@ -32,6 +32,7 @@ import { parseDuration } from '../config/duration.ts';
 import { mountMcp } from '../mcp/http.ts';
 import { mountExecRoute } from './exec-route.ts';
 import { hostPort } from '../config/listen.ts';
+import { measuredLedger } from './usage-metrics.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -189,7 +190,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         dial: (c) => dialer.dial(c),
         masker: (name) => maskers.get(name) ?? null,
         recordBytes: limits.maxBytes,
-        usage: services.usage,
+        usage: measuredLedger(services.usage, metrics),
         log,
       });
     }

@@ -154,6 +154,9 @@ test('concurrent streams never overshoot a connection budget: each holds its wor
   assert.equal(total, ok.length * 62);
   assert.ok(total <= 300);
   assert.equal(byName(rows, 'racer')!.refused, refused.length);
+  const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text();
+  assert.match(metrics, new RegExp(`warden_llm_budget_refusals_total\\{connection="capped",scope="connection"\\} ${refused.length}\n`));
+  assert.match(metrics, new RegExp(`warden_llm_tokens_total\\{connection="capped",kind="output"\\} ${ok.length * 50}\n`));
 });
 
 test('a per-identity budget refuses that identity while another goes on', async () => {
