@@ -38,6 +38,7 @@ test('the API is known by the path on the target, POST only', () => {
   assert.equal(llmApiOf('POST', '/v1/messages/batches'), null);
   assert.equal(llmApiOf('POST', '/v1/messages/count_tokens'), null);
   assert.equal(llmApiOf('GET', '/v1/messages'), null);
+  assert.equal(llmApiOf('POST', '/V1/Messages'), 'anthropic');
 });
 
 async function through(tap: Transform, bytes: Buffer, cut = 7): Promise<string> {
@@ -113,6 +114,16 @@ test('an OpenAI Responses stream: deltas counted as they pass, the usage of resp
   const out = await through(cut.tap(200, 'text/event-stream'), long);
   assert.equal(out.match(/output_text\.delta/g)!.length / 2, 5);
   assert.match(out, /event: error\ndata: .*output allowance of 5 tokens/);
+});
+
+test('a target that never ends an event is cut once it passes 8 MiB (bounded memory), and counts its whole allowance', async () => {
+  let aborted = false;
+  const m = new UsageMeter('anthropic', { maxOutput: 64, inputEstimate: 10 }, () => (aborted = true));
+  const out = await through(m.tap(200, 'text/event-stream'), Buffer.from(`data: ${'x'.repeat(9 << 20)}`), 1 << 20);
+  assert.ok(aborted);
+  assert.ok(out.length < 1000, `${out.length} bytes went out`);
+  assert.match(out, /without ending an event/);
+  assert.deepEqual(m.used(), { input: 10, output: 64 });
 });
 
 test('JSON answers: usage of either API; a 2xx answer without readable usage counts its whole allowance; an error answer counts nothing', async () => {

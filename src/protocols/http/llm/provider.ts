@@ -4,7 +4,8 @@ export type LlmApi = 'anthropic' | 'openai' | 'openai-responses';
 
 export function llmApiOf(method: string, targetPath: string): LlmApi | null {
   if (method !== 'POST') return null;
-  const p = targetPath.replace(/\/+$/, '');
+  // case ignored: a target that answers /V1/Messages too must not be an unmetered way in
+  const p = targetPath.replace(/\/+$/, '').toLowerCase();
   if (p.endsWith('/v1/messages')) return 'anthropic';
   if (p.endsWith('/chat/completions')) return 'openai';
   if (p.endsWith('/v1/responses')) return 'openai-responses';

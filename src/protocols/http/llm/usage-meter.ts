@@ -13,6 +13,8 @@ import { estimateTokens, type LlmApi } from './provider.ts';
 
 /** The largest JSON answer read for its usage; a larger one counts as its whole allowance. */
 const MAX_JSON = 8 << 20;
+/** The largest server-sent event held to be read whole; a target sending more without an event's end is cut (bounded memory). */
+const MAX_EVENT = 8 << 20;
 
 export interface MeterLimits {
   /** output tokens the request may produce before it is cut (null: not cut) */
@@ -142,6 +144,11 @@ export class UsageMeter {
     let out = '';
     for (;;) {
       const m = /\r?\n\r?\n/.exec(text);
+      if (!m && text.length > MAX_EVENT) {
+        this.cutReason = `the target sent more than ${MAX_EVENT} bytes without ending an event`;
+        this.unread = true;
+        return { out, rest: '', cutWith: this.closing(this.cutReason) };
+      }
       if (!m) return { out, rest: text, cutWith: null };
       const event = text.slice(0, m.index + m[0].length);
       text = text.slice(m.index + m[0].length);
