@@ -3,6 +3,7 @@
 // target received (`seen`) and whether it saw the client go away (`aborted`), and the record.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import Anthropic from '@anthropic-ai/sdk';
@@ -314,6 +315,12 @@ test('GET /api/v1/usage: auditors see everyone, others only their own; `warden u
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^DAY\s+CONNECTION\s+IDENTITYNAME\s+INPUTTOKENS/);
   assert.match(text.stdout, /counted\s+usage-api-theirs\s+24\s+6\s+30\s+2/);
+  // locally, on the data dir (--config), as the other commands
+  const cfg = join(t.dataDir, '..', 'usage-cli.yaml');
+  writeFileSync(cfg, `gateway:\n  dataDir: ${t.dataDir}\n  logLevel: warn\n`);
+  const local = await run(process.execPath, [bin, 'usage', '--json', '--config', cfg, '--connection', 'counted'], { env: { WARDEN_GATEWAY: '', WARDEN_TOKEN: '' } });
+  assert.equal(local.code, 0, local.stderr);
+  assert.equal(byName(JSON.parse(local.stdout) as UsageRow[], 'usage-api-theirs')!.totalTokens, 30);
   // the caller's own token shows the caller's own usage only
   const self = await run(process.execPath, [bin, 'usage', '--json'], { env: { ...env, WARDEN_TOKEN: mine } });
   assert.deepEqual((JSON.parse(self.stdout) as UsageRow[]).map((r) => r.identityName), ['usage-api-mine']);
