@@ -18,6 +18,7 @@ import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { Admission, type AdmissionAnswer } from '../session/admission.ts';
 import { mountHttpProxy } from '../protocols/http/proxy.ts';
+import { mountHostRefusal, proxyHostRewrite } from '../protocols/http/host-route.ts';
 import type { Engine } from '../protocols/engine.ts';
 import { ENGINES } from './engines.ts';
 import { InProcessExecutor } from './executor.ts';
@@ -122,7 +123,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       authenticateNative: (scramble, response, ctx) => services.authenticateNativeDetailed(scramble, response, ctx),
       grants: desk,
       denied: (who, ctx) => services.auditDenied(who, ctx),
-      admitted: (who, ctx) => services.auditOk(who, ctx),
+      // The http door opens a session per request, whose session.start names the caller, address
+      // and connection: an auth.ok per request would say it twice and, being durable, make every
+      // request wait for a commit even with async recording (bench:http).
+      admitted: (who, ctx) => (ctx.frontDoor === 'http' ? Promise.resolve() : services.auditOk(who, ctx)),
       count: (frontDoor, reason) => metrics.authFailures.inc({ frontDoor, reason }),
     });
     // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
@@ -176,7 +180,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       metrics: () => metrics.metrics.render(),
       metricsToken: config.gateway.metricsToken ?? null,
       health: () => services.health(),
+      // <connection>.<proxyDomain> reaches only the proxy, whatever its path (src/protocols/http/host-route.ts)
+      ...(config.gateway.proxyDomain ? { rewriteUrl: proxyHostRewrite(config.gateway.proxyDomain) } : {}),
     });
+    if (config.gateway.proxyDomain) mountHostRefusal(app, config.gateway.proxyDomain);
     mountAuthRoutes(app, services, log);
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
@@ -190,6 +197,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         dial: (c) => dialer.dial(c),
         masker: (name) => maskers.get(name) ?? null,
         recordBytes: limits.maxBytes,
+        readsBody: (r) => policy.readsHttpBody({ identity: r.identity, connection: { name: r.connection.name, type: 'http', rules: r.connection.rules }, method: r.method, path: r.path }),
         usage: measuredLedger(services.usage, metrics),
         log,
       });

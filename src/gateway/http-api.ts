@@ -1,6 +1,7 @@
 // The gateway's HTTP surface: /api/v1 (bearer tokens), /healthz, /metrics, and the
 // OpenAPI document. Routes only translate HTTP; the services behind them hold the logic.
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
@@ -29,6 +30,8 @@ export interface ApiServices {
   /** gateway.metricsToken: when set, /metrics answers only `Authorization: Bearer <it>` */
   metricsToken: string | null;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  /** the URL a request is routed by, chosen before routing (the proxy's host-based form) */
+  rewriteUrl?: (req: IncomingMessage) => string;
 }
 
 export class HttpError extends Error {
@@ -69,7 +72,7 @@ function totals(rows: UsageRow[]): { inputTokens: number; outputTokens: number; 
 }
 
 export function buildHttpApi(services: ApiServices): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, ...(services.rewriteUrl ? { rewriteUrl: services.rewriteUrl } : {}) });
 
   const isAdmin = (i: Identity) => services.hasRole(i, 'admin');
   const isAuditor = (i: Identity) => services.hasRole(i, 'auditor');

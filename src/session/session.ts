@@ -133,14 +133,7 @@ export class Session {
     if (this.ended) return this.told(cmd, { action: 'block', commandId: '', reason: this.endedBecause });
     const commandId = `${this.info.id}:${++this.counter}`;
     let verdict: Verdict;
-    let revoked: string | null = null; // why the credential no longer holds
-    const cc = this.deps.credentials;
-    if (cc !== undefined && cc.version !== this.credentialVersion) {
-      this.credentialVersion = cc.version;
-      if (cc.isRevoked(this.info.identity)) revoked = REVOKED;
-    }
-    const expiresAt = this.info.identity.expiresAt;
-    if (revoked === null && expiresAt !== undefined && this.deps.endOnExpiry && Date.now() >= expiresAt) revoked = expiredMessage(expiresAt);
+    const revoked = this.credentialProblem(); // why the credential no longer holds
     if (revoked !== null) verdict = { action: 'block', reason: revoked };
     else {
       try {
@@ -176,6 +169,22 @@ export class Session {
           ? { action: 'review', commandId, reviewId: verdict.reviewId ?? '', message: verdict.reason ?? 'this command needs approval' }
           : { action: 'block', commandId, reason: verdict.reason ?? 'blocked by policy' };
     return this.told(cmd, decision);
+  }
+
+  /**
+   * Why the session's credential no longer holds (revoked; expired, when sessions end on
+   * expiry), or null. Asked before each command, and by engines whose sessions carry traffic
+   * that is no command (a WebSocket's messages).
+   */
+  credentialProblem(): string | null {
+    const cc = this.deps.credentials;
+    if (cc !== undefined && cc.version !== this.credentialVersion) {
+      this.credentialVersion = cc.version;
+      if (cc.isRevoked(this.info.identity)) return REVOKED;
+    }
+    const expiresAt = this.info.identity.expiresAt;
+    if (expiresAt !== undefined && this.deps.endOnExpiry && Date.now() >= expiresAt) return expiredMessage(expiresAt);
+    return null;
   }
 
   /**

@@ -39,6 +39,14 @@ before(async () => {
       http('dying', dying.url, { tokensPerDay: 100_000 }),
       http('gone', 'http://127.0.0.1:1', { tokensPerDay: 100_000 }),
       http('strict', fast.url, { tokensPerDay: 100_000, maxRequestBytes: 1024 }),
+      // a rule over a body field reads the first judgeBodyBytes; the budget reads the rest
+      {
+        ...http('ruled', fast.url, { tokensPerDay: 100_000, maxRequestBytes: 16_384 }),
+        judgeBodyBytes: 1024,
+        // a body over judgeBodyBytes is opaque to the rules; here it is let through, and the budget still reads it whole
+        onUnknown: 'allow',
+        rules: [{ name: 'no-forbidden-models', match: { types: ['http'], body: { model: ['forbidden-*'] } }, action: 'block' }],
+      },
     ],
   });
 });
@@ -273,9 +281,30 @@ test('a budgeted connection refuses a body it cannot read: compressed, not JSON,
   const huge = await post(JSON.stringify(ask(200_000)), { 'content-type': 'application/json' });
   assert.equal(huge.status, 429);
   assert.equal(fast.seen.length, before);
+  // a key twice: which max_tokens would the target take?
+  const twice = await post('{"model":"m","max_tokens":10,"messages":[],"max_tokens":900000}', { 'content-type': 'application/json' });
+  assert.equal(twice.status, 400);
+  assert.match(((await twice.json()) as { error: { message: string } }).error.message, /the key "max_tokens" appears twice/);
+  assert.equal(fast.seen.length, before);
   // a readable one goes through, its body unchanged
   assert.equal((await post(json, { 'content-type': 'application/json' })).status, 200);
   assert.equal(fast.seen.at(-1)!.body, json);
+});
+
+test('on a connection whose rules read the body, the budget reads the rest after what judging read; the bytes reach the target unchanged', async () => {
+  const token = await t.token(['ai'], 'ruled-agent');
+  const post = (body: string) => fetch(`${t.httpUrl}/proxy/ruled/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body });
+  const big = JSON.stringify({ ...ask(10), messages: [{ role: 'user', content: `long question ${'é'.repeat(3000)}` }] });
+  const before = fast.seen.length;
+  const ok = await post(big);
+  assert.equal(ok.status, 200);
+  assert.equal(fast.seen.at(-1)!.body, big);
+  const blocked = await post(JSON.stringify({ ...ask(10), model: 'forbidden-model' }));
+  assert.equal(blocked.status, 403);
+  assert.equal(fast.seen.length, before + 1);
+  const rows = await settled('ruled', 1);
+  // the held input was a third of the body's bytes, the provider's 12 settled
+  assert.deepEqual([byName(rows, 'ruled-agent')!.inputTokens, byName(rows, 'ruled-agent')!.requests], [12, 1]);
 });
 
 test('GET /api/v1/usage: auditors see everyone, others only their own; `warden usage` prints the same', async () => {

@@ -4,9 +4,7 @@
 // own credential, and answered as it streams: bodies are never buffered, text bodies (JSON,
 // text, server-sent events) are masked on the way through, a client that goes away aborts
 // the request upstream. An SDK needs only its base URL and its key set to the gateway's.
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Duplex, Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
@@ -22,6 +20,10 @@ import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
 import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
+import { websocketRoute } from './websocket.ts';
+import { UpstreamPool } from './upstream-pool.ts';
+import { judgedFacts, type RequestScope } from './request-facts.ts';
+import type { RequestBody } from './request-body.ts';
 import { openMeteredCall, sendBudgetRefusal, type BudgetLedger, type MeteredCall } from './llm/metered-call.ts';
 
 export interface HttpProxyDeps {
@@ -32,6 +34,8 @@ export interface HttpProxyDeps {
   masker(connection: string): Masker | null;
   /** how much of each body the record keeps */
   recordBytes: number;
+  /** whether a rule that could apply to this request reads its JSON body (then it is read before judging) */
+  readsBody?(r: RequestScope): boolean;
   /** LLM usage and budgets (src/usage/ledger.ts); null: not counted */
   usage?: BudgetLedger | null;
   log: Logger;
@@ -43,20 +47,26 @@ const UNPACK: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': 
 const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|javascript|x-www-form-urlencoded)|text\/)/i;
 
 export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void {
+  const pool = new UpstreamPool(deps.dial);
+  app.addHook('onClose', async () => pool.close());
   void app.register(async (scope) => {
     // Bodies are streamed to the target as they come, never parsed here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
     const handler = (req: FastifyRequest, reply: FastifyReply) => {
       reply.hijack();
-      void proxy(req, reply.raw, deps).catch((e: Error) => {
+      void proxy(req, reply.raw, deps, pool).catch((e: Error) => {
         deps.log.error({ err: e.message }, 'http proxy failed');
         if (!reply.raw.headersSent) send(reply.raw, 502, `warden: ${e.message}`);
         else reply.raw.destroy();
       });
     };
-    scope.all('/proxy/:connection', handler);
-    scope.all('/proxy/:connection/*', handler);
+    // GET may be a WebSocket upgrade (websocket.ts), judged and connected before it is made.
+    const ws = websocketRoute(deps, { send, refuseCommand });
+    for (const url of ['/proxy/:connection', '/proxy/:connection/*']) {
+      scope.route({ method: scope.supportedMethods.filter((m) => m !== 'GET'), url, handler });
+      scope.route({ method: 'GET', url, handler, ...ws });
+    }
   });
 }
 
@@ -66,7 +76,7 @@ function send(res: ServerResponse, status: number, message: string, extra: Recor
   res.end(body);
 }
 
-async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps): Promise<void> {
+async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps, pool: UpstreamPool): Promise<void> {
   const raw = req.raw;
   const name = (req.params as { connection: string }).connection;
   // rules see the path the target will get, made one form first (request-path.ts)
@@ -95,6 +105,8 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
   target.search = incoming.search;
   const method = raw.method ?? 'GET';
   const shownPath = `${rest}${incoming.search}`;
+  // Headers, and the JSON body when a rule needs it, are judged too (request-facts.ts).
+  const judged = await judgedFacts(raw, { identity: answer.identity, connection: conn, method, path: rest }, deps.readsBody);
 
   const session = await deps.openSession({
     identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
@@ -102,17 +114,19 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
   });
   let llm: MeteredCall | null = null;
   try {
-    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
+    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http', http: judged.facts, ...(judged.params ? { params: judged.params } : {}) });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
     // An LLM request is metered; on a budgeted connection it holds its worst case first (llm/).
-    const opened = deps.usage ? await openMeteredCall({ conn, identity: answer.identity, method, targetPath: target.pathname, raw, ledger: deps.usage }) : null;
+    const opened = deps.usage ? await openMeteredCall({ conn, identity: answer.identity, method, targetPath: target.pathname, raw, read: judged.body, ledger: deps.usage }) : null;
     if (opened && !opened.ok) {
       session.result(decision.commandId, { rowCount: 0, durationMs: 0, tag: String(opened.status), error: { code: opened.budget ? 'budget_exceeded' : 'unreadable_body', message: opened.message } });
       return sendBudgetRefusal(res, opened);
     }
     llm = opened?.call ?? null;
-    await forward(raw, res, { method, target, conn, deps, masker, llm }, (x) => {
+    // a body read whole for the budget goes on as it is; else what judging read, then the rest
+    const read = llm?.body ? { bytes: llm.body, complete: true } : judged.body;
+    await forward(raw, res, { method, target, conn, deps, masker, agent: pool.agent(conn), read, llm }, (x) => {
       // The request body is kept masked like anything else the record holds.
       const request = x.request.text();
       const response = x.response === null ? null : x.response.text();
@@ -156,6 +170,10 @@ interface Forward {
   conn: HttpConnectionConfig;
   deps: HttpProxyDeps;
   masker: Masker | null;
+  /** keep-alive connections to the target (upstream-pool.ts) */
+  agent: Agent;
+  /** the part of the body already read to judge it, sent first */
+  read?: RequestBody;
   /** the LLM meter of this request, when it is one */
   llm?: MeteredCall | null;
 }
@@ -170,35 +188,22 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   dropCallerHeaders(headers);
   if (raw.headers['content-length'] !== undefined) headers['content-length'] = raw.headers['content-length'];
   else if (raw.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
-  // A body read already (to hold a budget) goes on as the same bytes, framed by their length.
-  const read = f.llm?.body;
-  if (read) {
-    headers['content-length'] = String(read.length);
-    delete headers['transfer-encoding'];
-  }
   // The masker and the LLM meter read text: the target is asked not to compress what it sends back.
   if (f.masker || f.llm) headers['accept-encoding'] = 'identity';
   headers.host = target.host;
   // after every other header: a SigV4 signature covers the headers and the path as they leave
   await injectCredential(conn, { method: f.method, url: target, headers });
-  const https = target.protocol === 'https:';
-  const port = Number(target.port || (https ? 443 : 80));
-  let socket: Duplex = await f.deps.dial({ host: target.hostname, port, agent: conn.agent });
-  if (https) {
-    const tls: { ca?: string; verify?: boolean } = conn.tls ?? {};
-    socket = tlsConnect({ socket, servername: target.hostname, ca: tls.ca ? readPem(tls.ca) : undefined, rejectUnauthorized: tls.verify !== false, ALPNProtocols: ['http/1.1'] });
-  }
-  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, createConnection: () => socket as never });
+  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, agent: f.agent });
   // A client that goes away stops the request upstream (an LLM stops generating).
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
   });
-  if (read) {
-    requestSample.add(read);
-    up.end(read);
-  } else {
-    // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
-    raw.on('data', (c: Buffer) => requestSample.add(c));
+  // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
+  raw.on('data', (c: Buffer) => requestSample.add(c));
+  if (f.read) requestSample.add(f.read.bytes);
+  if (f.read?.complete) up.end(f.read.bytes);
+  else {
+    if (f.read?.bytes.length) up.write(f.read.bytes);
     raw.pipe(up);
   }
   const answer = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -267,8 +272,4 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     }
   });
   done({ status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers });
-}
-
-function readPem(ca: string): string {
-  return ca.includes('-----BEGIN') ? ca : readFileSync(ca, 'utf8');
 }

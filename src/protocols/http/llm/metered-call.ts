@@ -11,7 +11,8 @@ import type { HttpConnectionConfig } from '../../../config/schema.ts';
 import type { Identity } from '../../../identity/types.ts';
 import type { BudgetRefusal, Hold, Limits, Reservation, Who } from '../../../usage/ledger.ts';
 import { estimateInput, llmApiOf, readAsk, type LlmAsk } from './provider.ts';
-import { readJsonBody } from './request-body.ts';
+import { readBudgetBody } from './request-body.ts';
+import type { RequestBody } from '../request-body.ts';
 import { UsageMeter, type UsageSummary } from './usage-meter.ts';
 
 /** The ledger as the engine needs it (src/usage/ledger.ts). */
@@ -45,6 +46,8 @@ export async function openMeteredCall(p: {
   method: string;
   targetPath: string;
   raw: IncomingMessage;
+  /** what judging read of the body already (rules over body fields) */
+  read?: RequestBody;
   ledger: BudgetLedger;
 }): Promise<Opened> {
   const api = llmApiOf(p.method, p.targetPath);
@@ -57,7 +60,7 @@ export async function openMeteredCall(p: {
   let maxOutput: number | null = null;
   const limits: Limits = {};
   if (budget) {
-    const read = await readJsonBody(p.raw, budget.maxRequestBytes);
+    const read = await readBudgetBody(p.raw, budget.maxRequestBytes, p.read);
     if (!read.ok) return { ok: false, status: read.status, message: read.message };
     body = read.bytes;
     ask = readAsk(read.json);
