@@ -1,10 +1,13 @@
 // The usage ledger as the http engine sees it, counting into the gateway's metrics on the
-// way: tokens settled per connection, and the requests a budget refused.
+// way: tokens settled per connection, and the requests a budget refused. Requests without a
+// budget are summed and written once a second (src/usage/batcher.ts).
 import type { BudgetLedger } from '../protocols/http/llm/metered-call.ts';
 import type { UsageLedger } from '../usage/ledger.ts';
+import { UsageBatcher } from '../usage/batcher.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
-export function measuredLedger(ledger: UsageLedger, metrics: GatewayMetrics): BudgetLedger {
+export function measuredLedger(ledger: UsageLedger, metrics: GatewayMetrics, onError: (e: Error) => void): BudgetLedger & { close(): Promise<void> } {
+  const batcher = new UsageBatcher(ledger, 1000, onError);
   const tokens = (connection: string, used: { input: number; output: number }) => {
     metrics.llmTokens.inc({ connection, kind: 'input' }, used.input);
     metrics.llmTokens.inc({ connection, kind: 'output' }, used.output);
@@ -23,8 +26,9 @@ export function measuredLedger(ledger: UsageLedger, metrics: GatewayMetrics): Bu
       tokens(r.connection, used);
     },
     async count(connection, who, used) {
-      await ledger.count(connection, who, used);
+      batcher.add(connection, who, used);
       tokens(connection, used);
     },
+    close: () => batcher.close(),
   };
 }

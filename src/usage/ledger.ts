@@ -67,6 +67,16 @@ export interface UsageQuery {
   identity?: string;
 }
 
+/** Usage of requests that held nothing, summed for one day, connection and identity. */
+export interface CountedUsage {
+  day: string;
+  connection: string;
+  who: Who;
+  input: number;
+  output: number;
+  requests: number;
+}
+
 const TOTAL = '*';
 
 export function utcDay(ms: number): string {
@@ -190,22 +200,24 @@ export class UsageLedger {
     });
   }
 
-  /** Count a request that held nothing (a connection without a budget): one upsert per row. */
-  async count(connection: string, who: Who, used: { input: number; output: number }, now = Date.now()): Promise<void> {
-    const day = utcDay(now);
+  /** Count requests that held nothing (connections without a budget), summed per day, connection and identity: one upsert per row, one transaction. */
+  async count(rows: CountedUsage[]): Promise<void> {
+    if (!rows.length) return;
     await this.db.transaction().execute(async (tx) => {
-      for (const [identity, name] of [[TOTAL, TOTAL], [who.key, who.name]] as const) {
-        await tx
-          .insertInto('llm_usage')
-          .values({ day, connection, identity, identity_name: name, input_tokens: used.input, output_tokens: used.output, requests: 1 })
-          .onConflict((oc) =>
-            oc.columns(['day', 'connection', 'identity']).doUpdateSet((eb) => ({
-              input_tokens: eb('llm_usage.input_tokens', '+', used.input),
-              output_tokens: eb('llm_usage.output_tokens', '+', used.output),
-              requests: eb('llm_usage.requests', '+', 1),
-            })),
-          )
-          .execute();
+      for (const r of rows) {
+        for (const [identity, name] of [[TOTAL, TOTAL], [r.who.key, r.who.name]] as const) {
+          await tx
+            .insertInto('llm_usage')
+            .values({ day: r.day, connection: r.connection, identity, identity_name: name, input_tokens: r.input, output_tokens: r.output, requests: r.requests })
+            .onConflict((oc) =>
+              oc.columns(['day', 'connection', 'identity']).doUpdateSet((eb) => ({
+                input_tokens: eb('llm_usage.input_tokens', '+', r.input),
+                output_tokens: eb('llm_usage.output_tokens', '+', r.output),
+                requests: eb('llm_usage.requests', '+', r.requests),
+              })),
+            )
+            .execute();
+        }
       }
     });
   }

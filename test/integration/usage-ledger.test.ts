@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { UsageLedger, nextMidnight, utcDay } from '../../src/usage/ledger.ts';
+import { UsageBatcher } from '../../src/usage/batcher.ts';
 
 const ADMIN = process.env.WARDEN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const dbName = `warden_usage_${randomBytes(6).toString('hex')}`;
@@ -94,10 +95,15 @@ function suite(name: string, open: () => Promise<Store[]>) {
       assert.deepEqual([row!.reserved, row!.totalTokens, row!.requests, row!.refused], [0, 15, 1, 1]);
     });
 
-    it('requests that held nothing (no budget) are counted by upsert, from every replica into one row', async () => {
-      await Promise.all(Array.from({ length: 6 }, (_, i) => ledgers[i % ledgers.length]!.count('free', alice, { input: 3, output: 4 })));
+    it('requests that held nothing (no budget) are summed in memory and written by upsert, from every replica into one row', async () => {
+      const batchers = ledgers.map((l) => new UsageBatcher(l, 60_000));
+      for (let i = 0; i < 6; i++) batchers[i % batchers.length]!.add('free', alice, { input: 3, output: 4 });
+      assert.deepEqual(await ledgers[0]!.list({ connection: 'free' }), [], 'nothing written before a flush');
+      await Promise.all(batchers.map((b) => b.close()));
       const [row] = await ledgers[0]!.list({ connection: 'free' });
       assert.deepEqual([row!.identityName, row!.inputTokens, row!.outputTokens, row!.requests, row!.reserved], ['alice', 18, 24, 6, 0]);
+      await ledgers[0]!.count([{ day: utcDay(Date.now()), connection: 'free', who: alice, input: 1, output: 1, requests: 2 }]);
+      assert.equal((await ledgers[0]!.list({ connection: 'free' }))[0]!.requests, 8);
     });
 
     it('a hold whose gateway died expires: the next refused request releases it and gets in; a late settle counts usage only', async () => {
