@@ -7,6 +7,7 @@ import { authSchema, duration } from './auth-schema.ts';
 import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 import { httpCredentialSchema } from './http-credentials.ts';
+import { llmBudgetSchema } from '../usage/budget-config.ts';
 
 const hostPort = z
   .string()
@@ -167,6 +168,8 @@ export const httpConnectionSchema = z.strictObject({
   tls: z.strictObject({ ca: z.string().optional(), verify: z.boolean().default(true) }).optional(),
   /** header, query, or minted: oauth2, google, aws (http-credentials.ts) */
   credential: httpCredentialSchema.optional(),
+  /** LLM token budgets per UTC day (src/usage/budget-config.ts); usage is counted with or without one */
+  budget: llmBudgetSchema.optional(),
 });
 
 export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema]);

@@ -33,6 +33,7 @@ import { parseDuration } from '../config/duration.ts';
 import { mountMcp } from '../mcp/http.ts';
 import { mountExecRoute } from './exec-route.ts';
 import { hostPort } from '../config/listen.ts';
+import { measuredLedger } from './usage-metrics.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -171,6 +172,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       roles: (who) => services.roles(who),
       connections: (who) => services.connectionsFor(who),
       listSessions: (q) => services.listSessions(q),
+      usage: (q) => services.usage.list(q),
       getSession: (id) => services.getSession(id),
       revealOriginals: (id, seq, by) => services.revealOriginals(id, seq, by.name),
       createToken: (req, by) => services.createToken(req, by.name),
@@ -189,6 +191,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // HTTP APIs (src/protocols/http): /proxy/<connection>/... on this listener, each request
     // admitted, judged, recorded and masked as it streams, sent with the connection's credential.
     if (config.connections.some((c) => c.type === 'http')) {
+      const usage = measuredLedger(services.usage, metrics, (e) => log.error({ err: e.message }, 'LLM usage could not be written'));
+      cleanups.push(() => usage.close());
       mountHttpProxy(app, {
         admit: async (req) => (await admission.admit({ ...req, type: 'http', frontDoor: 'http' })) as AdmissionAnswer<HttpConnectionConfig>,
         openSession,
@@ -196,6 +200,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         masker: (name) => maskers.get(name) ?? null,
         recordBytes: limits.maxBytes,
         readsBody: (r) => policy.readsHttpBody({ identity: r.identity, connection: { name: r.connection.name, type: 'http', rules: r.connection.rules }, method: r.method, path: r.path }),
+        usage,
         log,
       });
     }

@@ -10,6 +10,8 @@ import type { VerifyResult } from '../audit/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { openapi } from './openapi.ts';
 import { bearerToken } from '../identity/bearer.ts';
+import type { UsageQuery, UsageRow } from '../usage/ledger.ts';
+import { parseUsageQuery, UsageQueryError } from '../usage/query.ts';
 
 export interface ApiServices {
   authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
@@ -18,6 +20,8 @@ export interface ApiServices {
   roles(identity: Identity): Role[];
   connections(identity: Identity): Record<string, unknown>[];
   listSessions(q: { limit: number; connection?: string }): Promise<unknown[]>;
+  /** LLM token usage rows (src/usage/ledger.ts) */
+  usage?(q: UsageQuery): Promise<UsageRow[]>;
   getSession(id: string): Promise<unknown | null>;
   revealOriginals(sessionId: string, seq: number, by: Identity): Promise<unknown>;
   createToken(req: { name: string; groups: string[]; ttlMs: number | null }, by: Identity): Promise<{ id: string; token: string; expiresAt: number | null }>;
@@ -53,6 +57,18 @@ export function requestToken(req: FastifyRequest): string | null {
     if (i > 0 && part.slice(0, i).trim() === SESSION_COOKIE) return decodeURIComponent(part.slice(i + 1).trim()) || null;
   }
   return null;
+}
+
+function totals(rows: UsageRow[]): { inputTokens: number; outputTokens: number; totalTokens: number; requests: number; refused: number } {
+  const t = { inputTokens: 0, outputTokens: 0, totalTokens: 0, requests: 0, refused: 0 };
+  for (const r of rows) {
+    t.inputTokens += r.inputTokens;
+    t.outputTokens += r.outputTokens;
+    t.totalTokens += r.totalTokens;
+    t.requests += r.requests;
+    t.refused += r.refused;
+  }
+  return t;
 }
 
 export function buildHttpApi(services: ApiServices): FastifyInstance {
@@ -106,6 +122,23 @@ export function buildHttpApi(services: ApiServices): FastifyInstance {
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpError(400, 'limit must be an integer from 1 to 1000');
     return services.listSessions({ limit, connection: q.connection });
+  });
+  // LLM token usage by day, connection and identity; people who are not auditors see their own.
+  app.get('/api/v1/usage', async (req) => {
+    const who = await caller(req);
+    if (!services.usage) throw new HttpError(404, 'usage is not kept by this gateway');
+    let q: UsageQuery;
+    try {
+      q = parseUsageQuery(req.query as Record<string, unknown>);
+    } catch (e) {
+      if (e instanceof UsageQueryError) throw new HttpError(400, e.message);
+      throw e;
+    }
+    const mine = `${who.kind}:${who.subject}`;
+    const all = isAuditor(who);
+    if (!all) q.identity = mine;
+    const rows = (await services.usage(q)).filter((r) => all || r.identity === mine);
+    return { rows, totals: totals(rows) };
   });
   app.get('/api/v1/sessions/:id', async (req) => {
     need(isAuditor(await caller(req)), 'auditor');

@@ -222,6 +222,7 @@ export class Session {
     if (summary.maskedColumns?.length) data.maskedColumns = summary.maskedColumns;
     if (summary.originals && this.deps.originalsKey) data.originals = seal(this.deps.originalsKey, summary.originals, `${this.info.id}/${commandId}`);
     if (summary.error) data.error = summary.error;
+    if (summary.usage) data.usage = summary.usage;
     void this.record({ type: 'result', data }, false);
     this.deps.observer?.resulted?.(commandId, summary);
   }

@@ -88,6 +88,8 @@ export interface ResultSummary {
   /** error text when the command failed */
   error?: { code?: string; message: string };
   durationMs: number;
+  /** LLM token usage of an http request (src/protocols/http/llm) */
+  usage?: object;
 }
 
 /**

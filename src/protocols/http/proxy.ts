@@ -28,6 +28,7 @@ import { bodyKind, labelledText, readHead, SNIFF_BYTES, type BodyKind } from './
 import { exchangeRecord, type Exchange } from './exchange-record.ts';
 import { llmApi, ResponseAssembler, type LlmApi } from './llm-message.ts';
 import { SseRecorder } from './sse-record.ts';
+import { openMeteredCall, sendBudgetRefusal, type BudgetLedger, type MeteredCall } from './llm/metered-call.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -39,6 +40,8 @@ export interface HttpProxyDeps {
   recordBytes: number;
   /** whether a rule that could apply to this request reads its JSON body (then it is read before judging) */
   readsBody?(r: RequestScope): boolean;
+  /** LLM usage and budgets (src/usage/ledger.ts); null: not counted */
+  usage?: BudgetLedger | null;
   log: Logger;
 }
 
@@ -112,16 +115,28 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
     attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method, requestHeaders: JSON.stringify(redactedHeaders(raw.headers)) },
   });
+  let llm: MeteredCall | null = null;
   try {
     const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http', http: judged.facts, ...(judged.params ? { params: judged.params } : {}) });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
     const api = llmApi(method, rest);
-    await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read: judged.body }, (x) => {
-      // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts)
-      session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api) });
+    // An LLM request is metered; on a budgeted connection it holds its worst case first (llm/).
+    const opened = deps.usage ? await openMeteredCall({ conn, identity: answer.identity, method, targetPath: target.pathname, raw, read: judged.body, ledger: deps.usage }) : null;
+    if (opened && !opened.ok) {
+      session.result(decision.commandId, { rowCount: 0, durationMs: 0, tag: String(opened.status), error: { code: opened.budget ? 'budget_exceeded' : 'unreadable_body', message: opened.message } });
+      return sendBudgetRefusal(res, opened);
+    }
+    llm = opened?.call ?? null;
+    // a body read whole for the budget goes on as it is; else what judging read, then the rest
+    const read = llm?.body ? { bytes: llm.body, complete: true } : judged.body;
+    await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read, llm }, (x) => {
+      // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts), and its usage
+      session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api), ...(llm ? { usage: llm.summary() } : {}) });
     });
   } finally {
+    // also when the client went away or the target failed: what was counted is settled
+    await llm?.settle().catch((e: Error) => deps.log.error({ err: e.message }, 'LLM usage could not be settled'));
     await session.end(res.writableFinished ? 'request done' : 'client went away');
   }
 }
@@ -143,6 +158,8 @@ interface Forward {
   read?: RequestBody;
   /** the LLM API the request speaks, if any (its messages are assembled for the record) */
   api: LlmApi | null;
+  /** the LLM meter of this request, when it is one */
+  llm?: MeteredCall | null;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -155,8 +172,8 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   dropCallerHeaders(headers);
   if (raw.headers['content-length'] !== undefined) headers['content-length'] = raw.headers['content-length'];
   else if (raw.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
-  // The masker reads text: the target is asked not to compress what it sends back.
-  if (f.masker) headers['accept-encoding'] = 'identity';
+  // The masker and the LLM meter read text: the target is asked not to compress what it sends back.
+  if (f.masker || f.llm) headers['accept-encoding'] = 'identity';
   headers.host = target.host;
   // after every other header: a SigV4 signature covers the headers and the path as they leave
   await injectCredential(conn, { method: f.method, url: target, headers });
@@ -193,14 +210,19 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
     done({ status: 502, masked: false, startedAt, request: requestSample, response: null, responseBytes: 0, headers: answer.headers, note });
   };
   const contentType = answer.headers['content-type'];
-  if (f.masker) {
+  if (f.masker || f.llm) {
     const encoding = String(answer.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') {
       const unpack = UNPACK[encoding];
-      if (!unpack) return refuse(`the target's answer is encoded with "${encoding}", which Warden cannot read to mask it`, `refused: encoded with ${encoding}`);
+      if (!unpack) return refuse(`the target's answer is encoded with "${encoding}", which Warden cannot read to ${f.masker ? 'mask' : 'meter'} it`, `refused: encoded with ${encoding}`);
       body = answer.pipe(unpack());
       delete out['content-encoding'];
     }
+  }
+  const unpacked = body;
+  // The meter sees the target's bytes before masking; a stream it cuts ends after the client has its end.
+  if (f.llm) body = body.pipe(f.llm.tap(answer.statusCode ?? 0, String(contentType ?? ''), () => res.once('finish', () => answer.destroy())));
+  if (f.masker) {
     // A body labelled text is text from its first byte (a NUL in it ends it, below), so its
     // headers go out at once; any other body is read for up to SNIFF_BYTES first.
     if (!labelledText(contentType)) {
@@ -285,7 +307,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   if (!res.writableFinished && !res.destroyed) await new Promise<void>((resolve) => {
     res.once('close', resolve);
     res.once('finish', resolve);
-    for (const r of new Set([answer, body])) {
+    for (const r of new Set([answer, unpacked, body])) {
       r.once('error', () => {
         res.destroy();
         resolve();
