@@ -9,11 +9,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { makeCertificate } from './tls.ts';
+import { freePort } from './free-port.ts';
 
 const execFileP = promisify(execFile);
 
@@ -41,17 +41,6 @@ function runAs(): { uid: number; gid: number } | undefined {
   if (!line) throw new Error('mariadb-server: running as root but there is no `mysql` OS user to run mariadbd as');
   const parts = line.split(':');
   return { uid: Number(parts[2]), gid: Number(parts[3]) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 export async function startMariadb(opts: StartMariadbOptions = {}): Promise<MariadbServer> {

@@ -18,12 +18,12 @@ import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { makeCertificate } from './tls.ts';
+import { freePort } from './free-port.ts';
 
 const execFileP = promisify(execFile);
 
@@ -176,19 +176,6 @@ async function writeOwned(file: string, content: string, mode = 0o600): Promise<
   await writeFile(file, content, { mode });
   if (RUN_AS) await chown(file, RUN_AS.uid, RUN_AS.gid);
   await chmod(file, mode);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const randomPassword = (): string => randomBytes(18).toString('base64url');

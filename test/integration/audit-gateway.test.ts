@@ -6,7 +6,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -14,6 +13,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { startGateway } from '../../src/gateway/gateway.ts';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { psql } from '../helpers/clients.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-audit-gw-'));
 const sink = join(dir, 'archive');
@@ -24,14 +24,6 @@ let t: TestGateway;
 function keyPair() {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return { priv: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, pub: publicKey.export({ type: 'spki', format: 'pem' }) as string };
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 before(async () => {

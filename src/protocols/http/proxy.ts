@@ -17,7 +17,7 @@ import type { Decision, OpenSession } from '../../session/types.ts';
 import { callerToken, dropCallerHeaders } from './caller-token.ts';
 import { injectCredential } from './credential.ts';
 import { httpRefusal } from './errors.ts';
-import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
+import { AmbiguousPath, proxyTarget } from './request-path.ts';
 import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
 import { websocketRoute } from './websocket.ts';
@@ -92,22 +92,14 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     return send(res, r.status, `warden: ${r.message}`);
   }
   const conn = answer.connection;
-  const [rawPath, rawQuery = ''] = (raw.url ?? '/').split(/\?(.*)/s, 2);
-  const split = splitProxyPath(rawPath!);
-  let rest: string;
+  let target: URL, rest: string, shownPath: string;
   try {
-    if (!split) throw new AmbiguousPath('expected /proxy/<connection>/<path>');
-    rest = normalizePath(split[1]);
+    ({ target, path: rest, shownPath } = proxyTarget(conn.url, raw.url ?? '/'));
   } catch (e) {
     if (e instanceof AmbiguousPath) return send(res, 400, `warden: ${e.message}`);
     throw e;
   }
-  const incoming = new URL(`http://gateway/${rawQuery ? `?${rawQuery}` : ''}`);
-  const target = new URL(conn.url);
-  target.pathname = `${target.pathname.replace(/\/$/, '')}${rest}`;
-  target.search = incoming.search;
   const method = raw.method ?? 'GET';
-  const shownPath = `${rest}${incoming.search}`;
   // Headers, and the JSON body when a rule needs it, are judged too (request-facts.ts).
   const judged = await judgedFacts(raw, { identity: answer.identity, connection: conn, method, path: rest }, deps.readsBody);
 
@@ -130,10 +122,23 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     llm = opened?.call ?? null;
     // a body read whole for the budget goes on as it is; else what judging read, then the rest
     const read = llm?.body ? { bytes: llm.body, complete: true } : judged.body;
-    await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read, llm }, (x) => {
-      // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts), and its usage
-      session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api), ...(llm ? { usage: llm.summary() } : {}) });
-    });
+    const startedAt = Date.now();
+    try {
+      await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read, llm }, (x) => {
+        // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts), and its usage
+        session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api), ...(llm ? { usage: llm.summary() } : {}) });
+      });
+    } catch (e) {
+      // No answer came: the target could not be reached, a credential could not be minted, or
+      // the client went away first (which aborts the request). The record says which.
+      const gone = res.destroyed && !res.headersSent;
+      const message = gone ? 'the client went away before the target answered' : (e as Error).message;
+      session.result(decision.commandId, { rowCount: 0, durationMs: Date.now() - startedAt, tag: gone ? 'aborted' : '502', error: { code: gone ? 'client_gone' : 'upstream_failed', message } });
+      if (gone) return;
+      deps.log.warn({ connection: conn.name, err: message }, 'http request failed');
+      if (!res.headersSent) send(res, 502, `warden: ${message}`);
+      else res.destroy();
+    }
   } finally {
     // also when the client went away or the target failed: what was counted is settled
     await llm?.settle().catch((e: Error) => deps.log.error({ err: e.message }, 'LLM usage could not be settled'));

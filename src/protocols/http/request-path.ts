@@ -24,9 +24,9 @@ export function splitProxyPath(pathname: string): [string, string] | null {
 
 /**
  * Where a request to /proxy/<name>/<rest>?<query> goes on a connection whose base URL is `base`:
- * the target URL, and the path as judged (`/<rest>?<query>`, normalized). Throws AmbiguousPath.
+ * the target URL, the path as judged (`/<rest>`, normalized) and with its query. Throws AmbiguousPath.
  */
-export function proxyTarget(base: string, requestUrl: string): { target: URL; shownPath: string } {
+export function proxyTarget(base: string, requestUrl: string): { target: URL; path: string; shownPath: string } {
   const [rawPath, rawQuery = ''] = requestUrl.split(/\?(.*)/s, 2);
   const split = splitProxyPath(rawPath!);
   if (!split) throw new AmbiguousPath('expected /proxy/<connection>/<path>');
@@ -34,5 +34,5 @@ export function proxyTarget(base: string, requestUrl: string): { target: URL; sh
   const target = new URL(base);
   target.pathname = `${target.pathname.replace(/\/$/, '')}${rest}`;
   target.search = new URL(`http://gateway/${rawQuery ? `?${rawQuery}` : ''}`).search;
-  return { target, shownPath: `${rest}${target.search}` };
+  return { target, path: rest, shownPath: `${rest}${target.search}` };
 }
