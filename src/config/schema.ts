@@ -7,6 +7,7 @@ import { authSchema, duration } from './auth-schema.ts';
 import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 import { httpCredentialSchema } from './http-credentials.ts';
+import { sshConnectionFields } from './ssh-connection.ts';
 
 const hostPort = z
   .string()
@@ -60,6 +61,8 @@ export const gatewaySchema = z
         postgres: hostPort.nullable().default('127.0.0.1:15432'),
         /** the MySQL / MariaDB door; it opens when a `type: mysql` connection exists; null turns it off */
         mysql: hostPort.nullable().default('127.0.0.1:13306'),
+        /** the SSH door; it opens when a `type: ssh` connection exists; null turns it off */
+        ssh: hostPort.nullable().default('127.0.0.1:2222'),
       })
       .prefault({}),
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
@@ -161,7 +164,9 @@ export const httpConnectionSchema = z.strictObject({
   credential: httpCredentialSchema.optional(),
 });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema]);
+export const sshConnectionSchema = z.strictObject({ ...connectionBase, ...sshConnectionFields });
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -183,6 +188,7 @@ export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type HttpConnectionConfig = z.infer<typeof httpConnectionSchema>;
+export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 /** A connection to a database (a host and port the engines dial) */
 export type DatabaseConnectionConfig = PostgresConnectionConfig | MysqlConnectionConfig;
 export type GatewayConfig = WardenConfig['gateway'];

@@ -13,6 +13,7 @@ import type { Identity } from '../identity/types.ts';
 import type { Statement } from '../sql/types.ts';
 import { globToRegExp, matchName, parseNamePattern, type NamePattern } from './names.ts';
 import type { Rule } from './rule-schema.ts';
+import { compileCommandGlobs } from './ssh-match.ts';
 
 export interface MatchContext {
   identity: Identity;
@@ -60,6 +61,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   // would otherwise serve /ADMIN past a rule about /admin); `*` is any run of characters.
   const paths = m.paths?.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i'));
   const mode = rule.action === 'allow' ? 'every' : 'any';
+  const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
 
   // Where an unqualified table or function may live, for this session.
   // With no session search path given (policy probes, tests), block and review rules
@@ -97,6 +99,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     }
     if (methods && !(s.http && methods.has(s.http.method))) return false;
     if (paths && !(s.http && paths.some((r) => r.test(s.http!.path.split('?')[0]!)))) return false;
+    if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };

@@ -9,7 +9,7 @@ export { parseDuration };
 const names = z.array(z.string().min(1)).min(1);
 
 /** The connection types a rule can name (one per engine). */
-export const CONNECTION_TYPES = ['postgres', 'mysql', 'http'] as const;
+export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh'] as const;
 
 export const ruleMatchSchema = z.strictObject({
   /** identity name or subject; `*` globs */
@@ -18,7 +18,7 @@ export const ruleMatchSchema = z.strictObject({
   groups: names.optional(),
   /** connection names; `*` globs */
   connections: names.optional(),
-  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql`, `http` */
+  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql`, `http`, `ssh` */
   types: z.array(z.enum(CONNECTION_TYPES)).min(1).optional(),
   kinds: z.array(z.enum(STATEMENT_KINDS)).min(1).optional(),
   categories: z.array(z.enum(CATEGORIES)).min(1).optional(),
@@ -36,6 +36,11 @@ export const ruleMatchSchema = z.strictObject({
   methods: z.array(z.string().regex(/^[A-Za-z]+$/, 'an HTTP method').transform((m) => m.toUpperCase())).min(1).optional(),
   /** HTTP requests: their paths (the part after /proxy/<connection>), `*` globs any characters: `/v1/messages`, `/admin/*` */
   paths: z.array(z.string().startsWith('/', 'a path starts with /')).min(1).optional(),
+  /**
+   * Shell commands (ssh connections): globs over a command's words joined by spaces, `*` any
+   * characters: `rm *`, `systemctl restart *`, `uname*`. Each command of a chained line is judged.
+   */
+  commands: names.optional(),
   /** last resort: a case-insensitive regular expression over the whole command text */
   regex: z
     .string()
