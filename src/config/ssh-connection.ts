@@ -16,6 +16,7 @@ export interface PinnedKey {
 }
 
 export function parsePublicKeyLine(line: string): PinnedKey | string {
+  if (/PRIVATE KEY/.test(line)) return 'a private key: pin the target\'s PUBLIC host key';
   const parts = line.trim().split(/\s+/);
   if (parts.length < 2) return 'expected the target\'s public key as "<type> <base64>", e.g. the line of /etc/ssh/ssh_host_ed25519_key.pub';
   const parsed = utils.parseKey(`${parts[0]} ${parts[1]}`);

@@ -172,6 +172,7 @@ export class SshFrontDoor {
       s.on('window-change', (ok, _no, info) => {
         state.pty = state.pty && { ...state.pty, rows: info.rows, cols: info.cols, width: info.width, height: info.height };
         state.up?.setWindow(info.rows, info.cols, info.height, info.width);
+        state.onResize?.(info.cols, info.rows);
         ok?.();
       });
       s.on('signal', (ok, _no, info) => {

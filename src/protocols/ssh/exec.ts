@@ -37,12 +37,16 @@ export function endWith(ch: ServerChannel, stderr: string, status: number): void
   ch.stderr.write(stderr);
   ch.exit(status);
   ch.end();
+  // a caller whose stdin stays open (ssh -tt) sends no EOF: close, do not wait for one
+  ch.close();
 }
 
 /** What a session channel asked for before its command: a pty; the target's channel once open (for resizes and signals). */
 export interface ChannelState {
   pty: PseudoTtyInfo | null;
   up: ClientChannel | null;
+  /** the recording follows the caller's window size */
+  onResize?(cols: number, rows: number): void;
 }
 
 export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: string, state: ChannelState): Promise<void> {
@@ -71,7 +75,7 @@ export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: s
 }
 
 /** Both directions of one channel, the output masked; the end recorded as the command's result. */
-export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel, a: { commandId: string; started: number; terminal: boolean; onOutput?(text: string): void; onInput?(data: Buffer): void }): void {
+export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel, a: { commandId: string; started: number; terminal: boolean; onOutput?(text: string): void; input?(data: Buffer): void; onClose?(): Promise<unknown>; drained?(): Promise<unknown>; resultRows?(out: MaskedOutput): (string | null)[][] }): void {
   const idleFlushMs = a.terminal ? 60 : 0;
   const out = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, write: (t) => {
     a.onOutput?.(t);
@@ -85,25 +89,27 @@ export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel,
     exit = code !== null && code !== undefined ? { code } : { signal, dump, desc };
   });
   ch.on('data', (b: Buffer) => {
-    a.onInput?.(b);
+    if (a.input) return a.input(b);
     if (!up.write(b)) {
       ch.pause();
       up.once('drain', () => ch.resume());
     }
   });
-  ch.on('end', () => up.end());
+  // the caller's EOF goes after the input still being judged (a shell's queued lines)
+  ch.on('end', () => void (a.drained ? a.drained().then(() => up.end()) : up.end()));
   ch.on('close', () => up.close());
-  up.on('close', () => {
+  up.on('close', async () => {
     out.end();
     err.end();
+    await a.onClose?.();
     if (exit.signal) ch.exit(exit.signal, exit.dump ?? false, exit.desc ?? '');
     else ch.exit(exit.code ?? 0);
     ch.end();
     const masked = out.masked || err.masked;
     ctx.session.result(a.commandId, {
       columns: [{ name: 'stream' }, { name: 'output' }],
-      rows: [['stdout', out.kept], ['stderr', err.kept]],
-      rowCount: 2,
+      rows: a.resultRows ? a.resultRows(out) : [['stdout', out.kept], ['stderr', err.kept]],
+      rowCount: a.resultRows ? 1 : 2,
       truncated: out.truncated || err.truncated,
       ...(masked ? { maskedColumns: ['output'] } : {}),
       tag: exit.signal ? `signal ${exit.signal}` : `exit ${exit.code ?? 0}`,
