@@ -11,6 +11,7 @@ import ssh2 from 'ssh2';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { askpass, sshArgs, startSshd, type TestSshd } from '../helpers/sshd.ts';
 import { commandsOf, resultsOf } from '../helpers/records.ts';
+import { run } from '../helpers/clients.ts';
 
 const { Client } = ssh2;
 let sshd: TestSshd;
@@ -153,4 +154,24 @@ test('the pty has the caller\'s size and follows a resize; a password typed wher
   assert.doesNotMatch(cast, /hunter2/);
   assert.match(cast, /"r","120x40"/);
   assert.match(cast.split('\n')[0]!, /"width":100,"height":30/);
+});
+
+test('warden sessions show prints the commands and the output; --play writes the recording back', async () => {
+  const token = await t.token(['dev'], 'replayed');
+  const r = await typeInto(token, ['echo replay-me ann.lee@example.com', 'exit']);
+  assert.equal(r.code, 0, r.out);
+  await t.gw.services.audit.flush();
+  const s = (await t.gw.services.listSessions({ limit: 1000 })).find((x) => x.identityName === 'replayed')!;
+  const bin = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
+  const env = { WARDEN_GATEWAY: t.httpUrl, WARDEN_TOKEN: t.adminToken };
+  const show = await run(process.execPath, [bin, 'sessions', 'show', s.id], { env });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /\(shell\)/);
+  assert.match(show.stdout, /echo replay-me ann\.lee@example\.com/, 'the typed line as a command');
+  assert.match(show.stdout, /terminal:\n(.*\n)*\s+replay-me \[EMAIL\]/, 'the output, masked, escapes stripped');
+  assert.match(show.stdout, /recording: .*\.cast/);
+  const play = await run(process.execPath, [bin, 'sessions', 'show', s.id, '--play'], { env });
+  assert.equal(play.code, 0, play.stderr);
+  assert.match(play.stdout, /replay-me \[EMAIL\]/);
+  assert.doesNotMatch(play.stdout + show.stdout.replace(/echo replay-me ann\.lee@example\.com/, ''), /ann\.lee@example\.com/);
 });
