@@ -148,3 +148,21 @@ test('SFTP is refused with the session still usable; keyboard-interactive login 
     c.end();
   }
 });
+
+test('file transfers are refused with a clear message and write nothing: scp (SFTP and legacy) and rsync', async () => {
+  const token = await t.token(['dev'], 'copier');
+  const src = join(work, 'payload.txt');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(src, 'data\n');
+  const env = askpass(work, token);
+  for (const legacy of [false, true]) {
+    const dest = join(work, `copied-${legacy}`);
+    const r = await run('scp', [...sshArgs(t.sshPort).map((a) => (a === '-p' ? '-P' : a)), ...(legacy ? ['-O'] : []), src, `box@127.0.0.1:${dest}`], { env, timeoutMs: 30_000 });
+    assert.notEqual(r.code, 0);
+    if (legacy) assert.match(r.stderr, /file transfer \(scp\) is not available through Warden yet/);
+    assert.equal(existsSync(dest), false);
+  }
+  const r = await ssh(token, `rsync --server -e.LsfxCIvu . ${join(work, 'rs')}`);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /file transfer \(rsync\)/);
+});

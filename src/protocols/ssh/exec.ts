@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Session } from '../../session/session.ts';
 import type { Decision } from '../../session/types.ts';
 import { MaskedOutput } from './output.ts';
+import { shellCommands } from '../../policy/ssh-commands.ts';
 
 export interface ChannelContext {
   session: Session;
@@ -51,6 +52,8 @@ export interface ChannelState {
 
 export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: string, state: ChannelState): Promise<void> {
   const pty = state.pty;
+  const transfer = fileTransfer(command);
+  if (transfer) return endWith(ch, `warden: file transfer (${transfer}) is not available through Warden yet: nothing was sent\n`, EXIT_REFUSED);
   const started = Date.now();
   const decision = await ctx.session.command({ text: command, via: 'exec' });
   if (decision.action !== 'allow') return refuseOnChannel(ch, decision, pty ? '\r\n' : '\n');
@@ -72,6 +75,21 @@ export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: s
     state.up = up;
     relay(ctx, ch, up, { commandId: decision.commandId, started, terminal: pty !== null });
   });
+}
+
+/**
+ * The server side of a file transfer an exec starts (legacy `scp -t`/`-f`, `rsync --server`):
+ * its bytes would pass unrecorded as a file, so it is refused until transfers are recorded.
+ */
+function fileTransfer(command: string): string | null {
+  const cmds = shellCommands(command);
+  if (typeof cmds === 'string') return null;
+  for (const argv of cmds) {
+    const prog = argv[0]!.split('/').pop();
+    if (prog === 'scp' && argv.some((a) => /^-[a-zA-Z]*[tf]/.test(a))) return 'scp';
+    if (prog === 'rsync' && argv.includes('--server')) return 'rsync';
+  }
+  return null;
 }
 
 /** Both directions of one channel, the output masked; the end recorded as the command's result. */
