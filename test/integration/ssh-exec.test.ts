@@ -3,7 +3,9 @@
 // command made (or did not), and sshd's own log of who logged in.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -23,7 +25,7 @@ before(async () => {
   sshd = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'warden-ssh-work-'));
   t = await startTestGateway({
-    connections: [box()],
+    connections: [box(), box({ name: 'raw', masking: { enabled: false } })],
     rules: [
       { name: 'no-rm', match: { types: ['ssh'], commands: ['rm *'] }, action: 'block', message: 'removing files is not allowed on box' },
       { name: 'held-touch', match: { types: ['ssh'], commands: ['touch */held-*'] }, action: 'review', review: { groups: ['approver'] } },
@@ -109,4 +111,32 @@ test('output is masked before it reaches the caller and the record, even split a
   const [res] = await resultsOf(t, 'exec-mask');
   assert.doesNotMatch(JSON.stringify(res!.data), /ann\.lee@example\.com/);
   assert.deepEqual(res!.data.maskedColumns, ['output']);
+});
+
+/** `ssh <user>@gateway <command>`, stdout as bytes */
+function sshBytes(token: string, command: string, user: string): Promise<{ code: number | null; out: Buffer }> {
+  return new Promise((resolve) => {
+    const child = spawn('ssh', [...sshArgs(t.sshPort), `${user}@127.0.0.1`, command], { env: { ...process.env, ...askpass(work, token) }, stdio: ['ignore', 'pipe', 'ignore'] });
+    const parts: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => parts.push(b));
+    child.on('close', (code) => resolve({ code, out: Buffer.concat(parts) }));
+  });
+}
+
+test('large output streams through intact: bytes unchanged with masking off, text in order with it on', async () => {
+  const token = await t.token(['dev'], 'exec-large');
+  const file = join(work, 'random.bin');
+  const data = randomBytes(8 << 20);
+  writeFileSync(file, data);
+  const raw = await sshBytes(token, `cat ${file}`, 'raw');
+  assert.equal(raw.code, 0);
+  assert.equal(createHash('sha256').update(raw.out).digest('hex'), createHash('sha256').update(data).digest('hex'));
+  const masked = await sshBytes(token, 'seq 1 400000', 'box');
+  assert.equal(masked.code, 0);
+  const expected = Array.from({ length: 400000 }, (_, i) => String(i + 1)).join('\n') + '\n';
+  assert.equal(masked.out.toString(), expected);
+  // the record keeps at most recording.maxBytes of it
+  const res = (await resultsOf(t, 'exec-large')).at(-1)!;
+  assert.equal(res.data.truncated, true);
+  assert.ok(Buffer.byteLength(String((res.data.rows as string[][])[0]![1])) <= 1024 * 1024);
 });

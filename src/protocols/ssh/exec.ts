@@ -95,11 +95,24 @@ function fileTransfer(command: string): string | null {
 /** Both directions of one channel, the output masked; the end recorded as the command's result. */
 export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel, a: { commandId: string; started: number; terminal: boolean; onOutput?(text: string): void; input?(data: Buffer): void; onClose?(): Promise<unknown>; drained?(): Promise<unknown>; resultRows?(out: MaskedOutput): (string | null)[][] }): void {
   const idleFlushMs = a.terminal ? 60 : 0;
-  const out = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, write: (t) => {
-    a.onOutput?.(t);
-    ch.write(t);
+  // A slow caller slows the target (bounded memory): its channel's window is the limit.
+  let paused = false;
+  const sent = (ok: boolean, stream: NodeJS.EventEmitter) => {
+    if (ok || paused) return;
+    paused = true;
+    up.pause();
+    up.stderr.pause();
+    stream.once('drain', () => {
+      paused = false;
+      up.resume();
+      up.stderr.resume();
+    });
+  };
+  const out = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, write: (data, text) => {
+    a.onOutput?.(text);
+    sent(ch.write(data), ch);
   } });
-  const err = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, write: (t) => ch.stderr.write(t) });
+  const err = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, write: (data) => sent(ch.stderr.write(data), ch.stderr) });
   let exit: { code?: number; signal?: string; dump?: boolean; desc?: string } = {};
   up.on('data', (b: Buffer) => out.push(b));
   up.stderr.on('data', (b: Buffer) => err.push(b));

@@ -3,14 +3,16 @@
 // written to the caller and kept, up to a byte cap, for the record. On a terminal, text the
 // masker holds back (an unfinished line: a prompt) is let out after a short idle time, so a
 // prompt shows; a secret split across writes further apart than that can get through there.
+// With masking off, the bytes pass unchanged (binary output intact); with it on, output is
+// read as UTF-8 text, and bytes that are not become U+FFFD.
 import { StringDecoder } from 'node:string_decoder';
 import type { Masker } from '../../masking/index.ts';
 import type { StreamMasker } from '../../masking/stream.ts';
 
 export interface MaskedOutputOptions {
   masker: Masker | null;
-  /** where masked text goes (the caller's channel) */
-  write(text: string): void;
+  /** where masked text goes (the caller's channel); the bytes themselves when masking is off */
+  write(data: string | Buffer, text: string): void;
   /** bytes of masked output kept for the record */
   keepBytes: number;
   /** a terminal: flush held text after this many ms without output (0: never) */
@@ -36,9 +38,14 @@ export class MaskedOutput {
 
   push(chunk: Buffer): void {
     this.bytes += chunk.length;
-    const text = this.decoder.write(chunk);
-    this.emit(this.sm ? this.sm.push(text) : text);
-    if (this.sm && this.o.idleFlushMs > 0) {
+    if (!this.sm) {
+      const text = this.decoder.write(chunk);
+      this.o.write(chunk, text);
+      this.keep(text);
+      return;
+    }
+    this.emit(this.sm.push(this.decoder.write(chunk)));
+    if (this.o.idleFlushMs > 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => this.emit(this.sm!.flush()), this.o.idleFlushMs);
     }
@@ -47,12 +54,18 @@ export class MaskedOutput {
   end(): void {
     if (this.timer) clearTimeout(this.timer);
     const rest = this.decoder.end();
-    this.emit(this.sm ? this.sm.push(rest) + this.sm.end() : rest);
+    if (this.sm) this.emit(this.sm.push(rest) + this.sm.end());
+    else this.keep(rest);
   }
 
   private emit(text: string): void {
     if (!text) return;
-    this.o.write(text);
+    this.o.write(text, text);
+    this.keep(text);
+  }
+
+  private keep(text: string): void {
+    if (!text) return;
     if (this.keptBytes >= this.o.keepBytes) {
       this.truncated = true;
       return;
