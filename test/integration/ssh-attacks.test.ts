@@ -166,3 +166,16 @@ test('file transfers are refused with a clear message and write nothing: scp (SF
   assert.equal(r.code, 1);
   assert.match(r.stderr, /file transfer \(rsync\)/);
 });
+
+test('the target dropping the gateway\'s connection ends that command; the next one logs in again', async () => {
+  const c = await connect(await t.token(['dev'], 'dropper'));
+  try {
+    // the shell's parent is sshd's process of this connection: killing it drops the connection
+    const dropped = await exec(c, 'kill -9 $PPID; sleep 5; echo not-reached');
+    assert.doesNotMatch(dropped.out, /not-reached/);
+    const r = await exec(c, 'echo back-again');
+    assert.equal(r.out, 'back-again\n');
+  } finally {
+    c.end();
+  }
+});

@@ -77,6 +77,8 @@ test('the line tracker: plain lines are known, edited ones and full-screen input
   assert.equal(t.input(':q\r')[0]!.line, null, 'typed inside vim');
   t.output('\x1b[?1049l');
   assert.equal(t.input('pwd\r')[0]!.line, 'pwd');
+  // a pasted line is as known as a typed one
+  assert.equal(t.input('\x1b[200~rm -rf /srv\x1b[201~\r')[0]!.line, 'rm -rf /srv');
   t.nextLine();
   t.output('$ whoami');
   assert.ok(t.echoed('whoami'));

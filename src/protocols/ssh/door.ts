@@ -45,7 +45,7 @@ export class SshFrontDoor {
   constructor(private readonly deps: SshFrontDoorDeps) {}
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    const server = new Server({ hostKeys: [this.deps.hostKey.private], ident: 'Warden' }, (client, info) => this.accept(client, `${info.ip}:${info.port}`));
+    const server = new Server({ hostKeys: [this.deps.hostKey.private], ident: 'Warden' }, (client, info) => this.accept(client, `${info.ip}:${info.port}`, info.header.versions.software));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -61,7 +61,7 @@ export class SshFrontDoor {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private accept(client: Connection, clientAddr: string): void {
+  private accept(client: Connection, clientAddr: string, software: string): void {
     this.live.add(client);
     client.on('error', (e) => this.deps.log.debug({ clientAddr, err: e.message }, 'ssh client error'));
     if (this.pending >= this.deps.handshake.maxPending) {
@@ -130,14 +130,25 @@ export class SshFrontDoor {
       const a = answer!;
       if (!a.ok) return this.refusedCaller(client, a.refusal);
       const { identity, connection } = a.identity;
-      const opened = this.deps.openSession({ identity, connection: connection.name, connectionType: 'ssh', protocol: 'ssh', clientAddr, attributes: { user: connection.user } });
+      const opened = this.deps.openSession({ identity, connection: connection.name, connectionType: 'ssh', protocol: 'ssh', clientAddr, attributes: { user: connection.user, client: software } });
       const ctxP: Promise<ChannelContext> = opened.then((s) => {
         session = s;
         this.active++;
         if (ended) void s.end('client disconnected');
         return {
           session: s,
-          upstream: () => (upstream ??= this.deps.dial(connection).then((stream) => connectUpstream(stream, connection))),
+          // one login to the target per caller connection; made again after it drops or failed
+          upstream: () =>
+            (upstream ??= this.deps.dial(connection).then((stream) => connectUpstream(stream, connection)).then(
+              (c) => {
+                c.on('close', () => (upstream = null));
+                return c;
+              },
+              (e: Error) => {
+                upstream = null;
+                throw e;
+              },
+            )),
           keepBytes: this.deps.keepBytes,
           log: this.deps.log,
         };

@@ -16,6 +16,8 @@ export interface Segment {
 // ESC [ ? 1049 h / l: the alternate screen of full-screen apps (vim, less, top)
 const ALT_ON = new RegExp(String.raw`\x1b\[\?(?:1049|1047|47)h`, 'g');
 const ALT_OFF = new RegExp(String.raw`\x1b\[\?(?:1049|1047|47)l`, 'g');
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
 /** output kept since the line began, to see whether it was echoed */
 const ECHO_WINDOW = 8192;
 
@@ -44,6 +46,11 @@ export class LineTracker {
     let from = 0;
     for (let i = 0; i < data.length; i++) {
       const ch = data[i]!;
+      // bracketed paste marks pasted text; they are no edit (the text between them is typed)
+      if (ch === '\x1b' && (data.startsWith(PASTE_START, i) || data.startsWith(PASTE_END, i))) {
+        i += PASTE_START.length - 1;
+        continue;
+      }
       if (ch === '\r' || ch === '\n') {
         const line = this.fullScreen || this.edited ? null : this.line;
         out.push({ before: data.slice(from, i), enter: ch, line });

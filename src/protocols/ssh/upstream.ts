@@ -34,7 +34,8 @@ export function connectUpstream(stream: Duplex, c: SshConnectionConfig, timeoutM
       settled = true;
       resolve(client);
     });
-    client.once('error', (e) => fail(new SshUpstreamError(mismatch ?? `the target refused the gateway's login or failed: ${e.message}`)));
+    // once logged in, an error ends the connection ('close' follows); it must never go unheard
+    client.on('error', (e) => fail(new SshUpstreamError(mismatch ?? `the target refused the gateway's login or failed: ${e.message}`)));
     client.once('close', () => fail(new SshUpstreamError(mismatch ?? 'the target closed the connection during the login')));
     client.connect({
       sock: stream,
