@@ -175,3 +175,29 @@ test('warden sessions show prints the commands and the output; --play writes the
   assert.match(play.stdout, /replay-me \[EMAIL\]/);
   assert.doesNotMatch(play.stdout + show.stdout.replace(/echo replay-me ann\.lee@example\.com/, ''), /ann\.lee@example\.com/);
 });
+
+test('a token revoked during a shell: the next typed line is refused and the shell ends; nothing more runs', { timeout: 60_000 }, async () => {
+  const token = await t.token(['dev'], 'revoked-mid');
+  const after = join(work, 'after-revoke');
+  const c = await connect(token);
+  try {
+    let out = '';
+    const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) => c.shell({ rows: 24, cols: 80, term: 'xterm' }, (e, s) => (e ? reject(e) : resolve(s))));
+    ch.on('data', (b: Buffer) => (out += b));
+    const closed = new Promise((r) => ch.on('close', r));
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 500 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, re);
+    };
+    await waitFor(/[$#] $/);
+    await t.gw.services.revokeToken('revoked-mid', 'test');
+    ch.write(`touch ${after}\r`);
+    await waitFor(/revoked/);
+    await closed;
+  } finally {
+    c.end();
+  }
+  assert.equal(existsSync(after), false);
+  const end = (await commandsOf(t, 'revoked-mid')).at(-1)!;
+  assert.equal(end.data.decision, 'block');
+});

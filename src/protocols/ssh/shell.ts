@@ -61,6 +61,8 @@ export async function runShell(ctx: ChannelContext, ch: ServerChannel, state: Ch
             up.write('\x03'); // the shell drops the typed line
             tracker.nextLine();
             say(`\r\n${refusalText(d)}\r\n`);
+            // the session ended (its credential was revoked or expired): so does the shell
+            if (ctx.session.isEnded) up.close();
             continue;
           }
         }
