@@ -50,7 +50,9 @@ export interface GatewayProcess {
 }
 
 /** Start `warden start` as its own process with the given connections and recording mode. */
-export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean }): Promise<GatewayProcess> {
+/** `root`: the checkout whose bin/warden.js runs (default this one; another for a before/after in one run). */
+export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean; root?: string }): Promise<GatewayProcess> {
+  const root = opts.root ?? ROOT;
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
   const pgPort = await freePort();
   const httpPort = await freePort();
@@ -63,10 +65,10 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
   };
   const cfgFile = join(dir, 'warden.yaml');
   writeFileSync(cfgFile, JSON.stringify(config));
-  const token = execFileSync(process.execPath, [join(ROOT, 'bin/warden.js'), 'token', 'create', '--config', cfgFile, '--name', 'bench', '--groups', opts.groups.join(',')], { encoding: 'utf8' }).trim();
+  const token = execFileSync(process.execPath, [join(root, 'bin/warden.js'), 'token', 'create', '--config', cfgFile, '--name', 'bench', '--groups', opts.groups.join(',')], { encoding: 'utf8' }).trim();
   // BENCH_NODE_FLAGS: flags for the gateway's node (--trace-gc, --cpu-prof, ...) when studying a run.
   const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bin/warden.js'), 'start', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, join(root, 'bin/warden.js'), 'start', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d) => {
@@ -114,6 +116,16 @@ export function cpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
   return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** Resident memory of a process now (VmRSS), in MB (Linux /proc); NaN once it is gone. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
 }
 
 const CLOCK_TICKS = Number((() => {

@@ -6,6 +6,7 @@ import type { VerifyResult } from '../audit/types.ts';
 import { loadCredentials } from '../identity/login-store.ts';
 import { GATEWAY_TOKEN_ISSUER } from '../identity/gateway-token.ts';
 import { gatewayCall } from './gateway-http.ts';
+import type { UsageQuery, UsageRow } from '../usage/ledger.ts';
 
 /**
  * The token for a gateway: WARDEN_TOKEN, else the stored `warden login` (an IdP access
@@ -29,6 +30,8 @@ export interface Backend {
   getSession(id: string): Promise<(Record<string, unknown> & { events: unknown[] }) | null>;
   verifyAudit(): Promise<VerifyResult>;
   connections(): Promise<Record<string, unknown>[]>;
+  /** LLM token usage rows and totals (GET /api/v1/usage) */
+  usage(q: UsageQuery): Promise<{ rows: UsageRow[] }>;
   close(): Promise<void>;
 }
 
@@ -63,6 +66,10 @@ class RemoteBackend implements Backend {
   connections() {
     return this.call('GET', '/api/v1/connections') as Promise<Record<string, unknown>[]>;
   }
+  usage(q: UsageQuery) {
+    const p = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    return this.call('GET', `/api/v1/usage?${p}`) as Promise<{ rows: UsageRow[] }>;
+  }
   async close() {}
 }
 
@@ -79,6 +86,7 @@ export async function openBackend(opts: BackendOptions): Promise<Backend> {
     getSession: (id) => s.getSession(id) as Promise<(Record<string, unknown> & { events: unknown[] }) | null>,
     verifyAudit: () => s.verifyAudit(),
     connections: async () => s.connectionsFor(null),
+    usage: async (q) => ({ rows: await s.usage.list(q) }),
     close: () => s.close(),
   };
 }

@@ -11,6 +11,7 @@ import { registerAuth } from './auth.ts';
 import { registerReviews } from './reviews.ts';
 import { registerMcp } from './mcp.ts';
 import { registerExec } from './exec.ts';
+import { registerUsage } from './usage.ts';
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ registerAuth(program);
 registerReviews(program);
 registerMcp(program);
 registerExec(program);
+registerUsage(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

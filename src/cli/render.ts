@@ -1,6 +1,7 @@
 // Plain-text tables and replay formatting for the CLI. Output is for people; --json
 // gives scripts the same data unformatted.
 import { isTerminalResult, renderTerminalResult } from './render-terminal.ts';
+import { renderHttpRow } from './render-http.ts';
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => cell(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
@@ -63,6 +64,8 @@ function renderResult(r: Record<string, unknown>): string[] {
   lines.push(`  -> ${head}  (${r.rowCount} rows, ${r.durationMs} ms)`);
   const cols = (r.columns as { name: string }[] | undefined)?.map((c) => c.name);
   const rows = r.rows as (string | null)[][] | undefined;
+  // an HTTP exchange reads better as its conversation than as a table of JSON cells
+  if (cols?.includes('response_headers') && rows?.length === 1) return [...lines, ...renderHttpRow(cols, rows[0]!).map((l) => `     ${l}`)];
   if (cols && rows?.length) {
     const shown = rows.slice(0, 20).map((row) => Object.fromEntries(cols.map((c, i) => [c, row[i] === null ? 'NULL' : shorten(String(row[i]), 40)])));
     lines.push(...table(shown, cols).split('\n').map((l) => `     ${l}`));

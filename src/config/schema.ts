@@ -8,6 +8,7 @@ import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 import { httpCredentialSchema } from './http-credentials.ts';
 import { sshConnectionFields } from './ssh-connection.ts';
+import { llmBudgetSchema } from '../usage/budget-config.ts';
 
 const hostPort = z
   .string()
@@ -65,6 +66,12 @@ export const gatewaySchema = z
         ssh: hostPort.nullable().default('127.0.0.1:2222'),
       })
       .prefault({}),
+    /** host-based proxy: `<connection>.<proxyDomain>` is /proxy/<connection>/ with its whole path (off when absent) */
+    proxyDomain: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i, 'a DNS name, e.g. proxy.example.com')
+      .transform((d) => d.toLowerCase())
+      .optional(),
     /** certificate offered to clients that ask for TLS; self-signed (kept in dataDir) when absent */
     tls: tlsFiles.optional(),
     recording: recordingSchema,
@@ -158,10 +165,14 @@ export const httpConnectionSchema = z.strictObject({
   type: z.literal('http'),
   /** the target's base URL; /proxy/<name>/<path> reaches <url>/<path> */
   url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** a request body read to judge rules over its JSON fields: at most this many bytes (default 1 MiB); a larger one is opaque (onUnknown) */
+  judgeBodyBytes: z.number().int().min(1024).default(1024 * 1024),
   /** https: the CA to trust (a PEM or a file), and whether the certificate is verified (default true) */
   tls: z.strictObject({ ca: z.string().optional(), verify: z.boolean().default(true) }).optional(),
   /** header, query, or minted: oauth2, google, aws (http-credentials.ts) */
   credential: httpCredentialSchema.optional(),
+  /** LLM token budgets per UTC day (src/usage/budget-config.ts); usage is counted with or without one */
+  budget: llmBudgetSchema.optional(),
 });
 
 export const sshConnectionSchema = z.strictObject({ ...connectionBase, ...sshConnectionFields });

@@ -18,6 +18,7 @@ import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { Admission, type AdmissionAnswer } from '../session/admission.ts';
 import { mountHttpProxy } from '../protocols/http/proxy.ts';
+import { mountHostRefusal, proxyHostRewrite } from '../protocols/http/host-route.ts';
 import type { Engine } from '../protocols/engine.ts';
 import { ENGINES } from './engines.ts';
 import { InProcessExecutor } from './executor.ts';
@@ -32,6 +33,7 @@ import { parseDuration } from '../config/duration.ts';
 import { mountMcp } from '../mcp/http.ts';
 import { mountExecRoute } from './exec-route.ts';
 import { hostPort } from '../config/listen.ts';
+import { measuredLedger } from './usage-metrics.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -123,7 +125,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       authenticateNative: (scramble, response, ctx) => services.authenticateNativeDetailed(scramble, response, ctx),
       grants: desk,
       denied: (who, ctx) => services.auditDenied(who, ctx),
-      admitted: (who, ctx) => services.auditOk(who, ctx),
+      // The http door opens a session per request, whose session.start names the caller, address
+      // and connection: an auth.ok per request would say it twice and, being durable, make every
+      // request wait for a commit even with async recording (bench:http).
+      admitted: (who, ctx) => (ctx.frontDoor === 'http' ? Promise.resolve() : services.auditOk(who, ctx)),
       count: (frontDoor, reason) => metrics.authFailures.inc({ frontDoor, reason }),
     });
     // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
@@ -169,6 +174,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       roles: (who) => services.roles(who),
       connections: (who) => services.connectionsFor(who),
       listSessions: (q) => services.listSessions(q),
+      usage: (q) => services.usage.list(q),
       getSession: (id) => services.getSession(id),
       revealOriginals: (id, seq, by) => services.revealOriginals(id, seq, by.name),
       createToken: (req, by) => services.createToken(req, by.name),
@@ -176,7 +182,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       metrics: () => metrics.metrics.render(),
       metricsToken: config.gateway.metricsToken ?? null,
       health: () => services.health(),
+      // <connection>.<proxyDomain> reaches only the proxy, whatever its path (src/protocols/http/host-route.ts)
+      ...(config.gateway.proxyDomain ? { rewriteUrl: proxyHostRewrite(config.gateway.proxyDomain) } : {}),
     });
+    if (config.gateway.proxyDomain) mountHostRefusal(app, config.gateway.proxyDomain);
     mountAuthRoutes(app, services, log);
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
@@ -184,12 +193,16 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // HTTP APIs (src/protocols/http): /proxy/<connection>/... on this listener, each request
     // admitted, judged, recorded and masked as it streams, sent with the connection's credential.
     if (config.connections.some((c) => c.type === 'http')) {
+      const usage = measuredLedger(services.usage, metrics, (e) => log.error({ err: e.message }, 'LLM usage could not be written'));
+      cleanups.push(() => usage.close());
       mountHttpProxy(app, {
         admit: async (req) => (await admission.admit({ ...req, type: 'http', frontDoor: 'http' })) as AdmissionAnswer<HttpConnectionConfig>,
         openSession,
         dial: (c) => dialer.dial(c),
         masker: (name) => maskers.get(name) ?? null,
         recordBytes: limits.maxBytes,
+        readsBody: (r) => policy.readsHttpBody({ identity: r.identity, connection: { name: r.connection.name, type: 'http', rules: r.connection.rules }, method: r.method, path: r.path }),
+        usage,
         log,
       });
     }

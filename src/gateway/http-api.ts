@@ -1,6 +1,7 @@
 // The gateway's HTTP surface: /api/v1 (bearer tokens), /healthz, /metrics, and the
 // OpenAPI document. Routes only translate HTTP; the services behind them hold the logic.
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
@@ -9,6 +10,8 @@ import type { VerifyResult } from '../audit/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { openapi } from './openapi.ts';
 import { bearerToken } from '../identity/bearer.ts';
+import type { UsageQuery, UsageRow } from '../usage/ledger.ts';
+import { parseUsageQuery, UsageQueryError } from '../usage/query.ts';
 
 export interface ApiServices {
   authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
@@ -17,6 +20,8 @@ export interface ApiServices {
   roles(identity: Identity): Role[];
   connections(identity: Identity): Record<string, unknown>[];
   listSessions(q: { limit: number; connection?: string }): Promise<unknown[]>;
+  /** LLM token usage rows (src/usage/ledger.ts) */
+  usage?(q: UsageQuery): Promise<UsageRow[]>;
   getSession(id: string): Promise<unknown | null>;
   revealOriginals(sessionId: string, seq: number, by: Identity): Promise<unknown>;
   createToken(req: { name: string; groups: string[]; ttlMs: number | null }, by: Identity): Promise<{ id: string; token: string; expiresAt: number | null }>;
@@ -25,6 +30,8 @@ export interface ApiServices {
   /** gateway.metricsToken: when set, /metrics answers only `Authorization: Bearer <it>` */
   metricsToken: string | null;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  /** the URL a request is routed by, chosen before routing (the proxy's host-based form) */
+  rewriteUrl?: (req: IncomingMessage) => string;
 }
 
 export class HttpError extends Error {
@@ -52,8 +59,20 @@ export function requestToken(req: FastifyRequest): string | null {
   return null;
 }
 
+function totals(rows: UsageRow[]): { inputTokens: number; outputTokens: number; totalTokens: number; requests: number; refused: number } {
+  const t = { inputTokens: 0, outputTokens: 0, totalTokens: 0, requests: 0, refused: 0 };
+  for (const r of rows) {
+    t.inputTokens += r.inputTokens;
+    t.outputTokens += r.outputTokens;
+    t.totalTokens += r.totalTokens;
+    t.requests += r.requests;
+    t.refused += r.refused;
+  }
+  return t;
+}
+
 export function buildHttpApi(services: ApiServices): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, ...(services.rewriteUrl ? { rewriteUrl: services.rewriteUrl } : {}) });
 
   const isAdmin = (i: Identity) => services.hasRole(i, 'admin');
   const isAuditor = (i: Identity) => services.hasRole(i, 'auditor');
@@ -103,6 +122,23 @@ export function buildHttpApi(services: ApiServices): FastifyInstance {
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpError(400, 'limit must be an integer from 1 to 1000');
     return services.listSessions({ limit, connection: q.connection });
+  });
+  // LLM token usage by day, connection and identity; people who are not auditors see their own.
+  app.get('/api/v1/usage', async (req) => {
+    const who = await caller(req);
+    if (!services.usage) throw new HttpError(404, 'usage is not kept by this gateway');
+    let q: UsageQuery;
+    try {
+      q = parseUsageQuery(req.query as Record<string, unknown>);
+    } catch (e) {
+      if (e instanceof UsageQueryError) throw new HttpError(400, e.message);
+      throw e;
+    }
+    const mine = `${who.kind}:${who.subject}`;
+    const all = isAuditor(who);
+    if (!all) q.identity = mine;
+    const rows = (await services.usage(q)).filter((r) => all || r.identity === mine);
+    return { rows, totals: totals(rows) };
   });
   app.get('/api/v1/sessions/:id', async (req) => {
     need(isAuditor(await caller(req)), 'auditor');

@@ -62,6 +62,8 @@ export function gatewayMetrics() {
     authFailures: metrics.counter('warden_auth_failures_total', 'Refused authentications and access attempts, by front door and reason'),
     recordErrors: metrics.counter('warden_record_errors_total', 'Records that could not be written'),
     auditHeadsShipped: metrics.counter('warden_audit_heads_shipped_total', 'Signed audit heads sent to a sink (the data dir copy, directories, HTTP), by sink and outcome (ok, failed)'),
+    llmTokens: metrics.counter('warden_llm_tokens_total', 'LLM tokens counted, by connection and kind (input, output)'),
+    llmRefusals: metrics.counter('warden_llm_budget_refusals_total', 'LLM requests refused by a budget, by connection and scope (connection, identity)'),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;

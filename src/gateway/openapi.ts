@@ -44,6 +44,21 @@ export const openapi = {
           checkpoints: { type: 'integer' }, keyId: { type: 'string' }, keyPinned: { type: 'boolean' },
         },
       },
+      UsageRow: {
+        type: 'object',
+        properties: {
+          day: { type: 'string', format: 'date' }, connection: { type: 'string' }, identity: { type: 'string', description: 'kind:subject' }, identityName: { type: 'string' },
+          inputTokens: { type: 'integer' }, outputTokens: { type: 'integer' }, totalTokens: { type: 'integer' }, requests: { type: 'integer' },
+          refused: { type: 'integer', description: 'requests refused by a budget' }, reserved: { type: 'integer', description: 'tokens held now by requests in flight' },
+        },
+      },
+      Usage: {
+        type: 'object',
+        properties: {
+          rows: { type: 'array', items: { $ref: '#/components/schemas/UsageRow' } },
+          totals: { type: 'object', properties: { inputTokens: { type: 'integer' }, outputTokens: { type: 'integer' }, totalTokens: { type: 'integer' }, requests: { type: 'integer' }, refused: { type: 'integer' } } },
+        },
+      },
       ...reviewSchemas,
     },
   },
@@ -56,6 +71,19 @@ export const openapi = {
     },
     '/api/v1/whoami': { get: { summary: 'The caller\'s identity', security: bearer, responses: { 200: json('Identity'), 401: err } } },
     '/api/v1/connections': { get: { summary: 'Connections the caller may use (all for admins)', security: bearer, responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Connection' } } } } }, 401: err } } },
+    '/api/v1/usage': {
+      get: {
+        summary: 'LLM token usage per UTC day, connection and identity (auditors and admins see everyone; others their own)',
+        security: bearer,
+        parameters: [
+          { name: 'since', in: 'query', schema: { type: 'string' }, description: 'first day, YYYY-MM-DD, or a number of days back including today (7d)' },
+          { name: 'until', in: 'query', schema: { type: 'string' }, description: 'last day, YYYY-MM-DD' },
+          { name: 'connection', in: 'query', schema: { type: 'string' } },
+          { name: 'identity', in: 'query', schema: { type: 'string' }, description: 'identity name or kind:subject' },
+        ],
+        responses: { 200: json('Usage'), 400: err, 401: err },
+      },
+    },
     '/api/v1/sessions': {
       get: {
         summary: 'Recorded sessions, newest first (admin, auditor)',

@@ -8,6 +8,7 @@ import type { AuditEventInput, VerifyResult } from '../audit/types.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { createApiKey, findApiKeyByNativeScramble, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
+import { UsageLedger } from '../usage/ledger.ts';
 import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { openAuditLog, type AuditLog } from '../audit/index.ts';
@@ -108,6 +109,8 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     store,
     audit,
     config,
+    /** LLM token usage and budget holds (src/usage/ledger.ts) */
+    usage: new UsageLedger(store.db),
 
     identity,
     countRefusal,

@@ -14,6 +14,11 @@ export interface StreamMaskerOptions {
   maxHold?: number;
   /** longest PEM block held back (default 16384) */
   maxPemHold?: number;
+  /**
+   * Text that came just before the stream and is not part of it (a JSON key before its
+   * value): scanned with the first text, never sent, so `"password": "` still marks what follows.
+   */
+  context?: string;
 }
 
 export interface StreamMasker {
@@ -35,7 +40,7 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
   const maxHold = opts.maxHold ?? 4096;
   const maxPemHold = opts.maxPemHold ?? 16384;
   let held = '';
-  let ctx = '';
+  let ctx = (opts.context ?? '').slice(-CONTEXT);
   /** inside an over-long private key: drop everything until its END line */
   let inPem = false;
   let masked = false;

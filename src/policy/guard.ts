@@ -139,7 +139,7 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
           ? opaqueCommand('how the target reads text in this session is not known now (its sql_mode or character set changed and could not be read back)')
           : classifyMysql(cmd.text, cmd.syntax);
     case 'http':
-      return (cmd) => classifyHttp(cmd.text);
+      return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
       return (cmd) => classifySsh(cmd.text);
     default:

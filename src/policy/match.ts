@@ -12,6 +12,7 @@
 import type { Identity } from '../identity/types.ts';
 import type { Statement } from '../sql/types.ts';
 import { globToRegExp, matchName, parseNamePattern, type NamePattern } from './names.ts';
+import { compileHttpConditions } from './http-match.ts';
 import type { Rule } from './rule-schema.ts';
 import { compileCommandGlobs } from './ssh-match.ts';
 
@@ -37,6 +38,11 @@ export interface CompiledRule {
   usesUsers: boolean;
   usesRegex: boolean;
   matches(stmt: Statement, ctx: MatchContext): boolean;
+  /**
+   * Whether the rule reads an HTTP request's body and could apply to this one (its
+   * connection, caller, method and path): the engine then reads the body before judging.
+   */
+  readsBody(stmt: Statement, ctx: MatchContext): boolean;
 }
 
 export interface CompileOptions {
@@ -61,6 +67,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   // would otherwise serve /ADMIN past a rule about /admin); `*` is any run of characters.
   const paths = m.paths?.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i'));
   const mode = rule.action === 'allow' ? 'every' : 'any';
+  const httpConditions = compileHttpConditions(m, mode);
   const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
 
   // Where an unqualified table or function may live, for this session.
@@ -80,11 +87,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     // Opaque statements are matched by block rules, and by rules that name them: `opaque`,
     // their kind, or (when only the functions they call make them opaque) those functions.
     if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions)) return false;
-    if (connections && !connections.some((r) => r.test(ctx.connection))) return false;
-    // A type not known: block and review rules match, allow rules do not (the safe way).
-    if (types && !(ctx.connectionType === undefined ? mode === 'any' : types.has(ctx.connectionType))) return false;
-    if (users && !users.some((r) => r.test(ctx.identity.name) || r.test(ctx.identity.subject))) return false;
-    if (groups && !groups.some((r) => ctx.identity.groups.some((g) => r.test(g)))) return false;
+    if (!scoped(ctx)) return false;
     if (kinds && !kinds.has(s.kind)) return false;
     if (categories && !categories.has(s.category)) return false;
     if (m.noWhere && !s.noWhere) return false;
@@ -97,13 +100,28 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
       const refs = mode === 'every' && s.userFunctions?.length ? s.userFunctions : s.functions;
       if (!setMatches(functions, refs, mode, functionCandidates(ctx))) return false;
     }
-    if (methods && !(s.http && methods.has(s.http.method))) return false;
-    if (paths && !(s.http && paths.some((r) => r.test(s.http!.path.split('?')[0]!)))) return false;
+    if (!requestLine(s)) return false;
+    if (httpConditions && !(s.http && httpConditions(s.http))) return false;
     if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };
-  return { rule, usesUsers: users !== undefined, usesRegex: regex !== undefined, matches };
+  // who asks, where: the conditions every rule checks first
+  const scoped = (ctx: MatchContext): boolean => {
+    if (connections && !connections.some((r) => r.test(ctx.connection))) return false;
+    // A type not known: block and review rules match, allow rules do not (the safe way).
+    if (types && !(ctx.connectionType === undefined ? mode === 'any' : types.has(ctx.connectionType))) return false;
+    if (users && !users.some((r) => r.test(ctx.identity.name) || r.test(ctx.identity.subject))) return false;
+    if (groups && !groups.some((r) => ctx.identity.groups.some((g) => r.test(g)))) return false;
+    return true;
+  };
+  const requestLine = (s: Statement): boolean => {
+    if (methods && !(s.http && methods.has(s.http.method))) return false;
+    if (paths && !(s.http && paths.some((r) => r.test(s.http!.path.split('?')[0]!)))) return false;
+    return true;
+  };
+  const readsBody = (s: Statement, ctx: MatchContext): boolean => m.body !== undefined && scoped(ctx) && requestLine(s);
+  return { rule, usesUsers: users !== undefined, usesRegex: regex !== undefined, matches, readsBody };
 }
 
 /**

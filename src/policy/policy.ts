@@ -16,6 +16,7 @@ import type { Identity } from '../identity/types.ts';
 import { Lru } from '../sql/lru.ts';
 import { flattenStatements, formatName, type Classification, type Statement } from '../sql/types.ts';
 import { compileRule, type CompiledRule, type CompileOptions } from './match.ts';
+import { classifyHttp } from './http-commands.ts';
 import type { ReviewSpec, Rule, RuleAction } from './rule-schema.ts';
 
 export type Action = RuleAction;
@@ -65,6 +66,8 @@ export interface Policy {
   decide(input: DecideInput): PolicyDecision;
   /** forget cached decisions (after rules change through the API) */
   clearCache(): void;
+  /** whether a rule that could apply to this HTTP request (its caller, method, path) reads its body */
+  readsHttpBody(input: { identity: Identity; connection: PolicyConnection; method: string; path: string }): boolean;
 }
 
 export interface PolicyOptions extends CompileOptions {
@@ -144,7 +147,14 @@ export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}):
     return decision;
   };
 
-  return { decide, clearCache: () => cache.clear() };
+  const readsHttpBody = (input: { identity: Identity; connection: PolicyConnection; method: string; path: string }): boolean => {
+    const s = classifyHttp(`${input.method} ${input.path}`).statements[0]!;
+    const chain = [...connectionRules(input.connection.rules).compiled, ...global];
+    const ctx = { identity: input.identity, connection: input.connection.name, connectionType: input.connection.type, text: '' };
+    return chain.some((r) => r.readsBody(s, ctx));
+  };
+
+  return { decide, clearCache: () => cache.clear(), readsHttpBody };
 }
 
 function judge(s: Statement, rule: Rule | undefined, onUnknown: Action): StatementDecision {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { CATEGORIES, STATEMENT_KINDS } from '../sql/types.ts';
 import { parseDuration } from '../config/duration.ts';
+import { bodyMatchSchema, headersMatchSchema, queryMatchSchema } from './http-rule-schema.ts';
 
 export { parseDuration };
 
@@ -36,6 +37,12 @@ export const ruleMatchSchema = z.strictObject({
   methods: z.array(z.string().regex(/^[A-Za-z]+$/, 'an HTTP method').transform((m) => m.toUpperCase())).min(1).optional(),
   /** HTTP requests: their paths (the part after /proxy/<connection>), `*` globs any characters: `/v1/messages`, `/admin/*` */
   paths: z.array(z.string().startsWith('/', 'a path starts with /')).min(1).optional(),
+  /** HTTP requests: query parameters, `{ stream: "true" }`; globs; a parameter sent twice counts each value */
+  query: queryMatchSchema.optional(),
+  /** HTTP requests: headers by name (any case), `{ anthropic-beta: "*" }`; globs; every value of a repeated header */
+  headers: headersMatchSchema.optional(),
+  /** HTTP requests: JSON body fields by path, `{ model: "claude-opus-*", "tools[*].name": [bash], max_tokens: { gt: 4096 } }` */
+  body: bodyMatchSchema.optional(),
   /**
    * Shell commands (ssh connections): globs over a command's words joined by spaces, `*` any
    * characters: `rm *`, `systemctl restart *`, `uname*`. Each command of a chained line is judged.

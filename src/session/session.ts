@@ -133,14 +133,7 @@ export class Session {
     if (this.ended) return this.told(cmd, { action: 'block', commandId: '', reason: this.endedBecause });
     const commandId = `${this.info.id}:${++this.counter}`;
     let verdict: Verdict;
-    let revoked: string | null = null; // why the credential no longer holds
-    const cc = this.deps.credentials;
-    if (cc !== undefined && cc.version !== this.credentialVersion) {
-      this.credentialVersion = cc.version;
-      if (cc.isRevoked(this.info.identity)) revoked = REVOKED;
-    }
-    const expiresAt = this.info.identity.expiresAt;
-    if (revoked === null && expiresAt !== undefined && this.deps.endOnExpiry && Date.now() >= expiresAt) revoked = expiredMessage(expiresAt);
+    const revoked = this.credentialProblem(); // why the credential no longer holds
     if (revoked !== null) verdict = { action: 'block', reason: revoked };
     else {
       try {
@@ -179,6 +172,22 @@ export class Session {
   }
 
   /**
+   * Why the session's credential no longer holds (revoked; expired, when sessions end on
+   * expiry), or null. Asked before each command, and by engines whose sessions carry traffic
+   * that is no command (a WebSocket's messages).
+   */
+  credentialProblem(): string | null {
+    const cc = this.deps.credentials;
+    if (cc !== undefined && cc.version !== this.credentialVersion) {
+      this.credentialVersion = cc.version;
+      if (cc.isRevoked(this.info.identity)) return REVOKED;
+    }
+    const expiresAt = this.info.identity.expiresAt;
+    if (expiresAt !== undefined && this.deps.endOnExpiry && Date.now() >= expiresAt) return expiredMessage(expiresAt);
+    return null;
+  }
+
+  /**
    * A statement about to be prepared (Postgres Parse), checked before the target sees it:
    * when running it would be blocked, the refusal is recorded and returned, so a blocked
    * statement is never prepared. Otherwise null: it is judged (and recorded) when it runs.
@@ -213,6 +222,7 @@ export class Session {
     if (summary.maskedColumns?.length) data.maskedColumns = summary.maskedColumns;
     if (summary.originals && this.deps.originalsKey) data.originals = seal(this.deps.originalsKey, summary.originals, `${this.info.id}/${commandId}`);
     if (summary.error) data.error = summary.error;
+    if (summary.usage) data.usage = summary.usage;
     void this.record({ type: 'result', data }, false);
     this.deps.observer?.resulted?.(commandId, summary);
   }

@@ -1,6 +1,7 @@
 // The contract between protocol engines and the session pipeline. An engine turns its
 // wire format into Commands going out and Results coming back; it owns no policy.
 import type { Identity } from '../identity/types.ts';
+import type { HttpRequestFacts } from '../sql/types.ts';
 
 export type Protocol = 'postgres' | 'mysql' | 'http' | 'ssh' | 'exec' | 'mcp';
 
@@ -39,6 +40,8 @@ export interface Command {
    * when the engine cannot know it now (the command is then judged opaque).
    */
   syntax?: { dialect: 'mysql' | 'mariadb'; sqlMode: string; charset: string } | null;
+  /** an HTTP request's headers and (when a rule needs it) its JSON body */
+  http?: HttpRequestFacts;
 }
 
 /** What the target says of a function a command calls. */
@@ -85,6 +88,8 @@ export interface ResultSummary {
   /** error text when the command failed */
   error?: { code?: string; message: string };
   durationMs: number;
+  /** LLM token usage of an http request (src/protocols/http/llm) */
+  usage?: object;
 }
 
 /**

@@ -107,7 +107,7 @@ export interface Statement {
    */
   userFunctions?: FunctionRef[];
   /** an HTTP request's facts (http connections): its method and path, query included */
-  http?: { method: string; path: string };
+  http?: { method: string; path: string } & HttpRequestFacts;
   /** a shell command's words (ssh connections) */
   ssh?: { argv: string[] };
   /** true when the statement is opaque only because of `userFunctions` */
@@ -128,7 +128,10 @@ export interface Classification {
   error?: string;
   /** true when some statement EXECUTEs a prepared statement: its meaning depends on the session */
   hasExecute: boolean;
-  /** set on a copy annotated with what the target says (database-defined functions): not cacheable by text */
+  /**
+   * set on a copy annotated with what the target says (database-defined functions), or when
+   * facts beyond the text decide (an HTTP request's headers and body): not cacheable by text
+   */
   targetDependent?: boolean;
 }
 
@@ -143,4 +146,21 @@ export function flattenStatements(list: readonly Statement[], out: Statement[] =
 
 export function formatName(ref: TableRef | FunctionRef): string {
   return ref.schema ? `${ref.schema}.${ref.name}` : ref.name;
+}
+
+/**
+ * What an HTTP request carries besides its request line, for rules over headers and the JSON
+ * body (the query is read from the command text).
+ */
+export interface HttpRequestFacts {
+  /** header values by lower-case name; a header sent twice has every value */
+  headers?: Record<string, string[]>;
+  /**
+   * The body as the target will parse it, read only when a rule needs it: `json` its value,
+   * `none` no body at all, `opaque` why it cannot be read (over the cap, not JSON,
+   * compressed, a key twice in one object); absent when it was not read.
+   */
+  body?: { json: unknown } | { none: true } | { opaque: string };
+  /** the protocol the request asks to switch to (`websocket`): messages then flow both ways */
+  upgrade?: string;
 }

@@ -216,6 +216,46 @@ const apiKeyNativeVerifier: Migration = {
   },
 };
 
+// LLM token usage per UTC day, connection and identity, and the holds of requests in flight (src/usage/ledger.ts). The row with
+// identity '*' is the connection's total: every reservation updates it first, so one row
+// lock orders all concurrent requests on a connection, on one gateway or several.
+function llmUsage(dialect: Dialect): Migration {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('llm_usage')
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('connection', 'text', (c) => c.notNull())
+        .addColumn('identity', 'text', (c) => c.notNull())
+        .addColumn('identity_name', 'text', (c) => c.notNull())
+        .addColumn('input_tokens', int, (c) => c.notNull().defaultTo(0))
+        .addColumn('output_tokens', int, (c) => c.notNull().defaultTo(0))
+        .addColumn('requests', int, (c) => c.notNull().defaultTo(0))
+        .addColumn('refused', int, (c) => c.notNull().defaultTo(0))
+        .addColumn('reserved', int, (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint('llm_usage_pk', ['day', 'connection', 'identity'])
+        .execute();
+      // each request's hold, with a lease its gateway renews: a gateway that dies mid-request
+      // leaves a hold that expires, and the next refusal on the connection releases it
+      await db.schema
+        .createTable('llm_holds')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('connection', 'text', (c) => c.notNull())
+        .addColumn('identity', 'text', (c) => c.notNull())
+        .addColumn('tokens', int, (c) => c.notNull())
+        .addColumn('expires_at', int, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('llm_holds_expiry').on('llm_holds').columns(['connection', 'expires_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('llm_holds').execute();
+      await db.schema.dropTable('llm_usage').execute();
+    },
+  };
+}
+
 function provider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -225,6 +265,7 @@ function provider(dialect: Dialect): MigrationProvider {
       '0004_gateway_state': gatewayState(dialect),
       '0005_signed_heads': signedHeads(dialect),
       '0006_api_key_native_verifier': apiKeyNativeVerifier,
+      '0007_llm_usage': llmUsage(dialect),
     }),
   };
 }

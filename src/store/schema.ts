@@ -148,7 +148,37 @@ export interface GatewayStateTable {
   set_at: number;
 }
 
+/** LLM tokens per UTC day, connection and identity; identity '*' is the connection's total. */
+export interface LlmUsageTable {
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  connection: string;
+  /** `${kind}:${subject}` of the identity, or '*' */
+  identity: string;
+  identity_name: string;
+  input_tokens: ColumnType<number, number | undefined, number>;
+  output_tokens: ColumnType<number, number | undefined, number>;
+  requests: ColumnType<number, number | undefined, number>;
+  /** requests refused by a budget */
+  refused: ColumnType<number, number | undefined, number>;
+  /** tokens held by requests in flight (their worst case), released when they settle */
+  reserved: ColumnType<number, number | undefined, number>;
+}
+
+/** One request's hold on the ledger while it runs; its lease is renewed by the gateway serving it. */
+export interface LlmHoldsTable {
+  id: string;
+  day: string;
+  connection: string;
+  identity: string;
+  tokens: number;
+  /** ms since the epoch; past it, the hold may be released by anyone */
+  expires_at: number;
+}
+
 export interface Database {
+  llm_usage: LlmUsageTable;
+  llm_holds: LlmHoldsTable;
   gateway_state: GatewayStateTable;
   reviews: ReviewsTable;
   review_votes: ReviewVotesTable;

@@ -91,9 +91,12 @@ test('each request is recorded before it leaves, as the caller\'s, with what cam
   assert.doesNotMatch(JSON.stringify(events), /wdn_/, 'no Warden token in the record');
   const result = events.find((e) => e.type === 'result')!;
   assert.equal(result.data.tag, '200');
-  assert.deepEqual(result.data.maskedColumns, ['response_body']);
+  assert.deepEqual(result.data.maskedColumns, ['response_body', 'llm_response']);
   // the bodies as they went: the request, and the response as the client got it (masked)
-  const [[request, response, headers]] = result.data.rows as string[][];
+  const [[request, response, headers, sse, llmRequest, llmResponse]] = result.data.rows as (string | null)[][];
+  assert.equal(sse, null, 'not a stream of events');
+  assert.equal(JSON.parse(llmRequest!).model, 'claude-test');
+  assert.doesNotMatch(llmResponse!, /grace\.hopper/);
   assert.equal(JSON.parse(request!).model, 'claude-test');
   assert.equal(JSON.parse(response!).content[0].type, 'text');
   assert.doesNotMatch(response!, /grace\.hopper/);

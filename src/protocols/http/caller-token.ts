@@ -3,8 +3,7 @@
 // `Proxy-Authorization` for a client whose own Authorization header is for the target.
 // Each of these headers is removed before the request leaves, whichever carried the token.
 import type { IncomingHttpHeaders } from 'node:http';
-
-const CALLER_HEADERS = ['proxy-authorization', 'authorization', 'x-api-key'] as const;
+import { CALLER_HEADERS } from '../../policy/http-rule-schema.ts';
 
 export function callerToken(headers: IncomingHttpHeaders): string | null {
   for (const h of CALLER_HEADERS) {

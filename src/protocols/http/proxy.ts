@@ -4,9 +4,7 @@
 // own credential, and answered as it streams: bodies are never buffered, text bodies (JSON,
 // text, server-sent events) are masked on the way through, a client that goes away aborts
 // the request upstream. An SDK needs only its base URL and its key set to the gateway's.
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { request as httpRequest, type Agent, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import type { Duplex, Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
@@ -22,6 +20,15 @@ import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, normalizePath, splitProxyPath } from './request-path.ts';
 import { createSseMasker } from './sse-deltas.ts';
 import { BodySample, redactedHeaders } from './body-record.ts';
+import { websocketRoute } from './websocket.ts';
+import { UpstreamPool } from './upstream-pool.ts';
+import { judgedFacts, type RequestScope } from './request-facts.ts';
+import type { RequestBody } from './request-body.ts';
+import { bodyKind, labelledText, readHead, SNIFF_BYTES, type BodyKind } from './body-kind.ts';
+import { exchangeRecord, type Exchange } from './exchange-record.ts';
+import { llmApi, ResponseAssembler, type LlmApi } from './llm-message.ts';
+import { SseRecorder } from './sse-record.ts';
+import { openMeteredCall, sendBudgetRefusal, type BudgetLedger, type MeteredCall } from './llm/metered-call.ts';
 
 export interface HttpProxyDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<HttpConnectionConfig>>;
@@ -31,29 +38,38 @@ export interface HttpProxyDeps {
   masker(connection: string): Masker | null;
   /** how much of each body the record keeps */
   recordBytes: number;
+  /** whether a rule that could apply to this request reads its JSON body (then it is read before judging) */
+  readsBody?(r: RequestScope): boolean;
+  /** LLM usage and budgets (src/usage/ledger.ts); null: not counted */
+  usage?: BudgetLedger | null;
   log: Logger;
 }
 
 // Hop-by-hop headers (RFC 9110 7.6.1) are the connection's, not the message's.
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 const UNPACK: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
-const TEXTUAL = /^(application\/(json|[\w.+-]*\+json|x-ndjson|xml|javascript|x-www-form-urlencoded)|text\/)/i;
 
 export function mountHttpProxy(app: FastifyInstance, deps: HttpProxyDeps): void {
+  const pool = new UpstreamPool(deps.dial);
+  app.addHook('onClose', async () => pool.close());
   void app.register(async (scope) => {
     // Bodies are streamed to the target as they come, never parsed here.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
     const handler = (req: FastifyRequest, reply: FastifyReply) => {
       reply.hijack();
-      void proxy(req, reply.raw, deps).catch((e: Error) => {
+      void proxy(req, reply.raw, deps, pool).catch((e: Error) => {
         deps.log.error({ err: e.message }, 'http proxy failed');
         if (!reply.raw.headersSent) send(reply.raw, 502, `warden: ${e.message}`);
         else reply.raw.destroy();
       });
     };
-    scope.all('/proxy/:connection', handler);
-    scope.all('/proxy/:connection/*', handler);
+    // GET may be a WebSocket upgrade (websocket.ts), judged and connected before it is made.
+    const ws = websocketRoute(deps, { send, refuseCommand });
+    for (const url of ['/proxy/:connection', '/proxy/:connection/*']) {
+      scope.route({ method: scope.supportedMethods.filter((m) => m !== 'GET'), url, handler });
+      scope.route({ method: 'GET', url, handler, ...ws });
+    }
   });
 }
 
@@ -63,7 +79,7 @@ function send(res: ServerResponse, status: number, message: string, extra: Recor
   res.end(body);
 }
 
-async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps): Promise<void> {
+async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDeps, pool: UpstreamPool): Promise<void> {
   const raw = req.raw;
   const name = (req.params as { connection: string }).connection;
   // rules see the path the target will get, made one form first (request-path.ts)
@@ -92,27 +108,35 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
   target.search = incoming.search;
   const method = raw.method ?? 'GET';
   const shownPath = `${rest}${incoming.search}`;
+  // Headers, and the JSON body when a rule needs it, are judged too (request-facts.ts).
+  const judged = await judgedFacts(raw, { identity: answer.identity, connection: conn, method, path: rest }, deps.readsBody);
 
   const session = await deps.openSession({
     identity: answer.identity, connection: conn.name, connectionType: 'http', protocol: 'http', clientAddr,
     attributes: { userAgent: String(raw.headers['user-agent'] ?? ''), method, requestHeaders: JSON.stringify(redactedHeaders(raw.headers)) },
   });
+  let llm: MeteredCall | null = null;
   try {
-    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http' });
+    const decision = await session.command({ text: `${method} ${shownPath}`, via: 'http', http: judged.facts, ...(judged.params ? { params: judged.params } : {}) });
     if (decision.action !== 'allow') return refuseCommand(res, decision);
     const masker = session.masker?.enabled ? session.masker : null;
-    await forward(raw, res, { method, target, conn, deps, masker }, (x) => {
-      // The request body is kept masked like anything else the record holds.
-      const request = x.request.text();
-      const response = x.response === null ? null : x.response.text();
-      session.result(decision.commandId, {
-        rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt,
-        columns: BODY_COLUMNS, rows: [[masker ? masker.maskText(request) : request, response ?? `(${x.responseBytes} bytes, not text)`, JSON.stringify(redactedHeaders(x.headers))]],
-        ...(x.request.truncated || x.response?.truncated ? { truncated: true } : {}),
-        ...(x.masked ? { maskedColumns: ['response_body'] } : {}),
-      });
+    const api = llmApi(method, rest);
+    // An LLM request is metered; on a budgeted connection it holds its worst case first (llm/).
+    const opened = deps.usage ? await openMeteredCall({ conn, identity: answer.identity, method, targetPath: target.pathname, raw, read: judged.body, ledger: deps.usage }) : null;
+    if (opened && !opened.ok) {
+      session.result(decision.commandId, { rowCount: 0, durationMs: 0, tag: String(opened.status), error: { code: opened.budget ? 'budget_exceeded' : 'unreadable_body', message: opened.message } });
+      return sendBudgetRefusal(res, opened);
+    }
+    llm = opened?.call ?? null;
+    // a body read whole for the budget goes on as it is; else what judging read, then the rest
+    const read = llm?.body ? { bytes: llm.body, complete: true } : judged.body;
+    await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read, llm }, (x) => {
+      // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts), and its usage
+      session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api), ...(llm ? { usage: llm.summary() } : {}) });
     });
   } finally {
+    // also when the client went away or the target failed: what was counted is settled
+    await llm?.settle().catch((e: Error) => deps.log.error({ err: e.message }, 'LLM usage could not be settled'));
     await session.end(res.writableFinished ? 'request done' : 'client went away');
   }
 }
@@ -122,26 +146,20 @@ function refuseCommand(res: ServerResponse, d: Exclude<Decision, { action: 'allo
   send(res, 403, `warden: blocked: ${d.reason}`);
 }
 
-const BODY_COLUMNS = [{ name: 'request_body' }, { name: 'response_body' }, { name: 'response_headers' }];
-
-/** What came of one forwarded request, for the record. */
-interface Exchange {
-  status: number;
-  masked: boolean;
-  startedAt: number;
-  request: BodySample;
-  /** the response body as the client got it (text only); null when it is not text */
-  response: BodySample | null;
-  responseBytes: number;
-  headers: IncomingHttpHeaders;
-}
-
 interface Forward {
   method: string;
   target: URL;
   conn: HttpConnectionConfig;
   deps: HttpProxyDeps;
   masker: Masker | null;
+  /** keep-alive connections to the target (upstream-pool.ts) */
+  agent: Agent;
+  /** the part of the body already read to judge it, sent first */
+  read?: RequestBody;
+  /** the LLM API the request speaks, if any (its messages are assembled for the record) */
+  api: LlmApi | null;
+  /** the LLM meter of this request, when it is one */
+  llm?: MeteredCall | null;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -154,26 +172,24 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   dropCallerHeaders(headers);
   if (raw.headers['content-length'] !== undefined) headers['content-length'] = raw.headers['content-length'];
   else if (raw.headers['transfer-encoding']) headers['transfer-encoding'] = 'chunked';
-  // The masker reads text: the target is asked not to compress what it sends back.
-  if (f.masker) headers['accept-encoding'] = 'identity';
+  // The masker and the LLM meter read text: the target is asked not to compress what it sends back.
+  if (f.masker || f.llm) headers['accept-encoding'] = 'identity';
   headers.host = target.host;
   // after every other header: a SigV4 signature covers the headers and the path as they leave
   await injectCredential(conn, { method: f.method, url: target, headers });
-  const https = target.protocol === 'https:';
-  const port = Number(target.port || (https ? 443 : 80));
-  let socket: Duplex = await f.deps.dial({ host: target.hostname, port, agent: conn.agent });
-  if (https) {
-    const tls: { ca?: string; verify?: boolean } = conn.tls ?? {};
-    socket = tlsConnect({ socket, servername: target.hostname, ca: tls.ca ? readPem(tls.ca) : undefined, rejectUnauthorized: tls.verify !== false, ALPNProtocols: ['http/1.1'] });
-  }
-  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, createConnection: () => socket as never });
+  const up = httpRequest({ method: f.method, path: `${target.pathname}${target.search}`, headers, agent: f.agent });
   // A client that goes away stops the request upstream (an LLM stops generating).
   res.on('close', () => {
     if (!res.writableFinished) up.destroy();
   });
   // Sampled as it is piped: a listener added earlier would start the flow before the pipe.
   raw.on('data', (c: Buffer) => requestSample.add(c));
-  raw.pipe(up);
+  if (f.read) requestSample.add(f.read.bytes);
+  if (f.read?.complete) up.end(f.read.bytes);
+  else {
+    if (f.read?.bytes.length) up.write(f.read.bytes);
+    raw.pipe(up);
+  }
   const answer = await new Promise<IncomingMessage>((resolve, reject) => {
     up.once('response', resolve);
     up.once('error', reject);
@@ -182,63 +198,124 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   });
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
-  const textual = f.masker !== null && TEXTUAL.test(String(answer.headers['content-type'] ?? ''));
-  // The target was asked for no compression; a compressed text body is read anyway, never
-  // passed on unread (masking would not see it), and one that cannot be read is refused.
+  // With masking on, what the body is comes from its first bytes, not its label (body-kind.ts).
+  // The target was asked for no compression; a compressed body is read anyway, never passed on
+  // unread (masking would not see it), and one that cannot be read is refused.
   let body: Readable = answer;
-  if (textual) {
+  let kind: BodyKind = { kind: 'binary' };
+  let head: { chunks: Buffer[]; ended: boolean } = { chunks: [], ended: false };
+  const refuse = (message: string, note: string) => {
+    answer.destroy();
+    send(res, 502, `warden: ${message}`);
+    done({ status: 502, masked: false, startedAt, request: requestSample, response: null, responseBytes: 0, headers: answer.headers, note });
+  };
+  const contentType = answer.headers['content-type'];
+  if (f.masker || f.llm) {
     const encoding = String(answer.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
     if (encoding !== 'identity') {
       const unpack = UNPACK[encoding];
-      if (!unpack) {
-        answer.destroy();
-        send(res, 502, `warden: the target's answer is encoded with "${encoding}", which Warden cannot read to mask it`);
-        return done({ status: 502, masked: false, startedAt, request: requestSample, response: null, responseBytes: 0, headers: answer.headers });
-      }
+      if (!unpack) return refuse(`the target's answer is encoded with "${encoding}", which Warden cannot read to ${f.masker ? 'mask' : 'meter'} it`, `refused: encoded with ${encoding}`);
       body = answer.pipe(unpack());
       delete out['content-encoding'];
     }
   }
-  if (!textual && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
+  const unpacked = body;
+  // The meter sees the target's bytes before masking; a stream it cuts ends after the client has its end.
+  if (f.llm) body = body.pipe(f.llm.tap(answer.statusCode ?? 0, String(contentType ?? ''), () => res.once('finish', () => answer.destroy())));
+  if (f.masker) {
+    // A body labelled text is text from its first byte (a NUL in it ends it, below), so its
+    // headers go out at once; any other body is read for up to SNIFF_BYTES first.
+    if (!labelledText(contentType)) {
+      head = await readHead(body, SNIFF_BYTES);
+      // a body whose last chunk was the one read may have ended (unheard) meanwhile
+      if (body.readableEnded) head.ended = true;
+    }
+    kind = bodyKind(contentType, Buffer.concat(head.chunks), head.ended);
+    if (kind.kind === 'refuse') return refuse(`the target's answer cannot be masked: ${kind.reason}`, `refused: ${kind.reason}`);
+  }
+  const textual = kind.kind === 'text';
+  if (!textual && body === answer && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
   res.flushHeaders();
   let masked = false;
+  let cut: string | undefined;
   let responseBytes = 0;
-  const responseSample = textual ? new BodySample(cap) : null;
-  if (!textual) {
-    answer.on('data', (c: Buffer) => (responseBytes += c.length));
-    answer.pipe(res);
+  // With masking off a text body passes as it comes, and the record still reads it (events, messages).
+  const recorded = textual || (!f.masker && labelledText(contentType));
+  const responseSample = recorded ? new BodySample(cap) : null;
+  const sseStream = recorded && /^text\/event-stream/i.test(String(contentType));
+  const llm = f.api && recorded ? new ResponseAssembler(f.api, cap) : null;
+  const events = sseStream ? new SseRecorder(cap, startedAt, llm ? (e) => llm.event(e.data) : undefined) : null;
+  if (kind.kind !== 'text') {
+    // binary (proven by its first bytes), empty, or masking off: passed as it comes
+    for (const c of head.chunks) {
+      responseBytes += c.length;
+      res.write(c);
+    }
+    const decoder = events ? new StringDecoder('utf8') : null;
+    body.on('data', (c: Buffer) => {
+      responseBytes += c.length;
+      responseSample?.add(c);
+      if (decoder) events!.push(decoder.write(c));
+    });
+    if (decoder) {
+      body.on('end', () => {
+        events!.push(decoder.end());
+        events!.end();
+      });
+    }
+    if (head.ended) res.end();
+    else body.pipe(res);
   } else {
     // Text is masked as it streams. Server-sent events go out event by event, the text
-    // deltas of an LLM answer masked as one text (sse-deltas.ts); other text holds back only
-    // an unfinished line.
-    const sse = /^text\/event-stream/i.test(String(answer.headers['content-type'])) ? createSseMasker(f.masker!) : null;
-    const sm = sse ?? f.masker!.createStreamMasker();
-    const decoder = new StringDecoder('utf8');
-    const out = (s: string) => (responseSample!.add(s), s);
-    body.on('data', (chunk: Buffer) => {
-      const safe = out(sm.push(decoder.write(chunk)));
-      if (safe && !res.write(safe)) body.pause();
-    });
-    res.on('drain', () => body.resume());
-    body.on('end', () => {
-      res.end(out(sm.push(decoder.end())) + out(sm.end()));
+    // deltas and tool arguments of an LLM answer masked as one text each (sse-deltas.ts);
+    // other text holds back only an unfinished line. A NUL byte later in a text body means it
+    // is not text Warden reads: the answer is cut there (fail closed).
+    const charset = kind.charset;
+    const sm = sseStream ? createSseMasker(f.masker!) : f.masker!.createStreamMasker();
+    const decoder = new StringDecoder(charset);
+    const wire = (s: string) => (charset === 'latin1' ? Buffer.from(s, 'latin1') : s);
+    const sent = (s: string) => {
+      responseSample!.add(wire(s));
+      events?.push(s);
+      return s;
+    };
+    const onChunk = (chunk: Buffer) => {
+      if (chunk.includes(0)) {
+        cut = 'the answer was cut at a NUL byte: not text Warden reads to mask';
+        body.destroy();
+        res.destroy();
+        return;
+      }
+      const safe = sent(sm.push(decoder.write(chunk)));
+      if (safe && !res.write(wire(safe))) body.pause();
+    };
+    const finish = () => {
+      res.end(wire(sent(sm.push(decoder.end())) + sent(sm.end())));
+      events?.end();
       masked = sm.masked;
-    });
+    };
+    for (const c of head.chunks) onChunk(c);
+    res.on('drain', () => body.resume());
+    if (head.ended) finish();
+    else {
+      body.on('data', onChunk);
+      body.on('end', finish);
+      body.resume();
+    }
   }
-  await new Promise<void>((resolve) => {
+  if (!res.writableFinished && !res.destroyed) await new Promise<void>((resolve) => {
     res.once('close', resolve);
     res.once('finish', resolve);
-    for (const r of new Set([answer, body])) {
+    for (const r of new Set([answer, unpacked, body])) {
       r.once('error', () => {
         res.destroy();
         resolve();
       });
     }
   });
-  done({ status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers });
-}
-
-function readPem(ca: string): string {
-  return ca.includes('-----BEGIN') ? ca : readFileSync(ca, 'utf8');
+  done({
+    status: answer.statusCode ?? 0, masked, startedAt, request: requestSample, response: responseSample, responseBytes: responseSample?.size ?? responseBytes, headers: answer.headers,
+    events, llm, ...(kind.kind === 'binary' && f.masker ? { note: 'binary, not masked' } : {}), ...(cut ? { cut } : {}),
+  });
 }

@@ -21,3 +21,18 @@ export function splitProxyPath(pathname: string): [string, string] | null {
   const m = /^\/proxy\/([^/]+)(\/.*)?$/.exec(pathname);
   return m ? [decodeURIComponent(m[1]!), m[2] ?? '/'] : null;
 }
+
+/**
+ * Where a request to /proxy/<name>/<rest>?<query> goes on a connection whose base URL is `base`:
+ * the target URL, and the path as judged (`/<rest>?<query>`, normalized). Throws AmbiguousPath.
+ */
+export function proxyTarget(base: string, requestUrl: string): { target: URL; shownPath: string } {
+  const [rawPath, rawQuery = ''] = requestUrl.split(/\?(.*)/s, 2);
+  const split = splitProxyPath(rawPath!);
+  if (!split) throw new AmbiguousPath('expected /proxy/<connection>/<path>');
+  const rest = normalizePath(split[1]);
+  const target = new URL(base);
+  target.pathname = `${target.pathname.replace(/\/$/, '')}${rest}`;
+  target.search = new URL(`http://gateway/${rawQuery ? `?${rawQuery}` : ''}`).search;
+  return { target, shownPath: `${rest}${target.search}` };
+}

@@ -4,15 +4,32 @@
 // The text of each content block (or choice) is one stream for the masker: each delta goes
 // out as the masked text that can be decided now, holding back at most HOLD characters that
 // could still become a finding; the held text goes out, masked, in a delta of its own just
-// before the block ends. Every other event is masked as text. An event that does not parse
-// is masked as text too.
-import type { Masker, StreamMasker } from '../../masking/index.ts';
+// before the block ends (the same for the `thinking_delta` text of extended thinking). The
+// arguments of a tool call (Anthropic `input_json_delta`, OpenAI `delta.tool_calls[]
+// .function.arguments`) are JSON text cut anywhere: each call's fragments
+// are one stream for the JSON fragment masker (json-fragments.ts), so what the client
+// concatenates is valid JSON with the secrets replaced inside its strings. Every other event
+// is masked as text. An event that does not parse is masked as text too.
+import type { Masker } from '../../masking/index.ts';
+import { createJsonFragmentMasker } from './json-fragments.ts';
 
 /** Longest tail of a delta stream held back (an email, a card number, a key=value). */
 const HOLD = 96;
 
+/** One stream of deltas: a block's text or a tool call's arguments. */
+interface DeltaStream {
+  push(s: string): string;
+  end(): string;
+  readonly masked: boolean;
+}
+
 interface Delta {
   key: string;
+  /** the delta's type and the field that carries its text (`text_delta`/`text`, `input_json_delta`/`partial_json`) */
+  type: string;
+  field: string;
+  /** text deltas, or the JSON text of tool arguments */
+  json: boolean;
   /** the delta's text */
   text: string;
   /** the same event with other text (a synthetic delta carries what was held) */
@@ -31,16 +48,18 @@ export interface SseMasker {
 export function createSseMasker(masker: Masker): SseMasker {
   let buffer = '';
   let masked = false;
-  /** per content block or choice: its stream masker */
-  const streams = new Map<string, StreamMasker>();
+  /** per Anthropic block: the type and field of its deltas (for the delta that carries what was held) */
+  const blockDeltas = new Map<string, { type: string; field: string }>();
+  /** per content block, choice or tool call: its stream masker */
+  const streams = new Map<string, DeltaStream>();
   const text = (s: string) => {
     const m = masker.maskText(s);
     if (m !== s) masked = true;
     return m;
   };
-  const through = (key: string, s: string) => {
+  const through = (key: string, s: string, json = false) => {
     let sm = streams.get(key);
-    if (!sm) streams.set(key, (sm = masker.createStreamMasker({ maxHold: HOLD })));
+    if (!sm) streams.set(key, (sm = json ? createJsonFragmentMasker(masker, HOLD) : masker.createStreamMasker({ maxHold: HOLD })));
     return sm.push(s);
   };
   const ended = (key: string): string => {
@@ -62,7 +81,7 @@ export function createSseMasker(masker: Masker): SseMasker {
     const dataLines = lines.filter((l) => l.startsWith('data:'));
     if (!dataLines.length) return text(raw) + sep;
     const data = dataLines.map((l) => l.slice(l[5] === ' ' ? 6 : 5)).join('\n');
-    if (data === '[DONE]') return [...streams.keys()].map((k) => flush(k, (t) => ({ choices: [{ index: Number(k.slice(1)), delta: { content: t }, finish_reason: null }] }), null)).join('') + raw + sep;
+    if (data === '[DONE]') return [...streams.keys()].filter((k) => k.startsWith('o')).map((k) => flush(k, (t) => openaiHeld(k, t, {}), null)).join('') + raw + sep;
     let obj: Record<string, unknown>;
     try {
       obj = JSON.parse(data) as Record<string, unknown>;
@@ -75,13 +94,18 @@ export function createSseMasker(masker: Masker): SseMasker {
     // Anthropic: a block's deltas, then its stop
     if (obj.type === 'content_block_delta') {
       const d = anthropicDelta(obj);
+      if (d) blockDeltas.set(d.key, { type: d.type, field: d.field });
       if (d) {
-        return rewrite(d.withText(through(d.key, d.text)));
+        return rewrite(d.withText(through(d.key, d.text, d.json)));
       }
     }
     if (obj.type === 'content_block_stop' || obj.type === 'message_stop') {
       const keys = obj.type === 'message_stop' ? [...streams.keys()].filter((k) => k.startsWith('a')) : [`a${Number(obj.index)}`];
-      for (const k of keys) before += flush(k, (t) => ({ type: 'content_block_delta', index: Number(k.slice(1)), delta: { type: 'text_delta', text: t } }), 'content_block_delta');
+      for (const k of keys) {
+        const { type, field } = blockDeltas.get(k) ?? { type: 'text_delta', field: 'text' };
+        blockDeltas.delete(k);
+        before += flush(k, (t) => ({ type: 'content_block_delta', index: Number(k.slice(1)), delta: { type, [field]: t } }), 'content_block_delta');
+      }
     }
     // OpenAI: each choice's deltas, then a chunk with its finish_reason
     if (Array.isArray(obj.choices)) {
@@ -96,7 +120,34 @@ export function createSseMasker(masker: Masker): SseMasker {
             changed = true;
           }
         }
-        if (c.finish_reason) before += flush(key, (t) => ({ ...obj, choices: [{ index: Number(c.index ?? 0), delta: { content: t }, finish_reason: null }] }), null);
+        // each tool call's arguments: JSON text in fragments
+        if (delta && Array.isArray(delta.tool_calls)) {
+          for (const call of delta.tool_calls as Record<string, unknown>[]) {
+            const fn = call.function as Record<string, unknown> | undefined;
+            if (!fn || typeof fn.arguments !== 'string') continue;
+            const out = through(`${key}/${Number(call.index ?? 0)}`, fn.arguments, true);
+            if (out !== fn.arguments) {
+              fn.arguments = out;
+              changed = true;
+            }
+          }
+        }
+        if (c.finish_reason) {
+          // What was held goes in this chunk's own delta when it has one for that stream
+          // (it comes after the delta's text), else in a chunk of its own just before.
+          for (const k of [...streams.keys()].filter((x) => x === key || x.startsWith(`${key}/`))) {
+            const slot = heldSlot(delta, k);
+            if (!slot) {
+              before += flush(k, (t) => openaiHeld(k, t, obj), null);
+              continue;
+            }
+            const rest = ended(k);
+            if (rest) {
+              slot.holder[slot.field] = String(slot.holder[slot.field]) + rest;
+              changed = true;
+            }
+          }
+        }
       }
       if (changed || before) return before + rewrite(obj);
     }
@@ -128,8 +179,31 @@ export function createSseMasker(masker: Masker): SseMasker {
   };
 }
 
+/** The delta types of an Anthropic stream that carry text, and the field that holds it. */
+const ANTHROPIC_DELTAS: Record<string, string> = { text_delta: 'text', thinking_delta: 'thinking', input_json_delta: 'partial_json' };
+
 function anthropicDelta(obj: Record<string, unknown>): Delta | null {
   const delta = obj.delta as Record<string, unknown> | undefined;
-  if (!delta || delta.type !== 'text_delta' || typeof delta.text !== 'string') return null;
-  return { key: `a${Number(obj.index)}`, text: delta.text, withText: (text) => ({ ...obj, delta: { ...delta, text } }) };
+  const type = String(delta?.type);
+  const field = ANTHROPIC_DELTAS[type];
+  if (!delta || !field || typeof delta[field] !== 'string') return null;
+  return { key: `a${Number(obj.index)}`, type, field, json: type === 'input_json_delta', text: delta[field], withText: (t) => ({ ...obj, delta: { ...delta, [field]: t } }) };
+}
+
+/** Where a delta already carries text for stream `key` (`o0`: content, `o0/1`: tool call 1's arguments). */
+function heldSlot(delta: Record<string, unknown> | undefined, key: string): { holder: Record<string, unknown>; field: string } | null {
+  if (!delta) return null;
+  const call = key.split('/')[1];
+  if (call === undefined) return typeof delta.content === 'string' ? { holder: delta, field: 'content' } : null;
+  const calls = Array.isArray(delta.tool_calls) ? (delta.tool_calls as Record<string, unknown>[]) : [];
+  const fn = calls.find((c) => Number(c.index ?? 0) === Number(call))?.function as Record<string, unknown> | undefined;
+  return fn && typeof fn.arguments === 'string' ? { holder: fn, field: 'arguments' } : null;
+}
+
+/** An OpenAI chunk carrying what was held of a choice's text (`o0`) or of a tool call's arguments (`o0/1`). */
+function openaiHeld(key: string, text: string, like: Record<string, unknown>): Record<string, unknown> {
+  const [choice, call] = key.slice(1).split('/');
+  const delta = call === undefined ? { content: text } : { tool_calls: [{ index: Number(call), function: { arguments: text } }] };
+  const { choices: _c, usage: _u, ...rest } = like;
+  return { ...rest, choices: [{ index: Number(choice), delta, finish_reason: null }] };
 }
