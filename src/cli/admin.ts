@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { parseDuration } from '../config/duration.ts';
 import { openBackend, type Backend, type BackendOptions } from './backend.ts';
 import { renderReplay, table, shorten } from './render.ts';
+import { play, recordingsOf } from './render-terminal.ts';
 
 export const common = (c: Command) =>
   c.option('-c, --config <file>', 'config file for local use (default: ./warden.yaml when present)').addOption(new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY)'));
@@ -42,7 +43,8 @@ export function registerAdmin(program: Command): void {
     });
   common(sessions.command('show <id>').description('replay a session: every command in order with identity, time, decision and result'))
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: BackendOptions & { json?: boolean }) => {
+    .option('--play', 'replay the terminal recordings of an SSH session at recorded speed (on the gateway\'s machine)')
+    .action(async (id: string, opts: BackendOptions & { json?: boolean; play?: boolean }) => {
       const s = await withBackend(opts, (b) => b.getSession(id));
       if (!s) {
         console.error(`no session ${id}`);
@@ -50,6 +52,15 @@ export function registerAdmin(program: Command): void {
         return;
       }
       if (opts.json) return console.log(JSON.stringify(s, null, 2));
+      if (opts.play) {
+        const files = recordingsOf(s.events as never);
+        if (!files.length) {
+          console.error(`session ${id} has no terminal recording`);
+          process.exitCode = 1;
+        }
+        for (const f of files) await play(f, process.stdout);
+        return;
+      }
       console.log(renderReplay(s, s.events as never));
     });
 

@@ -1,5 +1,6 @@
 // Plain-text tables and replay formatting for the CLI. Output is for people; --json
 // gives scripts the same data unformatted.
+import { isTerminalResult, renderTerminalResult } from './render-terminal.ts';
 import { renderHttpRow } from './render-http.ts';
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => cell(r[c])));
@@ -59,6 +60,7 @@ function renderResult(r: Record<string, unknown>): string[] {
   const lines: string[] = [];
   const err = r.error as { code?: string; message: string } | undefined;
   const head = err ? `ERROR ${err.code ?? ''} ${err.message}` : `${r.tag || 'OK'}`;
+  if (isTerminalResult(r)) return [`  -> ${head}  (${r.durationMs} ms)`, ...renderTerminalResult(r)];
   lines.push(`  -> ${head}  (${r.rowCount} rows, ${r.durationMs} ms)`);
   const cols = (r.columns as { name: string }[] | undefined)?.map((c) => c.name);
   const rows = r.rows as (string | null)[][] | undefined;

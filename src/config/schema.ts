@@ -7,6 +7,7 @@ import { authSchema, duration } from './auth-schema.ts';
 import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 import { httpCredentialSchema } from './http-credentials.ts';
+import { sshConnectionFields } from './ssh-connection.ts';
 import { llmBudgetSchema } from '../usage/budget-config.ts';
 
 const hostPort = z
@@ -61,6 +62,8 @@ export const gatewaySchema = z
         postgres: hostPort.nullable().default('127.0.0.1:15432'),
         /** the MySQL / MariaDB door; it opens when a `type: mysql` connection exists; null turns it off */
         mysql: hostPort.nullable().default('127.0.0.1:13306'),
+        /** the SSH door; it opens when a `type: ssh` connection exists; null turns it off */
+        ssh: hostPort.nullable().default('127.0.0.1:2222'),
       })
       .prefault({}),
     /** host-based proxy: `<connection>.<proxyDomain>` is /proxy/<connection>/ with its whole path (off when absent) */
@@ -172,7 +175,9 @@ export const httpConnectionSchema = z.strictObject({
   budget: llmBudgetSchema.optional(),
 });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema]);
+export const sshConnectionSchema = z.strictObject({ ...connectionBase, ...sshConnectionFields });
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -194,6 +199,7 @@ export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type HttpConnectionConfig = z.infer<typeof httpConnectionSchema>;
+export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 /** A connection to a database (a host and port the engines dial) */
 export type DatabaseConnectionConfig = PostgresConnectionConfig | MysqlConnectionConfig;
 export type GatewayConfig = WardenConfig['gateway'];

@@ -4,6 +4,7 @@ import type { ConnectionConfig, WardenConfig } from '../config/schema.ts';
 import type { Engine, EngineDeps } from '../protocols/engine.ts';
 import { postgresEngine } from '../protocols/postgres/engine.ts';
 import { mysqlEngine } from '../protocols/mysql/engine.ts';
+import { sshEngine } from '../protocols/ssh/engine.ts';
 
 type ListenKey = keyof WardenConfig['gateway']['listen'];
 
@@ -17,4 +18,5 @@ interface Registered {
 export const ENGINES: Record<string, Registered> = {
   postgres: { listen: 'postgres', listenAlways: true, make: postgresEngine as Registered['make'] },
   mysql: { listen: 'mysql', listenAlways: false, make: mysqlEngine as Registered['make'] },
+  ssh: { listen: 'ssh', listenAlways: false, make: sshEngine as Registered['make'] },
 };

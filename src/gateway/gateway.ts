@@ -40,6 +40,8 @@ export interface GatewayHandle {
   postgres: { host: string; port: number } | null;
   /** the MySQL door (open when a mysql connection is configured) */
   mysql: { host: string; port: number } | null;
+  /** the SSH door (open when an ssh connection is configured) */
+  ssh: { host: string; port: number } | null;
   demo: DemoTarget | null;
   /** printed once: the admin token made on the first start */
   bootstrapToken: string | null;
@@ -132,14 +134,14 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
     // (the MySQL one only when a mysql connection exists). In-process clients need no listener.
     const engines = new Map<string, Engine<ConnectionConfig>>();
-    const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null };
+    const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null, ssh: null };
     for (const [type, reg] of Object.entries(ENGINES)) {
       const ofType = config.connections.filter((c) => c.type === type);
       if (!ofType.length && !reg.listenAlways) continue;
       const engine = reg.make({
         admit: (req) => admission.admit({ ...req, type, frontDoor: type }),
         openSession,
-        // the wire engines serve database connections (a host and a port)
+        // the wire engines serve connections with a host and a port (databases, ssh)
         dial: (c) => dialer.dial({ host: (c as DatabaseConnectionConfig).host, port: (c as DatabaseConnectionConfig).port, agent: c.agent }),
         tls: gatewayTls,
         maxMessageBytes: config.gateway.maxMessageBytes,
@@ -237,6 +239,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       httpUrl: `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`,
       postgres: pgAddr,
       mysql: myAddr,
+      ssh: addresses.ssh ?? null,
       demo,
       bootstrapToken,
       services,

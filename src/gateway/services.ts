@@ -35,6 +35,7 @@ export interface AuthContext {
 export function describeConnection(c: ConnectionConfig): Record<string, unknown> {
   const base = { name: c.name, type: c.type, description: c.description ?? null, agent: c.agent, groups: c.access.groups };
   if (c.type === 'http') return { ...base, url: c.url };
+  if (c.type === 'ssh') return { ...base, host: c.host, port: c.port, user: c.user };
   return { ...base, host: c.host, port: c.port, database: c.database ?? null };
 }
 

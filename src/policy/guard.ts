@@ -10,6 +10,7 @@ import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
+import { classifySsh } from './ssh-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -139,6 +140,8 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
           : classifyMysql(cmd.text, cmd.syntax);
     case 'http':
       return (cmd) => classifyHttp(cmd.text, cmd.http);
+    case 'ssh':
+      return (cmd) => classifySsh(cmd.text);
     default:
       return undefined;
   }

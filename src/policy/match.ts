@@ -14,6 +14,7 @@ import type { Statement } from '../sql/types.ts';
 import { globToRegExp, matchName, parseNamePattern, type NamePattern } from './names.ts';
 import { compileHttpConditions } from './http-match.ts';
 import type { Rule } from './rule-schema.ts';
+import { compileCommandGlobs } from './ssh-match.ts';
 
 export interface MatchContext {
   identity: Identity;
@@ -67,6 +68,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const paths = m.paths?.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i'));
   const mode = rule.action === 'allow' ? 'every' : 'any';
   const httpConditions = compileHttpConditions(m, mode);
+  const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
 
   // Where an unqualified table or function may live, for this session.
   // With no session search path given (policy probes, tests), block and review rules
@@ -100,6 +102,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     }
     if (!requestLine(s)) return false;
     if (httpConditions && !(s.http && httpConditions(s.http))) return false;
+    if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };

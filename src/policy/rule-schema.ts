@@ -10,7 +10,7 @@ export { parseDuration };
 const names = z.array(z.string().min(1)).min(1);
 
 /** The connection types a rule can name (one per engine). */
-export const CONNECTION_TYPES = ['postgres', 'mysql', 'http'] as const;
+export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh'] as const;
 
 export const ruleMatchSchema = z.strictObject({
   /** identity name or subject; `*` globs */
@@ -19,7 +19,7 @@ export const ruleMatchSchema = z.strictObject({
   groups: names.optional(),
   /** connection names; `*` globs */
   connections: names.optional(),
-  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql`, `http` */
+  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql`, `http`, `ssh` */
   types: z.array(z.enum(CONNECTION_TYPES)).min(1).optional(),
   kinds: z.array(z.enum(STATEMENT_KINDS)).min(1).optional(),
   categories: z.array(z.enum(CATEGORIES)).min(1).optional(),
@@ -43,6 +43,11 @@ export const ruleMatchSchema = z.strictObject({
   headers: headersMatchSchema.optional(),
   /** HTTP requests: JSON body fields by path, `{ model: "claude-opus-*", "tools[*].name": [bash], max_tokens: { gt: 4096 } }` */
   body: bodyMatchSchema.optional(),
+  /**
+   * Shell commands (ssh connections): globs over a command's words joined by spaces, `*` any
+   * characters: `rm *`, `systemctl restart *`, `uname*`. Each command of a chained line is judged.
+   */
+  commands: names.optional(),
   /** last resort: a case-insensitive regular expression over the whole command text */
   regex: z
     .string()

@@ -108,6 +108,8 @@ export interface Statement {
   userFunctions?: FunctionRef[];
   /** an HTTP request's facts (http connections): its method and path, query included */
   http?: { method: string; path: string } & HttpRequestFacts;
+  /** a shell command's words (ssh connections) */
+  ssh?: { argv: string[] };
   /** true when the statement is opaque only because of `userFunctions` */
   opaqueByFunctions?: boolean;
 }

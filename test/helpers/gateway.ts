@@ -13,6 +13,8 @@ export interface TestGateway {
   pgPort: number;
   /** the MySQL door's port (0 when no mysql connection is configured) */
   mysqlPort: number;
+  /** the SSH door's port (0 when no ssh connection is configured) */
+  sshPort: number;
   httpUrl: string;
   /** admin token (bootstrap) */
   adminToken: string;
@@ -26,7 +28,7 @@ export async function startTestGateway(
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-test-'));
   const config = parseConfig({
-    gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: '127.0.0.1:0', mysql: '127.0.0.1:0' }, logLevel: 'silent', ...raw.gateway },
+    gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: '127.0.0.1:0', mysql: '127.0.0.1:0', ssh: '127.0.0.1:0' }, logLevel: 'silent', ...raw.gateway },
     connections: raw.connections ?? [],
     rules: raw.rules ?? [],
     ...(raw.auth ? { auth: raw.auth } : {}),
@@ -38,6 +40,7 @@ export async function startTestGateway(
     dataDir: config.gateway.dataDir,
     pgPort: gw.postgres!.port,
     mysqlPort: gw.mysql?.port ?? 0,
+    sshPort: gw.ssh?.port ?? 0,
     httpUrl: gw.httpUrl,
     adminToken: gw.bootstrapToken!,
     token: async (groups, name = 'tester', ttlMs = null) => (await gw.services.createToken({ name, groups, ttlMs }, 'test')).token,

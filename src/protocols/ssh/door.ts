@@ -1,0 +1,243 @@
+// The SSH front door: stock OpenSSH clients log in as `<connection>@gateway` with their
+// Warden token as password (password or keyboard-interactive), through admission. An
+// admitted caller gets one pipeline session for the connection; each exec (and the shell)
+// on it is a command. The gateway logs in to the target itself, with the key it holds.
+// Port forwarding, agent forwarding, X11, environment and subsystems (SFTP) are refused.
+import ssh2, { type AuthContext, type Client, type Connection, type ServerChannel, type Session as SshSession } from 'ssh2';
+
+// CommonJS: Server is not visible to an ESM named import
+const { Server } = ssh2;
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SshConnectionConfig } from '../../config/schema.ts';
+import type { AdmissionAnswer, AdmissionCredential, AdmissionRefusal } from '../../session/admission.ts';
+import type { OpenSession } from '../../session/types.ts';
+import type { Session } from '../../session/session.ts';
+import { connectUpstream } from './upstream.ts';
+import { endWith, EXIT_REFUSED, runExec, type ChannelContext, type ChannelState } from './exec.ts';
+import { runShell } from './shell.ts';
+import type { GatewayHostKey } from './host-key.ts';
+
+const METHODS: AuthContext['method'][] = ['password', 'keyboard-interactive'];
+/** tries of a token on one connection before the door hangs up (OpenSSH asks three times) */
+const MAX_AUTH_TRIES = 6;
+
+export interface SshFrontDoorDeps {
+  admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<SshConnectionConfig>>;
+  openSession: OpenSession;
+  dial(connection: SshConnectionConfig): Promise<Duplex>;
+  hostKey: GatewayHostKey;
+  /** bytes of each command's output kept in the record */
+  keepBytes: number;
+  /** where terminal recordings (asciicast) are written */
+  recordingsDir: string;
+  handshake: { timeoutMs: number; maxPending: number };
+  onRefused(reason: 'handshake_timeout' | 'too_many_handshakes', clientAddr: string): void;
+  log: Logger;
+}
+
+export class SshFrontDoor {
+  private server: InstanceType<typeof Server> | null = null;
+  private readonly live = new Set<Connection>();
+  pending = 0;
+  active = 0;
+
+  constructor(private readonly deps: SshFrontDoorDeps) {}
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = new Server({ hostKeys: [this.deps.hostKey.private], ident: 'Warden' }, (client, info) => this.accept(client, `${info.ip}:${info.port}`, info.header.versions.software));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        const a = server.address();
+        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.live) c.end();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private accept(client: Connection, clientAddr: string, software: string): void {
+    this.live.add(client);
+    client.on('error', (e) => this.deps.log.debug({ clientAddr, err: e.message }, 'ssh client error'));
+    if (this.pending >= this.deps.handshake.maxPending) {
+      this.deps.onRefused('too_many_handshakes', clientAddr);
+      this.live.delete(client);
+      client.end();
+      return;
+    }
+    this.pending++;
+    let pending = true;
+    const admitted = () => {
+      if (pending) this.pending--;
+      pending = false;
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => {
+      this.deps.onRefused('handshake_timeout', clientAddr);
+      client.end();
+    }, this.deps.handshake.timeoutMs);
+    let answer: { ok: true; identity: AdmissionAnswer<SshConnectionConfig> & { ok: true } } | { ok: false; refusal: AdmissionRefusal } | null = null;
+    let tries = 0;
+    client.on('authentication', (ctx) => {
+      if (!METHODS.includes(ctx.method)) return ctx.reject(METHODS);
+      const check = (token: string | undefined) => {
+        if (++tries > MAX_AUTH_TRIES) {
+          ctx.reject(METHODS);
+          client.end();
+          return;
+        }
+        if (!token) return ctx.reject(METHODS);
+        void this.deps.admit({ credential: { kind: 'token', token }, connection: ctx.username, clientAddr }).then(
+          (a) => {
+            if (a.ok) answer = { ok: true, identity: a };
+            else if (a.refusal.kind === 'bad_credential' || a.refusal.kind === 'rate_limited') return ctx.reject(METHODS);
+            // Who the caller is is settled; what they may not use is said on their channel.
+            else answer = { ok: false, refusal: a.refusal };
+            ctx.accept();
+          },
+          (e: Error) => {
+            this.deps.log.error({ clientAddr, err: e.message }, 'ssh admission failed');
+            ctx.reject(METHODS);
+          },
+        );
+      };
+      if (ctx.method === 'password') return check(ctx.password);
+      if (ctx.method !== 'keyboard-interactive') return ctx.reject(METHODS);
+      ctx.prompt([{ prompt: 'Warden token: ', echo: false }], 'Warden', `Log in to connection "${ctx.username}" with your Warden access token`, (answers: string[]) => check(answers[0]));
+    });
+    let session: Session | null = null;
+    let ended = false;
+    const end = (reason: string) => {
+      if (ended) return;
+      ended = true;
+      admitted();
+      this.live.delete(client);
+      if (session) {
+        this.active--;
+        void session.end(reason);
+      }
+      if (upstream) void upstream.then((u) => u.end(), () => {});
+    };
+    let upstream: Promise<Client> | null = null;
+    client.on('close', () => end('client disconnected'));
+    client.on('ready', () => {
+      admitted();
+      const a = answer!;
+      if (!a.ok) return this.refusedCaller(client, a.refusal);
+      const { identity, connection } = a.identity;
+      const opened = this.deps.openSession({ identity, connection: connection.name, connectionType: 'ssh', protocol: 'ssh', clientAddr, attributes: { user: connection.user, client: software } });
+      const ctxP: Promise<ChannelContext> = opened.then((s) => {
+        session = s;
+        this.active++;
+        if (ended) void s.end('client disconnected');
+        return {
+          session: s,
+          // one login to the target per caller connection; made again after it drops or failed
+          upstream: () =>
+            (upstream ??= this.deps.dial(connection).then((stream) => connectUpstream(stream, connection)).then(
+              (c) => {
+                c.on('close', () => (upstream = null));
+                return c;
+              },
+              (e: Error) => {
+                upstream = null;
+                throw e;
+              },
+            )),
+          keepBytes: this.deps.keepBytes,
+          log: this.deps.log,
+        };
+      });
+      ctxP.catch((e: Error) => {
+        this.deps.log.error({ clientAddr, err: e.message }, 'ssh session could not be opened');
+        client.end();
+      });
+      this.serve(client, ctxP);
+    });
+  }
+
+  /** An admitted caller's channels; anything but a session channel is refused. */
+  private serve(client: Connection, ctxP: Promise<ChannelContext>): void {
+    const log = this.deps.log;
+    client.on('tcpip', (_accept, reject, info) => {
+      log.info({ dest: `${info.destIP}:${info.destPort}` }, 'ssh port forwarding refused');
+      reject();
+    });
+    client.on('request', (_accept, reject, name) => {
+      log.info({ request: name }, 'ssh global request refused');
+      reject?.();
+    });
+    client.on('openssh.streamlocal', (_accept, reject) => reject());
+    client.on('session', (accept) => {
+      const s: SshSession = accept();
+      const state: ChannelState = { pty: null, up: null };
+      s.on('pty', (ok, _no, info) => {
+        state.pty = info;
+        ok?.();
+      });
+      s.on('window-change', (ok, _no, info) => {
+        state.pty = state.pty && { ...state.pty, rows: info.rows, cols: info.cols, width: info.width, height: info.height };
+        state.up?.setWindow(info.rows, info.cols, info.height, info.width);
+        state.onResize?.(info.cols, info.rows);
+        ok?.();
+      });
+      s.on('signal', (ok, _no, info) => {
+        state.up?.signal(info.name);
+        ok?.();
+      });
+      // The caller's environment is not passed (LD_PRELOAD, PATH...): the target's own applies.
+      s.on('env', (_ok, no) => no?.());
+      s.on('x11', (_ok, no) => no?.());
+      s.on('auth-agent', (_ok, no) => no?.());
+      s.on('subsystem', (_ok, no, info) => {
+        log.info({ subsystem: info.name }, 'ssh subsystem refused');
+        no?.();
+      });
+      s.on('sftp', (_ok, no) => no?.());
+      s.on('exec', (ok, _no, info) => {
+        const ch = ok();
+        void ctxP.then((ctx) => runExec(ctx, ch, info.command, state)).catch((e: Error) => fail(ch, e));
+      });
+      s.on('shell', (ok) => {
+        const ch = ok();
+        void ctxP.then((ctx) => runShell(ctx, ch, state, this.deps.recordingsDir)).catch((e: Error) => fail(ch, e));
+      });
+    });
+    const fail = (ch: ServerChannel, e: Error) => {
+      log.error({ err: e.message }, 'ssh channel failed');
+      endWith(ch, `warden: internal error\n`, EXIT_REFUSED);
+    };
+  }
+
+  /** A caller whose token is good but who may not use this connection: told on any channel, then closed. */
+  private refusedCaller(client: Connection, refusal: AdmissionRefusal): void {
+    const say = (ch: ServerChannel) => {
+      endWith(ch, `warden: ${refusal.message}\r\n`, EXIT_REFUSED);
+      setTimeout(() => client.end(), 200).unref();
+    };
+    client.on('session', (accept) => {
+      const s = accept();
+      s.on('pty', (ok) => ok?.());
+      s.on('env', (_ok, no) => no?.());
+      s.on('exec', (ok) => say(ok()));
+      s.on('shell', (ok) => say(ok()));
+      s.on('subsystem', (_ok, no) => no?.());
+    });
+    client.on('tcpip', (_a, reject) => reject());
+    client.on('request', (_a, reject) => reject?.());
+    setTimeout(() => client.end(), 30_000).unref();
+  }
+
+  get activeSessions(): number {
+    return this.active;
+  }
+
+  get pendingHandshakes(): number {
+    return this.pending;
+  }
+}
