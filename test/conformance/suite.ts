@@ -296,7 +296,10 @@ export function completenessAcrossKill(d: KillDriver): void {
       });
       const { port, token } = await ready;
       const loops = [1, 2, 3, 4].map((i) => d.insertLoop(port, 'kill', token, table, `${marker}-${i}`));
-      await new Promise((r) => setTimeout(r, 1500));
+      // Killed once the load is really running (the target's own log says so), not after a
+      // fixed time: on a loaded machine the first statements can take longer than any guess.
+      for (const until = Date.now() + 60_000; (await target.executed(marker)).length < 8 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
       gw.kill('SIGKILL');
       const sent = await Promise.all(loops);
       assert.ok(sent.reduce((a, b) => a + b, 0) > 4, `the load ran (${sent.join(', ')} statements)`);
