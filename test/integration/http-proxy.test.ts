@@ -263,3 +263,15 @@ test('a target that compresses its answer anyway is read and masked; one in an e
     await zs.close();
   }
 });
+
+test('a key revoked on this gateway is refused at its very next request, though its record was just read', async () => {
+  const token = await t.token(['ai'], 'revoked-soon');
+  const before = llm.seen.length;
+  await client(token).messages.create(ask);
+  await client(token).messages.create(ask);
+  assert.equal(await t.gw.services.revokeToken('revoked-soon', 'test'), 1);
+  const refused = await fetch(`${t.httpUrl}/proxy/claude/v1/messages`, { method: 'POST', headers: { 'x-api-key': token, 'content-type': 'application/json' }, body: JSON.stringify(ask) });
+  assert.equal(refused.status, 401);
+  await refused.arrayBuffer();
+  assert.equal(llm.seen.length, before + 2, 'only the two requests before the revocation reached the target');
+});

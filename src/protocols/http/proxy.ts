@@ -241,7 +241,9 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   const textual = kind.kind === 'text';
   if (!textual && body === answer && answer.headers['content-length'] !== undefined) out['content-length'] = answer.headers['content-length'];
   res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
-  res.flushHeaders();
+  // A body of known length is on its way: the headers go out with its first bytes, one write
+  // fewer per request (bench:http). A stream (SSE, chunked) may wait: its headers go now.
+  if (answer.headers['content-length'] === undefined || /^text\/event-stream/i.test(String(contentType ?? ''))) res.flushHeaders();
   let masked = false;
   let cut: string | undefined;
   let responseBytes = 0;
