@@ -11,6 +11,10 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
 import { startSshd, type TestSshd } from '../helpers/sshd.ts';
 import { eventsOf } from '../helpers/records.ts';
+import ssh2, { type ParsedKey } from 'ssh2';
+
+// CommonJS: only some names are visible to an ESM named import
+const { Client, BaseAgent, utils } = ssh2;
 
 const BIN = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
 let sshd: TestSshd;
@@ -175,4 +179,36 @@ test('a key registered to one caller cannot be taken over, removed or listed by 
   const priv = await api(other, 'POST', '/api/v1/ssh-keys', { publicKey: readFileSync(k.key, 'utf8') });
   assert.equal(priv.status, 400);
   assert.match(String(priv.body.error), /private key/);
+});
+
+test('a registered public key offered with a signature made by another key is refused: no login, nothing audited as admitted', async () => {
+  const token = await t.token(['dev'], 'key-forged');
+  const victim = keygen('victim');
+  const attacker = keygen('attacker');
+  assert.equal((await api(token, 'POST', '/api/v1/ssh-keys', { publicKey: victim.pub })).status, 201);
+  const shown = utils.parseKey(victim.pub) as ParsedKey;
+  const signer = utils.parseKey(readFileSync(attacker.key, 'utf8')) as ParsedKey;
+  // An agent that offers the victim's registered public key and signs with the attacker's private key.
+  class ForgingAgent extends BaseAgent<ParsedKey> {
+    getIdentities(cb: (e: Error | null, keys?: ParsedKey[]) => void) {
+      cb(null, [shown]);
+    }
+    sign(_pub: ParsedKey, data: Buffer, opts: unknown, cb?: (e?: Error | null, sig?: Buffer) => void) {
+      const done = (typeof opts === 'function' ? opts : cb) as (e?: Error | null, sig?: Buffer) => void;
+      done(null, signer.sign(data));
+    }
+  }
+  const outcome = await new Promise<string>((resolve) => {
+    const c = new Client();
+    c.on('ready', () => {
+      c.end();
+      resolve('logged in');
+    });
+    c.on('error', (e) => resolve(e.message));
+    c.connect({ host: '127.0.0.1', port: t.sshPort, username: 'box', agent: new ForgingAgent(), readyTimeout: 20_000 });
+  });
+  assert.match(outcome, /All configured authentication methods failed/);
+  await t.gw.services.audit.flush();
+  const ok = await t.gw.services.store.db.selectFrom('events').select('type').where('actor', '=', 'key-forged').where('type', '=', 'auth.ok').execute();
+  assert.equal(ok.length, 0, 'never admitted');
 });
