@@ -212,3 +212,37 @@ test('a registered public key offered with a signature made by another key is re
   const ok = await t.gw.services.store.db.selectFrom('events').select('type').where('actor', '=', 'key-forged').where('type', '=', 'auth.ok').execute();
   assert.equal(ok.length, 0, 'never admitted');
 });
+
+test('removing a key ends a session already logged in with it: its next command is refused and does not run', async () => {
+  const token = await t.token(['dev'], 'key-open');
+  const k = keygen('open');
+  assert.equal((await api(token, 'POST', '/api/v1/ssh-keys', { publicKey: k.pub })).status, 201);
+  const c = new Client();
+  await new Promise<void>((resolve, reject) => {
+    c.on('ready', () => resolve());
+    c.on('error', reject);
+    c.connect({ host: '127.0.0.1', port: t.sshPort, username: 'box', privateKey: readFileSync(k.key, 'utf8'), readyTimeout: 20_000 });
+  });
+  const exec = (cmd: string) =>
+    new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+      c.exec(cmd, (e, ch) => {
+        if (e) return reject(e);
+        let err = '';
+        ch.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        ch.on('data', () => {});
+        ch.on('close', (code: number | null) => resolve({ code, err }));
+      });
+    });
+  try {
+    const first = join(work, 'open-first');
+    assert.equal((await exec(`touch ${first}`)).code, 0);
+    assert.ok(existsSync(first));
+    assert.equal((await api(token, 'DELETE', `/api/v1/ssh-keys/${encodeURIComponent(k.fingerprint)}`)).status, 200);
+    const second = join(work, 'open-second');
+    const r = await exec(`touch ${second}`).catch((e: Error) => ({ code: null, err: e.message }));
+    assert.notEqual(r.code, 0);
+    assert.equal(existsSync(second), false, 'nothing ran after the key was removed');
+  } finally {
+    c.end();
+  }
+});
