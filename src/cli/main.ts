@@ -12,6 +12,7 @@ import { registerReviews } from './reviews.ts';
 import { registerMcp } from './mcp.ts';
 import { registerExec } from './exec.ts';
 import { registerUsage } from './usage.ts';
+import { registerKeys } from './keys.ts';
 
 const program = new Command();
 program
@@ -29,6 +30,7 @@ registerReviews(program);
 registerMcp(program);
 registerExec(program);
 registerUsage(program);
+registerKeys(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

@@ -2,6 +2,7 @@
 // with, and the target's host key, pinned (the gateway refuses a target that shows another).
 // The private key is a secret: the loader never echoes a value under a key named *key*.
 import { z } from 'zod';
+import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 
 // ssh2 is CommonJS: only some of its names are visible to an ESM named import
@@ -14,6 +15,9 @@ export interface PinnedKey {
   /** the key in SSH wire form (what the target presents in the key exchange) */
   blob: Buffer;
 }
+
+/** A key's fingerprint as `ssh-keygen -lf` prints it: SHA256 of its wire blob, base64 unpadded. */
+export const sshFingerprint = (blob: Buffer): string => `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 
 export function parsePublicKeyLine(line: string): PinnedKey | string {
   if (/PRIVATE KEY/.test(line)) return 'a private key: pin the target\'s PUBLIC host key';

@@ -17,6 +17,8 @@ import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
 import { mountAgentTunnel } from '../tunnel/endpoint.ts';
 import { Admission, type AdmissionAnswer } from '../session/admission.ts';
+import { findSshKey } from '../store/ssh-keys.ts';
+import { mountSshKeyRoutes } from './ssh-key-routes.ts';
 import { mountHttpProxy } from '../protocols/http/proxy.ts';
 import { mountHostRefusal, proxyHostRewrite } from '../protocols/http/host-route.ts';
 import type { Engine } from '../protocols/engine.ts';
@@ -123,6 +125,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       connection: (name) => byName.get(name),
       authenticate: (token, ctx) => services.authenticateDetailed(token, ctx),
       authenticateNative: (scramble, response, ctx) => services.authenticateNativeDetailed(scramble, response, ctx),
+      authenticateSshKey: (fingerprint, ctx) => services.identity.authenticateSshKey(fingerprint, ctx),
       grants: desk,
       denied: (who, ctx) => services.auditDenied(who, ctx),
       // The http door opens a session per request, whose session.start names the caller, address
@@ -153,6 +156,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: type }),
         readsSchemas: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
         nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
+        sshKeyKnown: async (fingerprint) => (await findSshKey(services.store, fingerprint))?.revokedAt === null,
       });
       engines.set(type, engine);
       cleanups.push(() => engine.close());
@@ -187,6 +191,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     });
     if (config.gateway.proxyDomain) mountHostRefusal(app, config.gateway.proxyDomain);
     mountAuthRoutes(app, services, log);
+    mountSshKeyRoutes(app, services);
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
     mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json. Kept by hand
 // next to the routes (http-api.ts); a test checks that every route is described.
 import { reviewPaths, reviewSchemas } from '../reviews/openapi.ts';
+import { sshKeyPaths, sshKeySchemas } from './ssh-keys-openapi.ts';
 
 const bearer = [{ bearerAuth: [] }];
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
@@ -60,6 +61,7 @@ export const openapi = {
         },
       },
       ...reviewSchemas,
+      ...sshKeySchemas,
     },
   },
   paths: {
@@ -179,5 +181,6 @@ export const openapi = {
     },
     '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and its signed heads (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
     ...reviewPaths,
+    ...sshKeyPaths,
   },
 } as const;

@@ -15,6 +15,7 @@ import { createOidcVerifier, type OidcVerifier } from './oidc.ts';
 import { FailureLimiter } from './rate-limit.ts';
 import { Revocations } from './revocations.ts';
 import { checkLocalLogin } from './local-users.ts';
+import { resolveSshKey } from './ssh-keys.ts';
 
 export interface AuthAttempt {
   clientAddr: string;
@@ -140,6 +141,15 @@ export class IdentityService {
       if (!key) throw new AuthError('invalid_credential', 'no API key answers the mysql_native_password scramble');
       return this.keyIdentity(key);
     });
+  }
+
+  /**
+   * An SSH public key the door has checked the signature of (by its fingerprint): the
+   * identity it was registered to (src/identity/ssh-keys.ts), behind the same limits and
+   * reporting as `authenticate`.
+   */
+  async authenticateSshKey(fingerprint: string, attempt: AuthAttempt): Promise<AuthOutcome> {
+    return this.limited(attempt, null, () => resolveSshKey({ store: this.deps.store, isRevokedId: (id) => this.revocations.has(id) }, fingerprint));
   }
 
   /** `resolve` behind the failure limits, reporting every refusal. */

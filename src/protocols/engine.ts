@@ -92,4 +92,6 @@ export interface EngineDeps<C> {
   readsSchemas(connection: C): boolean;
   /** could this mysql_native_password scramble be an API key's? */
   nativeKnown(scramble: Buffer, response: Buffer): Promise<boolean>;
+  /** is an SSH public key with this fingerprint registered and not removed? (answers OpenSSH's key query; no limits, no audit) */
+  sshKeyKnown(fingerprint: string): Promise<boolean>;
 }

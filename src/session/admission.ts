@@ -11,6 +11,8 @@ export type AdmissionCredential =
   | { kind: 'token'; token: string }
   /** a MySQL client's mysql_native_password answer to the door's scramble (API keys keep a verifier) */
   | { kind: 'native'; scramble: Buffer; response: Buffer }
+  /** an SSH public key whose signature the door verified, by its SHA256 fingerprint */
+  | { kind: 'sshkey'; fingerprint: string }
   /** already authenticated by the gateway's own HTTP layer (MCP, exec): the access check still runs */
   | { kind: 'identity'; identity: Identity };
 
@@ -42,6 +44,7 @@ export interface AdmissionDeps<C extends Admissible> {
   connection(name: string): C | undefined;
   authenticate(token: string, ctx: AdmissionContext): Promise<AuthOutcome>;
   authenticateNative(scramble: Buffer, response: Buffer, ctx: AdmissionContext): Promise<AuthOutcome>;
+  authenticateSshKey(fingerprint: string, ctx: AdmissionContext): Promise<AuthOutcome>;
   grants: GrantLookup;
   /** the record of a refusal after authentication (before it, the identity layer records its own) */
   denied(who: Identity, ctx: AdmissionContext & { reason: string }): Promise<void>;
@@ -67,7 +70,10 @@ export class Admission<C extends Admissible> {
     let who: Identity;
     if (cred.kind === 'identity') who = cred.identity;
     else {
-      const auth = cred.kind === 'token' ? await this.deps.authenticate(cred.token, ctx) : await this.deps.authenticateNative(cred.scramble, cred.response, ctx);
+      const auth =
+        cred.kind === 'token' ? await this.deps.authenticate(cred.token, ctx)
+        : cred.kind === 'sshkey' ? await this.deps.authenticateSshKey(cred.fingerprint, ctx)
+        : await this.deps.authenticateNative(cred.scramble, cred.response, ctx);
       if (!auth.ok && auth.reason === 'rate_limited') return refused('rate_limited', 'too many failed attempts; try again later');
       if (!auth.ok) return refused('bad_credential', BAD_CREDENTIAL);
       who = auth.identity;

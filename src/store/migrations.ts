@@ -256,6 +256,34 @@ function llmUsage(dialect: Dialect): Migration {
   };
 }
 
+/** SSH public keys registered to identities (src/store/ssh-keys.ts). */
+function sshKeys(dialect: Dialect): Migration {
+  const int = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('ssh_keys')
+        .addColumn('fingerprint', 'text', (c) => c.primaryKey())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('comment', 'text', (c) => c.notNull())
+        .addColumn('owner_kind', 'text', (c) => c.notNull())
+        .addColumn('owner_subject', 'text', (c) => c.notNull())
+        .addColumn('owner_name', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('api_key_id', 'text')
+        .addColumn('credential_ids', 'text', (c) => c.notNull())
+        .addColumn('created_at', int, (c) => c.notNull())
+        .addColumn('expires_at', int)
+        .addColumn('revoked_at', int)
+        .execute();
+      await db.schema.createIndex('ssh_keys_owner').on('ssh_keys').columns(['owner_kind', 'owner_subject']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('ssh_keys').execute();
+    },
+  };
+}
+
 function provider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -266,6 +294,7 @@ function provider(dialect: Dialect): MigrationProvider {
       '0005_signed_heads': signedHeads(dialect),
       '0006_api_key_native_verifier': apiKeyNativeVerifier,
       '0007_llm_usage': llmUsage(dialect),
+      '0008_ssh_keys': sshKeys(dialect),
     }),
   };
 }

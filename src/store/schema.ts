@@ -176,7 +176,32 @@ export interface LlmHoldsTable {
   expires_at: number;
 }
 
+/**
+ * SSH public keys registered to an identity (`warden keys add`). Owner fields are the
+ * identity at registration; `api_key_id` binds a key registered with an API key (or a
+ * gateway token exchanged for one) to that key, whose row gives the groups at each login.
+ */
+export interface SshKeysTable {
+  /** `SHA256:<base64, unpadded>` of the key's wire blob, as `ssh-keygen -lf` prints it */
+  fingerprint: string;
+  /** `<type> <base64>`: the public key, never a private one */
+  public_key: string;
+  comment: string;
+  owner_kind: string;
+  owner_subject: string;
+  owner_name: string;
+  /** JSON array: the groups of the login that registered it (user keys); unused for API-key-bound keys */
+  groups: string;
+  api_key_id: string | null;
+  /** JSON array of credential ids (token jti, what it came from): revoking one kills the key */
+  credential_ids: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface Database {
+  ssh_keys: SshKeysTable;
   llm_usage: LlmUsageTable;
   llm_holds: LlmHoldsTable;
   gateway_state: GatewayStateTable;

@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { createApiKey, findApiKey, listApiKeys, listSessions, getSession, revokeApiKey, touchApiKey, openStore, type Store } from '../../src/store/index.ts';
 import { openAuditLog } from '../../src/audit/index.ts';
 import { claim, unclaim } from '../../src/store/gateway-state.ts';
+import { findSshKey, insertSshKey, listSshKeys, removeSshKey, type SshKeyRecord } from '../../src/store/ssh-keys.ts';
+import { resolveSshKey } from '../../src/identity/ssh-keys.ts';
 
 export interface StoreBackend {
   name: string;
@@ -188,6 +190,33 @@ export function storeSuite(backend: () => StoreBackend): void {
         assert.ok(!e.message.includes('secret'), 'no password in the message');
         return true;
       });
+    });
+    it('ssh keys: one live registration per fingerprint, listed per owner, removed, re-registered once dead; a revoked token kills it', async () => {
+      const s = await open();
+      try {
+        const fp = `SHA256:test-${process.pid}-${Date.now()}`;
+        const subject = `u-${fp}`;
+        const row = (over: Partial<SshKeyRecord> = {}): SshKeyRecord => ({
+          fingerprint: fp, publicKey: 'ssh-ed25519 AAAA', comment: 'c', owner: { kind: 'user', subject, name: 'ann' }, groups: ['dev'],
+          apiKeyId: null, credentialIds: [`jti-${fp}`], createdAt: Date.now(), expiresAt: Date.now() + 60_000, revokedAt: null, ...over,
+        });
+        assert.equal(await insertSshKey(s, row()), true);
+        assert.equal(await insertSshKey(s, row({ owner: { kind: 'user', subject: 'someone-else', name: 'eve' } })), false);
+        assert.deepEqual((await listSshKeys(s, { kind: 'user', subject })).map((k) => [k.fingerprint, k.groups, k.credentialIds]), [[fp, ['dev'], [`jti-${fp}`]]]);
+        assert.equal((await listSshKeys(s, { kind: 'user', subject: 'someone-else' })).length, 0);
+        const who = await resolveSshKey({ store: s, isRevokedId: () => false }, fp);
+        assert.deepEqual([who.name, who.groups, who.credentialId, who.sourceCredentialId], ['ann', ['dev'], `sshkey:${fp}`, `jti-${fp}`]);
+        await s.db.insertInto('revoked_tokens').values({ jti: `jti-${fp}`, revoked_at: Date.now(), expires_at: Date.now() + 1000 }).execute();
+        await assert.rejects(resolveSshKey({ store: s, isRevokedId: () => false }, fp), /was revoked/);
+        assert.equal(await removeSshKey(s, fp, { kind: 'user', subject: 'someone-else' }), false);
+        assert.equal(await removeSshKey(s, fp, { kind: 'user', subject }), true);
+        assert.notEqual((await findSshKey(s, fp))!.revokedAt, null);
+        // dead now: another identity may register it
+        assert.equal(await insertSshKey(s, row({ owner: { kind: 'user', subject: 'someone-else', name: 'eve' }, credentialIds: [] })), true);
+        assert.equal((await findSshKey(s, fp))!.owner.name, 'eve');
+      } finally {
+        await s.close();
+      }
     });
   });
 }

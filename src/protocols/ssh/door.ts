@@ -1,12 +1,13 @@
 // The SSH front door: stock OpenSSH clients log in as `<connection>@gateway` with their
-// Warden token as password (password or keyboard-interactive), through admission. An
+// Warden token as password (password or keyboard-interactive), or with a public key
+// registered to them (`warden keys add`), through admission. An
 // admitted caller gets one pipeline session for the connection; each exec (and the shell)
 // on it is a command. The gateway logs in to the target itself, with the key it holds.
 // Port forwarding, agent forwarding, X11, environment and subsystems (SFTP) are refused.
 import ssh2, { type AuthContext, type Client, type Connection, type ServerChannel, type Session as SshSession } from 'ssh2';
 
 // CommonJS: Server is not visible to an ESM named import
-const { Server } = ssh2;
+const { Server, utils } = ssh2;
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SshConnectionConfig } from '../../config/schema.ts';
@@ -16,14 +17,17 @@ import type { Session } from '../../session/session.ts';
 import { connectUpstream } from './upstream.ts';
 import { endWith, EXIT_REFUSED, runExec, type ChannelContext, type ChannelState } from './exec.ts';
 import { runShell } from './shell.ts';
+import { sshFingerprint } from '../../config/ssh-connection.ts';
 import type { GatewayHostKey } from './host-key.ts';
 
-const METHODS: AuthContext['method'][] = ['password', 'keyboard-interactive'];
+const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
 /** tries of a token on one connection before the door hangs up (OpenSSH asks three times) */
 const MAX_AUTH_TRIES = 6;
 
 export interface SshFrontDoorDeps {
   admit(req: { credential: AdmissionCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<SshConnectionConfig>>;
+  /** is a public key with this fingerprint registered? (OpenSSH asks before it signs) */
+  keyKnown(fingerprint: string): Promise<boolean>;
   openSession: OpenSession;
   dial(connection: SshConnectionConfig): Promise<Duplex>;
   hostKey: GatewayHostKey;
@@ -83,21 +87,23 @@ export class SshFrontDoor {
     }, this.deps.handshake.timeoutMs);
     let answer: { ok: true; identity: AdmissionAnswer<SshConnectionConfig> & { ok: true } } | { ok: false; refusal: AdmissionRefusal } | null = null;
     let tries = 0;
+    /** the registered key the caller logged in with (recorded in the session's attributes) */
+    let keyFingerprint: string | null = null;
     client.on('authentication', (ctx) => {
       if (!METHODS.includes(ctx.method)) return ctx.reject(METHODS);
-      const check = (token: string | undefined) => {
+      const admit = (credential: AdmissionCredential) => {
         if (++tries > MAX_AUTH_TRIES) {
           ctx.reject(METHODS);
           client.end();
           return;
         }
-        if (!token) return ctx.reject(METHODS);
-        void this.deps.admit({ credential: { kind: 'token', token }, connection: ctx.username, clientAddr }).then(
+        void this.deps.admit({ credential, connection: ctx.username, clientAddr }).then(
           (a) => {
             if (a.ok) answer = { ok: true, identity: a };
             else if (a.refusal.kind === 'bad_credential' || a.refusal.kind === 'rate_limited') return ctx.reject(METHODS);
             // Who the caller is is settled; what they may not use is said on their channel.
             else answer = { ok: false, refusal: a.refusal };
+            if (credential.kind === 'sshkey') keyFingerprint = credential.fingerprint;
             ctx.accept();
           },
           (e: Error) => {
@@ -106,6 +112,22 @@ export class SshFrontDoor {
           },
         );
       };
+      const check = (token: string | undefined) => (token ? admit({ kind: 'token', token }) : ctx.reject(METHODS));
+      if (ctx.method === 'publickey') {
+        const fingerprint = sshFingerprint(ctx.key.data);
+        // OpenSSH asks whether a key would do before it signs: only registered keys are worth a signature.
+        if (!ctx.signature || !ctx.blob) {
+          return void this.deps.keyKnown(fingerprint).then((known) => (known ? ctx.accept() : ctx.reject(METHODS)), () => ctx.reject(METHODS));
+        }
+        // The caller proves it holds the private key: its signature over this session's id.
+        const key = utils.parseKey(ctx.key.data);
+        if (key instanceof Error || Array.isArray(key) || key.isPrivateKey() || key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
+          this.deps.log.info({ clientAddr, fingerprint }, 'ssh public key signature refused');
+          tries++;
+          return ctx.reject(METHODS);
+        }
+        return admit({ kind: 'sshkey', fingerprint });
+      }
       if (ctx.method === 'password') return check(ctx.password);
       if (ctx.method !== 'keyboard-interactive') return ctx.reject(METHODS);
       ctx.prompt([{ prompt: 'Warden token: ', echo: false }], 'Warden', `Log in to connection "${ctx.username}" with your Warden access token`, (answers: string[]) => check(answers[0]));
@@ -130,7 +152,7 @@ export class SshFrontDoor {
       const a = answer!;
       if (!a.ok) return this.refusedCaller(client, a.refusal);
       const { identity, connection } = a.identity;
-      const opened = this.deps.openSession({ identity, connection: connection.name, connectionType: 'ssh', protocol: 'ssh', clientAddr, attributes: { user: connection.user, client: software } });
+      const opened = this.deps.openSession({ identity, connection: connection.name, connectionType: 'ssh', protocol: 'ssh', clientAddr, attributes: { user: connection.user, client: software, ...(keyFingerprint ? { key: keyFingerprint } : {}) } });
       const ctxP: Promise<ChannelContext> = opened.then((s) => {
         session = s;
         this.active++;

@@ -9,6 +9,7 @@ import { loadOrCreateHostKey } from './host-key.ts';
 export function sshEngine(deps: EngineDeps<SshConnectionConfig>): Engine<SshConnectionConfig> {
   const door = new SshFrontDoor({
     admit: deps.admit,
+    keyKnown: deps.sshKeyKnown,
     openSession: deps.openSession,
     dial: deps.dial,
     hostKey: loadOrCreateHostKey(deps.dataDir),

@@ -2,15 +2,12 @@
 // embedded or a remote agent), with the key the gateway holds, and only to a target that
 // shows the pinned host key. A target that shows another key gets nothing: the key exchange
 // is abandoned before any authentication is sent.
-import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
 import type { SshConnectionConfig } from '../../config/schema.ts';
-import { parsePublicKeyLine, type PinnedKey } from '../../config/ssh-connection.ts';
+import { parsePublicKeyLine, sshFingerprint as fingerprint, type PinnedKey } from '../../config/ssh-connection.ts';
 
 export class SshUpstreamError extends Error {}
-
-const fingerprint = (blob: Buffer) => `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 
 /** The host-key algorithms that present a key of the pinned type (an RSA key signs with SHA-2 or SHA-1). */
 function hostKeyAlgorithms(type: string): string[] {
