@@ -53,7 +53,12 @@ test('agent killed mid-query: the client gets a clear error and the session ends
   const marker = `agent_kill_${process.pid}`;
   const running = query(`SELECT pg_sleep(60) AS ${marker}`);
   // Kill only once the query is really running on the target.
+  // A query that ends before it is seen running puts its own error in the wait's failure
+  // (this test failed under the full parallel suite, three runs of three, with the timeout alone).
+  let ended: string | null = null;
+  void running.then((r) => (ended = `exit ${r.code}: ${r.stderr.trim()}`));
   await eventually('the query to run on the target', async () => {
+    if (ended !== null) throw new Error(`the query ended before it was seen running (${ended})`);
     const r = await run('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-tAc', `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%AS ${marker}' AND pid <> pg_backend_pid()`]);
     return r.stdout.trim() === '1';
   });
