@@ -22,6 +22,7 @@ import { connectUpstream, MysqlUpstreamError, type MysqlUpstreamTls } from './up
 import { MysqlRelay } from './relay.ts';
 import type { RsaKeys } from './auth.ts';
 import { decodeGreeting } from './messages.ts';
+import { listenOn } from '../listen-on.ts';
 
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 
@@ -73,13 +74,7 @@ export class MysqlFrontDoor {
     const server = createServer({ noDelay: true }, (s) => void this.accept(s));
     this.server = server;
     if (this.deps.probe) void this.learnVersion(this.deps.probe);
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        const a = server.address();
-        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
-      });
-    });
+    return listenOn(server, host, port);
   }
 
   get activeSessions(): number {

@@ -19,6 +19,7 @@ import { CancelRegistry } from './cancel.ts';
 import { PostgresRelay } from './relay.ts';
 import { catalogQueryOver, TableCatalog, type CatalogQuery } from './catalog.ts';
 import { FunctionCatalog, SessionFunctions } from './functions.ts';
+import { listenOn } from '../listen-on.ts';
 
 /** The deadline and slot of one connection until it is admitted. */
 interface HandshakeGuard {
@@ -82,13 +83,7 @@ export class PostgresFrontDoor {
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const server = createServer({ noDelay: true }, (s) => void this.accept(s));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        const a = server.address();
-        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
-      });
-    });
+    return listenOn(server, host, port);
   }
 
   get activeSessions(): number {

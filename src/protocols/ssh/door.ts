@@ -19,6 +19,7 @@ import { endWith, EXIT_REFUSED, runExec, type ChannelContext, type ChannelState 
 import { runShell } from './shell.ts';
 import { sshFingerprint } from '../../config/ssh-connection.ts';
 import type { GatewayHostKey } from './host-key.ts';
+import { listenOn } from '../listen-on.ts';
 
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
 /** tries of a token on one connection before the door hangs up (OpenSSH asks three times) */
@@ -51,13 +52,7 @@ export class SshFrontDoor {
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const server = new Server({ hostKeys: [this.deps.hostKey.private], ident: 'Warden' }, (client, info) => this.accept(client, `${info.ip}:${info.port}`, info.header.versions.software));
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        const a = server.address();
-        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
-      });
-    });
+    return listenOn(server, host, port);
   }
 
   async close(): Promise<void> {
