@@ -31,6 +31,14 @@ export interface LlmResponse {
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+/** A JSON object's text as an object ({} for another JSON value); null when it is not JSON. */
+function jsonObject(text: string): Obj | null {
+  try {
+    return obj(JSON.parse(text));
+  } catch {
+    return null;
+  }
+}
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** A block while it is put together: tool arguments are text until the end. */
@@ -53,24 +61,16 @@ export class ResponseAssembler {
 
   /** one event's data, as the client got it */
   event(data: string): void {
-    let o: Obj;
-    try {
-      o = obj(JSON.parse(data));
-    } catch {
-      return;
-    }
+    const o = jsonObject(data);
+    if (!o) return;
     if (this.api === 'anthropic') this.anthropicEvent(o);
     else this.openaiChunk(o);
   }
 
   /** a whole JSON answer, as the client got it */
   json(body: string): void {
-    let o: Obj;
-    try {
-      o = obj(JSON.parse(body));
-    } catch {
-      return;
-    }
+    const o = jsonObject(body);
+    if (!o) return;
     if (this.api === 'anthropic') {
       if (o.type !== 'message') return;
       this.seen = true;
@@ -206,12 +206,8 @@ function parsed(args: string): unknown {
 
 /** What the record keeps of an LLM request: model, limits, system, each message's role and content, the tools' names. */
 export function llmRequest(api: LlmApi, body: string): Obj | null {
-  let o: Obj;
-  try {
-    o = obj(JSON.parse(body));
-  } catch {
-    return null;
-  }
+  const o = jsonObject(body);
+  if (!o) return null;
   if (!Array.isArray(o.messages)) return null;
   const out: Obj = { api, model: o.model };
   for (const k of ['max_tokens', 'max_completion_tokens', 'stream', 'temperature']) if (o[k] !== undefined) out[k] = o[k];
