@@ -12,7 +12,10 @@ import { localPostgres } from '../helpers/gateway.ts';
 import { psql, run } from '../helpers/clients.ts';
 import { spawnAgent, eventually, isConnected, type AgentProcess } from './agent-harness.ts';
 
-process.env.WARDEN_TUNNEL_HEARTBEAT_MS = '500';
+// Killed processes close their sockets, so no test here waits on a heartbeat to see a peer go;
+// a short one only closed a live tunnel when the loaded suite stalled a process for 1.5 s
+// (3 missed at 500 ms: "no answer to 3 heartbeats", seen in CI). 3 s tolerates a 9 s stall.
+process.env.WARDEN_TUNNEL_HEARTBEAT_MS = '3000';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-agent-faults-'));
 let gw: GatewayHandle;
