@@ -11,6 +11,7 @@ import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
 import { classifySsh } from './ssh-commands.ts';
+import { classifyForward } from './ssh-forwarding.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -115,7 +116,9 @@ export class PolicyGuard implements Guard {
       identity: session.identity,
       connection: conn.name,
       sessionId: session.id,
-      command: cmd.params ? { text: cmd.text, params: cmd.params } : { text: cmd.text },
+      // A forward's review binds an empty parameter list: an exec of the same words (which has
+      // none) is another command, so neither can use the other's approval.
+      command: cmd.params ? { text: cmd.text, params: cmd.params } : cmd.forward ? { text: cmd.text, params: [] } : { text: cmd.text },
       rule: v.rule ?? null,
       reason: v.reason ?? 'this command needs approval',
       ...(d?.review ? { spec: d.review } : {}),
@@ -141,7 +144,7 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
     case 'http':
       return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
-      return (cmd) => classifySsh(cmd.text);
+      return (cmd) => (cmd.forward ? classifyForward(cmd.forward) : classifySsh(cmd.text));
     default:
       return undefined;
   }
