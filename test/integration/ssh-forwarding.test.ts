@@ -48,6 +48,9 @@ let work: string;
 let echo: Counted;
 let forbidden: Counted;
 let held: Counted;
+/** writes BLAST bytes to whoever connects, as fast as the connection takes them */
+let blaster: { port: number; written: number; server: Server };
+const BLAST = 96 << 20;
 let remotePort: number;
 let agentSock: string;
 let agentProc: ChildProcess;
@@ -58,6 +61,20 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'warden-ssh-fwd-'));
   [echo, forbidden, held] = await Promise.all([countingServer(true), countingServer(true), countingServer(true)]);
   remotePort = await freePort();
+  blaster = { port: 0, written: 0, server: createServer((sock) => {
+    const chunk = Buffer.alloc(64 << 10, 120);
+    const pump = () => {
+      while (blaster.written < BLAST) {
+        blaster.written += chunk.length;
+        if (!sock.write(chunk)) return void sock.once('drain', pump);
+      }
+      sock.end();
+    };
+    sock.on('error', () => {});
+    pump();
+  }) };
+  await new Promise<void>((r) => blaster.server.listen(0, '127.0.0.1', r));
+  blaster.port = (blaster.server.address() as { port: number }).port;
   const conn = (name: string, rules: unknown[] = []) => ({
     name, type: 'ssh', host: '127.0.0.1', port: sshd.port, user: sshd.user, privateKey: sshd.clientKey, hostKey: sshd.hostKey, access: { groups: ['dev'] }, masking: { enabled: false }, rules,
   });
@@ -67,7 +84,7 @@ before(async () => {
       conn('box', [{ name: 'anything', match: {}, action: 'allow' }]),
       conn('fwd', [
         { name: 'held-port', match: { forwarding: { local: [`127.0.0.1:${held.port}`] } }, action: 'review', review: { groups: ['approver'] } },
-        { name: 'tunnels', match: { types: ['ssh'], forwarding: { local: [`127.0.0.1:${echo.port}`, `127.0.0.1:${held.port}`], remote: [`localhost:${remotePort}`], agent: true } }, action: 'allow' },
+        { name: 'tunnels', match: { types: ['ssh'], forwarding: { local: [`127.0.0.1:${echo.port}`, `127.0.0.1:${held.port}`, '127.0.0.1:5432', `127.0.0.1:${blaster.port}`], remote: [`localhost:${remotePort}`], agent: true } }, action: 'allow' },
       ]),
     ],
   });
@@ -86,7 +103,7 @@ after(async () => {
   agentProc?.kill('SIGTERM');
   await t?.close();
   await sshd?.close();
-  for (const s of [echo, forbidden, held]) s?.server.close();
+  for (const s of [echo, forbidden, held, blaster]) s?.server.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -197,6 +214,60 @@ test('ssh -L to a destination outside the rule\'s list, or one held for review, 
   assert.equal(review.data.decision, 'review');
   assert.match(String(review.data.reviewId), /^r[0-9a-f]{12}$/);
   assert.equal(review.data.rule, 'held-port');
+
+  // once approved, the same forward goes through once
+  const approver = await t.token(['approver'], 'fwd-approver');
+  const res = await fetch(`${t.httpUrl}/api/v1/reviews/${String(review.data.reviewId)}/approve`, { method: 'POST', headers: { authorization: `Bearer ${approver}`, 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(res.status, 200, await res.text());
+  const again = await tunnel(token, 'fwd', ['-L', `127.0.0.1:${l2}:127.0.0.1:${held.port}`], l2);
+  const echoed = await exchange(l2, Buffer.from('approved'));
+  const twice = await exchange(l2, Buffer.from('again'));
+  await stop(again);
+  assert.equal(echoed.toString(), 'approved');
+  assert.equal(twice.length, 0, 'an approval lets one connection through');
+  assert.equal(held.connections, 1);
+});
+
+test('psql through ssh -L reaches Postgres from the target', async () => {
+  const token = await t.token(['dev'], 'fwd-psql');
+  const lport = await freePort();
+  const tun = await tunnel(token, 'fwd', ['-L', `127.0.0.1:${lport}:127.0.0.1:5432`], lport);
+  const r = await run('psql', [`host=127.0.0.1 port=${lport} user=postgres dbname=postgres sslmode=disable`, '-X', '-At', '-c', 'select 6 * 7'], { env: { PGCONNECT_TIMEOUT: '10' } });
+  await stop(tun);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '42');
+  const { cmd, res } = await forwardRecord('fwd-psql', 'forward local 127.0.0.1:5432');
+  assert.equal(cmd.data.decision, 'allow');
+  const [[dest, from, to]] = res.data.rows as string[][];
+  assert.equal(dest, '127.0.0.1:5432');
+  assert.ok(Number(from) > 0 && Number(to) > 0);
+});
+
+test('a caller that does not read holds the destination back (bounded memory); every byte still arrives and is counted', async () => {
+  const token = await t.token(['dev'], 'fwd-slow');
+  const lport = await freePort();
+  const tun = await tunnel(token, 'fwd', ['-L', `127.0.0.1:${lport}:127.0.0.1:${blaster.port}`], lport);
+  const sock = tcpConnect(lport, '127.0.0.1');
+  sock.pause();
+  // wait until the destination cannot write any more (every buffer on the way is full)
+  let last = -1;
+  await until('the destination to stall', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const stalled = blaster.written === last && blaster.written > 0;
+    last = blaster.written;
+    return stalled;
+  });
+  assert.ok(blaster.written < BLAST / 2, `the destination wrote ${blaster.written} of ${BLAST} bytes to a caller that read nothing`);
+  let got = 0;
+  sock.on('data', (b: Buffer) => (got += b.length));
+  await new Promise((r) => {
+    sock.on('close', r);
+    sock.resume();
+  });
+  assert.equal(got, BLAST);
+  const { res } = await forwardRecord('fwd-slow', `forward local 127.0.0.1:${blaster.port}`);
+  await stop(tun);
+  assert.deepEqual(res.data.rows, [[`127.0.0.1:${blaster.port}`, '0', String(BLAST)]]);
 });
 
 test('ssh -R: refused without a rule (nothing listens on the target); with one, each connection goes to the caller and is recorded', async () => {
