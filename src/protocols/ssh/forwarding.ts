@@ -59,7 +59,7 @@ export class Forwarding {
    * no reply wanted), and asks for agent forwarding when it was allowed.
    */
   context(): Promise<ChannelContext> {
-    return this.ctxP.then((ctx) => ({
+    const p = this.ctxP.then((ctx) => ({
       ...ctx,
       upstream: async () => {
         const allowed = this.agentAsked ? await this.agentAsked : false;
@@ -68,6 +68,9 @@ export class Forwarding {
         return up;
       },
     }));
+    // a session that could not be opened is handled where it is made (door.ts); no channel may be waiting
+    p.catch(() => {});
+    return p;
   }
 
   /** ssh -L (and -D): a direct-tcpip channel to host:port, opened from the target. */
