@@ -228,6 +228,22 @@ test('ssh -L to a destination outside the rule\'s list, or one held for review, 
   assert.equal(held.connections, 1);
 });
 
+test('a token revoked while a tunnel is open: the next forwarded connection is refused and reaches nothing', async () => {
+  const token = await t.token(['dev'], 'fwd-revoked');
+  const lport = await freePort();
+  const tun = await tunnel(token, 'fwd', ['-L', `127.0.0.1:${lport}:127.0.0.1:${echo.port}`], lport);
+  assert.equal((await exchange(lport, Buffer.from('before'))).toString(), 'before');
+  const before = echo.connections;
+  assert.equal(await t.gw.services.revokeToken('fwd-revoked', 'test'), 1);
+  const after = await exchange(lport, Buffer.from('after'));
+  await stop(tun);
+  assert.equal(after.length, 0);
+  assert.equal(echo.connections, before, 'the destination got no connection after the revocation');
+  const last = (await commandsOf(t, 'fwd-revoked')).filter((e) => e.data.text === `forward local 127.0.0.1:${echo.port}`).at(-1)!;
+  assert.equal(last.data.decision, 'block');
+  assert.match(String(last.data.reason), /revoked/);
+});
+
 test('psql through ssh -L reaches Postgres from the target', async () => {
   const token = await t.token(['dev'], 'fwd-psql');
   const lport = await freePort();
