@@ -244,6 +244,46 @@ test('a token revoked while a tunnel is open: the next forwarded connection is r
   assert.match(String(last.data.reason), /revoked/);
 });
 
+/** a SOCKS5 CONNECT to 127.0.0.1:port through ssh -D's proxy, then `data` and its echo; null when the proxy refuses */
+function socks(proxy: number, port: number, data: Buffer): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const s = tcpConnect(proxy, '127.0.0.1', () => s.write(Buffer.from([5, 1, 0])));
+    let stage = 0;
+    let buf = Buffer.alloc(0);
+    s.on('error', () => resolve(null));
+    s.on('close', () => resolve(stage === 2 ? buf : null));
+    s.on('data', (b: Buffer) => {
+      buf = Buffer.concat([buf, b]);
+      if (stage === 0 && buf.length >= 2) {
+        buf = buf.subarray(2);
+        stage = 1;
+        const req = Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 255]);
+        s.write(req);
+      }
+      if (stage === 1 && buf.length >= 10) {
+        if (buf[1] !== 0) return s.destroy();
+        buf = buf.subarray(10);
+        stage = 2;
+        s.end(data);
+      }
+    });
+  });
+}
+
+test('ssh -D (a SOCKS proxy on the caller\'s side) is local forwarding: the listed destination works, another is refused', async () => {
+  const token = await t.token(['dev'], 'fwd-socks');
+  const dport = await freePort();
+  const tun = await tunnel(token, 'fwd', ['-D', `127.0.0.1:${dport}`], dport);
+  const ok = await socks(dport, echo.port, Buffer.from('via socks'));
+  const refused = await socks(dport, forbidden.port, Buffer.from('via socks'));
+  await stop(tun);
+  assert.equal(ok?.toString(), 'via socks');
+  assert.equal(refused, null);
+  assert.equal(forbidden.connections, 0);
+  const decisions = (await commandsOf(t, 'fwd-socks')).map((e) => `${e.data.text} ${e.data.decision}`);
+  assert.deepEqual(decisions, [`forward local 127.0.0.1:${echo.port} allow`, `forward local 127.0.0.1:${forbidden.port} block`]);
+});
+
 test('psql through ssh -L reaches Postgres from the target', async () => {
   const token = await t.token(['dev'], 'fwd-psql');
   const lport = await freePort();
