@@ -16,31 +16,9 @@ import { run } from '../helpers/clients.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { askpass, sshArgs, startSshd, type TestSshd } from '../helpers/sshd.ts';
 import { commandsOf, resultsOf } from '../helpers/records.ts';
+import { bound, countingServer, exchange, socks, type Counted } from '../helpers/tcp-probes.ts';
 
 const { Client } = ssh2;
-
-/** a TCP server on 127.0.0.1 that counts what reaches it; `echo` sends every byte back */
-interface Counted {
-  port: number;
-  connections: number;
-  bytes: number;
-  server: Server;
-}
-async function countingServer(echo: boolean): Promise<Counted> {
-  const c: Counted = { port: 0, connections: 0, bytes: 0, server: createServer() };
-  c.server.on('connection', (s) => {
-    c.connections++;
-    s.on('data', (b) => {
-      c.bytes += b.length;
-      if (echo) s.write(b);
-    });
-    s.on('end', () => s.end());
-    s.on('error', () => {});
-  });
-  await new Promise<void>((r) => c.server.listen(0, '127.0.0.1', r));
-  c.port = (c.server.address() as { port: number }).port;
-  return c;
-}
 
 let sshd: TestSshd;
 let t: TestGateway;
@@ -107,15 +85,6 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** whether something listens on 127.0.0.1:port (binding it fails), without connecting to it */
-function bound(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(true));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
-  });
-}
-
 async function until<T>(what: string, f: () => Promise<T | undefined | false>, tries = 200): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await f();
@@ -141,17 +110,6 @@ async function tunnel(token: string, user: string, args: string[], listens: numb
 async function stop(c: { child: ChildProcess; exited: Promise<number | null> }): Promise<void> {
   if (c.child.exitCode === null) c.child.kill('SIGTERM');
   await c.exited;
-}
-
-/** connect to 127.0.0.1:port, send `data`, half-close, collect what comes back until the peer closes */
-function exchange(port: number, data: Buffer): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    const s = tcpConnect(port, '127.0.0.1', () => s.end(data));
-    s.on('data', (b: Buffer) => parts.push(b));
-    s.on('error', () => {});
-    s.on('close', () => resolve(Buffer.concat(parts)));
-  });
 }
 
 async function forwardRecord(identity: string, text: string) {
@@ -243,32 +201,6 @@ test('a token revoked while a tunnel is open: the next forwarded connection is r
   assert.equal(last.data.decision, 'block');
   assert.match(String(last.data.reason), /revoked/);
 });
-
-/** a SOCKS5 CONNECT to 127.0.0.1:port through ssh -D's proxy, then `data` and its echo; null when the proxy refuses */
-function socks(proxy: number, port: number, data: Buffer): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const s = tcpConnect(proxy, '127.0.0.1', () => s.write(Buffer.from([5, 1, 0])));
-    let stage = 0;
-    let buf = Buffer.alloc(0);
-    s.on('error', () => resolve(null));
-    s.on('close', () => resolve(stage === 2 ? buf : null));
-    s.on('data', (b: Buffer) => {
-      buf = Buffer.concat([buf, b]);
-      if (stage === 0 && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 1;
-        const req = Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, port >> 8, port & 255]);
-        s.write(req);
-      }
-      if (stage === 1 && buf.length >= 10) {
-        if (buf[1] !== 0) return s.destroy();
-        buf = buf.subarray(10);
-        stage = 2;
-        s.end(data);
-      }
-    });
-  });
-}
 
 test('ssh -D (a SOCKS proxy on the caller\'s side) is local forwarding: the listed destination works, another is refused', async () => {
   const token = await t.token(['dev'], 'fwd-socks');
