@@ -96,7 +96,8 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>, t
 
 /** `ssh -N <forward args> <user>@gateway` in the background, until it listens (-L) or exits */
 async function tunnel(token: string, user: string, args: string[], listens: number): Promise<{ child: ChildProcess; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn('ssh', [...sshArgs(t.sshPort, ['-N', '-o', 'ExitOnForwardFailure=yes', ...args]), `${user}@127.0.0.1`], { env: { ...process.env, ...askpass(work, token) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // at INFO, ssh prints why a channel was refused
+  const child = spawn('ssh', [...sshArgs(t.sshPort, ['-N', '-o', 'ExitOnForwardFailure=yes', ...args]).map((a) => (a === 'LogLevel=ERROR' ? 'LogLevel=INFO' : a)), `${user}@127.0.0.1`], { env: { ...process.env, ...askpass(work, token) }, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
@@ -127,6 +128,7 @@ test('ssh -L without a rule: the channel is refused, nothing reaches the destina
   await stop(tun);
   assert.equal(back.length, 0, 'no byte came back');
   assert.equal(echo.connections, before, 'the destination got no connection');
+  assert.match(tun.stderr(), /open failed: administratively prohibited: warden: forwarding \(local 127\.0\.0\.1:\d+\) is off: no rule allows it/);
   const cmd = await until('the refusal', async () => (await commandsOf(t, 'fwd-none')).find((e) => e.data.text === `forward local 127.0.0.1:${echo.port}`));
   assert.equal(cmd.data.decision, 'block');
   assert.equal(cmd.data.via, 'direct-tcpip');
@@ -162,6 +164,7 @@ test('ssh -L to a destination outside the rule\'s list, or one held for review, 
   const back = await exchange(l1, Buffer.from('secret'));
   const back2 = await exchange(l2, Buffer.from('secret'));
   await stop(tun);
+  assert.match(tun.stderr(), /administratively prohibited: warden: held for review r[0-9a-f]{12}/);
   assert.equal(back.length + back2.length, 0);
   assert.equal(forbidden.connections, 0);
   assert.equal(held.connections, 0);
@@ -328,7 +331,7 @@ test('at the wire: direct-tcpip to a host outside the list, names for it, and bi
   const c = await login(await t.token(['dev'], 'fwd-wire'), 'fwd');
   try {
     const open = (host: string, port: number) => new Promise((resolve, reject) => c.forwardOut('127.0.0.1', 4000, host, port, (e, s) => (e ? reject(e) : resolve(s))));
-    await assert.rejects(open('127.0.0.1', forbidden.port));
+    await assert.rejects(open('127.0.0.1', forbidden.port), /warden: forwarding \(local 127\.0\.0\.1:\d+\) is off: no rule allows it/);
     await assert.rejects(open('localhost', echo.port), 'another name for an allowed address is not in the list');
     await assert.rejects(open('127.0.0.1', sshd.port));
     await assert.rejects(new Promise((resolve, reject) => c.forwardIn('127.0.0.1', remotePort, (e, p) => (e ? reject(e) : resolve(p)))));

@@ -19,6 +19,7 @@ import { describeForward, forwardHost } from '../../policy/ssh-forwarding.ts';
 import type { ChannelContext } from './exec.ts';
 import { relayCounted, type Relayed } from './forward-relay.ts';
 import { forwardAgentOn, openCallerAgent } from './agent-bridge.ts';
+import { refuseChannel } from './channel-refusal.ts';
 
 const COLUMNS = [{ name: 'destination' }, { name: 'bytesFromCaller' }, { name: 'bytesToCaller' }];
 
@@ -80,7 +81,7 @@ export class Forwarding {
       .then(async (ctx) => {
         const started = Date.now();
         const d = await this.judge(ctx, facts, 'direct-tcpip');
-        if (d.action !== 'allow') return reject();
+        if (d.action !== 'allow') return refuseChannel(this.caller, reject, refusal(d));
         const fail = (message: string) => {
           ctx.session.result(d.commandId, { columns: COLUMNS, rows: [[destination(facts), '0', '0']], rowCount: 0, error: { message }, durationMs: Date.now() - started });
           reject();
@@ -246,6 +247,11 @@ export class Forwarding {
     this.log.error({ err: e.message }, 'ssh forwarding failed');
     refuse();
   }
+}
+
+/** what the caller's ssh prints of a refused channel */
+function refusal(d: Exclude<Decision, { action: 'allow' }>): string {
+  return d.action === 'review' ? `warden: held for review ${d.reviewId}: ${d.message}; nothing was sent; once approved, connect again` : `warden: ${d.reason}`;
 }
 
 function destination(f: ForwardFacts): string {
