@@ -92,10 +92,15 @@ export class Forwarding {
         } catch (e) {
           return fail(`cannot reach the target: ${(e as Error).message}`);
         }
-        up.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, target) => {
-          if (err) return fail(`the target could not connect to ${destination(facts)}: ${err.message}`);
-          this.relay(ctx, d.commandId, started, facts, accept(), target);
-        });
+        try {
+          up.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, target) => {
+            if (err) return fail(`the target could not connect to ${destination(facts)}: ${err.message}`);
+            this.relay(ctx, d.commandId, started, facts, accept(), target);
+          });
+        } catch (e) {
+          // ssh2 throws when the connection to the target has just gone
+          fail(`cannot reach the target: ${(e as Error).message}`);
+        }
       })
       .catch((e: Error) => this.failed(e, reject));
   }
@@ -143,12 +148,16 @@ export class Forwarding {
           return fail(`cannot reach the target: ${(e as Error).message}`);
         }
         this.hook(up);
-        up.forwardIn(info.bindAddr, info.bindPort, (err, bound) => {
-          if (err) return fail(`the target refused to listen on ${destination(facts)}: ${err.message}`);
-          this.binds.set(`${info.bindAddr}:${bound}`, { addr: info.bindAddr, port: info.bindPort, bound, commandId: d.commandId, started, connections: 0, upstream: up });
-          this.log.info({ listen: `${destination(facts)}`, bound }, 'ssh remote forwarding bound on the target');
-          accept?.(bound);
-        });
+        try {
+          up.forwardIn(info.bindAddr, info.bindPort, (err, bound) => {
+            if (err) return fail(`the target refused to listen on ${destination(facts)}: ${err.message}`);
+            this.binds.set(`${info.bindAddr}:${bound}`, { addr: info.bindAddr, port: info.bindPort, bound, commandId: d.commandId, started, connections: 0, upstream: up });
+            this.log.info({ listen: `${destination(facts)}`, bound }, 'ssh remote forwarding bound on the target');
+            accept?.(bound);
+          });
+        } catch (e) {
+          fail(`cannot reach the target: ${(e as Error).message}`);
+        }
       })
       .catch((e: Error) => this.failed(e, no));
   }
@@ -157,11 +166,17 @@ export class Forwarding {
     const b = this.binds.get(`${info.bindAddr}:${info.bindPort}`) ?? [...this.binds.values()].find((x) => x.addr === info.bindAddr && x.port === info.bindPort);
     if (!b) return reject?.();
     this.binds.delete(`${b.addr}:${b.bound}`);
-    b.upstream.unforwardIn(b.addr, b.port, (err) => {
-      this.unbound(b, err ? `cancelled; the target said: ${err.message}` : 'cancelled');
-      if (err) reject?.();
-      else accept?.();
-    });
+    try {
+      b.upstream.unforwardIn(b.addr, b.port, (err) => {
+        this.unbound(b, err ? `cancelled; the target said: ${err.message}` : 'cancelled');
+        if (err) reject?.();
+        else accept?.();
+      });
+    } catch (e) {
+      // the connection to the target is gone, and its listener with it
+      this.unbound(b, `cancelled; the target was gone: ${(e as Error).message}`);
+      accept?.();
+    }
   }
 
   /** The bind's own result: how long the target listened, how many connections it passed on. */
@@ -175,6 +190,14 @@ export class Forwarding {
   private hook(up: Client): void {
     if (this.hooked.has(up)) return;
     this.hooked.add(up);
+    // the target stops listening when the gateway's connection to it ends
+    up.once('close', () => {
+      for (const [key, b] of this.binds) {
+        if (b.upstream !== up) continue;
+        this.binds.delete(key);
+        this.unbound(b, 'the connection to the target closed');
+      }
+    });
     up.on('tcp connection', (info: TcpConnectionDetails, accept: AcceptConnection<ClientChannel>, reject: RejectConnection) => {
       const b = this.binds.get(`${info.destIP}:${info.destPort}`);
       if (!b) return reject();
