@@ -10,7 +10,7 @@ import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
-import { classifySsh } from './ssh-commands.ts';
+import { classifyFileOps, classifySsh } from './ssh-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -141,7 +141,7 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
     case 'http':
       return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
-      return (cmd) => classifySsh(cmd.text);
+      return (cmd) => (cmd.file ? classifyFileOps(cmd.file.ops) : classifySsh(cmd.text));
     default:
       return undefined;
   }

@@ -16,6 +16,8 @@ export interface ChannelContext {
   upstream(): Promise<Client>;
   /** bytes of output kept in the record per stream */
   keepBytes: number;
+  /** SFTP and SCP: the size cap of one file transfer (the connection's fileTransfers) */
+  fileTransfers: { maxBytes: number };
   log: Logger;
 }
 

@@ -1,0 +1,266 @@
+// File transfers through the SSH door with OpenSSH's own clients (`sftp -b`, `scp` in its
+// default SFTP mode, legacy `scp -O`) to a private sshd, and a hostile caller's hand-made
+// SFTP packets (ssh2's client). Ground truth: the file on the target (or its absence) and its
+// sha256, the file the caller got, and what the record says of each transfer.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes, createHash } from 'node:crypto';
+import { tmpdir, userInfo } from 'node:os';
+import { join, relative } from 'node:path';
+import ssh2 from 'ssh2';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
+import { run } from '../helpers/clients.ts';
+import { askpass, sshArgs, startSshd, type TestSshd } from '../helpers/sshd.ts';
+import { commandsOf, resultsOf } from '../helpers/records.ts';
+import { FX, packet, SftpFramer, SftpReader, STATUS } from '../../src/protocols/ssh/sftp-codec.ts';
+
+const { Client } = ssh2;
+let sshd: TestSshd;
+let t: TestGateway;
+let work: string;
+/** the target's side of the files (the same machine: the sshd runs as this user) */
+let remote: string;
+let local: string;
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const CAP = 1 << 20;
+
+before(async () => {
+  sshd = await startSshd();
+  work = mkdtempSync(join(tmpdir(), 'warden-transfer-'));
+  remote = join(work, 'remote');
+  local = join(work, 'local');
+  mkdirSync(join(remote, 'protected'), { recursive: true });
+  mkdirSync(local);
+  const box = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'ssh', host: '127.0.0.1', port: sshd.port, user: sshd.user, privateKey: sshd.clientKey, hostKey: sshd.hostKey, access: { groups: ['dev'] }, ...extra });
+  t = await startTestGateway({
+    connections: [box('box'), box('small', { fileTransfers: { maxBytes: CAP } })],
+    rules: [
+      { name: 'protected', match: { types: ['ssh'], categories: ['write'], commands: ['* */protected/*', '* */protected'] }, action: 'block', message: 'protected/ is read-only' },
+      { name: 'no-secrets', match: { types: ['ssh'], commands: ['get */secret*'] }, action: 'block', message: 'secrets stay on the box' },
+      { name: 'held', match: { types: ['ssh'], commands: ['put */held-*'] }, action: 'review', review: { groups: ['approver'] } },
+    ],
+  });
+});
+after(async () => {
+  await t?.close();
+  await sshd?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** OpenSSH's options for the door; sftp and scp name the port -P */
+const opts = () => sshArgs(t.sshPort).map((a) => (a === '-p' ? '-P' : a));
+
+/** `sftp -b` with these batch lines; BatchMode is turned back off so the token can be asked */
+async function sftp(token: string, lines: string[], user = 'box') {
+  const batch = join(work, `batch-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(batch, lines.join('\n') + '\n');
+  return run('sftp', ['-o', 'BatchMode=no', ...opts(), '-b', batch, `${user}@127.0.0.1`], { env: askpass(work, token), timeoutMs: 60_000 });
+}
+
+const scp = (token: string, args: string[]) => run('scp', ['-o', 'BatchMode=no', ...opts(), ...args], { env: askpass(work, token), timeoutMs: 60_000 });
+
+/** the transfers recorded in an identity's sessions */
+async function transfers(identity: string) {
+  return (await resultsOf(t, identity)).map((r) => r.data.transfer as { path: string; direction: string; bytes: number; sha256: string | null; status: string } | undefined).filter((x) => x !== undefined);
+}
+
+test('sftp -b: an upload and a download of several MB arrive intact, each recorded with path, size and sha256', async () => {
+  const token = await t.token(['dev'], 'sftp-ok');
+  const big = randomBytes(5 * (1 << 20) + 123);
+  writeFileSync(join(local, 'big.bin'), big);
+  writeFileSync(join(remote, 'down.txt'), 'from the target\n');
+  const r = await sftp(token, [`put ${join(local, 'big.bin')} ${join(remote, 'big.bin')}`, `get ${join(remote, 'down.txt')} ${join(local, 'down.txt')}`, `ls ${remote}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sha(readFileSync(join(remote, 'big.bin'))), sha(big), 'the target has the file, unchanged');
+  assert.equal(readFileSync(join(local, 'down.txt'), 'utf8'), 'from the target\n');
+  const got = await transfers('sftp-ok');
+  const up = got.find((x) => x.direction === 'upload')!;
+  assert.deepEqual(up, { path: join(remote, 'big.bin'), direction: 'upload', bytes: big.length, sha256: sha(big), status: 'ok' });
+  const down = got.find((x) => x.direction === 'download')!;
+  assert.deepEqual(down, { path: join(remote, 'down.txt'), direction: 'download', bytes: 16, sha256: sha(Buffer.from('from the target\n')), status: 'ok' });
+  const cmds = await commandsOf(t, 'sftp-ok');
+  const texts = cmds.map((c) => `${String(c.data.via)} ${String(c.data.text)} ${String(c.data.decision)}`);
+  assert.ok(texts.includes('sftp (sftp) allow'), texts.join('\n'));
+  assert.ok(texts.includes(`sftp put ${join(remote, 'big.bin')} allow`), texts.join('\n'));
+  assert.ok(texts.includes(`sftp get ${join(remote, 'down.txt')} allow`), texts.join('\n'));
+  assert.ok(texts.includes(`sftp ls ${remote} allow`), texts.join('\n'));
+  // the file's bytes are nowhere in the record
+  const results = JSON.stringify(await resultsOf(t, 'sftp-ok'));
+  assert.doesNotMatch(results, /from the target/);
+});
+
+test('scp (SFTP mode): an upload and a download arrive intact, each recorded', async () => {
+  const token = await t.token(['dev'], 'scp-sftp');
+  const data = randomBytes(300_000);
+  writeFileSync(join(local, 'scp-up.bin'), data);
+  const up = await scp(token, [join(local, 'scp-up.bin'), `box@127.0.0.1:${join(remote, 'scp-up.bin')}`]);
+  assert.equal(up.code, 0, up.stderr);
+  assert.equal(sha(readFileSync(join(remote, 'scp-up.bin'))), sha(data));
+  const down = await scp(token, [`box@127.0.0.1:${join(remote, 'scp-up.bin')}`, join(local, 'scp-back.bin')]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(sha(readFileSync(join(local, 'scp-back.bin'))), sha(data));
+  const got = await transfers('scp-sftp');
+  assert.ok(got.some((x) => x.direction === 'upload' && x.path === join(remote, 'scp-up.bin') && x.sha256 === sha(data) && x.bytes === data.length), JSON.stringify(got));
+  assert.ok(got.some((x) => x.direction === 'download' && x.path === join(remote, 'scp-up.bin') && x.sha256 === sha(data) && x.status === 'ok'), JSON.stringify(got));
+});
+
+test('a blocked upload never reaches the target; a held one names its review; a blocked download gives nothing', async () => {
+  const token = await t.token(['dev'], 'sftp-block');
+  writeFileSync(join(local, 'evil.txt'), 'overwrite\n');
+  writeFileSync(join(remote, 'secret.txt'), 'the secret\n');
+  const dest = join(remote, 'protected', 'evil.txt');
+  const r = await sftp(token, [`put ${join(local, 'evil.txt')} ${dest}`]);
+  assert.notEqual(r.code, 0);
+  // OpenSSH's sftp shows a status's code, not its message: the reason is in the record
+  assert.match(r.stderr, /Permission denied/);
+  assert.equal(existsSync(dest), false, 'nothing reached the target');
+  // `..` does not walk around the rule
+  const sneaky = await sftp(token, [`put ${join(local, 'evil.txt')} ${join(remote, 'x', '..', 'protected', 'evil.txt')}`]);
+  assert.notEqual(sneaky.code, 0);
+  assert.equal(existsSync(dest), false);
+  const held = await sftp(token, [`put ${join(local, 'evil.txt')} ${join(remote, 'held-1.txt')}`]);
+  assert.notEqual(held.code, 0);
+  assert.equal(existsSync(join(remote, 'held-1.txt')), false);
+  const get = await sftp(token, [`get ${join(remote, 'secret.txt')} ${join(local, 'secret.txt')}`]);
+  assert.notEqual(get.code, 0);
+  assert.equal(existsSync(join(local, 'secret.txt')), false);
+  const cmds = await commandsOf(t, 'sftp-block');
+  const decided = (text: string) => cmds.filter((c) => c.data.text === text).map((c) => [c.data.decision, c.data.reason ?? null]);
+  assert.deepEqual(decided(`put ${dest}`), [['block', 'protected/ is read-only'], ['block', 'protected/ is read-only']]);
+  assert.deepEqual(decided(`get ${join(remote, 'secret.txt')}`), [['block', 'secrets stay on the box']]);
+  const [review] = cmds.filter((c) => c.data.text === `put ${join(remote, 'held-1.txt')}`);
+  assert.equal(review!.data.decision, 'review');
+  assert.match(String(review!.data.reviewId), /^r[0-9a-f]{12}$/);
+});
+
+test('the size cap stops an upload and a download past it; each is recorded as capped', async () => {
+  const token = await t.token(['dev'], 'sftp-cap');
+  const data = randomBytes(3 * CAP);
+  writeFileSync(join(local, 'too-big.bin'), data);
+  writeFileSync(join(remote, 'big-remote.bin'), data);
+  const r = await sftp(token, [`put ${join(local, 'too-big.bin')} ${join(remote, 'too-big.bin')}`], 'small');
+  // OpenSSH's sftp shows a status's code, not its message: the reason is in the record
+  assert.match(r.stderr, /Failure/);
+  assert.notEqual(r.code, 0);
+  const onTarget = existsSync(join(remote, 'too-big.bin')) ? statSync(join(remote, 'too-big.bin')).size : 0;
+  assert.ok(onTarget <= CAP, `at most the cap reached the target (${onTarget})`);
+  const d = await sftp(token, [`get ${join(remote, 'big-remote.bin')} ${join(local, 'big-remote.bin')}`], 'small');
+  assert.match(d.stderr, /Failure/);
+  assert.notEqual(d.code, 0);
+  const gotLocal = existsSync(join(local, 'big-remote.bin')) ? statSync(join(local, 'big-remote.bin')).size : 0;
+  assert.ok(gotLocal <= CAP, `at most the cap reached the caller (${gotLocal})`);
+  const got = await transfers('sftp-cap');
+  assert.deepEqual(got.map((x) => [x.direction, x.status]).sort(), [['download', 'capped'], ['upload', 'capped']]);
+  assert.ok(got.every((x) => x.bytes <= CAP));
+  const errors = (await resultsOf(t, 'sftp-cap')).filter((x) => x.data.transfer).map((x) => (x.data.error as { message: string }).message);
+  assert.ok(errors.every((m) => /size cap of 1048576 bytes \(fileTransfers.maxBytes/.test(m)), errors.join('\n'));
+});
+
+/** an ssh2 client at the door with a raw sftp channel, and a reader of the target's packets */
+async function rawSftp(token: string) {
+  const c = new Client();
+  await new Promise<void>((resolve, reject) => {
+    c.once('ready', () => resolve()).once('error', reject);
+    c.connect({ host: '127.0.0.1', port: t.sshPort, username: 'box', password: token, readyTimeout: 20_000 });
+  });
+  const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) => c.subsys('sftp', (e, s) => (e ? reject(e) : resolve(s))));
+  const framer = new SftpFramer();
+  const packets: Buffer[] = [];
+  let stderr = '';
+  let closed = false;
+  const waiters: (() => void)[] = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  ch.on('data', (b: Buffer) => {
+    packets.push(...framer.push(b));
+    wake();
+  });
+  ch.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  ch.on('close', () => {
+    closed = true;
+    wake();
+  });
+  const next = async (): Promise<SftpReader> => {
+    while (!packets.length) {
+      if (closed) throw new Error(`the channel closed: ${stderr}`);
+      await new Promise<void>((r) => waiters.push(r));
+    }
+    return new SftpReader(packets.shift()!);
+  };
+  ch.write(packet(FX.INIT, 3));
+  assert.equal((await next()).type, FX.VERSION);
+  return { c, ch, next, stderr: () => stderr, closed: () => closed, waitClosed: async () => { while (!closed) await new Promise<void>((r) => waiters.push(r)); } };
+}
+
+test('hand-made SFTP: a write on a handle never given out, a rename onto a protected path, an unknown extension are refused', async () => {
+  const token = await t.token(['dev'], 'sftp-raw');
+  const s = await rawSftp(token);
+  try {
+    s.ch.write(packet(FX.WRITE, 7, Buffer.from('forged-handle'), 0n, Buffer.from('data')));
+    const w = await s.next();
+    assert.equal(w.type, FX.STATUS);
+    assert.equal(w.u32(), 7);
+    assert.equal(w.u32(), STATUS.FAILURE);
+    writeFileSync(join(remote, 'innocent.txt'), 'x');
+    for (const [id, req] of [
+      [8, packet(FX.RENAME, 8, join(remote, 'innocent.txt'), join(remote, 'protected', 'owned'))],
+      [9, packet(FX.EXTENDED, 9, 'posix-rename@openssh.com', join(remote, 'innocent.txt'), join(remote, 'protected', 'owned'))],
+      [10, packet(FX.SYMLINK, 10, '/etc/passwd', join(remote, 'protected', 'link'))],
+    ] as const) {
+      s.ch.write(req);
+      const st = await s.next();
+      assert.equal(st.type, FX.STATUS);
+      assert.equal(st.u32(), id);
+      assert.equal(st.u32(), STATUS.PERMISSION_DENIED);
+      assert.match(st.bytes().toString(), /protected\/ is read-only/);
+    }
+    // a relative path is judged from the account's home directory, `..` folded
+    const rel = relative(userInfo().homedir, join(remote, 'protected', 'owned'));
+    s.ch.write(packet(FX.RENAME, 13, join(remote, 'innocent.txt'), rel));
+    const relStatus = await s.next();
+    assert.equal(relStatus.u32(), 13);
+    assert.equal(relStatus.u32(), STATUS.PERMISSION_DENIED);
+    assert.ok((await commandsOf(t, 'sftp-raw')).some((c) => c.data.text === `rename ${join(remote, 'innocent.txt')} ${join(remote, 'protected', 'owned')}` && c.data.decision === 'block'));
+    assert.ok(existsSync(join(remote, 'innocent.txt')));
+    assert.equal(existsSync(join(remote, 'protected', 'owned')), false);
+    assert.equal(existsSync(join(remote, 'protected', 'link')), false);
+    s.ch.write(packet(FX.EXTENDED, 11, 'copy-data', Buffer.alloc(4), 0n, 0n, Buffer.alloc(4), 0n));
+    const ext = await s.next();
+    assert.equal(ext.u32(), 11);
+    assert.equal(ext.u32(), STATUS.OP_UNSUPPORTED);
+    // the channel still works: a read-only request passes
+    s.ch.write(packet(FX.REALPATH, 12, '.'));
+    const name = await s.next();
+    assert.equal(name.type, FX.NAME);
+  } finally {
+    s.c.end();
+  }
+});
+
+test('hand-made SFTP: a huge length or a packet cut short closes that channel with a reason; the gateway goes on', async () => {
+  const token = await t.token(['dev'], 'sftp-huge');
+  const s = await rawSftp(token);
+  const head = Buffer.alloc(9);
+  head.writeUInt32BE(0xfffffff0, 0);
+  head[4] = FX.WRITE;
+  s.ch.write(head);
+  await s.waitClosed();
+  assert.match(s.stderr(), /over the \d+-byte limit/);
+  s.c.end();
+  // a field running past its packet's end
+  const s2 = await rawSftp(token);
+  const bad = packet(FX.OPEN, 5, Buffer.alloc(0), 0);
+  bad.writeUInt32BE(5000, 9); // the path claims 5000 bytes in a packet that has 8
+  s2.ch.write(bad);
+  await s2.waitClosed();
+  assert.match(s2.stderr(), /ends inside a field/);
+  s2.c.end();
+  // the next caller works
+  writeFileSync(join(local, 'after.txt'), 'still fine\n');
+  const r = await sftp(token, [`put ${join(local, 'after.txt')} ${join(remote, 'after.txt')}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(join(remote, 'after.txt'), 'utf8'), 'still fine\n');
+  const sftpResults = (await resultsOf(t, 'sftp-huge')).filter((x) => (x.data.error as { message?: string } | undefined)?.message?.includes('SFTP channel was closed'));
+  assert.equal(sftpResults.length, 2);
+});
