@@ -264,3 +264,111 @@ test('hand-made SFTP: a huge length or a packet cut short closes that channel wi
   const sftpResults = (await resultsOf(t, 'sftp-huge')).filter((x) => (x.data.error as { message?: string } | undefined)?.message?.includes('SFTP channel was closed'));
   assert.equal(sftpResults.length, 2);
 });
+
+test('scp -O (legacy protocol): an upload of several MB, a directory and a download arrive intact, each file recorded', async () => {
+  const token = await t.token(['dev'], 'scp-legacy');
+  const big = randomBytes(4 * (1 << 20) + 7);
+  writeFileSync(join(local, 'legacy.bin'), big);
+  const r = await scp(token, ['-O', join(local, 'legacy.bin'), `box@127.0.0.1:${join(remote, 'legacy.bin')}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sha(readFileSync(join(remote, 'legacy.bin'))), sha(big));
+  // into a directory, recursively
+  mkdirSync(join(local, 'tree', 'sub'), { recursive: true });
+  writeFileSync(join(local, 'tree', 'a.txt'), 'aaa\n');
+  writeFileSync(join(local, 'tree', 'sub', 'b.txt'), 'bbb\n');
+  mkdirSync(join(remote, 'into'));
+  const tree = await scp(token, ['-O', '-r', join(local, 'tree'), `box@127.0.0.1:${join(remote, 'into')}`]);
+  assert.equal(tree.code, 0, tree.stderr);
+  assert.equal(readFileSync(join(remote, 'into', 'tree', 'sub', 'b.txt'), 'utf8'), 'bbb\n');
+  const down = await scp(token, ['-O', `box@127.0.0.1:${join(remote, 'legacy.bin')}`, join(local, 'legacy-back.bin')]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(sha(readFileSync(join(local, 'legacy-back.bin'))), sha(big));
+  const got = await transfers('scp-legacy');
+  const facts = (p: string, dir: string) => got.find((x) => x.path === p && x.direction === dir);
+  assert.deepEqual(facts(join(remote, 'legacy.bin'), 'upload'), { path: join(remote, 'legacy.bin'), direction: 'upload', bytes: big.length, sha256: sha(big), status: 'ok' });
+  assert.deepEqual(facts(join(remote, 'legacy.bin'), 'download'), { path: join(remote, 'legacy.bin'), direction: 'download', bytes: big.length, sha256: sha(big), status: 'ok' });
+  assert.equal(facts(join(remote, 'into', 'tree', 'sub', 'b.txt'), 'upload')?.sha256, sha(Buffer.from('bbb\n')));
+  const texts = (await commandsOf(t, 'scp-legacy')).map((c) => `${String(c.data.via)} ${String(c.data.text)}`);
+  assert.ok(texts.includes(`scp mkdir ${join(remote, 'into', 'tree', 'sub')}`), texts.join('\n'));
+  assert.ok(texts.some((x) => /^scp scp .*-t/.test(x)), texts.join('\n'));
+  // the bytes are not in the record
+  assert.doesNotMatch(JSON.stringify(await resultsOf(t, 'scp-legacy')), /bbb/);
+});
+
+test('scp -O: a blocked file is skipped and never reaches the target, a blocked download never reaches the caller, the cap refuses a file too large', async () => {
+  const token = await t.token(['dev'], 'scp-legacy-block');
+  mkdirSync(join(local, 'mixed', 'protected'), { recursive: true });
+  writeFileSync(join(local, 'mixed', 'ok.txt'), 'fine\n');
+  writeFileSync(join(local, 'mixed', 'protected', 'evil.txt'), 'evil\n');
+  mkdirSync(join(remote, 'dest'));
+  const r = await scp(token, ['-O', '-r', join(local, 'mixed'), `box@127.0.0.1:${join(remote, 'dest')}`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /warden: protected\/ is read-only/);
+  assert.equal(readFileSync(join(remote, 'dest', 'mixed', 'ok.txt'), 'utf8'), 'fine\n', 'the allowed file went');
+  assert.equal(existsSync(join(remote, 'dest', 'mixed', 'protected')), false, 'nothing of the blocked directory reached the target');
+  // a download of a directory holding a secret: the rest arrives, the secret does not
+  mkdirSync(join(remote, 'pub'));
+  writeFileSync(join(remote, 'pub', 'readme.txt'), 'hello\n');
+  writeFileSync(join(remote, 'pub', 'secret.key'), 'KEY\n');
+  const d = await scp(token, ['-O', '-r', `box@127.0.0.1:${join(remote, 'pub')}`, join(local, 'pub-copy')]);
+  assert.notEqual(d.code, 0);
+  assert.match(d.stderr, /warden: secrets stay on the box/);
+  assert.equal(readFileSync(join(local, 'pub-copy', 'readme.txt'), 'utf8'), 'hello\n');
+  assert.equal(existsSync(join(local, 'pub-copy', 'secret.key')), false);
+  // the cap: refused before a byte moves
+  writeFileSync(join(local, 'huge.bin'), randomBytes(2 * CAP));
+  const c = await scp(token, ['-O', join(local, 'huge.bin'), `small@127.0.0.1:${join(remote, 'huge-legacy.bin')}`]);
+  assert.notEqual(c.code, 0);
+  assert.match(c.stderr, /size cap/);
+  assert.equal(existsSync(join(remote, 'huge-legacy.bin')), false);
+  const got = await transfers('scp-legacy-block');
+  assert.ok(got.some((x) => x.path === join(remote, 'huge-legacy.bin') && x.status === 'capped' && x.bytes === 0), JSON.stringify(got));
+  const blocked = (await commandsOf(t, 'scp-legacy-block')).filter((x) => x.data.decision === 'block').map((x) => x.data.text);
+  assert.ok(blocked.includes(`mkdir ${join(remote, 'dest', 'mixed', 'protected')}`), JSON.stringify(blocked));
+  assert.ok(blocked.includes(`get ${join(remote, 'pub', 'secret.key')}`), JSON.stringify(blocked));
+});
+
+test('hand-made scp: a name with a slash, or more bytes than announced, stops the transfer; nothing lands outside', async () => {
+  const token = await t.token(['dev'], 'scp-raw');
+  const c = new Client();
+  await new Promise<void>((resolve, reject) => {
+    c.once('ready', () => resolve()).once('error', reject);
+    c.connect({ host: '127.0.0.1', port: t.sshPort, username: 'box', password: token, readyTimeout: 20_000 });
+  });
+  try {
+    mkdirSync(join(remote, 'raw'));
+    const attempt = (lines: Buffer) =>
+      new Promise<{ code: number | null; err: string }>((resolve, reject) => {
+        c.exec(`scp -t ${join(remote, 'raw')}`, (e, ch) => {
+          if (e) return reject(e);
+          let err = '';
+          let code: number | null = null;
+          ch.stderr.on('data', (b: Buffer) => (err += b.toString()));
+          ch.once('data', () => ch.write(lines)); // the target's first ack, then the hostile lines
+          ch.on('exit', (x: number | null) => (code = x));
+          ch.on('close', () => resolve({ code, err }));
+        });
+      });
+    const slash = await attempt(Buffer.from('C0644 4 ../escaped\nbad\n\0'));
+    assert.match(slash.err, /warden: a malformed scp line/);
+    assert.equal(existsSync(join(remote, 'escaped')), false);
+    // 4 bytes announced, 4 sent, then what the target would read as its next line: a file it was never asked about
+    const more = await attempt(Buffer.from('C0644 4 ok.txt\nokay\0zzC0644 4 sneaky.txt\nnope\0'));
+    assert.match(more.err, /warden: a malformed scp line/);
+    assert.equal(existsSync(join(remote, 'raw', 'sneaky.txt')), false);
+    // an scp end chained with another command is refused whole
+    const chained = await new Promise<string>((resolve, reject) =>
+      c.exec(`scp -t ${join(remote, 'raw')}; touch ${join(remote, 'raw', 'chained')}`, (e, ch) => {
+        if (e) return reject(e);
+        let err = '';
+        ch.stderr.on('data', (b: Buffer) => (err += b.toString()));
+        ch.on('close', () => resolve(err));
+        ch.resume();
+      }),
+    );
+    assert.match(chained, /warden: an scp transfer chained with other commands is not available/);
+    assert.equal(existsSync(join(remote, 'raw', 'chained')), false);
+  } finally {
+    c.end();
+  }
+});

@@ -1,7 +1,8 @@
 // A path of an SFTP or SCP operation as rules judge it: absolute, with `.` and `..` folded
 // the way they read (lexically; a symlink on the target can still lead elsewhere, as a shell
 // command's words can). A relative path is relative to the account's home directory (where
-// sftp-server and `scp -t` start): the gateway asks the target once per login.
+// sftp-server and `scp -t` start): the gateway asks the target once per login (over an SFTP
+// channel of its own, so the target needs its sftp subsystem for relative paths).
 import { posix } from 'node:path';
 import type { Client } from 'ssh2';
 
@@ -25,6 +26,19 @@ export function homeOf(client: Client): Promise<string> {
     homes.set(client, p);
   }
   return p;
+}
+
+/** Whether a path is a directory on the target (false when it is not there). */
+export function isDirectoryOn(client: Client, path: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    client.sftp((err, sftp) => {
+      if (err) return reject(new Error(`cannot look at ${path} on the target: ${err.message}`));
+      sftp.stat(path, (e, st) => {
+        sftp.end();
+        resolve(!e && st.isDirectory());
+      });
+    });
+  });
 }
 
 export function absolutePath(path: string, home: string): string {
