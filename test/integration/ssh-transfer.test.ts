@@ -35,7 +35,11 @@ before(async () => {
   mkdirSync(local);
   const box = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'ssh', host: '127.0.0.1', port: sshd.port, user: sshd.user, privateKey: sshd.clientKey, hostKey: sshd.hostKey, access: { groups: ['dev'] }, ...extra });
   t = await startTestGateway({
-    connections: [box('box'), box('small', { fileTransfers: { maxBytes: CAP } })],
+    connections: [
+      box('box'),
+      box('small', { fileTransfers: { maxBytes: CAP } }),
+      box('nosftp', { rules: [{ name: 'no-sftp', match: { commands: ['sftp'] }, action: 'block', message: 'no SFTP on this box' }] }),
+    ],
     rules: [
       { name: 'protected', match: { types: ['ssh'], categories: ['write'], commands: ['* */protected/*', '* */protected'] }, action: 'block', message: 'protected/ is read-only' },
       { name: 'no-secrets', match: { types: ['ssh'], commands: ['get */secret*'] }, action: 'block', message: 'secrets stay on the box' },
@@ -113,8 +117,9 @@ test('a blocked upload never reaches the target; a held one names its review; a 
   const dest = join(remote, 'protected', 'evil.txt');
   const r = await sftp(token, [`put ${join(local, 'evil.txt')} ${dest}`]);
   assert.notEqual(r.code, 0);
-  // OpenSSH's sftp shows a status's code, not its message: the reason is in the record
+  // OpenSSH's sftp shows a status's code only: the reason comes on the channel's stderr
   assert.match(r.stderr, /Permission denied/);
+  assert.match(r.stderr, /warden: protected\/ is read-only/);
   assert.equal(existsSync(dest), false, 'nothing reached the target');
   // `..` does not walk around the rule
   const sneaky = await sftp(token, [`put ${join(local, 'evil.txt')} ${join(remote, 'x', '..', 'protected', 'evil.txt')}`]);
@@ -122,9 +127,11 @@ test('a blocked upload never reaches the target; a held one names its review; a 
   assert.equal(existsSync(dest), false);
   const held = await sftp(token, [`put ${join(local, 'evil.txt')} ${join(remote, 'held-1.txt')}`]);
   assert.notEqual(held.code, 0);
+  assert.match(held.stderr, /warden: held for review r[0-9a-f]{12}/);
   assert.equal(existsSync(join(remote, 'held-1.txt')), false);
   const get = await sftp(token, [`get ${join(remote, 'secret.txt')} ${join(local, 'secret.txt')}`]);
   assert.notEqual(get.code, 0);
+  assert.match(get.stderr, /warden: secrets stay on the box/);
   assert.equal(existsSync(join(local, 'secret.txt')), false);
   const cmds = await commandsOf(t, 'sftp-block');
   const decided = (text: string) => cmds.filter((c) => c.data.text === text).map((c) => [c.data.decision, c.data.reason ?? null]);
@@ -133,6 +140,17 @@ test('a blocked upload never reaches the target; a held one names its review; a 
   const [review] = cmds.filter((c) => c.data.text === `put ${join(remote, 'held-1.txt')}`);
   assert.equal(review!.data.decision, 'review');
   assert.match(String(review!.data.reviewId), /^r[0-9a-f]{12}$/);
+});
+
+test('a rule about the word sftp refuses the subsystem whole, with its reason', async () => {
+  const token = await t.token(['dev'], 'sftp-none');
+  writeFileSync(join(local, 'n.txt'), 'n\n');
+  const r = await sftp(token, [`put ${join(local, 'n.txt')} ${join(remote, 'n.txt')}`], 'nosftp');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /warden: no SFTP on this box/);
+  assert.equal(existsSync(join(remote, 'n.txt')), false);
+  const [cmd] = await commandsOf(t, 'sftp-none');
+  assert.deepEqual([cmd!.data.text, cmd!.data.via, cmd!.data.decision], ['(sftp)', 'sftp', 'block']);
 });
 
 test('the size cap stops an upload and a download past it; each is recorded as capped', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { FX, packet, SftpFramer, SftpMalformed, SftpReader } from '../../src/protocols/ssh/sftp-codec.ts';
-import { Transfer } from '../../src/protocols/ssh/transfer.ts';
+import { ReorderBudget, Transfer } from '../../src/protocols/ssh/transfer.ts';
 import { scpRequest } from '../../src/protocols/ssh/scp.ts';
 import { absolutePath } from '../../src/protocols/ssh/remote-path.ts';
 import { classifyFileOps, classifySsh } from '../../src/policy/ssh-commands.ts';
@@ -63,11 +63,22 @@ test('a transfer hashes bytes at sequential offsets, waits for a gap to fill, an
   for (let o = 0; o < data.length; o += 32768) inOrder.add(o, data.subarray(o, o + 32768));
   assert.equal(inOrder.facts.sha256, sha(data));
   // pipelined replies a little out of order
-  const reordered = new Transfer(session, 'c:2', '/f', 'download', 1 << 30);
+  const budget = new ReorderBudget(40_000);
+  const reordered = new Transfer(session, 'c:2', '/f', 'download', 1 << 30, budget);
   reordered.add(32768, data.subarray(32768, 65536));
+  assert.equal(budget.left, 40_000 - 32768);
   reordered.add(0, data.subarray(0, 32768));
   reordered.add(65536, data.subarray(65536));
   assert.equal(reordered.facts.sha256, sha(data));
+  assert.equal(budget.left, 40_000);
+  // the budget is the channel's: a chunk past what is left makes the hash unknown, not memory grow
+  const other = new Transfer(session, 'c:6', '/g', 'download', 1 << 30, budget);
+  other.add(32768, data.subarray(32768, 65536));
+  const third = new Transfer(session, 'c:7', '/h', 'download', 1 << 30, budget);
+  third.add(32768, data.subarray(32768, 65536));
+  assert.equal(third.facts.sha256, null);
+  other.finish();
+  assert.equal(budget.left, 40_000, 'a finished transfer gives its held bytes back');
   // bytes written again over earlier ones: the content is not the bytes seen
   const rewritten = new Transfer(session, 'c:3', '/f', 'upload', 1 << 30);
   rewritten.add(0, data.subarray(0, 10));

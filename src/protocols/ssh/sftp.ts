@@ -14,7 +14,7 @@ import type { Decision } from '../../session/types.ts';
 import { endWith, EXIT_UNREACHABLE, refuseOnChannel, type ChannelContext } from './exec.ts';
 import { FX, PFLAG, SftpFramer, SftpMalformed, SftpReader, STATUS, statusPacket } from './sftp-codec.ts';
 import { absolutePath, homeOf, isAbsolute } from './remote-path.ts';
-import { Transfer } from './transfer.ts';
+import { ReorderBudget, Transfer } from './transfer.ts';
 
 interface Handle {
   path: string;
@@ -78,6 +78,7 @@ class SftpRelay {
   private failure: string | null = null;
   private closed = false;
   private exit: number | undefined;
+  private readonly reorder = new ReorderBudget();
 
   constructor(
     private readonly ctx: ChannelContext,
@@ -197,7 +198,10 @@ class SftpRelay {
   private async judge(id: number, ops: string[][]): Promise<string | null> {
     const d = await this.ctx.session.command({ text: ops.map((o) => o.join(' ')).join('; '), via: 'sftp', file: { ops } });
     if (d.action === 'allow') return d.commandId;
-    this.answer(id, STATUS.PERMISSION_DENIED, refusal(d));
+    const why = refusal(d);
+    this.answer(id, STATUS.PERMISSION_DENIED, why);
+    // OpenSSH's sftp shows a status's code only; what the channel writes on stderr it shows whole
+    this.ch.stderr.write(`${why}\n`);
     return null;
   }
 
@@ -353,7 +357,7 @@ class SftpRelay {
         }
         const key = r.bytes().toString('latin1');
         if (this.handles.has(key)) throw new SftpMalformed('the target gave out a handle that is still open');
-        const transfer = pending.dir ? null : new Transfer(this.ctx.session, pending.commandId, pending.path, pending.writable ? 'upload' : 'download', this.ctx.fileTransfers.maxBytes);
+        const transfer = pending.dir ? null : new Transfer(this.ctx.session, pending.commandId, pending.path, pending.writable ? 'upload' : 'download', this.ctx.fileTransfers.maxBytes, this.reorder);
         if (transfer) this.files++;
         this.handles.set(key, { path: pending.path, dir: pending.dir, readable: pending.readable, writable: pending.writable, transfer, commandId: pending.commandId, closing: false, entries: 0, started: pending.started });
         return p;

@@ -8,8 +8,10 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Session } from '../../session/session.ts';
 import type { TransferFacts } from '../../session/types.ts';
 
-/** bytes of out-of-order chunks held while waiting for the gap before them */
-const REORDER_BYTES = 8 << 20;
+/** Bytes of out-of-order chunks held while waiting for the gaps before them: one budget per channel, shared by its files. */
+export class ReorderBudget {
+  constructor(public left = 8 << 20) {}
+}
 
 export class Transfer {
   bytes = 0;
@@ -29,6 +31,7 @@ export class Transfer {
     readonly path: string,
     readonly direction: TransferFacts['direction'],
     readonly maxBytes: number,
+    private readonly budget = new ReorderBudget(0),
   ) {}
 
   get capped(): boolean {
@@ -50,11 +53,13 @@ export class Transfer {
       for (let c = this.ahead.get(this.next); c; c = this.ahead.get(this.next)) {
         this.ahead.delete(this.next);
         this.aheadBytes -= c.length;
+        this.budget.left += c.length;
         this.take(c);
       }
-    } else if (offset > this.next && !this.ahead.has(offset) && this.aheadBytes + data.length <= REORDER_BYTES) {
+    } else if (offset > this.next && !this.ahead.has(offset) && data.length <= this.budget.left) {
       this.ahead.set(offset, Buffer.from(data));
       this.aheadBytes += data.length;
+      this.budget.left -= data.length;
     } else this.unknown();
   }
 
@@ -65,7 +70,12 @@ export class Transfer {
 
   private unknown(): void {
     this.sequential = false;
+    this.release();
+  }
+
+  private release(): void {
     this.ahead.clear();
+    this.budget.left += this.aheadBytes;
     this.aheadBytes = 0;
   }
 
@@ -97,6 +107,7 @@ export class Transfer {
       this.error = 'the session ended before the file was closed';
     }
     const f = this.facts;
+    this.release();
     this.session.result(this.commandId, {
       columns: [{ name: 'path' }, { name: 'direction' }, { name: 'bytes' }, { name: 'sha256' }, { name: 'status' }],
       rows: [[f.path, f.direction, String(f.bytes), f.sha256, f.status]],
