@@ -153,6 +153,29 @@ test('a rule about the word sftp refuses the subsystem whole, with its reason', 
   assert.deepEqual([cmd!.data.text, cmd!.data.via, cmd!.data.decision], ['(sftp)', 'sftp', 'block']);
 });
 
+test('an exec of sftp-server itself (sftp -s) is the same SFTP, judged per file; with options it is refused', async () => {
+  const token = await t.token(['dev'], 'sftp-exec');
+  writeFileSync(join(local, 'via-exec.txt'), 'via exec\n');
+  const dest = join(remote, 'protected', 'via-exec.txt');
+  const batch = join(work, 'batch-exec');
+  writeFileSync(batch, `put ${join(local, 'via-exec.txt')} ${dest}\nput ${join(local, 'via-exec.txt')} ${join(remote, 'via-exec.txt')}\n`);
+  const r = await run('sftp', ['-o', 'BatchMode=no', ...opts(), '-s', '/usr/lib/openssh/sftp-server', '-b', batch, 'box@127.0.0.1'], { env: askpass(work, token), timeoutMs: 60_000 });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /warden: protected\/ is read-only/);
+  assert.equal(existsSync(dest), false);
+  writeFileSync(batch, `put ${join(local, 'via-exec.txt')} ${join(remote, 'via-exec.txt')}\n`);
+  const ok = await run('sftp', ['-o', 'BatchMode=no', ...opts(), '-s', '/usr/lib/openssh/sftp-server', '-b', batch, 'box@127.0.0.1'], { env: askpass(work, token), timeoutMs: 60_000 });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(readFileSync(join(remote, 'via-exec.txt'), 'utf8'), 'via exec\n');
+  assert.ok((await transfers('sftp-exec')).some((x) => x.path === join(remote, 'via-exec.txt') && x.sha256 === sha(Buffer.from('via exec\n'))));
+  const cmds = (await commandsOf(t, 'sftp-exec')).map((c) => c.data.text);
+  assert.ok(cmds.includes('(sftp) /usr/lib/openssh/sftp-server'), JSON.stringify(cmds));
+  // a start directory or read-only flag would change what paths mean: refused
+  const opt = await run('ssh', [...sshArgs(t.sshPort), 'box@127.0.0.1', '/usr/lib/openssh/sftp-server -d /'], { env: askpass(work, token), timeoutMs: 30_000 });
+  assert.equal(opt.code, 1);
+  assert.match(opt.stderr, /sftp-server with options or other commands is not available/);
+});
+
 test('the size cap stops an upload and a download past it; each is recorded as capped', async () => {
   const token = await t.token(['dev'], 'sftp-cap');
   const data = randomBytes(3 * CAP);

@@ -10,6 +10,7 @@ import type { Decision } from '../../session/types.ts';
 import { MaskedOutput } from './output.ts';
 import { shellCommands } from '../../policy/ssh-commands.ts';
 import { runScp, scpRequest } from './scp.ts';
+import { runSftp, sftpServerExec } from './sftp.ts';
 
 export interface ChannelContext {
   session: Session;
@@ -55,6 +56,9 @@ export interface ChannelState {
 
 export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: string, state: ChannelState): Promise<void> {
   const pty = state.pty;
+  const server = sftpServerExec(shellCommands(command));
+  if (typeof server === 'string') return endWith(ch, `warden: ${server} is not available through Warden: nothing was sent\n`, EXIT_REFUSED);
+  if (server) return runSftp(ctx, ch, command);
   // legacy scp: relayed and recorded per file (scp.ts)
   const scp = scpRequest(command);
   if (typeof scp === 'string') return endWith(ch, `warden: ${scp} is not available through Warden: nothing was sent\n`, EXIT_REFUSED);

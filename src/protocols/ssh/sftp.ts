@@ -43,9 +43,23 @@ const HANDLE_EXTENSIONS = new Set(['fstatvfs@openssh.com', 'fsync@openssh.com'])
 /** the client queue length at which its channel is paused (the target's window is the limit) */
 const QUEUE_HIGH = 64;
 
-export async function runSftp(ctx: ChannelContext, ch: ServerChannel): Promise<void> {
+/**
+ * An exec that runs the target's sftp-server itself (`sftp -s /usr/lib/openssh/sftp-server`):
+ * the same SFTP, read the same way, so a file cannot pass unjudged by naming the server. Its
+ * options (a start directory, read-only...) are not read: such an exec is refused (a string).
+ */
+export function sftpServerExec(argvs: string[][] | string): boolean | string {
+  if (typeof argvs === 'string') return false;
+  const at = argvs.findIndex((argv) => argv[0]!.split('/').pop() === 'sftp-server');
+  if (at === -1) return false;
+  return argvs.length === 1 && argvs[0]!.length === 1 ? true : 'sftp-server with options or other commands';
+}
+
+/** `command`: an exec of the target's sftp-server (sftpServerExec) in place of the subsystem. */
+export async function runSftp(ctx: ChannelContext, ch: ServerChannel, command?: string): Promise<void> {
   const started = Date.now();
-  const decision = await ctx.session.command({ text: '(sftp)', via: 'sftp' });
+  // rules see the word `sftp` (and the server's path when an exec names it)
+  const decision = await ctx.session.command(command ? { text: `(sftp) ${command}`, via: 'exec' } : { text: '(sftp)', via: 'sftp' });
   if (decision.action !== 'allow') return refuseOnChannel(ch, decision);
   let client: Client;
   try {
@@ -55,7 +69,8 @@ export async function runSftp(ctx: ChannelContext, ch: ServerChannel): Promise<v
     ctx.session.result(decision.commandId, { rowCount: 0, error: { message }, durationMs: Date.now() - started });
     return endWith(ch, `warden: ${message}\n`, EXIT_UNREACHABLE);
   }
-  client.subsys('sftp', (err, up) => {
+  const open = (cb: (err: Error | undefined, up: ClientChannel) => void) => (command ? client.exec(command, cb) : client.subsys('sftp', cb));
+  open((err, up) => {
     if (err) {
       const message = `the target refused its sftp subsystem: ${err.message}`;
       ctx.session.result(decision.commandId, { rowCount: 0, error: { message }, durationMs: Date.now() - started });
