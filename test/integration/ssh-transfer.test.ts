@@ -279,6 +279,38 @@ test('hand-made SFTP: a write on a handle never given out, a rename onto a prote
   }
 });
 
+test('a token revoked during an SFTP session: the next operation is refused and the channel closes, open files recorded as incomplete', async () => {
+  const token = await t.token(['dev'], 'sftp-revoked');
+  const s = await rawSftp(token);
+  try {
+    s.ch.write(packet(FX.OPEN, 1, join(remote, 'half.bin'), 0x1a, Buffer.alloc(4)));
+    const h = await s.next();
+    assert.equal(h.type, FX.HANDLE);
+    h.u32();
+    const handle = h.bytes();
+    s.ch.write(packet(FX.WRITE, 2, handle, 0n, Buffer.from('first part')));
+    assert.equal((await s.next()).type, FX.STATUS);
+    await t.gw.services.revokeToken('sftp-revoked', 'test');
+    s.ch.write(packet(FX.MKDIR, 3, join(remote, 'after-revoke'), Buffer.alloc(4)));
+    const st = await s.next();
+    st.u32();
+    assert.equal(st.u32(), STATUS.PERMISSION_DENIED);
+    assert.match(st.bytes().toString(), /revoked/);
+    await s.waitClosed();
+    assert.equal(existsSync(join(remote, 'after-revoke')), false);
+  } finally {
+    s.c.end();
+  }
+  // the open file is recorded as the gateway's side of the channel closes
+  let got = await transfers('sftp-revoked');
+  for (let i = 0; i < 200 && !got.length; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    got = await transfers('sftp-revoked');
+  }
+  const [half] = got;
+  assert.deepEqual(half, { path: join(remote, 'half.bin'), direction: 'upload', bytes: 10, sha256: sha(Buffer.from('first part')), status: 'incomplete' });
+});
+
 test('hand-made SFTP: a huge length or a packet cut short closes that channel with a reason; the gateway goes on', async () => {
   const token = await t.token(['dev'], 'sftp-huge');
   const s = await rawSftp(token);

@@ -295,6 +295,14 @@ class ScpRelay {
 
   /** A file or directory that does not move: the source is told (upload) or its bytes dropped (download). */
   private async refuse(size: number, why: string): Promise<void> {
+    // the session ended (its credential was revoked or expired): so does the transfer
+    if (this.ctx.session.isEnded) {
+      this.ch.stderr.write(`warden: ${why}\n`);
+      this.failure = why;
+      this.closed = true;
+      this.up.close();
+      return;
+    }
     const text = `\x01warden: ${why.replace(/\n/g, ' ')}\n`;
     if (this.upload) return this.toSource(text); // scp skips a file its sink refused
     this.toSource(Buffer.from([0])); // the target sends the bytes, to nobody

@@ -172,6 +172,8 @@ export class SftpRelay {
     this.answer(id, STATUS.PERMISSION_DENIED, why);
     // OpenSSH's sftp shows a status's code only; what the channel writes on stderr it shows whole
     this.ch.stderr.write(`${why}\n`);
+    // the session ended (its credential was revoked or expired): so does the channel, open files too
+    if (this.ctx.session.isEnded) this.up.close();
     return null;
   }
 
