@@ -75,14 +75,21 @@ test('sftp -b: an upload and a download of several MB arrive intact, each record
   const big = randomBytes(5 * (1 << 20) + 123);
   writeFileSync(join(local, 'big.bin'), big);
   writeFileSync(join(remote, 'down.txt'), 'from the target\n');
-  const r = await sftp(token, [`put ${join(local, 'big.bin')} ${join(remote, 'big.bin')}`, `get ${join(remote, 'down.txt')} ${join(local, 'down.txt')}`, `ls ${remote}`]);
+  const r = await sftp(token, [
+    `put ${join(local, 'big.bin')} ${join(remote, 'big.bin')}`,
+    `get ${join(remote, 'big.bin')} ${join(local, 'big-back.bin')}`,
+    `get ${join(remote, 'down.txt')} ${join(local, 'down.txt')}`,
+    `ls ${remote}`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(sha(readFileSync(join(remote, 'big.bin'))), sha(big), 'the target has the file, unchanged');
+  assert.equal(sha(readFileSync(join(local, 'big-back.bin'))), sha(big), 'and gave it back unchanged');
   assert.equal(readFileSync(join(local, 'down.txt'), 'utf8'), 'from the target\n');
   const got = await transfers('sftp-ok');
   const up = got.find((x) => x.direction === 'upload')!;
   assert.deepEqual(up, { path: join(remote, 'big.bin'), direction: 'upload', bytes: big.length, sha256: sha(big), status: 'ok' });
-  const down = got.find((x) => x.direction === 'download')!;
+  assert.deepEqual(got.find((x) => x.direction === 'download' && x.path === join(remote, 'big.bin')), { path: join(remote, 'big.bin'), direction: 'download', bytes: big.length, sha256: sha(big), status: 'ok' });
+  const down = got.find((x) => x.direction === 'download' && x.path === join(remote, 'down.txt'))!;
   assert.deepEqual(down, { path: join(remote, 'down.txt'), direction: 'download', bytes: 16, sha256: sha(Buffer.from('from the target\n')), status: 'ok' });
   const cmds = await commandsOf(t, 'sftp-ok');
   const texts = cmds.map((c) => `${String(c.data.via)} ${String(c.data.text)} ${String(c.data.decision)}`);
@@ -277,6 +284,25 @@ test('hand-made SFTP: a write on a handle never given out, a rename onto a prote
   } finally {
     s.c.end();
   }
+});
+
+test('bytes written over earlier ones: the file is as the target keeps it, the record says its hash is unknown', async () => {
+  const token = await t.token(['dev'], 'sftp-rewrite');
+  const s = await rawSftp(token);
+  try {
+    s.ch.write(packet(FX.OPEN, 1, join(remote, 'rewritten.txt'), 0x1a, Buffer.alloc(4)));
+    const h = await s.next();
+    h.u32();
+    const handle = h.bytes();
+    s.ch.write(packet(FX.WRITE, 2, handle, 0n, Buffer.from('hello')));
+    s.ch.write(packet(FX.WRITE, 3, handle, 2n, Buffer.from('XY')));
+    s.ch.write(packet(FX.CLOSE, 4, handle));
+    for (let i = 0; i < 3; i++) assert.equal((await s.next()).type, FX.STATUS);
+  } finally {
+    s.c.end();
+  }
+  assert.equal(readFileSync(join(remote, 'rewritten.txt'), 'utf8'), 'heXYo');
+  assert.deepEqual(await transfers('sftp-rewrite'), [{ path: join(remote, 'rewritten.txt'), direction: 'upload', bytes: 7, sha256: null, status: 'ok' }]);
 });
 
 test('a token revoked during an SFTP session: the next operation is refused and the channel closes, open files recorded as incomplete', async () => {
