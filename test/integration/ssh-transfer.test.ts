@@ -471,3 +471,22 @@ test('hand-made scp: a name with a slash, or more bytes than announced, stops th
     c.end();
   }
 });
+
+test('`warden sessions show` prints each transfer; the audit chain verifies with transfers in it', async () => {
+  const token = await t.token(['dev'], 'sftp-show');
+  const data = Buffer.from('shown in the replay\n');
+  writeFileSync(join(local, 'show.txt'), data);
+  const r = await sftp(token, [`put ${join(local, 'show.txt')} ${join(remote, 'show.txt')}`]);
+  assert.equal(r.code, 0, r.stderr);
+  await t.gw.services.audit.flush();
+  const id = (await t.gw.services.listSessions({ limit: 1000 })).find((x) => x.identityName === 'sftp-show')!.id;
+  const bin = join(new URL('../..', import.meta.url).pathname, 'bin/warden.js');
+  const home = mkdtempSync(join(tmpdir(), 'warden-show-'));
+  const show = await run(process.execPath, [bin, 'sessions', 'show', id, '--gateway', t.httpUrl], { env: { XDG_CONFIG_HOME: home, WARDEN_GATEWAY: '', WARDEN_TOKEN: t.adminToken }, timeoutMs: 120_000 });
+  rmSync(home, { recursive: true, force: true });
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`put ${join(remote, 'show.txt')}\\n\\s+-> upload ${join(remote, 'show.txt')} {2}${data.length} B {2}sha256 ${sha(data)} {2}ok`));
+  const v = await fetch(`${t.httpUrl}/api/v1/audit/verify`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+  const verdict = (await v.json()) as { ok: boolean; problem?: string };
+  assert.equal(verdict.ok, true, verdict.problem);
+});
