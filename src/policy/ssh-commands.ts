@@ -99,8 +99,9 @@ const FILE_READS = new Set(['get', 'ls']);
 
 /**
  * The file operations of an SFTP or SCP session, each judged like a shell command of those
- * words (`put /etc/hosts`, `rename /tmp/a /etc/a`): `commands` globs meet them as they meet
- * an exec. Downloads and listings are reads; uploads and every change are writes.
+ * words (`put /etc/hosts`; an operation on two paths comes as one statement per path,
+ * `rename /tmp/a` and `rename /etc/a`): `commands` globs meet them as they meet an exec.
+ * Downloads and listings are reads; uploads and every change are writes.
  */
 export function classifyFileOps(ops: readonly string[][]): Classification {
   const statements: Statement[] = ops.map((argv) => ({

@@ -255,6 +255,8 @@ test('hand-made SFTP: a write on a handle never given out, a rename onto a prote
       [8, packet(FX.RENAME, 8, join(remote, 'innocent.txt'), join(remote, 'protected', 'owned'))],
       [9, packet(FX.EXTENDED, 9, 'posix-rename@openssh.com', join(remote, 'innocent.txt'), join(remote, 'protected', 'owned'))],
       [10, packet(FX.SYMLINK, 10, '/etc/passwd', join(remote, 'protected', 'link'))],
+      // a link outside pointing into protected/ by a relative target: read from the link's directory
+      [14, packet(FX.SYMLINK, 14, '../remote/protected', join(remote, 'way-in'))],
     ] as const) {
       s.ch.write(req);
       const st = await s.next();
@@ -273,6 +275,7 @@ test('hand-made SFTP: a write on a handle never given out, a rename onto a prote
     assert.ok(existsSync(join(remote, 'innocent.txt')));
     assert.equal(existsSync(join(remote, 'protected', 'owned')), false);
     assert.equal(existsSync(join(remote, 'protected', 'link')), false);
+    assert.equal(existsSync(join(remote, 'way-in')), false);
     s.ch.write(packet(FX.EXTENDED, 11, 'copy-data', Buffer.alloc(4), 0n, 0n, Buffer.alloc(4), 0n));
     const ext = await s.next();
     assert.equal(ext.u32(), 11);

@@ -114,7 +114,12 @@ test('file operations are judged like commands: get and ls read, the rest write;
   assert.equal(decide(classifyFileOps([['rename', '/tmp/a', '/etc/a']]), 'rename /tmp/a /etc/a'), 'block');
   assert.equal(decide(classifyFileOps([['put', '/etc/a']]), 'put /etc/a'), 'block');
   assert.equal(decide(classifyFileOps([['get', '/etc/a']]), 'get /etc/a'), 'allow');
-  // the same words as a shell line are a command that may write: cached apart
+  // one statement per path: an allow rule must meet each, so a glob cannot span from one path into the other
+  const srv = compilePolicy(rulesSchema.parse([{ name: 'srv', match: { types: ['ssh'], commands: ['rename /srv/*'] }, action: 'allow' }, { name: 'rest', match: { types: ['ssh'] }, action: 'block' }]));
+  const srvDecide = (ops: string[][]) => srv.decide({ identity, connection, command: { text: 'x' }, classification: classifyFileOps(ops) }).action;
+  assert.equal(srvDecide([['rename', '/srv/a'], ['rename', '/srv/b']]), 'allow');
+  assert.equal(srvDecide([['rename', '/srv/a'], ['rename', '/etc/passwd']]), 'block');
+    // the same words as a shell line are a command that may write: cached apart
   assert.equal(decide(classifySsh('get /etc/a'), 'get /etc/a'), 'block');
   assert.equal(decide(classifyFileOps([['get', '/etc/a']]), 'get /etc/a'), 'allow');
   // paths are folded before they are judged

@@ -1,6 +1,7 @@
 // The SFTP reader between a caller and the target's sftp-server (see sftp.ts): client
 // requests pass one at a time (judged when they name a path, checked against the handles the
 // target gave), the target's replies are read as they pass (handles, data, statuses).
+import { posix } from 'node:path';
 import type { Client, ClientChannel, ServerChannel } from 'ssh2';
 import type { Decision } from '../../session/types.ts';
 import type { ChannelContext } from './exec.ts';
@@ -164,9 +165,13 @@ export class SftpRelay {
     return absolutePath(raw, this.home);
   }
 
-  /** Judge file operations; the request is answered here (and dropped) unless allowed. */
-  private async judge(id: number, ops: string[][]): Promise<string | null> {
-    const d = await this.ctx.session.command({ text: ops.map((o) => o.join(' ')).join('; '), via: 'sftp', file: { ops } });
+  /**
+   * Judge one operation on its paths; the request is answered here (and dropped) unless
+   * allowed. Each path is its own statement (`rename /a`, `rename /b`): an allow rule must
+   * meet every one, a block rule any, and no glob spans from one path into the other.
+   */
+  private async judge(id: number, op: string, paths: string[]): Promise<string | null> {
+    const d = await this.ctx.session.command({ text: [op, ...paths].join(' '), via: 'sftp', file: { ops: paths.map((p) => [op, p]) } });
     if (d.action === 'allow') return d.commandId;
     const why = refusal(d);
     this.answer(id, STATUS.PERMISSION_DENIED, why);
@@ -207,7 +212,7 @@ export class SftpRelay {
         if (e instanceof SftpMalformed) throw e;
         return this.answer(id, STATUS.FAILURE, `warden: ${(e as Error).message}`);
       }
-      const commandId = await this.judge(id, [[op, ...ps]]);
+      const commandId = await this.judge(id, op, ps);
       if (commandId) return forward({ kind: 'change', commandId, started: Date.now() });
     };
     switch (r.type) {
@@ -223,7 +228,7 @@ export class SftpRelay {
         } catch (e) {
           return this.answer(id, STATUS.FAILURE, `warden: ${(e as Error).message}`);
         }
-        const commandId = await this.judge(id, [[dir ? 'ls' : writable ? 'put' : 'get', path]]);
+        const commandId = await this.judge(id, dir ? 'ls' : writable ? 'put' : 'get', [path]);
         if (!commandId) return;
         return forward({ kind: 'open', path, dir, readable: !dir && !writable, writable, commandId, started: Date.now() });
       }
@@ -269,7 +274,7 @@ export class SftpRelay {
       case FX.FSETSTAT: {
         const { h } = this.handle(r);
         if (!h) return unknownHandle();
-        const commandId = await this.judge(id, [['setstat', h.path]]);
+        const commandId = await this.judge(id, 'setstat', [h.path]);
         if (commandId) return forward({ kind: 'change', commandId, started: Date.now() });
         return;
       }
@@ -289,9 +294,16 @@ export class SftpRelay {
         return change('rmdir', 1);
       case FX.RENAME:
         return change('rename', 2);
-      case FX.SYMLINK:
-        // both paths are judged: OpenSSH sends them in the reverse of the draft's order
-        return change('symlink', 2);
+      case FX.SYMLINK: {
+        // OpenSSH sends the link's target first, then the link (the draft's order reversed);
+        // a relative target is read from the link's directory, as the filesystem will
+        const target = r.path();
+        const link = await this.path(r.path()).catch((e: Error) => e);
+        if (link instanceof Error) return this.answer(id, STATUS.FAILURE, `warden: ${link.message}`);
+        const commandId = await this.judge(id, 'symlink', [absolutePath(target, posix.dirname(link)), link]);
+        if (commandId) return forward({ kind: 'change', commandId, started: Date.now() });
+        return;
+      }
       case FX.EXTENDED: {
         const name = r.bytes().toString('latin1');
         if (name === 'posix-rename@openssh.com') return change('rename', 2);
