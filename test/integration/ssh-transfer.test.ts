@@ -377,11 +377,11 @@ test('scp -O (legacy protocol): an upload of several MB, a directory and a downl
   // into a directory, recursively
   mkdirSync(join(local, 'tree', 'sub'), { recursive: true });
   writeFileSync(join(local, 'tree', 'a.txt'), 'aaa\n');
-  writeFileSync(join(local, 'tree', 'sub', 'b.txt'), 'bbb\n');
+  writeFileSync(join(local, 'tree', 'sub', 'b.txt'), 'b-file-content\n');
   mkdirSync(join(remote, 'into'));
   const tree = await scp(token, ['-O', '-r', join(local, 'tree'), `box@127.0.0.1:${join(remote, 'into')}`]);
   assert.equal(tree.code, 0, tree.stderr);
-  assert.equal(readFileSync(join(remote, 'into', 'tree', 'sub', 'b.txt'), 'utf8'), 'bbb\n');
+  assert.equal(readFileSync(join(remote, 'into', 'tree', 'sub', 'b.txt'), 'utf8'), 'b-file-content\n');
   const down = await scp(token, ['-O', `box@127.0.0.1:${join(remote, 'legacy.bin')}`, join(local, 'legacy-back.bin')]);
   assert.equal(down.code, 0, down.stderr);
   assert.equal(sha(readFileSync(join(local, 'legacy-back.bin'))), sha(big));
@@ -389,12 +389,12 @@ test('scp -O (legacy protocol): an upload of several MB, a directory and a downl
   const facts = (p: string, dir: string) => got.find((x) => x.path === p && x.direction === dir);
   assert.deepEqual(facts(join(remote, 'legacy.bin'), 'upload'), { path: join(remote, 'legacy.bin'), direction: 'upload', bytes: big.length, sha256: sha(big), status: 'ok' });
   assert.deepEqual(facts(join(remote, 'legacy.bin'), 'download'), { path: join(remote, 'legacy.bin'), direction: 'download', bytes: big.length, sha256: sha(big), status: 'ok' });
-  assert.equal(facts(join(remote, 'into', 'tree', 'sub', 'b.txt'), 'upload')?.sha256, sha(Buffer.from('bbb\n')));
+  assert.equal(facts(join(remote, 'into', 'tree', 'sub', 'b.txt'), 'upload')?.sha256, sha(Buffer.from('b-file-content\n')));
   const texts = (await commandsOf(t, 'scp-legacy')).map((c) => `${String(c.data.via)} ${String(c.data.text)}`);
   assert.ok(texts.includes(`scp mkdir ${join(remote, 'into', 'tree', 'sub')}`), texts.join('\n'));
   assert.ok(texts.some((x) => /^scp scp .*-t/.test(x)), texts.join('\n'));
   // the bytes are not in the record
-  assert.doesNotMatch(JSON.stringify(await resultsOf(t, 'scp-legacy')), /bbb/);
+  assert.doesNotMatch(JSON.stringify(await resultsOf(t, 'scp-legacy')), /b-file-content/);
 });
 
 test('scp -O: a blocked file is skipped and never reaches the target, a blocked download never reaches the caller, the cap refuses a file too large', async () => {

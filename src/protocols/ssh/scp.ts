@@ -103,6 +103,7 @@ class ScpRelay {
   private state: State = { s: 'line' };
   private busy = false;
   private paused = false;
+  private sinkPaused = false;
   private closed = false;
   private failure: string | null = null;
   private exit: { code?: number; signal?: string } = {};
@@ -169,8 +170,16 @@ class ScpRelay {
     return new Promise((resolve) => s.once('drain', () => resolve()));
   }
 
+  /** acks (and the gateway's own answers) to the source; a source that does not read them stops the sink being read */
   private toSource(b: Buffer | string): void {
-    (this.upload ? this.ch : this.up).write(b);
+    const s = this.upload ? this.ch : this.up;
+    if (s.write(b) || this.sinkPaused) return;
+    this.sinkPaused = true;
+    this.sinkSide.pause();
+    s.once('drain', () => {
+      this.sinkPaused = false;
+      this.sinkSide.resume();
+    });
   }
 
   private async pump(): Promise<void> {

@@ -42,6 +42,7 @@ export class SftpRelay {
   private readonly queue: Buffer[] = [];
   private busy = false;
   private paused = false;
+  private upPaused = false;
   private readonly pending = new Map<number, Pending>();
   private readonly handles = new Map<string, Handle>();
   private home: string | null = null;
@@ -80,9 +81,14 @@ export class SftpRelay {
       try {
         for (const p of this.fromTarget.push(b)) {
           const out = this.fromTargetPacket(p);
-          if (!ch.write(out)) {
+          // a caller that does not read slows the target (its window is the limit)
+          if (!ch.write(out) && !this.upPaused) {
+            this.upPaused = true;
             up.pause();
-            ch.once('drain', () => up.resume());
+            ch.once('drain', () => {
+              this.upPaused = false;
+              up.resume();
+            });
           }
         }
       } catch (e) {
@@ -97,7 +103,7 @@ export class SftpRelay {
   }
 
   private async drained(): Promise<void> {
-    while (this.busy || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    while (!this.closed && (this.busy || this.queue.length)) await new Promise((r) => setTimeout(r, 5));
   }
 
   private async pump(): Promise<void> {
@@ -155,8 +161,10 @@ export class SftpRelay {
     return new Promise((resolve) => this.up.once('drain', resolve));
   }
 
-  private answer(id: number, code: number, message: string): void {
-    this.ch.write(statusPacket(id, code, message));
+  /** A reply of the gateway's own; a caller that does not read its replies stops being read too. */
+  private answer(id: number, code: number, message: string): Promise<void> | void {
+    if (this.ch.write(statusPacket(id, code, message))) return;
+    return new Promise((resolve) => this.ch.once('drain', () => resolve()));
   }
 
   private async path(raw: string): Promise<string> {
@@ -174,7 +182,7 @@ export class SftpRelay {
     const d = await this.ctx.session.command({ text: [op, ...paths].join(' '), via: 'sftp', file: { ops: paths.map((p) => [op, p]) } });
     if (d.action === 'allow') return d.commandId;
     const why = refusal(d);
-    this.answer(id, STATUS.PERMISSION_DENIED, why);
+    await this.answer(id, STATUS.PERMISSION_DENIED, why);
     // OpenSSH's sftp shows a status's code only; what the channel writes on stderr it shows whole
     this.ch.stderr.write(`${why}\n`);
     // the session ended (its credential was revoked or expired): so does the channel, open files too
