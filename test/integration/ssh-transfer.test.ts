@@ -493,3 +493,26 @@ test('`warden sessions show` prints each transfer; the audit chain verifies with
   const verdict = (await v.json()) as { ok: boolean; problem?: string };
   assert.equal(verdict.ok, true, verdict.problem);
 });
+
+test('hand-made SFTP: a packet cut into single bytes and packets sent together are read whole; a request id reused while open closes the channel', async () => {
+  const token = await t.token(['dev'], 'sftp-chunks');
+  const s = await rawSftp(token);
+  try {
+    const one = packet(FX.REALPATH, 21, '.');
+    for (const byte of one) s.ch.write(Buffer.from([byte]));
+    assert.equal((await s.next()).type, FX.NAME);
+    writeFileSync(join(remote, 'chunks.txt'), 'chunky\n');
+    s.ch.write(Buffer.concat([packet(FX.STAT, 22, join(remote, 'chunks.txt')), packet(FX.OPEN, 23, join(remote, 'chunks.txt'), 1, Buffer.alloc(4))]));
+    assert.equal((await s.next()).type, FX.ATTRS);
+    const h = await s.next();
+    assert.equal(h.type, FX.HANDLE);
+    h.u32();
+    const handle = h.bytes();
+    // two reads with one id: which reply answers which could not be told
+    s.ch.write(Buffer.concat([packet(FX.READ, 24, handle, 0n, 100), packet(FX.READ, 24, handle, 0n, 100)]));
+    await s.waitClosed();
+    assert.match(s.stderr(), /request id 24 reused/);
+  } finally {
+    s.c.end();
+  }
+});
