@@ -10,7 +10,7 @@ import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
-import { classifySsh } from './ssh-commands.ts';
+import { classifyFileOps, classifySsh } from './ssh-commands.ts';
 import { classifyForward } from './ssh-forwarding.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
@@ -144,7 +144,7 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
     case 'http':
       return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
-      return (cmd) => (cmd.forward ? classifyForward(cmd.forward) : classifySsh(cmd.text));
+      return (cmd) => (cmd.forward ? classifyForward(cmd.forward) : cmd.file ? classifyFileOps(cmd.file.ops) : classifySsh(cmd.text));
     default:
       return undefined;
   }

@@ -109,7 +109,8 @@ export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}):
     if (!classification.hasExecute && classification.key !== '' && !classification.targetDependent) {
       const sp = input.searchPath === undefined ? '' : input.searchPath === null ? '\u0002' : input.searchPath.join('\u0003');
       const who = chain.some((r) => r.usesUsers) ? `${identity.subject}\u0000${identity.name}` : '';
-      const what = chain.some((r) => r.usesRegex) ? command.text : classification.key;
+      // (with the key too: the same text can be classified apart, a shell line and an SFTP operation)
+      const what = chain.some((r) => r.usesRegex) ? `${classification.key}\u0000${command.text}` : classification.key;
       key = `${connection.name}\u0000${connection.type ?? ''}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${sp}\u0000${what}`;
       const hit = cache.get(key);
       if (hit) return hit;

@@ -3,8 +3,9 @@
 // registered to them (`warden keys add`), through admission. An
 // admitted caller gets one pipeline session for the connection; each exec (and the shell)
 // on it is a command. The gateway logs in to the target itself, with the key it holds.
-// Port and agent forwarding only as a rule allows (forwarding.ts); unix-socket forwarding,
-// X11, environment and subsystems (SFTP) are refused.
+// SFTP and legacy SCP are relayed and recorded per file (sftp.ts, scp.ts). Port and agent
+// forwarding only as a rule allows (forwarding.ts); unix-socket forwarding, X11, environment
+// and other subsystems are refused.
 import ssh2, { type AuthContext, type Client, type Connection, type ServerChannel, type Session as SshSession } from 'ssh2';
 
 // CommonJS: Server is not visible to an ESM named import
@@ -19,6 +20,7 @@ import { connectUpstream } from './upstream.ts';
 import { endWith, EXIT_REFUSED, runExec, type ChannelContext, type ChannelState } from './exec.ts';
 import { runShell } from './shell.ts';
 import { Forwarding } from './forwarding.ts';
+import { runSftp } from './sftp.ts';
 import { sshFingerprint } from '../../config/ssh-connection.ts';
 import type { GatewayHostKey } from './host-key.ts';
 import { listenOn } from '../listen-on.ts';
@@ -169,6 +171,7 @@ export class SshFrontDoor {
               },
             )),
           keepBytes: this.deps.keepBytes,
+          fileTransfers: connection.fileTransfers,
           log: this.deps.log,
         };
       });
@@ -213,11 +216,15 @@ export class SshFrontDoor {
       s.on('env', (_ok, no) => no?.());
       s.on('x11', (_ok, no) => no?.());
       s.on('auth-agent', (ok, no) => forwarding.agent(ok, no));
-      s.on('subsystem', (_ok, no, info) => {
-        log.info({ subsystem: info.name }, 'ssh subsystem refused');
-        no?.();
+      // SFTP (and modern scp) is relayed and recorded per file (sftp.ts); other subsystems are refused
+      s.on('subsystem', (ok, no, info) => {
+        if (info.name !== 'sftp') {
+          log.info({ subsystem: info.name }, 'ssh subsystem refused');
+          return no?.();
+        }
+        const ch = ok();
+        void ctxP.then((ctx) => runSftp(ctx, ch)).catch((e: Error) => fail(ch, e));
       });
-      s.on('sftp', (_ok, no) => no?.());
       s.on('exec', (ok, _no, info) => {
         const ch = ok();
         void ctxP.then((ctx) => runExec(ctx, ch, info.command, state)).catch((e: Error) => fail(ch, e));
