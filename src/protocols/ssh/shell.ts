@@ -11,6 +11,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ServerChannel } from 'ssh2';
 import { endWith, EXIT_REFUSED, EXIT_UNREACHABLE, refuseOnChannel, relay, type ChannelContext, type ChannelState } from './exec.ts';
 import { AsciicastWriter } from './asciicast.ts';
+import { upstreamLost } from './upstream.ts';
 import { LineTracker } from './line-tracker.ts';
 import type { Decision } from '../../session/types.ts';
 
@@ -86,6 +87,7 @@ export async function runShell(ctx: ChannelContext, ch: ServerChannel, state: Ch
         queue = queue.then(() => typed(text)).catch((e: Error) => ctx.log.warn({ err: e.message }, 'ssh shell input failed'));
       },
       onClose: () => cast.close(),
+      lost: () => upstreamLost(client),
       drained: () => queue,
       resultRows: (out) => [['recording', cast.path], ['terminal', out.kept]],
     });
