@@ -24,6 +24,12 @@ export function globToLike(glob: string): string {
 export interface CommandMatcher {
   /** LIKE patterns (ESCAPE '\'): a command whose text matches one of them may match */
   like: string[];
+  /**
+   * A LIKE pattern over the event's raw JSON (`%<longest literal part of the glob>%`), or
+   * null: a text that matches holds that part, and JSON writes it unchanged when it has no
+   * `"`, `\` or control character. Cheaper than reading the text out of the JSON first.
+   */
+  rawLike: string | null;
   /** the exact test, as a `commands:` rule reads the text */
   test(text: string): boolean;
 }
@@ -40,6 +46,7 @@ export function commandMatcher(glob: string): CommandMatcher {
   if (!glob.startsWith('*') && !glob.startsWith('/')) like.push(`%/${globToLike(glob)}`);
   return {
     like,
+    rawLike: rawLike(glob),
     test(text) {
       if (re.test(text)) return true;
       const sp = text.indexOf(' ');
@@ -48,4 +55,12 @@ export function commandMatcher(glob: string): CommandMatcher {
       return re.test(first.slice(first.lastIndexOf('/') + 1) + (sp === -1 ? '' : text.slice(sp)));
     },
   };
+}
+
+/** the shortest literal part worth a raw prefilter: shorter ones rule out too little */
+const MIN_RAW = 3;
+
+function rawLike(glob: string): string | null {
+  const part = glob.split('*').filter((p) => p.length >= MIN_RAW && JSON.stringify(p) === `"${p}"`).sort((a, b) => b.length - a.length)[0];
+  return part === undefined ? null : `%${globToLike(part)}%`;
 }

@@ -85,7 +85,10 @@ export async function searchCommands(store: Store, q: CommandSearch): Promise<Co
     .select(['e.seq as e_seq', 'e.ts as e_ts', 'e.data as e_data'])
     .where(isCommand)
     .where('e.seq', '<', before)
-    .where('e.seq', '>=', floor)
+    .where('e.seq', '>=', floor);
+  // the raw JSON first: most rows fail there, before their JSON is parsed
+  if (matcher.rawLike !== null) query = query.where('e.data', 'like', sql<string>`${matcher.rawLike} escape ${LIKE_ESCAPE}`);
+  query = query
     .where((eb) => {
       const like = (p: string) => eb(text, 'like', sql<string>`${p} escape ${LIKE_ESCAPE}`);
       const [whole, byBase] = matcher.like;

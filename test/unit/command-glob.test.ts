@@ -57,3 +57,22 @@ test('the LIKE patterns on SQLite keep every true match and drop % / _ look-alik
   assert.deepEqual(search('a\\b'), ['a\\b']);
   assert.deepEqual(search('rm *'), ['/bin/rm -r x', 'rm x']);
 });
+
+test('rawLike: the longest literal part JSON writes unchanged, as a prefilter over the raw event', () => {
+  assert.equal(commandMatcher('*100%_sure*').rawLike, '%100\\%\\_sure%');
+  assert.equal(commandMatcher('echo needle*').rawLike, '%echo needle%');
+  assert.equal(commandMatcher('SELECT "x" FROM *t').rawLike, null, 'a quote is escaped in JSON: no raw prefilter');
+  assert.equal(commandMatcher('*ab*').rawLike, null, 'too short to rule much out');
+  assert.equal(commandMatcher('*a\\b* FROM users*').rawLike, '% FROM users%', 'the longest part without a backslash');
+  // every exact match passes the raw prefilter on a real SQLite
+  const db = new DatabaseSync(':memory:');
+  db.exec('CREATE TABLE e (data TEXT)');
+  const texts = ['SELECT 1 AS "100%_sure"', 'SELECT "a\\b" FROM users', 'x\n FROM users\ty', '/bin/echo needle_42', 'héllo wörld'];
+  for (const t of texts) db.prepare('INSERT INTO e VALUES (?)').run(JSON.stringify({ commandId: 's:1', text: t }));
+  for (const glob of ['*100%_sure*', '* FROM users*', 'echo needle*', '*llo wö*', '*\\b" FROM users']) {
+    const m = commandMatcher(glob);
+    const raw = m.rawLike === null ? texts : (db.prepare("SELECT data FROM e WHERE data LIKE ? ESCAPE '\\'").all(m.rawLike) as { data: string }[]).map((r) => (JSON.parse(r.data) as { text: string }).text);
+    for (const t of texts) if (m.test(t)) assert.ok(raw.includes(t), `${glob}: the raw prefilter kept ${JSON.stringify(t)}`);
+    assert.ok(texts.some((t) => m.test(t)), `${glob} matches something`);
+  }
+});
