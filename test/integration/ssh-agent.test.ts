@@ -79,7 +79,9 @@ test('a pty shell through the agent: typed lines run and are recorded; killing t
   await eventually('the typed line ran', async () => /[\r\n]42\r\n/.test(sh.out()), 20_000).catch((e: Error) => assert.fail(`${e.message}: ${JSON.stringify(sh.out())}`));
   assert.ok(existsSync(file));
   await agent.kill('SIGKILL');
-  const code = await Promise.race([sh.closed, new Promise<string>((r) => setTimeout(() => r('still open'), 20_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([sh.closed, new Promise<string>((r) => (timer = setTimeout(() => r('still open'), 20_000)))]);
+  clearTimeout(timer);
   assert.notEqual(code, 'still open', `the shell did not end when the agent died:\n${sh.out()}`);
   assert.match(sh.out(), /warden: the connection to the target was lost \(agent "site-s" disconnected: [^)]+\)/, 'the caller is told the agent is gone');
   assert.equal(code, 255, 'no success status for a shell cut off');
