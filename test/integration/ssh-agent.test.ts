@@ -50,6 +50,18 @@ test('ssh exec through the agent runs on the target and is recorded', async () =
   assert.equal(res!.data.tag, 'exit 3');
 });
 
+test('a caller who leaves mid-command is not recorded as a lost target connection', async () => {
+  const token = await t.token(['dev'], 'far-leaver');
+  const child = spawn('ssh', [...sshArgs(t.sshPort), 'far@127.0.0.1', 'echo started; sleep 30'], { env: { ...process.env, ...askpass(work, token) } });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b));
+  await eventually('the command started', async () => out.includes('started'), 20_000);
+  child.kill('SIGKILL');
+  const res = await eventually('the result', async () => (await resultsOf(t, 'far-leaver'))[0], 20_000);
+  assert.notEqual(res.data.tag, 'lost', JSON.stringify(res.data));
+  assert.equal(res.data.error, undefined);
+});
+
 /** `ssh -tt far@gateway`: types each line when the prompt is back; resolves when `until` shows (or the process ends) */
 function shell(token: string): { child: ChildProcessWithoutNullStreams; out: () => string; type: (line: string) => Promise<void>; closed: Promise<number | null> } {
   const child = spawn('ssh', [...sshArgs(t.sshPort), '-tt', 'far@127.0.0.1'], { env: { ...process.env, ...askpass(work, token) } });

@@ -129,15 +129,20 @@ export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel,
   });
   // the caller's EOF goes after the input still being judged (a shell's queued lines)
   ch.on('end', () => void (a.drained ? a.drained().then(() => up.end()) : up.end()));
-  ch.on('close', () => up.close());
+  let callerClosed = false;
+  ch.on('close', () => {
+    callerClosed = true;
+    up.close();
+  });
   let exited = false;
   up.on('exit', () => (exited = true));
   up.on('close', async () => {
     out.end();
     err.end();
-    // Closed with no exit status: the connection to the target dropped (a remote agent died,
-    // the target went away). The caller is told, and gets no success status for it.
-    const dropped = exited ? undefined : `the connection to the target was lost${a.lost?.() ? ` (${a.lost()})` : ''}; what ran there may have gone on or stopped`;
+    // Closed with no exit status, and not because the caller left: the connection to the
+    // target dropped (a remote agent died, the target went away). The caller is told, and
+    // gets no success status for it.
+    const dropped = exited || callerClosed ? undefined : `the connection to the target was lost${a.lost?.() ? ` (${a.lost()})` : ''}; what ran there may have gone on or stopped`;
     if (dropped) {
       const nl = a.terminal ? '\r\n' : '\n';
       a.onOutput?.(`${nl}warden: ${dropped}${nl}`);
