@@ -89,6 +89,10 @@ async function vendor(out) {
         return r.startsWith('.') ? r : `./${r}`;
       };
       const next = src.replace(re, (_m, lead, q, name) => `${lead}${q}${to(name)}${q}`);
+      // another entry of a bundled package (`kysely/helpers/postgres`) would load a second
+      // copy of it beside the bundle: add it to `entries` instead
+      const other = /(?:from|import)\s*\(?\s*['"]((?:kysely|zod|jose|yaml|commander)\/[^'"]*)['"]/.exec(next);
+      if (other) throw new Error(`${relative(out, p)} imports ${other[1]}, which dist/vendor does not bundle: add it to vendor() in scripts/build.mjs`);
       if (next !== src) writeFileSync(p, next);
     }
   };
