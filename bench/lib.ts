@@ -45,19 +45,22 @@ export interface GatewayProcess {
   /** the MySQL door's port when asked for (`mysql: true`) */
   mysqlPort: number;
   httpPort: number;
+  /** the SSH door's port when asked for (`ssh: true`) */
+  sshPort: number;
   token: string;
   stop(): Promise<void>;
 }
 
 /** Start `warden start` as its own process with the given connections and recording mode. */
 /** `root`: the checkout whose bin/warden.js runs (default this one; another for a before/after in one run). */
-export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean; root?: string }): Promise<GatewayProcess> {
+export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean; ssh?: boolean; root?: string }): Promise<GatewayProcess> {
   const root = opts.root ?? ROOT;
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
   const pgPort = await freePort();
   const httpPort = await freePort();
   const mysqlPort = opts.mysql ? await freePort() : 0;
-  const listen = { http: `127.0.0.1:${httpPort}`, postgres: `127.0.0.1:${pgPort}`, mysql: opts.mysql ? `127.0.0.1:${mysqlPort}` : null };
+  const sshPort = opts.ssh ? await freePort() : 0;
+  const listen = { http: `127.0.0.1:${httpPort}`, postgres: `127.0.0.1:${pgPort}`, mysql: opts.mysql ? `127.0.0.1:${mysqlPort}` : null, ...(opts.ssh ? { ssh: `127.0.0.1:${sshPort}` } : {}) };
   const config = {
     gateway: { dataDir: join(dir, 'data'), listen, recording: { mode: opts.mode }, logLevel: 'warn' },
     connections: opts.connections,
@@ -83,6 +86,7 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
     pgPort,
     mysqlPort,
     httpPort,
+    sshPort,
     token,
     stop: () =>
       new Promise((resolve) => {

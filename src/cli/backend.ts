@@ -5,7 +5,8 @@
 import type { VerifyResult } from '../audit/types.ts';
 import { loadCredentials } from '../identity/login-store.ts';
 import { GATEWAY_TOKEN_ISSUER } from '../identity/gateway-token.ts';
-import { gatewayCall } from './gateway-http.ts';
+import { gatewayCall, gatewayRequest } from './gateway-http.ts';
+import type { CommandSearch, CommandSearchPage } from '../store/command-search.ts';
 import type { UsageQuery, UsageRow } from '../usage/ledger.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface Backend {
   createToken(req: { name: string; groups: string[]; ttlMs: number | null; ttl?: string }): Promise<{ id: string; token: string; expiresAt: number | string | null }>;
   listSessions(q: { limit: number; connection?: string }): Promise<Record<string, unknown>[]>;
   getSession(id: string): Promise<(Record<string, unknown> & { events: unknown[] }) | null>;
+  /** one page of a command search (GET /api/v1/sessions?command=) */
+  searchCommands(q: CommandSearch): Promise<CommandSearchPage>;
   verifyAudit(): Promise<VerifyResult>;
   connections(): Promise<Record<string, unknown>[]>;
   /** LLM token usage rows and totals (GET /api/v1/usage) */
@@ -60,6 +63,16 @@ class RemoteBackend implements Backend {
   getSession(id: string) {
     return this.call('GET', `/api/v1/sessions/${encodeURIComponent(id)}`) as Promise<(Record<string, unknown> & { events: unknown[] }) | null>;
   }
+  async searchCommands(q: CommandSearch) {
+    const p = new URLSearchParams({ command: q.glob, limit: String(q.limit ?? 100) });
+    if (q.connection) p.set('connection', q.connection);
+    if (q.before !== undefined) p.set('before', String(q.before));
+    if (q.since !== undefined) p.set('since', new Date(q.since).toISOString());
+    const r = await gatewayRequest(this.base, 'GET', `/api/v1/sessions?${p}`, { token: this.token });
+    if (!r.ok) throw new Error(`gateway answered ${r.status}: ${String(r.body.error ?? r.statusText)}`);
+    const next = r.headers.get('x-next-before');
+    return { sessions: r.body as unknown as CommandSearchPage['sessions'], next: next === null ? null : Number(next) };
+  }
   verifyAudit() {
     return this.call('GET', '/api/v1/audit/verify') as Promise<VerifyResult>;
   }
@@ -84,6 +97,7 @@ export async function openBackend(opts: BackendOptions): Promise<Backend> {
     createToken: (req) => s.createToken(req, `cli:${process.env.USER ?? 'local'}`),
     listSessions: async (q) => (await s.listSessions(q)) as unknown as Record<string, unknown>[],
     getSession: (id) => s.getSession(id) as Promise<(Record<string, unknown> & { events: unknown[] }) | null>,
+    searchCommands: (q) => s.searchCommands(q),
     verifyAudit: () => s.verifyAudit(),
     connections: async () => s.connectionsFor(null),
     usage: async (q) => ({ rows: await s.usage.list(q) }),

@@ -8,6 +8,7 @@ export interface GatewayReply {
   ok: boolean;
   /** the JSON body ({} when there is none or it does not parse) */
   body: Record<string, unknown>;
+  headers: Headers;
 }
 
 /** One request; only a network failure throws (naming the gateway). */
@@ -23,7 +24,7 @@ export async function gatewayRequest(base: string, method: string, path: string,
     throw new Error(`cannot reach the gateway at ${base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`, { cause: e });
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  return { status: res.status, statusText: res.statusText, ok: res.ok, body };
+  return { status: res.status, statusText: res.statusText, ok: res.ok, body, headers: res.headers };
 }
 
 /** gatewayRequest for a call that must succeed: the body, or null for a 404 when `nullOn404`; else an error with the gateway's reason. */

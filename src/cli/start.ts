@@ -1,19 +1,6 @@
 // `warden start`: run the gateway in the foreground until Ctrl-C.
 // The gateway is imported when the command runs, not when the CLI starts (lazy: see main.ts).
 import type { Command } from 'commander';
-import { userInfo } from 'node:os';
-
-/** A name for the printed token commands, written out so they work pasted in any shell ($USER may be unset). */
-function callerName(): string {
-  try {
-    const name = userInfo().username;
-    if (/^[A-Za-z0-9._-]+$/.test(name)) return name;
-  } catch {
-    // no passwd entry for this uid (containers): a plain name will do
-  }
-  return 'me';
-}
-
 export function registerStart(program: Command): void {
   program
     .command('start')
@@ -35,24 +22,8 @@ export function registerStart(program: Command): void {
       if (gw.bootstrapToken) {
         lines.push('', 'First start: an admin token was created. It is shown only this once; keep it:', `  ${gw.bootstrapToken}`);
       }
-      if (gw.demo && pg) {
-        const cfgFlag = opts.config ? ` --config ${opts.config}` : '';
-        lines.push(
-          '',
-          'Connect to the demo database with psql:',
-          `  psql "host=${pg.host} port=${pg.port} user=demo dbname=demo password=$(npx warden token create${cfgFlag} --name ${callerName()} --groups demo --ttl 8h)"`,
-          'then try:  SELECT name, email, card_number FROM customers LIMIT 5;',
-          '',
-          'Review what happened:  npx warden sessions list   then   npx warden sessions show <id>',
-        );
-      }
-      if (pg) {
-        lines.push(
-          '',
-          'Give an AI agent (Claude Code) the same connections through MCP:',
-          `  claude mcp add --transport http warden ${gw.httpUrl}/mcp --header "Authorization: Bearer $(npx warden token create${opts.config ? ` --config ${opts.config}` : ''} --name agent --groups ${gw.demo ? 'demo' : '<groups>'} --ttl 8h)"`,
-        );
-      }
+      const { connectLines } = await import('./connect-lines.ts');
+      lines.push(...connectLines({ config: opts.config, ...(pg ? { pg } : {}), httpUrl: gw.httpUrl, demo: gw.demo !== null, groups: config.connections.flatMap((c) => c.access.groups) }));
       console.log(lines.join('\n'));
       let stopping = false;
       const stop = async (signal: string) => {

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import type { BackendOptions } from './backend.ts';
 import { common, withBackend } from './admin.ts';
 import { table } from './render.ts';
-import { parseUsageQuery } from '../usage/query.ts';
 
 export function registerUsage(program: Command): void {
   common(program.command('usage').description('LLM token usage per day, connection and identity'))
@@ -14,6 +13,8 @@ export function registerUsage(program: Command): void {
     .option('--connection <name>', 'only this connection')
     .option('--identity <name>', 'only this identity (name or kind:subject)')
     .action(async (opts: BackendOptions & { json?: boolean; since: string; until?: string; connection?: string; identity?: string }) => {
+      // loaded here: the usage module brings the store's query builder, which --help must not load
+      const { parseUsageQuery } = await import('../usage/query.ts');
       const q = parseUsageQuery({ since: opts.since, until: opts.until, connection: opts.connection, identity: opts.identity });
       const { rows } = await withBackend(opts, (b) => b.usage(q));
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));

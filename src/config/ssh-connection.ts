@@ -3,10 +3,13 @@
 // The private key is a secret: the loader never echoes a value under a key named *key*.
 import { z } from 'zod';
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
 
-// ssh2 is CommonJS: only some of its names are visible to an ESM named import
-const { utils } = ssh2;
+// ssh2 (CommonJS, ~30 modules) is required on first use, not when the config module loads:
+// every CLI command loads the config schema, and few configs have an ssh connection.
+const require = createRequire(import.meta.url);
+let sshUtils: typeof import('ssh2').utils | undefined;
+const utils = { parseKey: (data: string) => (sshUtils ??= (require('ssh2') as typeof import('ssh2')).utils).parseKey(data) };
 
 /** A public key line as in known_hosts / authorized_keys: `ssh-ed25519 AAAA... [comment]`. */
 export interface PinnedKey {

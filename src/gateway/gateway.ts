@@ -178,6 +178,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       roles: (who) => services.roles(who),
       connections: (who) => services.connectionsFor(who),
       listSessions: (q) => services.listSessions(q),
+      searchCommands: (q) => services.searchCommands(q),
       usage: (q) => services.usage.list(q),
       getSession: (id) => services.getSession(id),
       revealOriginals: (id, seq, by) => services.revealOriginals(id, seq, by.name),

@@ -12,6 +12,10 @@ import { openapi } from './openapi.ts';
 import { bearerToken } from '../identity/bearer.ts';
 import type { UsageQuery, UsageRow } from '../usage/ledger.ts';
 import { parseUsageQuery, UsageQueryError } from '../usage/query.ts';
+import type { CommandSearch } from '../store/command-search.ts';
+
+/** the header that carries the `before` of the next page of a command search */
+export const NEXT_PAGE_HEADER = 'x-next-before';
 
 export interface ApiServices {
   authenticate(token: string, clientAddr: string): Promise<AuthOutcome>;
@@ -20,6 +24,8 @@ export interface ApiServices {
   roles(identity: Identity): Role[];
   connections(identity: Identity): Record<string, unknown>[];
   listSessions(q: { limit: number; connection?: string }): Promise<unknown[]>;
+  /** sessions that ran a command matching a glob, newest hit first, and where the next page starts */
+  searchCommands?(q: CommandSearch): Promise<{ sessions: unknown[]; next: number | null }>;
   /** LLM token usage rows (src/usage/ledger.ts) */
   usage?(q: UsageQuery): Promise<UsageRow[]>;
   getSession(id: string): Promise<unknown | null>;
@@ -116,12 +122,28 @@ export function buildHttpApi(services: ApiServices): FastifyInstance {
     return { kind: id.kind, subject: id.subject, name: id.name, groups: id.groups, roles: services.roles(id) };
   });
   app.get('/api/v1/connections', async (req) => services.connections(await caller(req)));
-  app.get('/api/v1/sessions', async (req) => {
+  app.get('/api/v1/sessions', async (req, reply) => {
     need(isAuditor(await caller(req)), 'auditor');
-    const q = req.query as { limit?: string; connection?: string };
+    const q = req.query as { limit?: string; connection?: string; command?: string; before?: string; since?: string };
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpError(400, 'limit must be an integer from 1 to 1000');
-    return services.listSessions({ limit, connection: q.connection });
+    if (q.command === undefined) {
+      if (q.before !== undefined || q.since !== undefined) throw new HttpError(400, 'before and since page a command search: give command too');
+      return services.listSessions({ limit, connection: q.connection });
+    }
+    if (!services.searchCommands) throw new HttpError(404, 'command search is not available on this gateway');
+    if (typeof q.command !== 'string' || q.command === '') throw new HttpError(400, 'command: a non-empty glob is required (`*` matches any text)');
+    if (q.before !== undefined && !/^\d{1,15}$/.test(q.before)) throw new HttpError(400, 'before must be an event number (the x-next-before of the previous page)');
+    if (q.since !== undefined && Number.isNaN(Date.parse(q.since))) throw new HttpError(400, 'since must be an ISO-8601 time');
+    const page = await services.searchCommands({
+      glob: q.command,
+      limit,
+      ...(q.connection !== undefined ? { connection: q.connection } : {}),
+      ...(q.before !== undefined ? { before: Number(q.before) } : {}),
+      ...(q.since !== undefined ? { since: q.since } : {}),
+    });
+    if (page.next !== null) void reply.header(NEXT_PAGE_HEADER, String(page.next));
+    return page.sessions;
   });
   // LLM token usage by day, connection and identity; people who are not auditors see their own.
   app.get('/api/v1/usage', async (req) => {

@@ -30,6 +30,15 @@ export const openapi = {
         type: 'object',
         properties: { seq: { type: 'integer' }, ts: { type: 'string', format: 'date-time' }, type: { type: 'string' }, sessionId: { type: ['string', 'null'] }, actor: { type: ['string', 'null'] }, data: { type: 'object' }, hash: { type: 'string' } },
       },
+      CommandMatch: {
+        type: 'object',
+        description: 'a command that matched: where the replay (`warden sessions show <id> --play --from <commandId|offset>`) starts',
+        properties: {
+          seq: { type: 'integer' }, commandId: { type: 'string' }, ts: { type: 'string', format: 'date-time' }, offsetMs: { type: 'integer', description: 'ms from the session start' },
+          text: { type: 'string' }, decision: { type: 'string' }, via: { type: 'string' },
+        },
+      },
+      SessionMatches: { allOf: [{ $ref: '#/components/schemas/Session' }, { type: 'object', properties: { matches: { type: 'array', items: { $ref: '#/components/schemas/CommandMatch' }, description: 'only with the command parameter' } } }] },
       SessionDetail: { allOf: [{ $ref: '#/components/schemas/Session' }, { type: 'object', properties: { events: { type: 'array', items: { $ref: '#/components/schemas/Event' } } } }] },
       Token: { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' }, expiresAt: { type: ['string', 'null'], format: 'date-time' } } },
       TokenGrant: { type: 'object', properties: { access_token: { type: 'string' }, token_type: { type: 'string', enum: ['Bearer'] }, expires_in: { type: 'integer' } } },
@@ -88,13 +97,26 @@ export const openapi = {
     },
     '/api/v1/sessions': {
       get: {
-        summary: 'Recorded sessions, newest first (admin, auditor)',
+        summary: 'Recorded sessions, newest first; with `command`, the sessions that ran a matching command (admin, auditor)',
         security: bearer,
         parameters: [
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
           { name: 'connection', in: 'query', schema: { type: 'string' } },
+          {
+            name: 'command', in: 'query', schema: { type: 'string', minLength: 1 },
+            description: 'a `commands:` rule glob over the whole command text (SQL statement, `METHOD /path` of an HTTP request, SSH exec command or shell line): `*` matches any text, every other character itself (`%` and `_` too), case-sensitive; a shell command given by its path also matches by its base name. Each session then carries `matches`, newest first, and a page reads a bounded number of commands: follow the x-next-before header until it is absent.',
+          },
+          { name: 'before', in: 'query', schema: { type: 'integer', minimum: 0 }, description: 'with command: continue a search below this event number (the x-next-before of the previous page)' },
+          { name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' }, description: 'with command: only sessions started at or after this time' },
         ],
-        responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Session' } } } } }, 401: err, 403: err },
+        responses: {
+          200: {
+            description: 'OK. With command, a session may show again on a later page, with older matches.',
+            headers: { 'x-next-before': { description: 'with command: more to search; pass it as `before` for the next page', schema: { type: 'integer' } } },
+            content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/SessionMatches' } } } },
+          },
+          400: err, 401: err, 403: err,
+        },
       },
     },
     '/api/v1/sessions/{id}': {

@@ -8,6 +8,7 @@ import type { AuditEventInput, VerifyResult } from '../audit/types.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { createApiKey, findApiKeyByNativeScramble, listApiKeys, revokeApiKey, touchApiKey } from '../store/api-keys.ts';
 import { listSessions, getSession } from '../store/sessions.ts';
+import { searchCommands, type CommandSearch } from '../store/command-search.ts';
 import { UsageLedger } from '../usage/ledger.ts';
 import { claim, unclaim, BOOTSTRAP_ADMIN } from '../store/gateway-state.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
@@ -293,6 +294,8 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
     },
 
     listSessions: (q: { limit: number; connection?: string }) => listSessions(store, q),
+    /** sessions that ran a command matching a `commands:` glob, with each hit (store/command-search.ts) */
+    searchCommands: (q: CommandSearch) => searchCommands(store, q),
     async getSession(id: string) {
       const found = await getSession(store, id);
       return found && { ...found.session, events: found.events };

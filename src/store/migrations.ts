@@ -1,7 +1,7 @@
 // Schema migrations for both dialects, provided in code (no migration files to ship or
 // find at run time). Each migration gets the dialect because integer widths differ:
 // Postgres needs bigint for seq and ms timestamps, SQLite's integer is already 64-bit.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -284,6 +284,18 @@ function sshKeys(dialect: Dialect): Migration {
   };
 }
 
+// `warden sessions list --command` walks command events newest first (store/command-search.ts);
+// a partial index keeps that walk to command events, not results and the rest, and costs
+// the write path one small entry per command.
+const commandEvents: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('events_commands').on('events').column('seq').where(sql.ref('type'), '=', 'command').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropIndex('events_commands').execute();
+  },
+};
+
 function provider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -295,6 +307,7 @@ function provider(dialect: Dialect): MigrationProvider {
       '0006_api_key_native_verifier': apiKeyNativeVerifier,
       '0007_llm_usage': llmUsage(dialect),
       '0008_ssh_keys': sshKeys(dialect),
+      '0009_command_events': commandEvents,
     }),
   };
 }

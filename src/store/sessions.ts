@@ -69,13 +69,13 @@ export async function getSession(
   return { session: toRecord(row), events };
 }
 
-function toIso(t: number | string): string {
+export function toIso(t: number | string): string {
   const d = new Date(t);
   if (Number.isNaN(d.getTime())) throw new Error(`not a time: ${JSON.stringify(t)}`);
   return d.toISOString();
 }
 
-function toRecord(r: Selectable<SessionsTable>): SessionRecord {
+export function toRecord(r: Selectable<SessionsTable>): SessionRecord {
   return {
     id: r.id,
     connection: r.connection,

@@ -54,6 +54,21 @@ test('the printed psql line works pasted as printed, in a shell with no $USER', 
   assert.equal(r.stdout.trim(), '24');
 });
 
+test('the printed MCP line works pasted as printed, in a shell with no $USER: its token opens the API', async () => {
+  const line = /^\s+(claude mcp add .*)$/m.exec(banner)![1]!;
+  // `claude` itself is not on this machine: a shell function shows the words it would get
+  const r = await run('env', ['-u', 'USER', 'sh', '-c', `claude() { printf '%s\\n' "$@"; }; ${line}`], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const words = r.stdout.split('\n');
+  assert.deepEqual(words.slice(0, 5), ['mcp', 'add', '--transport', 'http', 'warden']);
+  const header = words.find((w) => w.startsWith('Authorization: Bearer '))!;
+  assert.match(header, /^Authorization: Bearer wdn_[A-Za-z0-9_-]+$/);
+  const httpUrl = /HTTP API\s+(http:\/\/\S+)\/api\/v1/.exec(banner)![1]!;
+  const who = await fetch(`${httpUrl}/api/v1/whoami`, { headers: { authorization: header.slice('Authorization: '.length) } });
+  assert.equal(who.status, 200);
+  assert.deepEqual(((await who.json()) as { groups: string[] }).groups, ['demo']);
+});
+
 test('token create prints the token alone; psql reaches the demo data; the replay shows it', async () => {
   const t = await warden(['token', 'create', '--config', cfg, '--name', 'ci-bot', '--groups', 'demo', '--ttl', '1h']);
   assert.equal(t.code, 0, t.stderr);

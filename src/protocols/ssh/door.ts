@@ -66,6 +66,9 @@ export class SshFrontDoor {
 
   private accept(client: Connection, clientAddr: string, software: string): void {
     this.live.add(client);
+    // Keystroke echoes are tiny writes: with Nagle's algorithm each waited for the caller's
+    // delayed ACK (~40 ms a key, bench:ssh); OpenSSH's sshd sets TCP_NODELAY for the same reason.
+    (client as Connection & { setNoDelay(on: boolean): void }).setNoDelay(true);
     client.on('error', (e) => this.deps.log.debug({ clientAddr, err: e.message }, 'ssh client error'));
     if (this.pending >= this.deps.handshake.maxPending) {
       this.deps.onRefused('too_many_handshakes', clientAddr);

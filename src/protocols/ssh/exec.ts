@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Session } from '../../session/session.ts';
 import type { Decision } from '../../session/types.ts';
 import { MaskedOutput } from './output.ts';
+import { upstreamLost } from './upstream.ts';
 import { shellCommands } from '../../policy/ssh-commands.ts';
 import { runScp, scpRequest } from './scp.ts';
 import { runSftp, sftpServerExec } from './sftp.ts';
@@ -83,7 +84,7 @@ export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: s
       return endWith(ch, `warden: ${message}\n`, EXIT_UNREACHABLE);
     }
     state.up = up;
-    relay(ctx, ch, up, { commandId: decision.commandId, started, terminal: pty !== null });
+    relay(ctx, ch, up, { commandId: decision.commandId, started, terminal: pty !== null, lost: () => upstreamLost(client) });
   });
 }
 
@@ -97,7 +98,7 @@ function rsyncServer(command: string): boolean {
 }
 
 /** Both directions of one channel, the output masked; the end recorded as the command's result. */
-export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel, a: { commandId: string; started: number; terminal: boolean; onOutput?(text: string): void; input?(data: Buffer): void; onClose?(): Promise<unknown>; drained?(): Promise<unknown>; resultRows?(out: MaskedOutput): (string | null)[][] }): void {
+export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel, a: { commandId: string; started: number; terminal: boolean; onOutput?(text: string): void; input?(data: Buffer): void; onClose?(): Promise<unknown>; drained?(): Promise<unknown>; resultRows?(out: MaskedOutput): (string | null)[][]; lost?(): string | undefined }): void {
   const idleFlushMs = a.terminal ? 60 : 0;
   // A slow caller slows the target (bounded memory): its channel's window is the limit.
   let paused = false;
@@ -132,12 +133,28 @@ export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel,
   });
   // the caller's EOF goes after the input still being judged (a shell's queued lines)
   ch.on('end', () => void (a.drained ? a.drained().then(() => up.end()) : up.end()));
-  ch.on('close', () => up.close());
+  let callerClosed = false;
+  ch.on('close', () => {
+    callerClosed = true;
+    up.close();
+  });
+  let exited = false;
+  up.on('exit', () => (exited = true));
   up.on('close', async () => {
     out.end();
     err.end();
+    // Closed with no exit status, and not because the caller left: the connection to the
+    // target dropped (a remote agent died, the target went away). The caller is told, and
+    // gets no success status for it.
+    const dropped = exited || callerClosed ? undefined : `the connection to the target was lost${a.lost?.() ? ` (${a.lost()})` : ''}; what ran there may have gone on or stopped`;
+    if (dropped) {
+      const nl = a.terminal ? '\r\n' : '\n';
+      a.onOutput?.(`${nl}warden: ${dropped}${nl}`);
+      ch.stderr.write(`${nl}warden: ${dropped}${nl}`);
+    }
     await a.onClose?.();
-    if (exit.signal) ch.exit(exit.signal, exit.dump ?? false, exit.desc ?? '');
+    if (dropped) ch.exit(EXIT_UNREACHABLE);
+    else if (exit.signal) ch.exit(exit.signal, exit.dump ?? false, exit.desc ?? '');
     else ch.exit(exit.code ?? 0);
     ch.end();
     const masked = out.masked || err.masked;
@@ -147,7 +164,8 @@ export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel,
       rowCount: a.resultRows ? 1 : 2,
       truncated: out.truncated || err.truncated,
       ...(masked ? { maskedColumns: ['output'] } : {}),
-      tag: exit.signal ? `signal ${exit.signal}` : `exit ${exit.code ?? 0}`,
+      tag: dropped ? 'lost' : exit.signal ? `signal ${exit.signal}` : `exit ${exit.code ?? 0}`,
+      ...(dropped ? { error: { message: dropped } } : {}),
       durationMs: Date.now() - a.started,
     });
   });

@@ -11,6 +11,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ServerChannel } from 'ssh2';
 import { endWith, EXIT_REFUSED, EXIT_UNREACHABLE, refuseOnChannel, relay, type ChannelContext, type ChannelState } from './exec.ts';
 import { AsciicastWriter } from './asciicast.ts';
+import { upstreamLost } from './upstream.ts';
 import { LineTracker } from './line-tracker.ts';
 import type { Decision } from '../../session/types.ts';
 
@@ -39,6 +40,8 @@ export async function runShell(ctx: ChannelContext, ch: ServerChannel, state: Ch
     }
     state.up = up;
     const cast = new AsciicastWriter(join(dir, ctx.session.info.id.slice(0, 2)), `${ctx.session.info.id}-${++shells}`, { width: pty.cols || 80, height: pty.rows || 24, term: pty.term, title: `${ctx.session.info.connection} as ${ctx.session.info.identity.name}` });
+    // markers tie the recording to the commands: `sessions show --play --from <command>` starts there
+    cast.marker(decision.commandId);
     state.onResize = (cols, rows) => cast.resize(cols, rows);
     const tracker = new LineTracker();
     const say = (text: string) => {
@@ -57,6 +60,7 @@ export async function runShell(ctx: ChannelContext, ch: ServerChannel, state: Ch
         if (line && (await until(() => tracker.echoed(seg.line!) || tracker.echoed(shown), ECHO_WAIT_MS))) {
           cast.input(`${shown}\r`);
           const d = await ctx.session.command({ text: line, via: 'shell-line' });
+          if (d.commandId) cast.marker(d.commandId);
           if (d.action !== 'allow') {
             up.write('\x03'); // the shell drops the typed line
             tracker.nextLine();
@@ -83,6 +87,7 @@ export async function runShell(ctx: ChannelContext, ch: ServerChannel, state: Ch
         queue = queue.then(() => typed(text)).catch((e: Error) => ctx.log.warn({ err: e.message }, 'ssh shell input failed'));
       },
       onClose: () => cast.close(),
+      lost: () => upstreamLost(client),
       drained: () => queue,
       resultRows: (out) => [['recording', cast.path], ['terminal', out.kept]],
     });

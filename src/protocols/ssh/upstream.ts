@@ -14,6 +14,12 @@ function hostKeyAlgorithms(type: string): string[] {
   return type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type];
 }
 
+/** Why a logged-in upstream connection failed (a socket error: the agent's tunnel died, the target reset it), once it has. */
+const lost = new WeakMap<Client, string>();
+export function upstreamLost(client: Client): string | undefined {
+  return lost.get(client);
+}
+
 export function connectUpstream(stream: Duplex, c: SshConnectionConfig, timeoutMs = 20_000): Promise<Client> {
   const pinned = parsePublicKeyLine(c.hostKey) as PinnedKey;
   return new Promise((resolve, reject) => {
@@ -32,7 +38,10 @@ export function connectUpstream(stream: Duplex, c: SshConnectionConfig, timeoutM
       resolve(client);
     });
     // once logged in, an error ends the connection ('close' follows); it must never go unheard
-    client.on('error', (e) => fail(new SshUpstreamError(mismatch ?? `the target refused the gateway's login or failed: ${e.message}`)));
+    client.on('error', (e) => {
+      if (settled && !lost.has(client)) lost.set(client, e.message);
+      fail(new SshUpstreamError(mismatch ?? `the target refused the gateway's login or failed: ${e.message}`));
+    });
     client.once('close', () => fail(new SshUpstreamError(mismatch ?? 'the target closed the connection during the login')));
     client.connect({
       sock: stream,
