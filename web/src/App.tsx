@@ -86,7 +86,7 @@ export function App() {
       <AppShell.Navbar p="xs" aria-label="Main">
         <nav aria-label="Main navigation">
           {nav.map((n) => (
-            <NavLink key={n.to} component="a" {...linkTo(n.to)} onClickCapture={() => setOpened(false)} label={n.label} active={path === n.to || path.startsWith(n.to + '/')} aria-current={path.startsWith(n.to) ? 'page' : undefined} />
+            <NavLink key={n.to} component="a" {...linkTo(n.to)} onClickCapture={() => setOpened(false)} label={n.label} variant="filled" active={path === n.to || path.startsWith(n.to + '/')} aria-current={path.startsWith(n.to) ? 'page' : undefined} />
           ))}
         </nav>
       </AppShell.Navbar>

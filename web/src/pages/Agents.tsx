@@ -24,7 +24,7 @@ export function Agents() {
         <div className="table-scroll">
           <Table aria-label="Agents"><Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>Status</Table.Th><Table.Th>Host</Table.Th><Table.Th>Tunnels</Table.Th><Table.Th>Streams</Table.Th><Table.Th>RTT</Table.Th><Table.Th>Last seen</Table.Th></Table.Tr></Table.Thead>
             <Table.Tbody>{list.map((a) => (
-              <Table.Tr key={a.name}><Table.Td>{a.name}</Table.Td><Table.Td><Badge color={a.status === 'connected' ? 'green' : 'gray'}>{a.status}</Badge></Table.Td><Table.Td>{a.hostname ?? '—'}</Table.Td><Table.Td>{a.tunnels}</Table.Td><Table.Td>{a.streams}</Table.Td><Table.Td>{a.rttMs === null ? '—' : `${a.rttMs} ms`}</Table.Td><Table.Td>{a.lastSeen ? new Date(a.lastSeen).toLocaleString() : '—'}</Table.Td></Table.Tr>
+              <Table.Tr key={a.name}><Table.Td>{a.name}</Table.Td><Table.Td><Badge color={a.status === 'connected' ? 'teal.9' : 'gray.7'}>{a.status}</Badge></Table.Td><Table.Td>{a.hostname ?? '—'}</Table.Td><Table.Td>{a.tunnels}</Table.Td><Table.Td>{a.streams}</Table.Td><Table.Td>{a.rttMs === null ? '—' : `${a.rttMs} ms`}</Table.Td><Table.Td>{a.lastSeen ? new Date(a.lastSeen).toLocaleString() : '—'}</Table.Td></Table.Tr>
             ))}</Table.Tbody>
           </Table>
         </div>

@@ -24,7 +24,7 @@ export function Audit() {
       {!v ? <Loader aria-label="Verifying" /> : (
         <Card withBorder data-testid="audit-status">
           <Stack gap="xs">
-            <Group><Text fw={600}>Chain</Text><Badge color={v.ok ? 'green' : 'red'} size="lg">{v.ok ? 'intact' : 'BROKEN'}</Badge></Group>
+            <Group><Text fw={600}>Chain</Text><Badge color={v.ok ? 'teal.9' : 'red.9'} size="lg">{v.ok ? 'intact' : 'BROKEN'}</Badge></Group>
             {!v.ok && <Alert color="red" role="alert" title={`Broken${v.kind ? ` (${v.kind})` : ''}`}>{v.problem}{v.brokenSeq !== undefined ? ` — first broken event #${v.brokenSeq}` : ''}</Alert>}
             <Text size="sm">{v.count} events checked, up to #{v.lastSeq}; {v.heads} signed heads{v.checkpoints ? `, ${v.checkpoints} checkpoints` : ''}.</Text>
             <Text size="sm">Last signed head: {v.newestHead ? `#${v.newestHead.n} covering event #${v.newestHead.seq}, ${new Date(v.newestHead.ts).toLocaleString()} (${v.newestHead.kind})` : 'none yet'}</Text>

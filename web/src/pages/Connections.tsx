@@ -18,9 +18,9 @@ export function Connections() {
         {data.connections.map((c) => (
           <Card withBorder key={c.name} component="section" aria-label={`Connection ${c.name}`}>
             <Stack gap={4}>
-              <Group gap="xs"><Title order={3} size="h5">{c.name}</Title><Badge variant="light">{c.type}</Badge><Text size="sm">agent {c.agent}</Text></Group>
+              <Group gap="xs"><Title order={3} size="h5">{c.name}</Title><Badge color="indigo.8">{c.type}</Badge><Text size="sm">agent {c.agent}</Text></Group>
               {c.description && <Text size="sm">{c.description}</Text>}
-              <Text size="sm">Access: {c.groups.map((g) => <Badge key={g} variant="outline" mr={4}>{g}</Badge>)}</Text>
+              <Text size="sm">Access: {c.groups.map((g) => <Badge key={g} color="gray.8" mr={4}>{g}</Badge>)}</Text>
               {c.onUnknown && <Text size="sm">Unknown commands: {c.onUnknown}</Text>}
               {c.rules.length > 0 && <Code block>{JSON.stringify(c.rules, null, 2)}</Code>}
             </Stack>

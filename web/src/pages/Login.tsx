@@ -67,7 +67,7 @@ export function Login({ onLoggedIn }: { onLoggedIn: () => void }) {
               </Tabs.Panel>
             )}
           </Tabs>
-          <Text size="xs" c="dimmed">Sessions are kept in an HttpOnly cookie. <Anchor href="/api/v1/openapi.json" size="xs">API reference</Anchor></Text>
+          <Text size="xs" c="dimmed">Sessions are kept in an HttpOnly cookie. <Anchor href="/api/v1/openapi.json" size="xs" underline="always">API reference</Anchor></Text>
         </Stack>
       </Paper>
     </Center>

@@ -8,7 +8,7 @@ import { CommandText } from '../sql.tsx';
 import { linkTo } from '../router.ts';
 
 const when = (iso: string) => new Date(iso).toLocaleString();
-const statusColor: Record<string, string> = { pending: 'yellow', approved: 'green', rejected: 'red', used: 'blue', expired: 'gray' };
+const statusColor: Record<string, string> = { pending: 'yellow.4', approved: 'teal.9', rejected: 'red.9', used: 'blue.9', expired: 'gray.7' };
 
 function useLiveReviews(status: string) {
   const [list, setList] = useState<Review[] | null>(null);
@@ -65,7 +65,7 @@ function ReviewDetail({ me, id, onChanged, tick }: { me: Me; id: string; onChang
       <Stack gap="sm">
         <Group justify="space-between">
           <Title order={2} size="h4" id="review-title">Review {r.id}</Title>
-          <Badge color={statusColor[r.status] ?? 'gray'} data-testid="review-status">{r.status}</Badge>
+          <Badge color={statusColor[r.status] ?? 'gray.7'} data-testid="review-status">{r.status}</Badge>
         </Group>
         <Text size="sm"><b>Requester:</b> {r.requester.name} ({r.requester.kind}) · <b>Connection:</b> {r.connection} · <b>Asked:</b> {when(r.createdAt)}</Text>
         {r.kind === 'command' && r.command !== null ? <CommandText text={r.command} label="held command" /> : <Text size="sm"><b>Access for</b> {Math.round((r.durationMs ?? 0) / 60000)} min</Text>}
@@ -91,7 +91,7 @@ function ReviewDetail({ me, id, onChanged, tick }: { me: Me; id: string; onChang
             <Textarea label="Comment" value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={2} maxLength={2000} />
             {own && <Text size="sm" c="dimmed">You asked for this: you may withdraw it (reject) but not approve it.</Text>}
             <Group>
-              <Button color="green.9" onClick={vote('approve')} loading={busy} disabled={own}>Approve</Button>
+              <Button color="teal.9" onClick={vote('approve')} loading={busy} disabled={own}>Approve</Button>
               <Button color="red.9" variant="filled" onClick={vote('reject')} loading={busy}>{own ? 'Withdraw' : 'Reject'}</Button>
             </Group>
           </Stack>
@@ -111,7 +111,7 @@ export function Reviews({ me, selected }: { me: Me; selected: string | null }) {
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Reviews</Title>
-        <Badge variant="light" color={live ? 'green' : 'gray'} aria-live="polite">{live ? 'live' : 'offline'}</Badge>
+        <Badge color={live ? 'teal.9' : 'gray.7'} aria-live="polite">{live ? 'live' : 'offline'}</Badge>
       </Group>
       <SegmentedControl aria-label="Show reviews" value={status} onChange={setStatus} data={[{ value: 'pending', label: 'Pending' }, { value: 'all', label: 'All' }]} />
       {error && <Alert color="red" role="alert">{error}</Alert>}
@@ -129,7 +129,7 @@ export function Reviews({ me, selected }: { me: Me; selected: string | null }) {
                   <Table.Td>{r.requester.name}</Table.Td>
                   <Table.Td>{r.connection}</Table.Td>
                   <Table.Td><Text size="sm" ff="monospace" lineClamp={2}>{r.kind === 'access' ? `access: ${r.reason}` : r.command}</Text></Table.Td>
-                  <Table.Td><Badge color={statusColor[r.status] ?? 'gray'}>{r.status}</Badge></Table.Td>
+                  <Table.Td><Badge color={statusColor[r.status] ?? 'gray.7'}>{r.status}</Badge></Table.Td>
                   <Table.Td>{when(r.createdAt)}</Table.Td>
                 </Table.Tr>
               ))}

@@ -10,7 +10,7 @@ interface SessionDetail {
   id: string; connection: string; protocol: string; identityName: string; clientAddr: string;
   startedAt: string; endedAt: string | null; endReason: string | null; commands: number; events: StoredEvent[];
 }
-const decisionColor: Record<string, string> = { allow: 'green', block: 'red', review: 'yellow' };
+const decisionColor: Record<string, string> = { allow: 'teal.9', block: 'red.9', review: 'yellow.4' };
 
 function columnNames(cols: unknown, width: number): string[] {
   const names = Array.isArray(cols) ? cols.map((c, i) => (typeof c === 'string' ? c : c && typeof c === 'object' && 'name' in c ? String((c as { name: unknown }).name) : `column${i + 1}`)) : [];
@@ -55,7 +55,7 @@ function Step({ me, sessionId, command, result, focused }: { me: Me; sessionId: 
     <Card withBorder id={`e${command.seq}`} component="li" data-testid="replay-step" style={focused ? { outline: '3px solid var(--mantine-color-yellow-6)' } : undefined}>
       <Stack gap="xs">
         <Group gap="xs">
-          <Badge color={decisionColor[String(d.decision)] ?? 'gray'}>{String(d.decision)}</Badge>
+          <Badge color={decisionColor[String(d.decision)] ?? 'gray.7'}>{String(d.decision)}</Badge>
           <Text size="sm">{new Date(command.ts).toLocaleTimeString()}</Text>
           {r && typeof r.durationMs === 'number' && <Text size="sm">{r.durationMs} ms</Text>}
           {r && <Text size="sm">{String(r.tag ?? `${r.rowCount ?? 0} rows`)}</Text>}
@@ -73,7 +73,7 @@ function Step({ me, sessionId, command, result, focused }: { me: Me; sessionId: 
           <Group gap="xs">
             <Button component="a" size="xs" variant="default" href={`${base}?format=csv`} download>Export CSV</Button>
             <Button component="a" size="xs" variant="default" href={`${base}?format=json`} download>Export JSON</Button>
-            {has(me, 'auditor') && typeof r!.originals === 'string' && !revealed && <Button size="xs" color="orange.9" onClick={reveal}>Reveal originals</Button>}
+            {has(me, 'auditor') && typeof r!.originals === 'string' && !revealed && <Button size="xs" color="indigo" onClick={reveal}>Reveal originals</Button>}
           </Group>
         )}
       </Stack>
@@ -105,7 +105,7 @@ export function SessionPage({ me, id }: { me: Me; id: string }) {
   return (
     <Stack>
       <Title order={2}>Session on {s.connection}</Title>
-      <Text size="sm">{s.identityName} from {s.clientAddr} · {s.protocol} · started {new Date(s.startedAt).toLocaleString()} · {s.endedAt ? `ended ${new Date(s.endedAt).toLocaleString()} (${s.endReason ?? ''})` : <Badge color="green">live</Badge>}</Text>
+      <Text size="sm">{s.identityName} from {s.clientAddr} · {s.protocol} · started {new Date(s.startedAt).toLocaleString()} · {s.endedAt ? `ended ${new Date(s.endedAt).toLocaleString()} (${s.endReason ?? ''})` : <Badge color="teal.9">live</Badge>}</Text>
       <Text size="sm" c="dimmed">{commands.length} commands</Text>
       <Stack component="ol" gap="sm" p={0} style={{ listStyle: 'none' }} aria-label="Replay">
         {commands.map((c) => <Step key={c.seq} me={me} sessionId={s.id} command={c} result={results.get(String(c.data.commandId))} focused={focus === c.seq} />)}

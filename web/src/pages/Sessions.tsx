@@ -65,7 +65,7 @@ export function Sessions() {
                   <Table.Td>{s.connection}</Table.Td>
                   <Table.Td>{s.protocol}</Table.Td>
                   <Table.Td>{s.commands}</Table.Td>
-                  <Table.Td>{s.endedAt ? <Badge color="gray">ended</Badge> : <Badge color="green">live</Badge>}</Table.Td>
+                  <Table.Td>{s.endedAt ? <Badge color="gray.7">ended</Badge> : <Badge color="teal.9">live</Badge>}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>

@@ -39,7 +39,7 @@ export function Tokens() {
       <Title order={2}>Tokens</Title>
       {error && <Alert color="red" role="alert">{error}</Alert>}
       {created && (
-        <Alert color="green" title="Token created: copy it now, it is not shown again" withCloseButton closeButtonLabel="Hide the token" onClose={() => setCreated(null)}>
+        <Alert variant="default" title="Token created: copy it now, it is not shown again" withCloseButton closeButtonLabel="Hide the token" onClose={() => setCreated(null)}>
           <Group gap="xs"><Code data-testid="new-token">{created}</Code><CopyButton value={created}>{({ copied, copy }) => <Button size="xs" variant="default" onClick={copy}>{copied ? 'Copied' : 'Copy'}</Button>}</CopyButton></Group>
         </Alert>
       )}
@@ -56,7 +56,7 @@ export function Tokens() {
           <Table aria-label="Tokens"><Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>Groups</Table.Th><Table.Th>Created</Table.Th><Table.Th>Expires</Table.Th><Table.Th>Last used</Table.Th><Table.Th><span className="skip-link">Actions</span></Table.Th></Table.Tr></Table.Thead>
             <Table.Tbody>{list.map((t) => (
               <Table.Tr key={t.id}><Table.Td>{t.name}</Table.Td><Table.Td>{t.groups.join(', ')}</Table.Td><Table.Td>{new Date(t.createdAt).toLocaleString()}</Table.Td><Table.Td>{t.expiresAt ? new Date(t.expiresAt).toLocaleString() : 'never'}</Table.Td><Table.Td>{t.lastUsedAt ? new Date(t.lastUsedAt).toLocaleString() : '—'}</Table.Td>
-                <Table.Td><Button size="xs" color="red.9" variant="light" aria-label={`Revoke ${t.name}`} onClick={() => revoke(t.id)}>Revoke</Button></Table.Td></Table.Tr>
+                <Table.Td><Button size="xs" color="red.9" aria-label={`Revoke ${t.name}`} onClick={() => revoke(t.id)}>Revoke</Button></Table.Td></Table.Tr>
             ))}</Table.Tbody>
           </Table>
         </div>
