@@ -61,6 +61,8 @@ console.log(`node ${process.version} (${process.execPath})`);
 const jobs = [run('tests', process.execPath, testArgs(files, concurrency, join(tmp, 'counts.json')))];
 if (filters.length === 0) {
   jobs.push(run('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { quiet: true }));
+  // The web console's browser code has its own compiler settings (DOM, JSX): web/tsconfig.json.
+  jobs.push(run('typecheck web', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'web/tsconfig.json'], { quiet: true }));
   jobs.push(run('lint', process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { quiet: true }));
 }
 const results = await Promise.all(jobs);
