@@ -24,6 +24,8 @@ export interface ConsoleDeps {
   /** top-level rules (warden.yaml `rules:`), shown read-only */
   rules: unknown[];
   log: Logger;
+  /** an open session of this gateway, to end it */
+  liveSession(id: string): { isEnded: boolean; terminate(reason: string): Promise<void> } | undefined;
 }
 
 const HEARTBEAT_MS = 20_000;
@@ -101,6 +103,18 @@ export function mountConsole(app: FastifyInstance, deps: ConsoleDeps): void {
       .header('content-disposition', `attachment; filename="session-${id.slice(0, 8)}-${seq}.${format}"`)
       .header('cache-control', 'no-store');
     return reply.send(streamResult(data, format));
+  });
+
+  // An admin ends a live session: recorded, and its next command is refused (an SSH shell closes).
+  app.post('/api/v1/console/sessions/:id/end', async (req) => {
+    const who = await caller(req);
+    need(who, 'admin');
+    const id = (req.params as { id: string }).id;
+    const s = deps.liveSession(id);
+    if (!s || s.isEnded) throw new HttpError(404, 'no live session with this id on this gateway');
+    await services.audit.append({ type: 'session.terminated', sessionId: id, actor: who.name, data: {} });
+    await s.terminate(`ended by ${who.name} in the console`);
+    return { ended: id };
   });
 
   // Connections with their access groups and rules, read-only. Rules are shown to admins and

@@ -6,6 +6,7 @@
 // each page; screenshots go to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -256,4 +257,50 @@ test('admin pages: connections with rules, tokens created once-shown and revoked
   await page.getByRole('link', { name: 'Agents' }).click();
   await page.getByRole('heading', { name: 'Agents' }).waitFor();
   await ctx.close();
+});
+
+test('admin: a live psql session is watched as it runs and ended from the console', { skip }, async () => {
+  const marker = `live_${process.pid}`;
+  const child = spawn('psql', [`host=127.0.0.1 port=${t.pgPort} user=app dbname=app sslmode=disable`, '-X'], { env: { ...process.env, PGPASSWORD: alice }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  const until = async (f: () => boolean, what: string) => {
+    for (let i = 0; i < 300 && !f(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(f(), what);
+  };
+  try {
+    child.stdin.write(`SELECT 'first_${marker}';\n`);
+    await until(() => out.includes(`first_${marker}`), `psql answered: ${out} ${err}`);
+    await t.gw.services.audit.flush();
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    await loginWithToken(page, t.gw.bootstrapToken!);
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByLabel('Search commands').fill(`first_${marker}`);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const rows = page.locator('[data-testid="sessions-table"] tbody tr');
+    await rows.first().getByText('live').waitFor();
+    await rows.first().getByRole('link').click();
+    // watched: a command typed now shows up without a reload
+    child.stdin.write(`SELECT 'second_${marker}';\n`);
+    await page.getByTestId('replay-step').filter({ hasText: `second_${marker}` }).waitFor({ timeout: 30_000 });
+    const sessionId = page.url().split('/').pop()!.split('#')[0]!;
+    await page.getByRole('button', { name: 'End session' }).click();
+    await page.getByRole('status').getByText(/Ended/).waitFor();
+    child.stdin.write(`SELECT 'third_${marker}';\n`);
+    child.stdin.end();
+    await exited;
+    assert.doesNotMatch(out, new RegExp(`third_${marker}`), 'the command after the end never ran');
+    assert.match(err, /ended by admin in the console/);
+    await t.gw.services.audit.flush();
+    const s = (await t.gw.services.getSession(sessionId)) as { endReason: string; events: { type: string; actor: string | null; data: any }[] };
+    assert.equal(s.endReason, 'ended by admin in the console');
+    assert.ok(s.events.some((e) => e.type === 'session.terminated' && e.actor === 'admin'), 'the end is audited with who did it');
+    await ctx.close();
+  } finally {
+    child.kill();
+  }
 });

@@ -98,15 +98,28 @@ export function SessionPage({ me, id }: { me: Me; id: string }) {
   useEffect(() => {
     if (s && focus !== null) document.getElementById(`e${focus}`)?.scrollIntoView({ block: 'center' });
   }, [s, focus]);
+  const [ending, setEnding] = useState<string | null>(null);
   if (error) return <Alert color="red" role="alert">{error}</Alert>;
   if (!s) return <Loader aria-label="Loading session" />;
+  const end = async () => {
+    try {
+      await post(`/api/v1/console/sessions/${encodeURIComponent(s.id)}/end`);
+      setEnding('Ended: its next command is refused.');
+    } catch (e) {
+      setEnding((e as Error).message);
+    }
+  };
   const results = new Map(s.events.filter((e) => e.type === 'result').map((e) => [String(e.data.commandId), e]));
   const commands = s.events.filter((e) => e.type === 'command');
   return (
     <Stack>
       <Title order={2}>Session on {s.connection}</Title>
       <Text size="sm">{s.identityName} from {s.clientAddr} · {s.protocol} · started {new Date(s.startedAt).toLocaleString()} · {s.endedAt ? `ended ${new Date(s.endedAt).toLocaleString()} (${s.endReason ?? ''})` : <Badge color="teal.9">live</Badge>}</Text>
-      <Text size="sm" c="dimmed">{commands.length} commands</Text>
+      <Group gap="sm">
+        <Text size="sm" c="dimmed" aria-live="polite">{commands.length} commands</Text>
+        {!s.endedAt && has(me, 'admin') && !ending && <Button size="xs" color="red.9" onClick={end}>End session</Button>}
+        {ending && <Text size="sm" role="status">{ending}</Text>}
+      </Group>
       <Stack component="ol" gap="sm" p={0} style={{ listStyle: 'none' }} aria-label="Replay">
         {commands.map((c) => <Step key={c.seq} me={me} sessionId={s.id} command={c} result={results.get(String(c.data.commandId))} focused={focus === c.seq} />)}
       </Stack>
