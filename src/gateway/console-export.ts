@@ -13,8 +13,9 @@ function columnNames(data: Record<string, unknown>, width: number): string[] {
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   const s = typeof v === 'string' ? v : JSON.stringify(v);
-  // Quote when needed; a leading =, +, - or @ is prefixed so a spreadsheet never runs it as a formula.
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  // Quote when needed; a leading =, +, - or @ is prefixed so a spreadsheet never runs it as a
+  // formula (a plain number such as -5 stays a number).
+  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s) ? `'${s}` : s;
   return /[",\r\n]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
