@@ -110,5 +110,7 @@ test('the console shell: index.html no-cache, hashed assets immutable, API paths
     assert.match(res.headers.get('content-type') ?? '', /json/, p);
   }
   assert.equal((await fetch(`${t.httpUrl}/healthz`)).status, 200);
+  const doc = (await (await fetch(`${t.httpUrl}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  for (const p of ['/auth/session', '/api/v1/console/events', '/api/v1/console/sessions', '/api/v1/console/sessions/{id}/events/{seq}/export', '/api/v1/console/sessions/{id}/end']) assert.ok(p in doc.paths, p);
   assert.equal((await fetch(`${t.httpUrl}/assets/..%2Fpackage.json`)).status, 404);
 });
