@@ -114,3 +114,51 @@ test('the console shell: index.html no-cache, hashed assets immutable, API paths
   for (const p of ['/auth/session', '/api/v1/console/events', '/api/v1/console/sessions', '/api/v1/console/sessions/{id}/events/{seq}/export', '/api/v1/console/sessions/{id}/end']) assert.ok(p in doc.paths, p);
   assert.equal((await fetch(`${t.httpUrl}/assets/..%2Fpackage.json`)).status, 404);
 });
+
+test('an ordinary token gets none of the auditor and admin console routes; the live feed shows it only reviews it may see', async () => {
+  const dev = await t.token(['dev'], 'devon');
+  const outsider = await t.token(['other'], 'olaf');
+  const as = (tok: string, path: string, method = 'GET') => fetch(t.httpUrl + path, { method, headers: { authorization: `Bearer ${tok}` } });
+  assert.equal((await as(dev, '/api/v1/console/sessions')).status, 403);
+  assert.equal((await as(dev, '/api/v1/console/sessions/x/events/1/export?format=csv')).status, 403);
+  assert.equal((await as(dev, '/api/v1/console/sessions/x/end', 'POST')).status, 403);
+  assert.equal((await as(dev, '/api/v1/console/tokens')).status, 403);
+  const conns = (await (await as(dev, '/api/v1/console/connections')).json()) as { connections: { name: string; rules: unknown[] }[]; rules: unknown[] };
+  assert.deepEqual(conns.connections.map((c) => [c.name, c.rules.length]), [['cons', 0]], 'rules only for admins and auditors');
+  assert.equal((await as(outsider, '/api/v1/console/connections').then((r) => r.json()) as { connections: unknown[] }).connections.length, 0);
+  assert.equal((await fetch(`${t.httpUrl}/api/v1/console/events`)).status, 401);
+
+  // Two live feeds: the requester's and an outsider's. A new review reaches only the first.
+  const read = async (tok: string) => {
+    const ctl = new AbortController();
+    const res = await fetch(`${t.httpUrl}/api/v1/console/events`, { headers: { authorization: `Bearer ${tok}` }, signal: ctl.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body!.getReader();
+    let got = '';
+    const pump = (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          got += new TextDecoder().decode(value);
+        }
+      } catch {
+        /* aborted */
+      }
+    })();
+    return { text: () => got, stop: async () => (ctl.abort(), await pump) };
+  };
+  const mine = await read(dev);
+  const theirs = await read(outsider);
+  const table = `cons_feed_${process.pid}`;
+  await psql(5432, 'postgres', '', ['-c', `CREATE TABLE IF NOT EXISTS ${table} (id int)`], { dbname: 'postgres' });
+  const held = await psql(t.pgPort, 'cons', dev, ['-c', `DELETE FROM ${table}`]);
+  const id = /review (r[0-9a-f]{12})/.exec(held.stderr)![1]!;
+  for (let i = 0; i < 100 && !mine.text().includes(id); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(mine.text(), new RegExp(`event: review\\ndata: \\{"type":"review.created","id":"${id}"\\}`));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.doesNotMatch(theirs.text(), new RegExp(id), 'an outsider hears nothing of it');
+  await mine.stop();
+  await theirs.stop();
+  await psql(5432, 'postgres', '', ['-c', `DROP TABLE IF EXISTS ${table}`], { dbname: 'postgres' });
+});
