@@ -62,8 +62,9 @@ export function installCookieRules(app: FastifyInstance, publicUrl: string | und
     const token = readCookie(req, SESSION_COOKIE);
     if (token === null) return;
     const path = req.url.split('?')[0]!;
-    // Only the API takes the cookie: never /proxy, /git or /mcp, whose requests go to targets.
-    if (!path.startsWith('/api/v1/')) return;
+    // Only the API takes the cookie: never /proxy, /git or /mcp, whose requests go to targets,
+    // nor a WebSocket upgrade (browsers send cookies on cross-origin WebSocket handshakes).
+    if (!path.startsWith('/api/v1/') || req.headers.upgrade !== undefined) return;
     if (!SAFE.has(req.method) && !consoleWrite(req, publicUrl)) {
       return reply.status(403).send({ error: `a write authenticated by the console cookie needs the ${CSRF_HEADER} header and a same-origin request` });
     }

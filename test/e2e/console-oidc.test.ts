@@ -43,9 +43,11 @@ test('OIDC: log in through the provider from the console, come back logged in wi
     await route.fulfill({ response: res, headers: { ...res.headers(), location: back.href } });
   });
   await page.goto(`${t.httpUrl}/sessions`);
+  const idpLink = page.getByRole('link', { name: 'Log in with your identity provider' });
+  await idpLink.waitFor();
   // no password form when an identity provider is configured
   assert.equal(await page.getByRole('tab', { name: 'User and password' }).count(), 0);
-  await page.getByRole('link', { name: 'Log in with your identity provider' }).click();
+  await idpLink.click();
   await page.getByRole('heading', { name: 'Sessions' }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/sessions', 'back where the login started');
   assert.match(await page.getByTestId('whoami').innerText(), /#olga · auditor/);

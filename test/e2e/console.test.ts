@@ -188,7 +188,8 @@ test('auditor: find a session by command text, replay it, reveal a kept original
   await page.getByRole('link', { name: 'Sessions' }).click();
   await page.getByLabel('Search commands').fill(`FROM ${people}`);
   await page.getByRole('button', { name: 'Apply' }).click();
-  const rows = page.locator('[data-testid="sessions-table"] tbody tr');
+  // the table of this search (not the unfiltered one it replaces)
+  const rows = page.locator(`[data-testid="sessions-table"][data-command="FROM ${people}"] tbody tr`);
   await rows.first().waitFor();
   assert.equal(await rows.count(), 1, 'only the session that ran it');
   await axe(page, 'sessions');
@@ -281,7 +282,7 @@ test('admin: a live psql session is watched as it runs and ended from the consol
     await page.getByRole('link', { name: 'Sessions' }).click();
     await page.getByLabel('Search commands').fill(`first_${marker}`);
     await page.getByRole('button', { name: 'Apply' }).click();
-    const rows = page.locator('[data-testid="sessions-table"] tbody tr');
+    const rows = page.locator(`[data-testid="sessions-table"][data-command="first_${marker}"] tbody tr`);
     await rows.first().getByText('live').waitFor();
     await rows.first().getByRole('link').click();
     // watched: a command typed now shows up without a reload

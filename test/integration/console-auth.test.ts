@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { psql } from '../helpers/clients.ts';
+import WebSocket from 'ws';
 
 let t: TestGateway;
 const H = { 'x-warden-console': '1', 'content-type': 'application/json' };
@@ -88,6 +89,14 @@ test('the cookie never authenticates /mcp or /proxy', async () => {
   const cookie = cookieOf(await login({ token: t.adminToken }));
   const mcp = await fetch(`${t.httpUrl}/mcp`, { method: 'POST', headers: { cookie, ...H, accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
   assert.equal(mcp.status, 401);
+  // nor a WebSocket handshake (the agent tunnel's), which browsers send with cookies cross-origin
+  const status = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(`${t.httpUrl.replace('http', 'ws')}/api/v1/agents/connect`, { headers: { cookie } });
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => (ws.close(), resolve(101)));
+    ws.on('error', () => resolve(-1));
+  });
+  assert.equal(status, 401, 'refused as unauthenticated, not judged as the cookie\'s identity');
 });
 
 test('the console shell: index.html no-cache, hashed assets immutable, API paths keep their JSON 404', async () => {

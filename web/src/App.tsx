@@ -36,6 +36,10 @@ export function App() {
     });
   }, []);
   useEffect(load, [load]);
+  // After a page change, keyboard and screen-reader focus starts at the new page's content.
+  useEffect(() => {
+    if (me) document.getElementById('main')?.focus({ preventScroll: true });
+  }, [loc.path, me]);
 
   if (me === undefined) return <Center h="100vh"><Loader aria-label="Loading" /></Center>;
   if (me === null) return <Login onLoggedIn={load} />;

@@ -2,7 +2,7 @@
 // password or an API key (the admin token printed at the first start). Either way the
 // gateway answers with an HttpOnly cookie; the page never keeps a token.
 import { useEffect, useState } from 'react';
-import { Alert, Anchor, Button, Center, Paper, PasswordInput, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Center, Loader, Paper, PasswordInput, Stack, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { get, post } from '../api.ts';
 
 export function Login({ onLoggedIn }: { onLoggedIn: () => void }) {
@@ -39,10 +39,11 @@ export function Login({ onLoggedIn }: { onLoggedIn: () => void }) {
         <Stack>
           <Title order={1} size="h3">Warden console</Title>
           {error && <Alert color="red" role="alert" title="Login failed">{error}</Alert>}
+          {mode === null && <Loader aria-label="Loading" />}
           {mode === 'oidc' && (
             <Button component="a" href={`/auth/login?returnTo=${encodeURIComponent(returnTo)}`}>Log in with your identity provider</Button>
           )}
-          <Tabs defaultValue="token">
+          {mode !== null && <Tabs defaultValue="token">
             <Tabs.List>
               <Tabs.Tab value="token">Token</Tabs.Tab>
               {mode !== 'oidc' && <Tabs.Tab value="password">User and password</Tabs.Tab>}
@@ -66,7 +67,7 @@ export function Login({ onLoggedIn }: { onLoggedIn: () => void }) {
                 </form>
               </Tabs.Panel>
             )}
-          </Tabs>
+          </Tabs>}
           <Text size="xs" c="dimmed">Sessions are kept in an HttpOnly cookie. <Anchor href="/api/v1/openapi.json" size="xs" underline="always">API reference</Anchor></Text>
         </Stack>
       </Paper>

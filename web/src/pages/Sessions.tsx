@@ -53,7 +53,7 @@ export function Sessions() {
       {error && <Alert color="red" role="alert">{error}</Alert>}
       {page === null ? <Loader aria-label="Loading sessions" /> : page.sessions.length === 0 ? <Text c="dimmed">No session matches.</Text> : (
         <div className="table-scroll">
-          <Table striped highlightOnHover aria-label="Sessions" data-testid="sessions-table">
+          <Table striped highlightOnHover aria-label="Sessions" data-testid="sessions-table" data-command={filters.command}>
             <Table.Thead>
               <Table.Tr><Table.Th>Started</Table.Th><Table.Th>Identity</Table.Th><Table.Th>Connection</Table.Th><Table.Th>Protocol</Table.Th><Table.Th>Commands</Table.Th><Table.Th>State</Table.Th></Table.Tr>
             </Table.Thead>
