@@ -219,6 +219,19 @@ test('auditor: find a session by command text, replay it, reveal a kept original
   assert.ok((await t.events('result.exported')).some((e) => e.actor === 'audrey'), 'the export is audited');
   await shot(page, 'revealed');
 
+  // The replay at phone width in the dark theme: still readable, still accessible.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: /Switch to dark theme/ }).click();
+  await step.getByRole('link', { name: 'Export CSV' }).waitFor();
+  await axe(page, 'replay, dark, phone');
+  await shot(page, 'replay-phone-dark');
+  await page.getByRole('button', { name: 'Open navigation' }).click();
+  await page.getByRole('link', { name: 'Sessions' }).click();
+  await page.locator('[data-testid="sessions-table"] tbody tr').first().waitFor();
+  await axe(page, 'sessions, dark, phone');
+  await shot(page, 'sessions-phone-dark');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
   // The audit page: the chain verifies, with its key fingerprint.
   await page.getByRole('link', { name: 'Audit' }).click();
   const status = page.getByTestId('audit-status');
