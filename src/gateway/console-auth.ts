@@ -14,17 +14,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isGatewayToken } from '../identity/gateway-token.ts';
 import type { Services } from './services.ts';
 import { HttpError, SESSION_COOKIE } from './http-api.ts';
+import { readCookie } from './auth-routes.ts';
 
 export const CSRF_HEADER = 'x-warden-console';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-export function readCookie(req: FastifyRequest, name: string): string | null {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim()) || null;
-  }
-  return null;
-}
 
 /** Session cookie: Strict for logins made on the console itself (no cross-site navigation ever carries it). */
 export function sessionCookie(value: string, maxAgeSec: number, secure: boolean): string {
@@ -59,12 +52,17 @@ export function consoleWrite(req: FastifyRequest, publicUrl: string | undefined)
 export function installCookieRules(app: FastifyInstance, publicUrl: string | undefined): void {
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.headers.authorization) return;
-    const token = readCookie(req, SESSION_COOKIE);
-    if (token === null) return;
     const path = req.url.split('?')[0]!;
     // Only the API takes the cookie: never /proxy, /git or /mcp, whose requests go to targets,
     // nor a WebSocket upgrade (browsers send cookies on cross-origin WebSocket handshakes).
     if (!path.startsWith('/api/v1/') || req.headers.upgrade !== undefined) return;
+    let token: string | null;
+    try {
+      token = readCookie(req, SESSION_COOKIE);
+    } catch {
+      return reply.status(400).send({ error: 'malformed session cookie; log in again' }); // bad %-escapes
+    }
+    if (!token) return;
     if (!SAFE.has(req.method) && !consoleWrite(req, publicUrl)) {
       return reply.status(403).send({ error: `a write authenticated by the console cookie needs the ${CSRF_HEADER} header and a same-origin request` });
     }

@@ -12,6 +12,7 @@ import type { Services } from './services.ts';
 import { describeConnection } from './services.ts';
 import { checkAccess } from '../session/access.ts';
 import { HttpError } from './http-api.ts';
+import { bearerToken } from '../identity/bearer.ts';
 import { mountConsoleLogin } from './console-auth.ts';
 import { parseSessionQuery, QueryError, sessionPage } from './console-sessions.ts';
 import { mountConsoleStatic } from './console-static.ts';
@@ -36,8 +37,7 @@ export function mountConsole(app: FastifyInstance, deps: ConsoleDeps): void {
   mountConsoleStatic(app, deps.log);
 
   async function caller(req: FastifyRequest): Promise<Identity> {
-    const h = req.headers.authorization;
-    const token = h?.startsWith('Bearer ') ? h.slice(7).trim() : null;
+    const token = bearerToken(req.headers.authorization);
     if (!token) throw new HttpError(401, 'not logged in');
     const o = await services.authenticateDetailed(token, { clientAddr: req.ip, frontDoor: 'http' });
     if (!o.ok) throw new HttpError(o.reason === 'rate_limited' ? 429 : 401, 'invalid or expired token');

@@ -46,6 +46,12 @@ test('the admin token becomes an HttpOnly SameSite=Strict cookie that reads the 
   assert.equal((await fetch(`${t.httpUrl}/api/v1/whoami`, { headers: { cookie: cookieOf(res) } })).status, 401);
 });
 
+test('a malformed cookie is a clear 400, never a 500', async () => {
+  const res = await fetch(`${t.httpUrl}/api/v1/whoami`, { headers: { cookie: 'warden_session=%E0%A4%A' } });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { error: string }).error, /malformed session cookie/);
+});
+
 test('logins are refused without the console header, from another origin, or with bad credentials', async () => {
   assert.equal((await login({ token: t.adminToken }, { 'content-type': 'application/json' })).status, 403);
   assert.equal((await login({ token: t.adminToken }, { ...H, origin: 'http://127.0.0.1:1' })).status, 403);
