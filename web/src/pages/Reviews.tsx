@@ -21,7 +21,11 @@ function useLiveReviews(status: string) {
   useEffect(() => {
     load();
     const es = new EventSource('/api/v1/console/events');
-    es.onopen = () => setLive(true);
+    // (re)connected: read the list again, so nothing missed while the stream was down stays missing
+    es.onopen = () => {
+      setLive(true);
+      load();
+    };
     es.onerror = () => setLive(false);
     es.addEventListener('review', () => load());
     return () => es.close();
