@@ -59,6 +59,15 @@ describe('Reviews', () => {
     expect(container.textContent).toContain('You asked for this');
   });
 
+  test('a viewer outside the review groups is offered no vote', async () => {
+    stubGateway([]);
+    const audrey: Me = { kind: 'apikey', subject: 'k-audrey', name: 'audrey', groups: ['auditor'], roles: ['auditor', 'user'] };
+    const { container } = await render(<Reviews me={audrey} selected="r0123456789ab" />);
+    await settle();
+    expect([...container.querySelectorAll('button')].some((b) => b.textContent === 'Approve' || b.textContent === 'Reject')).toBe(false);
+    expect(container.textContent).toContain('Only members of approver may decide');
+  });
+
   test("an approver's click posts the vote and the comment with the console header", async () => {
     const calls: { url: string; init?: RequestInit }[] = [];
     stubGateway(calls);

@@ -3,7 +3,7 @@
 // earlier decisions on the same command, and takes an approval or a rejection with a comment.
 import { useCallback, useEffect, useState } from 'react';
 import { Alert, Badge, Button, Card, Group, Loader, SegmentedControl, Stack, Table, Text, Textarea, Title, Anchor } from '@mantine/core';
-import { get, post, type Me, type Review } from '../api.ts';
+import { get, has, post, type Me, type Review } from '../api.ts';
 import { CommandText } from '../sql.tsx';
 import { linkTo } from '../router.ts';
 
@@ -51,6 +51,8 @@ function ReviewDetail({ me, id, onChanged, tick }: { me: Me; id: string; onChang
   if (error) return <Alert color="red" role="alert">{error}</Alert>;
   if (!r) return <Loader aria-label="Loading review" />;
   const own = r.requester.subject === me.subject || r.requester.name === me.name;
+  // what the gateway will accept from this viewer (desk.ts): members of the review's groups and admins decide
+  const member = has(me, 'admin') || r.groups.some((g) => me.groups.includes(g));
   const vote = (v: 'approve' | 'reject') => async () => {
     setBusy(true);
     setError(null);
@@ -90,7 +92,8 @@ function ReviewDetail({ me, id, onChanged, tick }: { me: Me; id: string; onChang
             ))}
           </div>
         )}
-        {r.status === 'pending' && (
+        {r.status === 'pending' && !member && !own && <Text size="sm">Only members of {r.groups.join(', ')} may decide this review.</Text>}
+        {r.status === 'pending' && (member || own) && (
           <Stack gap="xs">
             <Textarea label="Comment" value={comment} onChange={(e) => setComment(e.currentTarget.value)} autosize minRows={2} maxLength={2000} />
             {own && <Text size="sm" c="dimmed">You asked for this: you may withdraw it (reject) but not approve it.</Text>}
