@@ -155,11 +155,12 @@ test('admin: log in, see a held psql query arrive live, approve it, psql complet
   await ctx.close();
 });
 
-test('the requester sees their own review but cannot approve it', { skip }, async () => {
-  const running = psql(t.pgPort, 'app', alice, ['-c', `UPDATE ${kept} SET id = id + 1`]);
+test('the requester sees their own review but cannot approve it; a revoked token ends the console session', { skip }, async () => {
+  const ann = await t.token(['dev'], 'ann');
+  const running = psql(t.pgPort, 'app', ann, ['-c', `UPDATE ${kept} SET id = id + 1`]);
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
-  await loginWithToken(page, alice);
+  await loginWithToken(page, ann);
   const row = page.locator('[data-testid="reviews-table"] tr', { hasText: `UPDATE ${kept}` });
   await row.waitFor({ timeout: 30_000 });
   await row.getByRole('link').click();
@@ -173,6 +174,10 @@ test('the requester sees their own review but cannot approve it', { skip }, asyn
   const r = await running;
   assert.notEqual(r.code, 0);
   assert.equal(await count(kept), 4);
+  // Revoking the API key she logged in with ends her console session at its next request.
+  await t.gw.services.revokeToken('ann', 'test');
+  await page.getByRole('link', { name: 'Connections' }).click();
+  await page.getByLabel('API token').waitFor();
   await ctx.close();
 });
 

@@ -1,7 +1,7 @@
 // The console's shell: who is logged in, the navigation their roles allow, and the page.
 import { useCallback, useEffect, useState } from 'react';
 import { ActionIcon, AppShell, Burger, Group, Loader, NavLink, Text, Title, Tooltip, useMantineColorScheme, Button, Center } from '@mantine/core';
-import { get, has, type Me, ApiError } from './api.ts';
+import { get, has, type Me, ApiError, LOGGED_OUT } from './api.ts';
 import { linkTo, navigate, useLocation } from './router.ts';
 import { Login } from './pages/Login.tsx';
 import { Reviews } from './pages/Reviews.tsx';
@@ -36,6 +36,11 @@ export function App() {
     });
   }, []);
   useEffect(load, [load]);
+  useEffect(() => {
+    const out = () => setMe(null);
+    window.addEventListener(LOGGED_OUT, out);
+    return () => window.removeEventListener(LOGGED_OUT, out);
+  }, []);
   // After a page change, keyboard and screen-reader focus starts at the new page's content.
   useEffect(() => {
     if (me) document.getElementById('main')?.focus({ preventScroll: true });

@@ -6,6 +6,8 @@ export class ApiError extends Error {
   }
 }
 
+export const LOGGED_OUT = 'warden:logged-out';
+
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
@@ -20,6 +22,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   } catch {
     data = text;
   }
+  // The session ended (expired, revoked, logged out elsewhere): the shell shows the login again.
+  if (res.status === 401 && path !== '/auth/session') window.dispatchEvent(new Event(LOGGED_OUT));
   if (!res.ok) throw new ApiError(res.status, (data as { error?: string } | null)?.error ?? `HTTP ${res.status}`);
   return data as T;
 }
