@@ -32,7 +32,7 @@ after(async () => {
 });
 
 test('OIDC: log in through the provider from the console, come back logged in with the roles of the groups', { skip }, async () => {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   // The gateway's /auth/login answers a redirect to the provider; the provider's part is
   // played here and the browser is sent straight on to the gateway's callback, with the

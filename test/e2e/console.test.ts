@@ -66,6 +66,8 @@ async function shot(page: Page, name: string): Promise<void> {
 
 /** axe-core on the page as it stands: no serious or critical violation. */
 async function axe(page: Page, where: string): Promise<void> {
+  // on a settled page: a colour read mid-transition is neither the old nor the new one
+  await page.waitForFunction(() => (globalThis as any).document.getAnimations().every((a: any) => a.playState !== 'running'));
   if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE);
   const result = (await page.evaluate(() => (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ['violations'] }))) as { violations: { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary?: string }[] }[] };
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
@@ -83,7 +85,7 @@ async function loginWithToken(page: Page, token: string): Promise<void> {
 const count = async (name: string) => Number((await direct<{ n: string }>(`SELECT count(*) AS n FROM ${name}`))[0]!.n);
 
 test('admin: log in, see a held psql query arrive live, approve it, psql completes; reject another', { skip }, async () => {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, colorScheme: 'light' });
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 }, acceptDownloads: true, colorScheme: 'light' });
   const page = await ctx.newPage();
   await page.goto(t.httpUrl + '/');
   await axe(page, 'login');
@@ -158,7 +160,7 @@ test('admin: log in, see a held psql query arrive live, approve it, psql complet
 test('the requester sees their own review but cannot approve it; a revoked token ends the console session', { skip }, async () => {
   const ann = await t.token(['dev'], 'ann');
   const running = psql(t.pgPort, 'app', ann, ['-c', `UPDATE ${kept} SET id = id + 1`]);
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   await loginWithToken(page, ann);
   const row = page.locator('[data-testid="reviews-table"] tr', { hasText: `UPDATE ${kept}` });
@@ -187,7 +189,7 @@ test('auditor: find a session by command text, replay it, reveal a kept original
   assert.doesNotMatch(q.stdout, /grace\.hopper/, 'psql got the masked email');
   await t.gw.services.audit.flush();
 
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await ctx.newPage();
   await loginWithToken(page, auditorToken);
   await page.getByRole('link', { name: 'Sessions' }).click();
@@ -250,7 +252,7 @@ test('auditor: find a session by command text, replay it, reveal a kept original
 });
 
 test('admin pages: connections with rules, tokens created once-shown and revoked, agents', { skip }, async () => {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   await loginWithToken(page, t.gw.bootstrapToken!);
   await page.getByRole('link', { name: 'Connections' }).click();
@@ -294,7 +296,7 @@ test('admin: a live psql session is watched as it runs and ended from the consol
     child.stdin.write(`SELECT 'first_${marker}';\n`);
     await until(() => out.includes(`first_${marker}`), `psql answered: ${out} ${err}`);
     await t.gw.services.audit.flush();
-    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 } });
     const page = await ctx.newPage();
     await loginWithToken(page, t.gw.bootstrapToken!);
     await page.getByRole('link', { name: 'Sessions' }).click();

@@ -5,7 +5,7 @@ import { MantineProvider, createTheme, localStorageColorSchemeManager } from '@m
 import { App } from './App.tsx';
 
 // Darker primary shades so white text on buttons meets WCAG AA contrast in both themes.
-const theme = createTheme({ primaryColor: 'indigo', primaryShade: { light: 8, dark: 7 }, autoContrast: true, luminanceThreshold: 0.4 });
+const theme = createTheme({ primaryColor: 'indigo', primaryShade: { light: 8, dark: 7 }, autoContrast: true, luminanceThreshold: 0.4, respectReducedMotion: true });
 // Only the colour scheme is kept in local storage; never a token.
 const colorSchemeManager = localStorageColorSchemeManager({ key: 'warden-color-scheme' });
 

@@ -10,6 +10,7 @@ interface SessionDetail {
   id: string; connection: string; protocol: string; identityName: string; clientAddr: string;
   startedAt: string; endedAt: string | null; endReason: string | null; commands: number; events: StoredEvent[];
 }
+const PAGE = 200;
 const decisionColor: Record<string, string> = { allow: 'teal.9', block: 'red.9', review: 'yellow.4' };
 
 function columnNames(cols: unknown, width: number): string[] {
@@ -99,6 +100,8 @@ export function SessionPage({ me, id }: { me: Me; id: string }) {
     if (s && focus !== null) document.getElementById(`e${focus}`)?.scrollIntoView({ block: 'center' });
   }, [s, focus]);
   const [ending, setEnding] = useState<string | null>(null);
+  // A long session renders in slices (the DOM of 100,000 steps would stall the page).
+  const [shown, setShown] = useState(PAGE);
   if (error) return <Alert color="red" role="alert">{error}</Alert>;
   if (!s) return <Loader aria-label="Loading session" />;
   const end = async () => {
@@ -111,6 +114,8 @@ export function SessionPage({ me, id }: { me: Me; id: string }) {
   };
   const results = new Map(s.events.filter((e) => e.type === 'result').map((e) => [String(e.data.commandId), e]));
   const commands = s.events.filter((e) => e.type === 'command');
+  const focusAt = focus === null ? -1 : commands.findIndex((c) => c.seq === focus);
+  const visible = commands.slice(0, Math.max(shown, focusAt + 1 + 20));
   return (
     <Stack>
       <Title order={2}>Session on {s.connection}</Title>
@@ -121,8 +126,9 @@ export function SessionPage({ me, id }: { me: Me; id: string }) {
         {ending && <Text size="sm" role="status">{ending}</Text>}
       </Group>
       <Stack component="ol" gap="sm" p={0} style={{ listStyle: 'none' }} aria-label="Replay">
-        {commands.map((c) => <Step key={c.seq} me={me} sessionId={s.id} command={c} result={results.get(String(c.data.commandId))} focused={focus === c.seq} />)}
+        {visible.map((c) => <Step key={c.seq} me={me} sessionId={s.id} command={c} result={results.get(String(c.data.commandId))} focused={focus === c.seq} />)}
       </Stack>
+      {visible.length < commands.length && <Button variant="default" onClick={() => setShown(visible.length + PAGE)}>Show {Math.min(PAGE, commands.length - visible.length)} more of {commands.length - visible.length}</Button>}
     </Stack>
   );
 }
