@@ -52,10 +52,10 @@ export function consoleWrite(req: FastifyRequest, publicUrl: string | undefined)
 export function installCookieRules(app: FastifyInstance, publicUrl: string | undefined): void {
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.headers.authorization) return;
-    const path = req.url.split('?')[0]!;
     // Only the API takes the cookie: never /proxy, /git or /mcp, whose requests go to targets,
     // nor a WebSocket upgrade (browsers send cookies on cross-origin WebSocket handshakes).
-    if (!path.startsWith('/api/v1/') || req.headers.upgrade !== undefined) return;
+    // (A prefix test: this runs on every request of the listener, the proxy's included.)
+    if (!req.url.startsWith('/api/v1/') || req.headers.upgrade !== undefined) return;
     let token: string | null;
     try {
       token = readCookie(req, SESSION_COOKIE);
