@@ -7,6 +7,9 @@
 // rebuild then took 30 s and, worse, deleted dist/ under every warden process starting
 // from it (seen in CI: "Cannot find module dist/cli/audit.js"). A rebuild compiles
 // beside dist/ and swaps the finished tree in, so dist/ is never half written.
+//
+// The web console (web/, React + Vite) is built the same way into web/dist, which the
+// gateway serves at / (src/gateway/console-static.ts); it has its own stamp and inputs.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -24,9 +27,34 @@ function newest(path) {
   return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
 }
 
-const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map((p) => join(root, p)).filter(existsSync);
-if (!force && existsSync(stamp) && statSync(stamp).mtimeMs >= Math.max(...inputs.map(newest))) {
-  process.exit(0);
+const fresh = (stampFile, paths) => {
+  const inputs = paths.map((p) => join(root, p)).filter(existsSync);
+  return !force && existsSync(stampFile) && statSync(stampFile).mtimeMs >= Math.max(...inputs.map(newest));
+};
+
+buildConsole();
+if (fresh(stamp, ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'])) process.exit(0);
+
+/** web/ -> web/dist with Vite; without Vite (a production install) the gateway says how to build it. */
+function buildConsole() {
+  const web = join(root, 'web');
+  const out = join(web, 'dist');
+  const vite = join(root, 'node_modules/vite/bin/vite.js');
+  if (!existsSync(join(web, 'index.html')) || fresh(join(out, '.built'), ['web/src', 'web/index.html', 'web/vite.config.ts', 'package-lock.json'])) return;
+  const next = join(web, `.dist-${process.pid}`);
+  const old = join(web, `.dist-old-${process.pid}`);
+  try {
+    if (!existsSync(vite)) throw new Error('vite is not installed');
+    execFileSync(process.execPath, [vite, 'build', '--config', join(web, 'vite.config.ts'), '--outDir', next, '--emptyOutDir'], { cwd: web, stdio: 'inherit' });
+    writeFileSync(join(next, '.built'), new Date().toISOString() + '\n');
+    if (existsSync(out)) renameSync(out, old);
+    renameSync(next, out);
+    rmSync(old, { recursive: true, force: true });
+  } catch (e) {
+    rmSync(next, { recursive: true, force: true });
+    if (strict) throw e;
+    console.warn(`warden: web console not built (${e.message.split('\n')[0]}); the gateway serves a notice at /`);
+  }
 }
 
 const next = join(root, `.dist-${process.pid}`);

@@ -2,7 +2,7 @@
 // `npm test`: type check, lint and every test file, the three at once.
 // Test files run in parallel child processes (node's runner); most of them wait on
 // sockets, not on the CPU, so the concurrency is higher than the core count.
-// Usage: npm test [-- <path filter>...]   e.g. npm test -- codec audit
+// Usage: npm test [-- <path filter>...]   e.g. npm test -- codec audit   (npm test -- vitest: the console's component tests)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -58,11 +58,21 @@ function readCounts(file) {
 }
 
 console.log(`node ${process.version} (${process.execPath})`);
-const jobs = [run('tests', process.execPath, testArgs(files, concurrency, join(tmp, 'counts.json')))];
+// (no file matched the filter: no node run, which with no file would run every test it finds)
+const none = Promise.resolve({ name: 'tests', code: 0, out: '' });
+const jobs = [files.length ? run('tests', process.execPath, testArgs(files, concurrency, join(tmp, 'counts.json'))) : none];
 if (filters.length === 0) {
   jobs.push(run('typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { quiet: true }));
+  // The web console's browser code has its own compiler settings (DOM, JSX): web/tsconfig.json.
+  jobs.push(run('typecheck web', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'web/tsconfig.json'], { quiet: true }));
   jobs.push(run('lint', process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], { quiet: true }));
 }
+// The console's component tests (Vitest, web/src/**/*.test.tsx): their own counts join the total.
+const vitestFile = join(tmp, 'vitest.json');
+const withVitest = filters.length === 0 || filters.includes('vitest');
+const vitest = withVitest
+  ? run('vitest', process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'web/vitest.config.ts', '--reporter=json', `--outputFile=${vitestFile}`], { quiet: true })
+  : null;
 const results = await Promise.all(jobs);
 
 const first = readCounts(join(tmp, 'counts.json'));
@@ -92,6 +102,21 @@ if (results[0].code !== 0 && failedFiles.length > 0 && failedFiles.length <= 3) 
     failed -= first[f].fail;
     console.log(`flaky: ${f} had ${first[f].fail} failing test(s) under load and passed alone`);
   }
+}
+if (vitest) {
+  const v = await vitest;
+  let counts = { pass: 0, fail: 0 };
+  try {
+    const r = JSON.parse(readFileSync(vitestFile, 'utf8'));
+    counts = { pass: r.numPassedTests, fail: r.numFailedTests };
+  } catch {
+    // no report: the exit code says what happened
+  }
+  if (v.code !== 0 && counts.fail === 0) counts.fail = 1;
+  passed += counts.pass;
+  failed += counts.fail;
+  if (counts.fail > 0) console.log(`✖ vitest (web/) failed:\n${v.out}`);
+  console.log(`${counts.fail ? '✖' : '✔'} vitest (web/): ${counts.pass} passed, ${counts.fail} failed`);
 }
 rmSync(tmp, { recursive: true, force: true });
 

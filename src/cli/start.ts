@@ -15,6 +15,7 @@ export function registerStart(program: Command): void {
       const lines = [
         `Warden gateway ready (config: ${source}, store: ${config.gateway.store === 'sqlite' ? `${config.gateway.dataDir}/warden.db` : 'postgres'}, recording: ${config.gateway.recording.mode})`,
         `  HTTP API   ${gw.httpUrl}/api/v1   (health ${gw.httpUrl}/healthz, metrics ${gw.httpUrl}/metrics)`,
+        `  Console    ${gw.httpUrl}/   (web console: reviews, session replay, audit; log in with an admin token)`,
       ];
       if (pg) lines.push(`  Postgres   ${pg.host}:${pg.port}   (user = connection name, password = access token)`);
       if (gw.mysql) lines.push(`  MySQL      ${gw.mysql.host}:${gw.mysql.port}   (mysql -h ${gw.mysql.host} -P ${gw.mysql.port} -u <connection name> -p<access token>)`);

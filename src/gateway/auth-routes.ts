@@ -29,7 +29,7 @@ function cookie(name: string, value: string, opts: { maxAgeSec: number; path: st
   return `${name}=${encodeURIComponent(value)}; Path=${opts.path}; Max-Age=${opts.maxAgeSec}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
 }
 
-function readCookie(req: FastifyRequest, name: string): string | null {
+export function readCookie(req: FastifyRequest, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
     if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());

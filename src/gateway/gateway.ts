@@ -28,6 +28,8 @@ import { openServices, type Services } from './services.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { buildHttpApi } from './http-api.ts';
 import { mountAuthRoutes } from './auth-routes.ts';
+import { mountConsole } from './console.ts';
+import { installCookieRules } from './console-auth.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { gatewayCertificate } from './tls.ts';
 import type { DemoTarget } from './demo.ts';
@@ -98,6 +100,13 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
 
+    // Open sessions by id, so the console can end one; ended ones are dropped as they are found.
+    const live = new Map<string, Session>();
+    const pruneLive = setInterval(() => {
+      for (const [id, s] of live) if (s.isEnded) live.delete(id);
+    }, 30_000);
+    pruneLive.unref();
+    cleanups.push(() => clearInterval(pruneLive));
     const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>, extras: SessionExtras = {}) => {
       const session = new Session({ ...info, id: Session.newId(), startedAt: Date.now() }, {
         events: services.audit,
@@ -116,6 +125,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       });
       await session.start();
       metrics.sessions.inc({ protocol: info.protocol, connection: info.connection });
+      live.set(session.info.id, session);
       return session;
     };
 
@@ -190,12 +200,16 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       // <connection>.<proxyDomain> reaches only the proxy, whatever its path (src/protocols/http/host-route.ts)
       ...(config.gateway.proxyDomain ? { rewriteUrl: proxyHostRewrite(config.gateway.proxyDomain) } : {}),
     });
+    // The console's cookie: API reads, and writes that prove they come from the console (console-auth.ts).
+    installCookieRules(app, config.auth.publicUrl);
     if (config.gateway.proxyDomain) mountHostRefusal(app, config.gateway.proxyDomain);
     mountAuthRoutes(app, services, log);
     mountSshKeyRoutes(app, services);
     // -- remote agents: tunnel endpoint is mounted here (src/tunnel) --
     mountAgentTunnel(app, { services, router: dialer, log });
     mountReviewRoutes(app, { desk, authenticate: (token, clientAddr) => services.authenticate(token, { clientAddr, frontDoor: 'http' }) });
+    // The web console at / (src/gateway/console.ts, web/).
+    mountConsole(app, { services, desk, connections: config.connections, rules: config.rules, log, liveSession: (id) => live.get(id) });
     // HTTP APIs (src/protocols/http): /proxy/<connection>/... on this listener, each request
     // admitted, judged, recorded and masked as it streams, sent with the connection's credential.
     if (config.connections.some((c) => c.type === 'http')) {

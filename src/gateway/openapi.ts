@@ -2,6 +2,7 @@
 // next to the routes (http-api.ts); a test checks that every route is described.
 import { reviewPaths, reviewSchemas } from '../reviews/openapi.ts';
 import { sshKeyPaths, sshKeySchemas } from './ssh-keys-openapi.ts';
+import { consolePaths } from './console-openapi.ts';
 
 const bearer = [{ bearerAuth: [] }];
 const err = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
@@ -204,5 +205,6 @@ export const openapi = {
     '/api/v1/audit/verify': { get: { summary: 'Walk the hash chain and its signed heads (admin, auditor)', security: bearer, responses: { 200: json('VerifyResult'), 401: err, 403: err } } },
     ...reviewPaths,
     ...sshKeyPaths,
+    ...consolePaths,
   },
 } as const;

@@ -78,6 +78,8 @@ export interface ReviewGate {
 }
 
 const SWEEP_MS = 10_000;
+/** the change feed's event name (review ids start with r, so it never collides with one) */
+const FEED = 'feed';
 
 export class ReviewDesk implements ReviewGate {
   readonly reviews: ReviewStore;
@@ -98,9 +100,15 @@ export class ReviewDesk implements ReviewGate {
     this.sweeper.unref();
   }
 
-  approveHow(id: string): { cli: string; api: string } {
+  approveHow(id: string): { cli: string; api: string; console: string } {
     const base = (this.deps.config.url ?? this.deps.baseUrl()).replace(/\/+$/, '');
-    return { cli: `warden reviews approve ${id}`, api: `${base}/api/v1/reviews/${id}/approve` };
+    return { cli: `warden reviews approve ${id}`, api: `${base}/api/v1/reviews/${id}/approve`, console: `${base}/reviews/${id}` };
+  }
+
+  /** Call `fn` on every review event this gateway writes (the console's live inbox); returns the unsubscribe. */
+  watch(fn: (e: { type: string; id: string }) => void): () => void {
+    this.changes.on(FEED, fn);
+    return () => void this.changes.off(FEED, fn);
   }
 
   // -- held commands (the guard) --
@@ -156,7 +164,7 @@ export class ReviewDesk implements ReviewGate {
     const how = this.approveHow(r.id);
     const n = r.approvalsNeeded;
     return `${reason} — review ${r.id} needs ${n} approval${n === 1 ? '' : 's'} from ${r.groups.length === 1 ? 'group' : 'groups'} ${r.groups.join(', ')} ` +
-      `(${r.approvals} so far, open until ${r.expiresAt}): ${how.cli}, or POST ${how.api}; then run the same command again`;
+      `(${r.approvals} so far, open until ${r.expiresAt}): ${how.cli}, or POST ${how.api}, or open ${how.console}; then run the same command again`;
   }
 
   private specFor(connection: string, spec: HoldRequest['spec']): { groups: string[]; approvals: number; timeoutMs: number } {
@@ -268,6 +276,7 @@ export class ReviewDesk implements ReviewGate {
 
   private async event(type: string, actor: string, r: Review, comment?: string | null): Promise<void> {
     await this.audit(type, actor, r, comment === undefined ? {} : { comment });
+    this.changes.emit(FEED, { type, id: r.id });
     this.notifier.notify({ type, review: this.outbound(r), actor, comment: comment ?? null, approve: this.approveHow(r.id) });
   }
 

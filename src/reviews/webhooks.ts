@@ -19,7 +19,7 @@ export interface ReviewEvent {
   actor: string;
   comment?: string | null;
   /** where people approve: the CLI line and the API URL */
-  approve: { cli: string; api: string };
+  approve: { cli: string; api: string; console?: string };
 }
 
 export function sign(secret: string, timestamp: string, body: string): string {
@@ -35,7 +35,7 @@ export function payload(e: ReviewEvent, format: 'json' | 'slack'): unknown {
   const blocks: unknown[] = [{ type: 'section', text: { type: 'mrkdwn', text } }];
   if (r.command) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: '```' + r.command.slice(0, 2900) + '```' } });
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${r.reason}${e.comment ? ` — ${e.actor}: ${e.comment}` : ''}` }] });
-  if (r.status === 'pending') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Approve: \`${e.approve.cli}\` or POST ${e.approve.api}` }] });
+  if (r.status === 'pending') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${e.approve.console ? `<${e.approve.console}|Open in the console> · ` : ''}Approve: \`${e.approve.cli}\` or POST ${e.approve.api}` }] });
   return { text, blocks };
 }
 

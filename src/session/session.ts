@@ -235,6 +235,16 @@ export class Session {
     await this.record({ type: 'session.end', data: { reason, commands: this.commands } }, false).catch(this.deps.onRecordError);
   }
 
+  /**
+   * End the session from outside (an admin, in the console): recorded with `reason`, and
+   * every later command is refused with it. Engines that watch `isEnded` close the client.
+   */
+  async terminate(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.endedBecause = reason;
+    await this.end(reason);
+  }
+
   /** The masker engines apply to results as they stream (null: masking off). */
   get masker(): Masker | null {
     return this.deps.masker;

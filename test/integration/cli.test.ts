@@ -112,6 +112,9 @@ test('connections list (local) shows the configured connections and never their 
 test('the CLI talks to a running gateway with --gateway and WARDEN_TOKEN', async () => {
   const admin = /\n\s+(wdn_[A-Za-z0-9_-]+)/.exec(banner)![1]!;
   const httpUrl = /HTTP API\s+(http:\/\/\S+)\/api\/v1/.exec(banner)![1]!;
+  // `npm start` prints the web console's URL, and the console answers there
+  assert.match(banner, new RegExp(`Console\\s+${httpUrl}/\\s`));
+  assert.match(await (await fetch(`${httpUrl}/`)).text(), /<div id="root">/);
   const conns = await warden(['connections', 'list', '--gateway', httpUrl, '--json'], { WARDEN_TOKEN: admin });
   assert.equal(conns.code, 0, conns.stderr);
   assert.deepEqual((JSON.parse(conns.stdout) as { name: string }[]).map((c) => c.name), ['demo']);

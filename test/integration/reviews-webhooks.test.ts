@@ -94,6 +94,8 @@ test('created and approved events reach both hooks, signed, after a failed first
   assert.equal(typeof slack.body.text, 'string');
   assert.ok(Array.isArray(slack.body.blocks) && slack.body.blocks.length >= 2);
   assert.match(JSON.stringify(slack.body.blocks), /DELETE FROM pg_temp\.nothing_here/);
+  // the message links to the review's page in the web console
+  assert.ok(JSON.stringify(slack.body.blocks).includes(`<https://warden.example.com/reviews/${id}|Open in the console>`));
 
   await t.api(bob, 'POST', `/api/v1/reviews/${id}/approve`, { comment: 'fine' });
   const approved = await until(() => delivered.find((d) => d.path === '/json' && d.event === 'review.approved' && d.body.review.id === id));
