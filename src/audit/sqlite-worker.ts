@@ -15,21 +15,11 @@ export type WorkerRequest =
 
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; code?: string };
 
-// A store this thread cannot open (a journal that does not follow it, a locked file)
-// fails every request with the reason, the first being ready()'s: the gateway refuses to
-// start and says why, where a thread dying at load would only show its exit code.
-let chain: SqliteChain;
-let openError: Error | null = null;
-try {
-  chain = new SqliteChain(workerData as WriterConfig & { file: string; journal?: boolean });
-} catch (e) {
-  openError = e as Error;
-}
+const chain = new SqliteChain(workerData as WriterConfig & { file: string });
 
 parentPort!.on('message', (req: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    if (openError) throw openError;
     let value: unknown = null;
     if (req.op === 'write') value = chain.write(req.items, req.durable);
     else if (req.op === 'sign') value = chain.sign(req.kind);

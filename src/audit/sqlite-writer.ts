@@ -20,7 +20,7 @@ export class SqliteChainWriter implements ChainWriter {
   private closing = false;
 
   constructor(file: string, cfg: WriterConfig) {
-    this.worker = startWorker({ ...cfg, file, journal: true });
+    this.worker = startWorker({ ...cfg, file });
     this.worker.unref(); // referenced only while a request is out (see call)
     this.worker.on('message', (m: WorkerReply) => this.settle(m));
     this.worker.on('error', (e) => this.fail(new Error(`the audit writer thread failed: ${e.message}`)));
@@ -79,7 +79,7 @@ export class SqliteChainWriter implements ChainWriter {
 // Sources run as TypeScript through tsx's loader, which a worker thread does not
 // inherit when it was registered in code (bin/warden.js): register it in the thread
 // first. A built (.js) tree loads the worker directly.
-function startWorker(workerData: WriterConfig & { file: string; journal: boolean }): Worker {
+function startWorker(workerData: WriterConfig & { file: string }): Worker {
   const ext = extname(fileURLToPath(import.meta.url));
   const target = new URL(`./sqlite-worker${ext}`, import.meta.url);
   if (ext !== '.ts') return new Worker(target, { workerData });
