@@ -153,13 +153,18 @@ if (bouncer) {
   bouncer.stop();
 }
 const connection = { name: 'bench', type: 'postgres', host: PG.host, port: PG.port, database: DB, user: PG.user, tls: false, access: { groups: ['bench'] } };
+// BENCH_BEFORE=<another checkout, built>: its gateway runs too, as "warden <mode> (before)",
+// for a before/after in one run.
+const checkouts: [string, string | undefined][] = [['', undefined], ...(process.env.BENCH_BEFORE ? [[' (before)', process.env.BENCH_BEFORE] as [string, string]] : [])];
 for (const mode of ['strict', 'async'] as const) {
   if (!wanted(`warden ${mode}`)) continue;
-  const gw = await startGateway({ connections: [connection], mode, groups: ['bench'] });
-  try {
-    run(`warden ${mode}`, gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: mode === 'strict' ? gw.dataDir : undefined });
-  } finally {
-    await gw.stop();
+  for (const [suffix, root] of checkouts) {
+    const gw = await startGateway({ connections: [connection], mode, groups: ['bench'], root });
+    try {
+      run(`warden ${mode}${suffix}`, gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: mode === 'strict' ? gw.dataDir : undefined });
+    } finally {
+      await gw.stop();
+    }
   }
 }
 // Masking on and off (async recording, so recording does not hide masking's cost), on
@@ -216,7 +221,7 @@ for (const r of rows.filter((x) => x.cpuUsPerQuery !== undefined && x.target.sta
   const b = rows.find((x) => x.target === 'pgbouncer' && x.mode === r.mode && x.clients === r.clients);
   if (b?.cpuUsPerQuery) console.log(`CPU per query / PgBouncer's (${r.target}), ${r.mode}, ${r.clients} clients: ${(r.cpuUsPerQuery! / b.cpuUsPerQuery).toFixed(2)}x`);
 }
-for (const r of rows.filter((x) => x.clients === 1 && (x.target === 'warden strict' || x.target === 'warden async'))) {
+for (const r of rows.filter((x) => x.clients === 1 && /^warden (strict|async)( \(before\))?$/.test(x.target))) {
   console.log(`latency added over direct (${r.target}), ${r.mode}, 1 client: ${((r.result.latencyMs - r.direct.latencyMs) * 1000).toFixed(0)} µs`);
 }
 for (const r of rows.filter((x) => x.target === 'warden strict + rules')) {
