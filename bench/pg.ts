@@ -177,7 +177,7 @@ for (const masking of [true, false]) {
   if (!wanted(`warden async, masking ${masking ? 'on' : 'off'}`)) continue;
   const gw = await startGateway({ connections: [{ ...connection, masking: { enabled: masking } }], mode: 'async', groups: ['bench'] });
   try {
-    run(`warden async, masking ${masking ? 'on' : 'off'}`, gw.pgPort, 'bench', gw.token, MASK_SCRIPT, gw);
+    run(`warden async, masking ${masking ? 'on' : 'off'}`, gw.pgPort, 'bench', gw.token, MASK_SCRIPT, { pid: gw.pid });
   } finally {
     await gw.stop();
   }
@@ -213,7 +213,7 @@ for (const mode of (process.env.BENCH_AGENT_MODES ?? 'strict').split(',') as ('s
   const base = `http://127.0.0.1:${gw.httpPort}`;
   const agent = await startAgent(base, gw.token);
   try {
-    run(`warden ${mode} via remote agent`, gw.pgPort, 'bench', gw.token, undefined, gw);
+    run(`warden ${mode} via remote agent`, gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: mode === 'strict' ? gw.dataDir : undefined });
   } finally {
     agent.kill('SIGTERM');
     await gw.stop();
