@@ -12,6 +12,8 @@ export interface PgbenchResult {
   tps: number;
   latencyMs: number;
   failed: number;
+  /** transactions pgbench completed */
+  transactions: number;
 }
 
 /** pgbench -S, or the transaction in `script` (a pgbench script file) when given. */
@@ -25,7 +27,8 @@ export function pgbench(args: { host: string; port: number; user: string; db: st
   const tps = Number(/^tps = ([\d.]+)/m.exec(out)?.[1] ?? 0);
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? 0);
   const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
-  return { tps, latencyMs, failed };
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
+  return { tps, latencyMs, failed, transactions };
 }
 
 export function freePort(): Promise<number> {
@@ -41,6 +44,8 @@ export function freePort(): Promise<number> {
 
 export interface GatewayProcess {
   pid: number;
+  /** the gateway's data directory (its SQLite store is warden.db there) */
+  dataDir: string;
   pgPort: number;
   /** the MySQL door's port when asked for (`mysql: true`) */
   mysqlPort: number;
@@ -83,6 +88,7 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
   });
   return {
     pid: child.pid!,
+    dataDir: join(dir, 'data'),
     pgPort,
     mysqlPort,
     httpPort,
@@ -102,11 +108,27 @@ export interface Row {
   clients: number;
   result: PgbenchResult;
   direct: PgbenchResult;
+  /** the same mode and clients through PgBouncer, when it ran */
+  bouncer?: PgbenchResult;
+  /** CPU time of the proxy process (all its threads) per transaction, µs; undefined for direct */
+  cpuUsPerQuery?: number;
+  /** durable recording: commands per group commit, when known */
+  perCommit?: number;
 }
 
 export function printRows(rows: Row[]): void {
-  const head = ['target', 'protocol', 'clients', 'tps', 'avg latency ms', 'ratio to direct'];
-  const lines = rows.map((r) => [r.target, r.mode, String(r.clients), r.result.tps.toFixed(0), r.result.latencyMs.toFixed(3), r.target === 'direct' ? '1.00x' : `${(r.result.tps / r.direct.tps).toFixed(2)}x`]);
+  const head = ['target', 'protocol', 'clients', 'tps', 'avg latency ms', 'ratio to direct', 'to pgbouncer', 'proxy CPU µs/query', 'commands/commit'];
+  const lines = rows.map((r) => [
+    r.target,
+    r.mode,
+    String(r.clients),
+    r.result.tps.toFixed(0),
+    r.result.latencyMs.toFixed(3),
+    r.target === 'direct' ? '1.00x' : `${(r.result.tps / r.direct.tps).toFixed(2)}x`,
+    r.bouncer ? `${(r.result.tps / r.bouncer.tps).toFixed(2)}x` : '',
+    r.cpuUsPerQuery === undefined ? '' : r.cpuUsPerQuery.toFixed(1),
+    r.perCommit === undefined ? '' : r.perCommit.toFixed(1),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(fmt(head));

@@ -3,19 +3,55 @@
 // recording; through a remote agent process; a bare Node socket pipe, the ceiling of
 // any Node proxy here; PgBouncer too when it is installed),
 // printing TPS, latency and the ratio to direct access. BENCH_SECONDS sets the
-// length of each run (default 8).
+// length of each run (default 8); every proxy gets BENCH_WARMUP_SECONDS (3) of load first.
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, fdatasyncSync, mkdtempSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pgbench, startGateway, freePort, printRows, ROOT, type Row, type PgbenchResult } from './lib.ts';
+import { cpuMs, pgbench, startGateway, freePort, printRows, ROOT, type Row, type PgbenchResult } from './lib.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const DB = 'warden_bench';
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 const MODES = (process.env.BENCH_MODES ?? 'simple,prepared').split(',');
 const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,8').split(',').map(Number);
+// BENCH_TARGETS=pgbouncer,warden strict,...: run only the targets named (direct always runs).
+const TARGETS = process.env.BENCH_TARGETS?.split(',').map((t) => t.trim());
+const wanted = (target: string) => !TARGETS || TARGETS.includes(target);
+
+/** The median time of one 4 KB write + fdatasync in the temp directory (where the gateways keep their data), ms. */
+function measureFdatasync(): number {
+  const file = join(mkdtempSync(join(tmpdir(), 'warden-bench-sync-')), 'probe');
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(4096, 1);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 200; i++) {
+      const t = process.hrtime.bigint();
+      writeSync(fd, block);
+      fdatasyncSync(fd);
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return times.sort((a, b) => a - b)[times.length >> 1]!;
+}
+
+/** Events of type command and group commits (batch heads) so far in a gateway's store. */
+function auditCounts(dataDir: string): { commands: number; commits: number } {
+  const db = new DatabaseSync(join(dataDir, 'warden.db'), { readOnly: true });
+  try {
+    const commands = Number((db.prepare("SELECT count(*) AS n FROM events WHERE type = 'command'").get() as { n: number }).n);
+    const commits = Number((db.prepare("SELECT count(*) AS n FROM signed_heads WHERE kind = 'batch'").get() as { n: number }).n);
+    return { commands, commits };
+  } finally {
+    db.close();
+  }
+}
 
 function ensureDatabase(): void {
   const psql = (sql: string) => execFileSync('psql', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-d', 'postgres', '-tAc', sql], { encoding: 'utf8' }).trim();
@@ -33,7 +69,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function startPgbouncer(): Promise<{ port: number; stop: () => void } | null> {
+async function startPgbouncer(): Promise<{ port: number; pid: number; stop: () => void } | null> {
   const bin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find(existsSync);
   if (!bin) return null;
   const dir = mkdtempSync(join(tmpdir(), 'warden-pgbouncer-'));
@@ -51,7 +87,7 @@ async function startPgbouncer(): Promise<{ port: number; stop: () => void } | nu
   if (asRoot) for (const f of ['', 'users.txt', 'pgbouncer.ini']) chownSync(join(dir, f), uid!, gid!);
   const child = spawn(bin, [join(dir, 'pgbouncer.ini')], { stdio: 'ignore', uid, gid });
   for (let i = 0; i < 50; i++) {
-    if (await canConnect(port)) return { port, stop: () => child.kill() };
+    if (await canConnect(port)) return { port, pid: child.pid!, stop: () => child.kill() };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill();
@@ -60,14 +96,14 @@ async function startPgbouncer(): Promise<{ port: number; stop: () => void } | nu
 }
 
 /** bench/node-pipe.mjs as its own process: the ceiling of a Node proxy here. */
-async function startNodePipe(): Promise<{ port: number; stop: () => void }> {
+async function startNodePipe(): Promise<{ port: number; pid: number; stop: () => void }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'bench/node-pipe.mjs'), String(port), PG.host, String(PG.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`the node pipe exited with ${code}`)));
   });
-  return { port, stop: () => child.kill() };
+  return { port, pid: child.pid!, stop: () => child.kill() };
 }
 
 ensureDatabase();
@@ -77,49 +113,71 @@ const directs = new Map<string, PgbenchResult>();
 // (scanned by every detector), where pgbench -S returns one int that masking skips.
 const MASK_SCRIPT = join(mkdtempSync(join(tmpdir(), 'warden-bench-script-')), 'masked-row.sql');
 writeFileSync(MASK_SCRIPT, "\\set aid random(1, 1000000)\nSELECT aid, 'user' || aid || '@example.com' AS email, filler FROM pgbench_accounts WHERE aid = :aid;\n");
-const run = (target: string, port: number, user: string, password?: string, script?: string) => {
+const bouncers = new Map<string, PgbenchResult>();
+/** `proxy`: the process whose CPU time counts (its pid), and the gateway's data dir for group commits. */
+const run = (target: string, port: number, user: string, password?: string, script?: string, proxy?: { pid: number; dataDir?: string }) => {
+  // A Node proxy runs its first few thousand queries in V8's lower tiers: at 1 client's
+  // rate the first row would measure warm-up (3-5x the CPU per query), not the proxy.
+  if (proxy) pgbench({ host: PG.host, port, user, db: DB, password, mode: 'prepared', clients: 8, seconds: WARMUP_SECONDS, script });
   for (const mode of script ? ['masked row'] : MODES) {
     for (const clients of CLIENTS) {
       const key = `${mode}/${clients}`;
+      const cpu0 = proxy ? cpuMs(proxy.pid) : 0;
+      const audit0 = proxy?.dataDir ? auditCounts(proxy.dataDir) : null;
       const result = pgbench({ host: PG.host, port, user, db: DB, password, mode: script ? 'simple' : mode, clients, seconds: SECONDS, script });
+      const cpuUsPerQuery = proxy && result.transactions ? ((cpuMs(proxy.pid) - cpu0) * 1000) / result.transactions : undefined;
+      let perCommit: number | undefined;
+      if (audit0) {
+        const a = auditCounts(proxy!.dataDir!);
+        if (a.commits > audit0.commits) perCommit = (a.commands - audit0.commands) / (a.commits - audit0.commits);
+      }
       if (target === 'direct') directs.set(key, result);
-      rows.push({ target, mode, clients, result, direct: directs.get(key)! });
-      process.stderr.write(`  ${target} ${key}: ${result.tps.toFixed(0)} tps${result.failed ? ` (${result.failed} failed)` : ''}\n`);
+      if (target === 'pgbouncer') bouncers.set(key, result);
+      rows.push({ target, mode, clients, result, direct: directs.get(key)!, bouncer: target === 'pgbouncer' ? undefined : bouncers.get(key), cpuUsPerQuery, perCommit });
+      process.stderr.write(`  ${target} ${key}: ${result.tps.toFixed(0)} tps${cpuUsPerQuery === undefined ? '' : `, ${cpuUsPerQuery.toFixed(1)} µs CPU/query`}${perCommit === undefined ? '' : `, ${perCommit.toFixed(1)} commands/commit`}${result.failed ? ` (${result.failed} failed)` : ''}\n`);
     }
   }
 };
 
-console.log(`pgbench -S, ${SECONDS}s per run, scale 10, on ${PG.host}:${PG.port}`);
+const fdatasyncMs = measureFdatasync();
+console.log(`pgbench -S, ${SECONDS}s per run, scale 10, on ${PG.host}:${PG.port}; one 4 KB write + fdatasync here: ${(fdatasyncMs * 1000).toFixed(0)} µs (median of 200)`);
 run('direct', PG.port, PG.user);
-run('direct', PG.port, PG.user, undefined, MASK_SCRIPT);
-{
+if (wanted('warden async, masking on') || wanted('warden async, masking off')) run('direct', PG.port, PG.user, undefined, MASK_SCRIPT);
+if (wanted('bare node pipe')) {
   const pipe = await startNodePipe();
   try {
-    run('bare node pipe', pipe.port, PG.user);
+    run('bare node pipe', pipe.port, PG.user, undefined, undefined, pipe);
   } finally {
     pipe.stop();
   }
 }
-const bouncer = await startPgbouncer();
+const bouncer = wanted('pgbouncer') ? await startPgbouncer() : null;
 if (bouncer) {
-  run('pgbouncer', bouncer.port, PG.user);
+  run('pgbouncer', bouncer.port, PG.user, undefined, undefined, bouncer);
   bouncer.stop();
 }
 const connection = { name: 'bench', type: 'postgres', host: PG.host, port: PG.port, database: DB, user: PG.user, tls: false, access: { groups: ['bench'] } };
+// BENCH_BEFORE=<another checkout, built>: its gateway runs too, as "warden <mode> (before)",
+// for a before/after in one run.
+const checkouts: [string, string | undefined][] = [['', undefined], ...(process.env.BENCH_BEFORE ? [[' (before)', process.env.BENCH_BEFORE] as [string, string]] : [])];
 for (const mode of ['strict', 'async'] as const) {
-  const gw = await startGateway({ connections: [connection], mode, groups: ['bench'] });
-  try {
-    run(`warden ${mode}`, gw.pgPort, 'bench', gw.token);
-  } finally {
-    await gw.stop();
+  if (!wanted(`warden ${mode}`)) continue;
+  for (const [suffix, root] of checkouts) {
+    const gw = await startGateway({ connections: [connection], mode, groups: ['bench'], root });
+    try {
+      run(`warden ${mode}${suffix}`, gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: mode === 'strict' ? gw.dataDir : undefined });
+    } finally {
+      await gw.stop();
+    }
   }
 }
 // Masking on and off (async recording, so recording does not hide masking's cost), on
 // rows that carry something to mask.
 for (const masking of [true, false]) {
+  if (!wanted(`warden async, masking ${masking ? 'on' : 'off'}`)) continue;
   const gw = await startGateway({ connections: [{ ...connection, masking: { enabled: masking } }], mode: 'async', groups: ['bench'] });
   try {
-    run(`warden async, masking ${masking ? 'on' : 'off'}`, gw.pgPort, 'bench', gw.token, MASK_SCRIPT);
+    run(`warden async, masking ${masking ? 'on' : 'off'}`, gw.pgPort, 'bench', gw.token, MASK_SCRIPT, { pid: gw.pid });
   } finally {
     await gw.stop();
   }
@@ -138,10 +196,10 @@ const CONNECTION_RULES = [
   { name: 'schema-changes', match: { categories: ['ddl'] }, action: 'review', review: { groups: ['dba'], approvals: 2 } },
   { name: 'history-is-append-only', match: { tables: ['pgbench_history'], kinds: ['update', 'delete', 'truncate'] }, action: 'block' },
 ];
-{
+if (wanted('warden strict + rules')) {
   const gw = await startGateway({ connections: [{ ...connection, rules: CONNECTION_RULES }], mode: 'strict', groups: ['bench'], extra: { rules: GLOBAL_RULES } });
   try {
-    run('warden strict + rules', gw.pgPort, 'bench', gw.token);
+    run('warden strict + rules', gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: gw.dataDir });
   } finally {
     await gw.stop();
   }
@@ -150,17 +208,26 @@ const CONNECTION_RULES = [
 // `warden agent` process on this machine (gateway -> WebSocket tunnel -> agent -> Postgres).
 // BENCH_AGENT_MODES=strict,async also measures the tunnel where fsync does not dominate.
 for (const mode of (process.env.BENCH_AGENT_MODES ?? 'strict').split(',') as ('strict' | 'async')[]) {
+  if (!wanted(`warden ${mode} via remote agent`)) continue;
   const gw = await startGateway({ connections: [{ ...connection, agent: 'bench-agent' }], mode, groups: ['bench', 'admin'] });
   const base = `http://127.0.0.1:${gw.httpPort}`;
   const agent = await startAgent(base, gw.token);
   try {
-    run(`warden ${mode} via remote agent`, gw.pgPort, 'bench', gw.token);
+    run(`warden ${mode} via remote agent`, gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: mode === 'strict' ? gw.dataDir : undefined });
   } finally {
     agent.kill('SIGTERM');
     await gw.stop();
   }
 }
 printRows(rows);
+console.log(`proxy CPU µs/query: the proxy process's CPU time (user + system, all its threads) over the run / transactions; fdatasync ${(fdatasyncMs * 1000).toFixed(0)} µs`);
+for (const r of rows.filter((x) => x.cpuUsPerQuery !== undefined && x.target.startsWith('warden '))) {
+  const b = rows.find((x) => x.target === 'pgbouncer' && x.mode === r.mode && x.clients === r.clients);
+  if (b?.cpuUsPerQuery) console.log(`CPU per query / PgBouncer's (${r.target}), ${r.mode}, ${r.clients} clients: ${(r.cpuUsPerQuery! / b.cpuUsPerQuery).toFixed(2)}x`);
+}
+for (const r of rows.filter((x) => x.clients === 1 && /^warden (strict|async)( \(before\))?$/.test(x.target))) {
+  console.log(`latency added over direct (${r.target}), ${r.mode}, 1 client: ${((r.result.latencyMs - r.direct.latencyMs) * 1000).toFixed(0)} µs`);
+}
 for (const r of rows.filter((x) => x.target === 'warden strict + rules')) {
   const off = rows.find((x) => x.target === 'warden strict' && x.mode === r.mode && x.clients === r.clients);
   if (off) console.log(`rules on / rules off (warden strict), ${r.mode}, ${r.clients} clients: ${(r.result.tps / off.result.tps).toFixed(2)}x`);

@@ -25,6 +25,8 @@ export interface GroupCommitOptions {
   lazyMs?: number;
   /** how long close() waits for the sinks to take the close head (default 3 s) */
   shipDeadlineMs?: number;
+  /** longest a durable batch waits for the sessions of the last one to come back (ms; default 2, 0: never) */
+  gatherMs?: number;
 }
 
 interface Pending {
@@ -59,6 +61,16 @@ export class GroupCommitLog implements AuditLog {
   private lastDurableAt = Date.now();
   private beatWanted = false;
   private beatTimer: NodeJS.Timeout | null = null;
+  // Gathering (see gathered()): the sessions of the last durable batch, how many of them
+  // have a durable event queued now, and how long that batch's commit took.
+  private lastSessions = new Set<string>();
+  private queuedSessions = new Set<string>();
+  private comeBack = 0;
+  private anonymousDurable = false;
+  private lastCommitMs = 0;
+  private gatherTimer: NodeJS.Timeout | null = null;
+  private gatherExpired = false;
+  private readonly gatherMs: number;
 
   constructor(
     private readonly store: Store,
@@ -69,6 +81,7 @@ export class GroupCommitLog implements AuditLog {
   ) {
     this.maxBatch = opts.maxBatch ?? 2000;
     this.lazyMs = opts.lazyMs ?? 20;
+    this.gatherMs = opts.gatherMs ?? 2;
     if (opened) this.signed(opened, true);
     this.scheduleBeat();
   }
@@ -104,6 +117,16 @@ export class GroupCommitLog implements AuditLog {
     this.queue.push(p);
     if (p.durable) {
       this.durableQueued = true;
+      const id = p.item.sessionId;
+      if (id === null) this.anonymousDurable = true;
+      else if (!this.queuedSessions.has(id)) {
+        this.queuedSessions.add(id);
+        if (this.lastSessions.has(id)) this.comeBack++;
+      }
+      if (this.gatherTimer && this.gathered()) {
+        clearTimeout(this.gatherTimer);
+        this.gatherTimer = null;
+      }
       this.startSoon();
     } else {
       this.startLater();
@@ -201,10 +224,38 @@ export class GroupCommitLog implements AuditLog {
     }, this.lazyMs);
   }
 
+  /**
+   * May the durable batch start? A commit costs one fsync, whatever it holds, so it
+   * should hold every command that will be waiting soon: when the last batch's
+   * sessions are busy at their targets (their commands were let through by it), their
+   * next commands are due about a round trip later. So a batch waits until each session
+   * of the last one has a durable event queued again, at most gatherMs and no longer
+   * than that commit took. One client: its own command is all it waits for (no delay);
+   * a session that went quiet costs one wait, then it is no longer in the last batch.
+   */
+  private gathered(): boolean {
+    return this.comeBack >= this.lastSessions.size || this.anonymousDurable || this.urgent || this.gatherExpired || this.gatherMs <= 0;
+  }
+
   private run(): void {
     if (this.inflight) return;
     if (this.beatWanted) return this.beat();
     if (this.queue.length === 0) return;
+    if (this.durableQueued && !this.gathered()) {
+      if (!this.gatherTimer) {
+        this.gatherTimer = setTimeout(() => {
+          this.gatherTimer = null;
+          this.gatherExpired = true;
+          this.run();
+        }, Math.min(this.gatherMs, this.lastCommitMs));
+      }
+      return;
+    }
+    if (this.gatherTimer) {
+      clearTimeout(this.gatherTimer);
+      this.gatherTimer = null;
+    }
+    this.gatherExpired = false;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -220,10 +271,13 @@ export class GroupCommitLog implements AuditLog {
       this.durableQueued = this.queue.some((p) => p.durable);
     }
     const durable = batch.some((p) => p.durable);
+    if (durable) this.tookSessions(batch);
     this.inflight = true;
+    const started = durable ? performance.now() : 0;
     this.writer.write(batch.map((p) => p.item), durable).then(
       (w) => {
         this.commits++;
+        if (durable) this.lastCommitMs = performance.now() - started;
         this.signed(w.signed, durable);
         this.next();
         settle(batch, w);
@@ -233,6 +287,23 @@ export class GroupCommitLog implements AuditLog {
         for (const p of batch) p.reject(err);
       },
     );
+  }
+
+  /** The batch's durable sessions become the ones the next durable batch waits for; those still queued (past maxBatch) count as back. */
+  private tookSessions(batch: Pending[]): void {
+    const taken = new Set<string>();
+    for (const p of batch) if (p.durable && p.item.sessionId !== null) taken.add(p.item.sessionId);
+    const left = new Set<string>();
+    this.anonymousDurable = false;
+    for (const p of this.queue) {
+      if (!p.durable) continue;
+      if (p.item.sessionId === null) this.anonymousDurable = true;
+      else left.add(p.item.sessionId);
+    }
+    this.lastSessions = taken;
+    this.queuedSessions = left;
+    this.comeBack = 0;
+    for (const id of left) if (taken.has(id)) this.comeBack++;
   }
 
   // What queued during the commit goes next, at once if anyone is waiting on it.

@@ -41,3 +41,23 @@ test('a value encoded once is embedded with the same bytes as encoding it in pla
   assert.equal(canonicalJson({ z: 1, facts: once, a: [once] }), canonicalJson({ z: 1, facts, a: [facts] }));
   assert.equal(JSON.stringify({ facts: once }), JSON.stringify({ facts }));
 });
+
+test('the same bytes whether keys come in order or not, integer-like keys and toJSON deep inside included', () => {
+  // the reference: JSON.stringify over copies whose keys were inserted sorted (integer-like keys aside, see below)
+  const sorted = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sorted);
+    if (v && typeof v === 'object' && !(v instanceof Date)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+    return v;
+  };
+  const cases: unknown[] = [
+    { a: 1, b: 'x', c: [true, null, 2.5] },
+    { c: 1, b: { z: [], y: {} }, a: -0 },
+    { commandId: 's:1', decision: 'allow', text: 'SELECT 1', via: 'simple' },
+    { text: 'SELECT 1', commandId: 's:1', decision: 'allow' },
+    { rows: [['1', null]], at: [new Date(0), { b: 1, a: 2 }] },
+  ];
+  for (const c of cases) assert.equal(canonicalJson(c), JSON.stringify(sorted(c)));
+  // Object.keys puts integer-like keys first in numeric order ("2" before "10"); canonical order is by code unit
+  assert.equal(canonicalJson({ 2: 'b', 10: 'a', x: 1 }), '{"10":"a","2":"b","x":1}');
+  assert.throws(() => canonicalJson({ ok: { fine: [1, { n: -Infinity }] } }), /\$\.ok\.fine\[1\]\.n/);
+});
