@@ -15,6 +15,7 @@ import { globToRegExp, matchName, parseNamePattern, type NamePattern } from './n
 import { compileHttpConditions } from './http-match.ts';
 import type { Rule } from './rule-schema.ts';
 import { compileCommandGlobs } from './ssh-match.ts';
+import { compileGitConditions } from './git-match.ts';
 
 export interface MatchContext {
   identity: Identity;
@@ -69,6 +70,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const mode = rule.action === 'allow' ? 'every' : 'any';
   const httpConditions = compileHttpConditions(m, mode);
   const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
+  const git = m.git ? compileGitConditions(m.git, mode) : undefined;
 
   // Where an unqualified table or function may live, for this session.
   // With no session search path given (policy probes, tests), block and review rules
@@ -103,6 +105,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     if (!requestLine(s)) return false;
     if (httpConditions && !(s.http && httpConditions(s.http))) return false;
     if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
+    if (git && !(s.git && git(s.git))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };
