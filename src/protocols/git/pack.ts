@@ -104,31 +104,33 @@ async function inflate(q: ByteQueue, keep: boolean, size: number): Promise<Buffe
   const z = createInflate();
   const out: Buffer[] = [];
   let got = 0;
-  let failure: Error | null = null;
   z.on('data', (c: Buffer) => {
     got += c.length;
-    if (keep) out.push(c);
+    // more than the header says: a lie, stopped here rather than inflated on
+    if (got > size) z.destroy(new Error('more data than its header says'));
+    else if (keep) out.push(c);
   });
-  z.on('error', (e) => (failure = e));
+  // an error may come instead of the write's callback: whichever comes first settles
+  const failed = new Promise<never>((_ok, ko) => z.once('error', ko));
   const ended = new Promise<void>((ok) => z.once('end', ok));
+  failed.catch(() => {});
   try {
     for (;;) {
       const chunk = await q.some();
       const before = z.bytesWritten;
-      await new Promise<void>((ok, ko) => z.write(chunk, (e) => (e ? ko(e) : ok())));
+      await Promise.race([new Promise<void>((ok) => z.write(chunk, () => ok())), failed]);
       const used = z.bytesWritten - before;
       if (used < chunk.length) {
         q.unshift(chunk.subarray(used));
         break;
       }
     }
-    await ended;
+    await Promise.race([ended, failed]);
   } catch (e) {
-    throw new PackError(`an object's data cannot be inflated: ${(failure ?? (e as Error)).message}`);
+    throw new PackError(`an object's data cannot be inflated: ${(e as Error).message}`);
   } finally {
     z.destroy();
   }
-  if (failure) throw new PackError(`an object's data cannot be inflated: ${(failure as Error).message}`);
   if (got !== size) throw new PackError(`an object inflates to ${got} bytes, not the ${size} its header says`);
   return keep ? Buffer.concat(out) : null;
 }

@@ -3,7 +3,7 @@
 //  - receive-pack's report-status: `unpack ok|<error>`, then `ok <ref>` or `ng <ref> <why>` per
 //    ref; inside band 1 when the client asked for side-band-64k;
 //  - a ref advertisement (info/refs in protocol v0, the answer to v2's ls-refs): `<id> <ref>`.
-import { FLUSH, pktLine, PktReader, type PktError } from './pkt-line.ts';
+import { FLUSH, MAX_PKT, pktLine, PktReader, type PktError } from './pkt-line.ts';
 import type { RefUpdate } from './push-request.ts';
 
 export interface RefStatus {
@@ -88,7 +88,12 @@ export function refusePush(updates: RefUpdate[], capabilities: string[], message
   const reason = message.replace(/[\r\n]+/g, ' ');
   const report = Buffer.concat([pktLine('unpack ok\n'), ...updates.map((u) => pktLine(`ng ${u.ref} ${reason}\n`)), FLUSH]);
   if (!capabilities.includes('side-band-64k') && !capabilities.includes('side-band')) return report;
-  const band = (n: number, data: Buffer) => pktLine(Buffer.concat([Buffer.from([n]), data]));
+  // a band packet holds at most MAX_PKT - 5 bytes of data: a long report goes in several
+  const band = (n: number, data: Buffer) => {
+    const out: Buffer[] = [];
+    for (let i = 0; i < data.length; i += MAX_PKT - 5) out.push(pktLine(Buffer.concat([Buffer.from([n]), data.subarray(i, i + MAX_PKT - 5)])));
+    return Buffer.concat(out);
+  };
   return Buffer.concat([band(2, Buffer.from(`${reason}\n`)), band(1, report), FLUSH]);
 }
 
