@@ -65,9 +65,7 @@ export async function startGitBackend(cred: { username: string; password: string
     cgi.stdin.on('error', () => {});
     // CGI output: header lines, an empty line, then the body (streamed)
     let head = Buffer.alloc(0);
-    let inBody = false;
-    cgi.stdout.on('data', (c: Buffer) => {
-      if (inBody) return void res.write(c);
+    const onHead = (c: Buffer) => {
       head = Buffer.concat([head, c]);
       const end = head.indexOf('\r\n\r\n') >= 0 ? head.indexOf('\r\n\r\n') + 4 : head.indexOf('\n\n') >= 0 ? head.indexOf('\n\n') + 2 : -1;
       if (end < 0) return;
@@ -80,12 +78,17 @@ export async function startGitBackend(cred: { username: string; password: string
         else headers[m[1]!.toLowerCase()] = m[2]!;
       }
       res.writeHead(status, headers);
-      inBody = true;
       res.write(head.subarray(end));
-    });
+      // the body streams with backpressure (a large clone is not held in memory)
+      cgi.stdout.off('data', onHead);
+      cgi.stdout.pipe(res);
+    };
+    cgi.stdout.on('data', onHead);
     cgi.on('close', () => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
+      if (!res.headersSent) {
+        res.writeHead(500);
+        res.end();
+      }
     });
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
