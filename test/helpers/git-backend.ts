@@ -100,6 +100,7 @@ export async function startGitBackend(cred: { username: string; password: string
       const dir = join(root, `${name}.git`);
       execFileSync('git', ['init', '-q', '--bare', '-b', 'main', dir], { env });
       execFileSync('git', ['-C', dir, 'config', 'http.receivepack', 'true'], { env });
+      execFileSync('git', ['-C', dir, 'config', 'receive.advertisePushOptions', 'true'], { env });
       return dir;
     },
     refOf: (repo, ref) => {

@@ -208,6 +208,23 @@ test('the dumb protocol and other paths under /git/ are refused', async () => {
   assert.equal(noAuth.headers.get('www-authenticate'), 'Basic realm="Warden"');
 });
 
+test('protocol v0 clients clone too; the advertisement is recorded with its refs', async () => {
+  await ok(['-c', 'protocol.version=0', 'clone', '-q', gatewayRepo(), join(work, 'v0')]);
+  const results = await resultsOf(t, 'git-dev');
+  const cmds = await commandsOf(t, 'git-dev');
+  const ad = cmds.findLast((e) => e.data.text === 'advertise app.git (git-upload-pack)')!;
+  const rows = results.find((e) => e.data.commandId === ad.data.commandId)!.data.rows as string[][];
+  assert.ok(rows.some(([ref, id]) => ref === 'refs/heads/main' && id === remote.refOf('app', 'refs/heads/main')), JSON.stringify(rows));
+});
+
+test('push options are part of the judged command', async () => {
+  await commit(clone, 'o.txt', 'opts\n');
+  await ok(['-C', clone, 'pull', '-q', '--rebase', 'origin', 'main']);
+  await ok(['-C', clone, 'push', '-q', '-o', 'ci.skip', 'origin', 'HEAD:refs/heads/main']);
+  const cmd = (await commandsOf(t, 'git-dev')).findLast((e) => String(e.data.text).startsWith('push '))!;
+  assert.match(String(cmd.data.text), /; options: ci\.skip$/);
+});
+
 test('`warden git-credential` gives git the token for the gateway only', async () => {
   const helper = `!${process.execPath} ${join(process.cwd(), 'bin/warden.js')} git-credential`;
   const dir = join(work, 'helper-clone');

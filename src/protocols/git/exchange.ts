@@ -131,7 +131,8 @@ export async function receivePack(x: Exchange): Promise<void> {
     }
     session = await open(x, 'git-receive-pack');
     const commits = push.pack?.commits.size ?? 0;
-    const text = `push ${x.repo}: ${updates.map(updateText).join(', ')}`;
+    // push options reach the remote's hooks (ci.skip, merge requests): they are part of what is judged and approved
+    const text = `push ${x.repo}: ${updates.map(updateText).join(', ')}${push.options.length ? `; options: ${push.options.join(', ')}` : ''}`;
     const decision = await session.command({ text, via: 'git', git: { op: 'push', repo: x.repo, updates } });
     if (decision.action !== 'allow') return answer(x.res, 'application/x-git-receive-pack-result', refusePush(push.updates, push.capabilities, refusal(decision)));
     const sideband = push.capabilities.includes('side-band-64k') || push.capabilities.includes('side-band');

@@ -3,7 +3,8 @@
 // done at once. upload-pack then packs what the old commit needs that those do not reach:
 // nothing (a pack of 0 objects) exactly when the old commit is in their history. Only the
 // pack's 12-byte header is read; the answer is closed after it. A remote that does not speak
-// protocol v2, or any other answer, is "cannot tell" (the caller counts a force push).
+// protocol v2, one silent for 30 s, or any other answer, is "cannot tell" (the caller counts a
+// force push).
 import type { GitConnectionConfig } from '../../config/schema.ts';
 import type { UpstreamPool } from '../http/upstream-pool.ts';
 import { FLUSH, pktLine, PktReader } from './pkt-line.ts';
@@ -15,7 +16,7 @@ export async function reachableOnRemote(conn: GitConnectionConfig, pool: Upstrea
     pktLine('no-progress\n'), pktLine(`want ${old}\n`), ...from.map((id) => pktLine(`have ${id}\n`)), pktLine('done\n'), FLUSH,
   ]);
   const res = await sendUpstream(conn, pool, {
-    method: 'POST', repo, suffix: '/git-upload-pack', body,
+    method: 'POST', repo, suffix: '/git-upload-pack', body, timeoutMs: 30_000,
     headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result', 'git-protocol': 'version=2' },
   });
   if (res.statusCode !== 200) {

@@ -18,6 +18,8 @@ export interface UpstreamRequest {
   suffix: string;
   headers: Record<string, string | string[] | undefined>;
   body?: { stream: Readable; length: number } | Buffer;
+  /** give up when the remote is silent this long (the gateway's own questions; git's traffic waits as git does) */
+  timeoutMs?: number;
 }
 
 export function remoteUrl(conn: GitConnectionConfig, repo: string, suffix: string): URL {
@@ -48,6 +50,7 @@ export function sendUpstream(conn: GitConnectionConfig, pool: UpstreamPool, r: U
     const up = httpRequest({ method: r.method, path: `${url.pathname}${url.search}`, headers, agent: pool.agent(conn) });
     up.once('response', resolve);
     up.once('error', (e) => reject(new Error(`cannot reach connection "${conn.name}": ${e.message}`)));
+    if (r.timeoutMs) up.setTimeout(r.timeoutMs, () => up.destroy(new Error(`no answer in ${r.timeoutMs} ms`)));
     if (!r.body) up.end();
     else if (Buffer.isBuffer(r.body)) up.end(r.body);
     else {
