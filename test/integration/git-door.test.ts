@@ -118,6 +118,20 @@ test('a fast-forward push reaches the remote; the record has the ref, ids, commi
   assert.match(String(result.data.tag), /^200 2 commits; ok$/);
 });
 
+test('a thin pack (a changed file sent as a delta on the remote\'s copy) is read and judged a fast-forward', async () => {
+  const text = Array.from({ length: 3000 }, (_, i) => `line ${i} of a file that git will send as a delta next time`).join('\n');
+  await commit(clone, 'big.txt', `${text}\n`);
+  await ok(['-C', clone, 'push', '-q', 'origin', 'main']);
+  const head = await commit(clone, 'big.txt', `${text.replace('line 1500 ', 'LINE 1500 ')}\n`);
+  await ok(['-C', clone, 'push', '-q', 'origin', 'main']);
+  assert.equal(remote.refOf('app', 'refs/heads/main'), head);
+  const cmd = (await commandsOf(t, 'git-dev')).findLast((e) => String(e.data.text).startsWith('push '))!;
+  assert.doesNotMatch(String(cmd.data.text), /force/);
+  const result = (await resultsOf(t, 'git-dev')).find((e) => e.data.commandId === cmd.data.commandId)!;
+  // the blob (and the tree) came as deltas on objects only the remote holds
+  assert.match(String(result.data.tag), /^200 1 commit \(\+\d+ deltas? on objects the pack does not hold\); ok$/);
+});
+
 test('a force push is blocked before it reaches the remote: the ref stays, git shows why', async () => {
   const before = remote.refOf('app', 'refs/heads/main')!;
   const posts = receivePosts();

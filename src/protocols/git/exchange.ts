@@ -151,7 +151,7 @@ export async function receivePack(x: Exchange): Promise<void> {
             rowCount: rows.filter((r) => r[4] === 'ok').length,
             columns: ['ref', 'old', 'new', 'update', 'result'].map((name) => ({ name })),
             rows,
-            tag: `${commits} commit${commits === 1 ? '' : 's'}${push.pack?.unresolved ? ` (+${push.pack.unresolved} objects unresolved)` : ''}; ${ok ? 'ok' : `unpack ${report.unpack ?? 'unreported'}`}${notes.length ? `; ${notes.join('; ')}` : ''}`,
+            tag: `${commits} commit${commits === 1 ? '' : 's'}${push.pack?.unresolved ? ` (+${push.pack.unresolved} delta${push.pack.unresolved === 1 ? '' : 's'} on objects the pack does not hold)` : ''}; ${ok ? 'ok' : `unpack ${report.unpack ?? 'unreported'}`}${notes.length ? `; ${notes.join('; ')}` : ''}`,
             ...(ok ? {} : { error: { code: 'push_rejected', message: report.unpack !== 'ok' ? `unpack ${report.unpack ?? 'not reported'}` : 'the remote refused some ref updates' } }),
           };
         },
