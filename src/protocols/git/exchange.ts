@@ -74,7 +74,7 @@ export async function fetchPack(x: Exchange): Promise<void> {
   try {
     let req: FetchRequest;
     try {
-      req = await readFetch(new ByteQueue(body.decoded()[Symbol.asyncIterator]()));
+      req = await readDecoded(body, readFetch);
     } catch (e) {
       if (!(e instanceof GitProtocolError) && !isZlib(e)) throw e;
       session = await open(x, 'git-upload-pack');
@@ -108,7 +108,7 @@ export async function receivePack(x: Exchange): Promise<void> {
   try {
     let push: PushRequest;
     try {
-      push = await readPush(new ByteQueue(body.decoded()[Symbol.asyncIterator]()));
+      push = await readDecoded(body, readPush);
     } catch (e) {
       if (!(e instanceof GitProtocolError) && !isZlib(e)) throw e;
       session = await open(x, 'git-receive-pack');
@@ -160,6 +160,16 @@ export async function receivePack(x: Exchange): Promise<void> {
   } finally {
     await body.remove();
     await session?.end(x.res.writableFinished ? 'request done' : 'client went away');
+  }
+}
+
+/** Reads the body as git wrote it; the file is closed however the reader ends. */
+async function readDecoded<T>(body: Spooled, read: (q: ByteQueue) => Promise<T>): Promise<T> {
+  const src = body.decoded();
+  try {
+    return await read(new ByteQueue(src[Symbol.asyncIterator]()));
+  } finally {
+    src.destroy();
   }
 }
 

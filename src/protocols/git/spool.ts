@@ -7,7 +7,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { pipeline as pipelineCb, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 export class SpoolError extends Error {
@@ -55,8 +55,9 @@ export async function spool(body: Readable, dir: string, encoding: string | unde
       const file = createReadStream(path);
       if (enc === 'identity') return file;
       const gunzip = createGunzip();
-      file.on('error', (e) => gunzip.destroy(e));
-      return file.pipe(gunzip);
+      // one pipeline: destroying what the reader holds closes the file too
+      pipelineCb(file, gunzip, () => {});
+      return gunzip;
     },
     remove: () => rm(path, { force: true }),
   };

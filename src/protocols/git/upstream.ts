@@ -49,13 +49,17 @@ export function sendUpstream(conn: GitConnectionConfig, pool: UpstreamPool, r: U
   return new Promise((resolve, reject) => {
     const up = httpRequest({ method: r.method, path: `${url.pathname}${url.search}`, headers, agent: pool.agent(conn) });
     up.once('response', resolve);
-    up.once('error', (e) => reject(new Error(`cannot reach connection "${conn.name}": ${e.message}`)));
+    // `on`: an error after the answer began must not go unheard (the answer's own stream reports it)
+    up.on('error', (e) => reject(new Error(`cannot reach connection "${conn.name}": ${e.message}`)));
     if (r.timeoutMs) up.setTimeout(r.timeoutMs, () => up.destroy(new Error(`no answer in ${r.timeoutMs} ms`)));
     if (!r.body) up.end();
     else if (Buffer.isBuffer(r.body)) up.end(r.body);
     else {
-      r.body.stream.once('error', (e) => up.destroy(e));
-      r.body.stream.pipe(up);
+      const body = r.body.stream;
+      body.once('error', (e) => up.destroy(e));
+      // a request that ends early (the remote gone) closes the spooled file it was reading
+      up.once('close', () => body.destroy());
+      body.pipe(up);
     }
   });
 }
