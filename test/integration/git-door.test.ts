@@ -168,6 +168,41 @@ test('moving a branch to a commit the remote already has is a fast-forward prove
   assert.equal(remote.refOf('app', 'refs/heads/main'), head);
 });
 
+test('a remote that cannot answer the ancestry question (protocol v0 only): such an update counts as a force push', async () => {
+  const old = await startGitBackend(REMOTE, { v0Only: true });
+  const gw = await startTestGateway({
+    connections: [{ name: 'v0', type: 'git', url: old.url, credential: REMOTE, access: { groups: ['dev'] } }],
+    rules: [{ name: 'no-force', match: { git: { force: true } }, action: 'block' }],
+  });
+  try {
+    old.createRepo('lib');
+    const dev = await gw.token(['dev'], 'v0-dev');
+    const url = new URL(`${gw.httpUrl}/git/v0/lib.git`);
+    url.username = 'me';
+    url.password = dev;
+    const dir = join(work, 'v0-lib');
+    await ok(['init', '-q', '-b', 'main', dir]);
+    const first = await commit(dir, 'a', '1\n');
+    await ok(['-C', dir, 'push', '-q', url.toString(), 'main']);
+    // new commits in the pack prove a fast-forward without asking the remote
+    const second = await commit(dir, 'a', '2\n');
+    await ok(['-C', dir, 'push', '-q', url.toString(), 'main']);
+    assert.equal(old.refOf('lib', 'refs/heads/main'), second);
+    await ok(['-C', dir, 'push', '-q', url.toString(), `${first}:refs/heads/side`]);
+    // side -> second sends no commit: only the remote could prove it, and it cannot
+    const r = await git(['-C', dir, 'push', url.toString(), `${second}:refs/heads/side`]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /blocked/);
+    assert.equal(old.refOf('lib', 'refs/heads/side'), first);
+    const cmds = await commandsOf(gw, 'v0-dev');
+    assert.match(String(cmds.at(-1)!.data.text), / force$/);
+    assert.equal(cmds.at(-1)!.data.decision, 'block');
+  } finally {
+    await gw.close();
+    await old.close();
+  }
+});
+
 test('a push to a protected branch is held for review, nothing is sent; once approved the same push goes through', async () => {
   const posts = receivePosts();
   const head = (await ok(['-C', clone, 'rev-parse', 'HEAD'])).stdout.trim();
