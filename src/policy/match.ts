@@ -16,6 +16,7 @@ import { compileHttpConditions } from './http-match.ts';
 import type { Rule } from './rule-schema.ts';
 import { compileCommandGlobs } from './ssh-match.ts';
 import { compileGitConditions } from './git-match.ts';
+import { compileForwarding } from './ssh-forwarding.ts';
 
 export interface MatchContext {
   identity: Identity;
@@ -71,6 +72,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const httpConditions = compileHttpConditions(m, mode);
   const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
   const git = m.git ? compileGitConditions(m.git, mode) : undefined;
+  const forwarding = m.forwarding ? compileForwarding(m.forwarding) : undefined;
 
   // Where an unqualified table or function may live, for this session.
   // With no session search path given (policy probes, tests), block and review rules
@@ -89,6 +91,8 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     // Opaque statements are matched by block rules, and by rules that name them: `opaque`,
     // their kind, or (when only the functions they call make them opaque) those functions.
     if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions)) return false;
+    // Forwarding is allowed only by a rule that names it; block and review rules match it as any statement.
+    if (s.forward && rule.action === 'allow' && !forwarding) return false;
     if (!scoped(ctx)) return false;
     if (kinds && !kinds.has(s.kind)) return false;
     if (categories && !categories.has(s.category)) return false;
@@ -106,6 +110,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     if (httpConditions && !(s.http && httpConditions(s.http))) return false;
     if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
     if (git && !(s.git && git(s.git))) return false;
+    if (forwarding && !(s.forward && forwarding(s.forward))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };
