@@ -24,7 +24,10 @@ export const gitCredentialSchema = z.unknown().transform((v, ctx): z.output<type
 export const gitConnectionFields = {
   type: z.literal('git'),
   /** the remote's base URL; /git/<name>/<repo path> reaches <url>/<repo path> */
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  url: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    // the URL is shown to callers (connections list): a secret in it would leak
+    .refine((u) => !new URL(u).username && !new URL(u).password, 'no user or password in the URL: put the remote\'s credential under credential'),
   /** https: the CA to trust (a PEM or a file), and whether the certificate is verified (default true) */
   tls: z.strictObject({ ca: z.string().optional(), verify: z.boolean().default(true) }).optional(),
   credential: gitCredentialSchema.optional(),

@@ -162,14 +162,15 @@ test('a git connection: its defaults; a wrong credential is named by key and nev
   assert.equal(c.type, 'git');
   assert.equal(c.type === 'git' && c.maxPushBytes, 2 * 1024 * 1024 * 1024);
   try {
-    parseConfig({ connections: [{ name: 'gh', type: 'git', url: 'ftp://x', credential: { username: 'u', password: '' } }, { name: 'g2', type: 'git', url: 'https://x', credential: { token: 'tok-secret' } }] });
+    parseConfig({ connections: [{ name: 'gh', type: 'git', url: 'ftp://x', credential: { username: 'u', password: '' } }, { name: 'g2', type: 'git', url: 'https://x', credential: { token: 'tok-secret' } }, { name: 'g3', type: 'git', url: 'https://bot:url-secret@x' }] });
     assert.fail('expected a ConfigError');
   } catch (e) {
     assert.ok(e instanceof ConfigError);
     assert.match(e.message, /connections\.0\.url/);
     assert.match(e.message, /connections\.0\.credential/);
     assert.match(e.message, /connections\.1\.credential.*username \+ password/);
-    assert.doesNotMatch(e.message, /tok-secret/);
+    assert.match(e.message, /connections\.2\.url.*no user or password/);
+    assert.doesNotMatch(e.message, /tok-secret|url-secret/);
   }
 });
 
