@@ -13,6 +13,7 @@ import { registerMcp } from './mcp.ts';
 import { registerExec } from './exec.ts';
 import { registerUsage } from './usage.ts';
 import { registerKeys } from './keys.ts';
+import { registerGitCredential } from './git-credential.ts';
 
 const program = new Command();
 program
@@ -31,6 +32,7 @@ registerMcp(program);
 registerExec(program);
 registerUsage(program);
 registerKeys(program);
+registerGitCredential(program);
 
 export const gatewayOption = () => new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY; local data dir when unset)');
 

@@ -48,8 +48,10 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
     let got = '';
     if (i.code !== 'unrecognized_keys') {
       const v = i.path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), raw);
-      // Never echo a value under a key that looks secret, nor anything of a connection's credential.
-      if (v !== undefined && typeof v !== 'object' && !/pass|secret|token|key|credential/i.test(path)) got = ` (got ${JSON.stringify(v)})`;
+      // Never echo a value under a key that looks secret, nor anything of a connection's credential,
+      // nor a URL with a user or password in it.
+      const userinfo = typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/?#\s]*@/i.test(v);
+      if (v !== undefined && typeof v !== 'object' && !userinfo && !/pass|secret|token|key|credential/i.test(path)) got = ` (got ${JSON.stringify(v)})`;
     }
     return `${path}: ${i.message}${got}`;
   });

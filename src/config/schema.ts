@@ -8,6 +8,7 @@ import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 import { httpCredentialSchema } from './http-credentials.ts';
 import { sshConnectionFields } from './ssh-connection.ts';
+import { gitConnectionFields } from './git-connection.ts';
 import { llmBudgetSchema } from '../usage/budget-config.ts';
 
 const hostPort = z
@@ -177,7 +178,10 @@ export const httpConnectionSchema = z.strictObject({
 
 export const sshConnectionSchema = z.strictObject({ ...connectionBase, ...sshConnectionFields });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema]);
+/** a Git remote over smart HTTP (git-connection.ts) */
+export const gitConnectionSchema = z.strictObject({ ...connectionBase, ...gitConnectionFields });
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema, gitConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -200,6 +204,7 @@ export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type HttpConnectionConfig = z.infer<typeof httpConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
+export type GitConnectionConfig = z.infer<typeof gitConnectionSchema>;
 /** A connection to a database (a host and port the engines dial) */
 export type DatabaseConnectionConfig = PostgresConnectionConfig | MysqlConnectionConfig;
 export type GatewayConfig = WardenConfig['gateway'];

@@ -1,7 +1,8 @@
 // The composition root: the only place that wires config, store, audit log, identity,
 // policy, the session pipeline, the dialer and the front doors together.
+import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig, type DatabaseConnectionConfig, type HttpConnectionConfig } from '../config/schema.ts';
+import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig, type DatabaseConnectionConfig, type GitConnectionConfig, type HttpConnectionConfig } from '../config/schema.ts';
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
 import { maskingKey, originalsKey } from './keys.ts';
 import { Session } from '../session/session.ts';
@@ -20,6 +21,7 @@ import { Admission, type AdmissionAnswer } from '../session/admission.ts';
 import { findSshKey } from '../store/ssh-keys.ts';
 import { mountSshKeyRoutes } from './ssh-key-routes.ts';
 import { mountHttpProxy } from '../protocols/http/proxy.ts';
+import { mountGitDoor } from '../protocols/git/door.ts';
 import { mountHostRefusal, proxyHostRewrite } from '../protocols/http/host-route.ts';
 import type { Engine } from '../protocols/engine.ts';
 import { ENGINES } from './engines.ts';
@@ -138,10 +140,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       authenticateSshKey: (fingerprint, ctx) => services.identity.authenticateSshKey(fingerprint, ctx),
       grants: desk,
       denied: (who, ctx) => services.auditDenied(who, ctx),
-      // The http door opens a session per request, whose session.start names the caller, address
+      // The http and git doors open a session per request, whose session.start names the caller, address
       // and connection: an auth.ok per request would say it twice and, being durable, make every
       // request wait for a commit even with async recording (bench:http).
-      admitted: (who, ctx) => (ctx.frontDoor === 'http' ? Promise.resolve() : services.auditOk(who, ctx)),
+      admitted: (who, ctx) => (ctx.frontDoor === 'http' || ctx.frontDoor === 'git' ? Promise.resolve() : services.auditOk(who, ctx)),
       count: (frontDoor, reason) => metrics.authFailures.inc({ frontDoor, reason }),
     });
     // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
@@ -223,6 +225,18 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         recordBytes: limits.maxBytes,
         readsBody: (r) => policy.readsHttpBody({ identity: r.identity, connection: { name: r.connection.name, type: 'http', rules: r.connection.rules }, method: r.method, path: r.path }),
         usage,
+        log,
+      });
+    }
+
+    // Git remotes (src/protocols/git): /git/<connection>/<repo>/... on this listener, smart HTTP
+    // only; each request judged and recorded, a push read whole (spooled) before it may leave.
+    if (config.connections.some((c) => c.type === 'git')) {
+      mountGitDoor(app, {
+        admit: async (req) => (await admission.admit({ ...req, type: 'git', frontDoor: 'git' })) as AdmissionAnswer<GitConnectionConfig>,
+        openSession,
+        dial: (c) => dialer.dial(c),
+        spoolDir: join(config.gateway.dataDir, 'git-spool'),
         log,
       });
     }

@@ -35,7 +35,7 @@ export interface AuthContext {
 /** The public face of a connection: never its credentials. */
 export function describeConnection(c: ConnectionConfig): Record<string, unknown> {
   const base = { name: c.name, type: c.type, description: c.description ?? null, agent: c.agent, groups: c.access.groups };
-  if (c.type === 'http') return { ...base, url: c.url };
+  if (c.type === 'http' || c.type === 'git') return { ...base, url: c.url };
   if (c.type === 'ssh') return { ...base, host: c.host, port: c.port, user: c.user };
   return { ...base, host: c.host, port: c.port, database: c.database ?? null };
 }

@@ -12,6 +12,7 @@ import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
 import { classifyFileOps, classifySsh } from './ssh-commands.ts';
 import { classifyForward } from './ssh-forwarding.ts';
+import { classifyGit } from './git-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -145,6 +146,8 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
       return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
       return (cmd) => (cmd.forward ? classifyForward(cmd.forward) : cmd.file ? classifyFileOps(cmd.file.ops) : classifySsh(cmd.text));
+    case 'git':
+      return (cmd) => classifyGit(cmd.text, cmd.git);
     default:
       return undefined;
   }

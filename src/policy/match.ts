@@ -15,6 +15,7 @@ import { globToRegExp, matchName, parseNamePattern, type NamePattern } from './n
 import { compileHttpConditions } from './http-match.ts';
 import type { Rule } from './rule-schema.ts';
 import { compileCommandGlobs } from './ssh-match.ts';
+import { compileGitConditions } from './git-match.ts';
 import { compileForwarding } from './ssh-forwarding.ts';
 
 export interface MatchContext {
@@ -70,6 +71,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const mode = rule.action === 'allow' ? 'every' : 'any';
   const httpConditions = compileHttpConditions(m, mode);
   const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
+  const git = m.git ? compileGitConditions(m.git, mode) : undefined;
   const forwarding = m.forwarding ? compileForwarding(m.forwarding) : undefined;
 
   // Where an unqualified table or function may live, for this session.
@@ -107,6 +109,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     if (!requestLine(s)) return false;
     if (httpConditions && !(s.http && httpConditions(s.http))) return false;
     if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
+    if (git && !(s.git && git(s.git))) return false;
     if (forwarding && !(s.forward && forwarding(s.forward))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;

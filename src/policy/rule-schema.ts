@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CATEGORIES, STATEMENT_KINDS } from '../sql/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { bodyMatchSchema, headersMatchSchema, queryMatchSchema } from './http-rule-schema.ts';
+import { gitMatchSchema } from './git-rule-schema.ts';
 import { forwardingMatchSchema } from './ssh-forwarding.ts';
 
 export { parseDuration };
@@ -11,7 +12,7 @@ export { parseDuration };
 const names = z.array(z.string().min(1)).min(1);
 
 /** The connection types a rule can name (one per engine). */
-export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh'] as const;
+export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh', 'git'] as const;
 
 export const ruleMatchSchema = z.strictObject({
   /** identity name or subject; `*` globs */
@@ -20,7 +21,7 @@ export const ruleMatchSchema = z.strictObject({
   groups: names.optional(),
   /** connection names; `*` globs */
   connections: names.optional(),
-  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql`, `http`, `ssh` */
+  /** connection types, i.e. the protocol a command arrives in: `postgres`, `mysql`, `http`, `ssh`, `git` */
   types: z.array(z.enum(CONNECTION_TYPES)).min(1).optional(),
   kinds: z.array(z.enum(STATEMENT_KINDS)).min(1).optional(),
   categories: z.array(z.enum(CATEGORIES)).min(1).optional(),
@@ -49,6 +50,8 @@ export const ruleMatchSchema = z.strictObject({
    * characters: `rm *`, `systemctl restart *`, `uname*`. Each command of a chained line is judged.
    */
   commands: names.optional(),
+  /** Git operations (git connections): `{ refs: [refs/heads/main], force: true }` (git-rule-schema.ts) */
+  git: gitMatchSchema.optional(),
   /**
    * Forwarding through ssh connections, off unless an allow rule names it: `local` (ssh -L, -D)
    * destinations and `remote` (ssh -R) listen addresses as `host:port` globs, `agent: true` (ssh -A).

@@ -1,9 +1,9 @@
 // The contract between protocol engines and the session pipeline. An engine turns its
 // wire format into Commands going out and Results coming back; it owns no policy.
 import type { Identity } from '../identity/types.ts';
-import type { ForwardFacts, HttpRequestFacts } from '../sql/types.ts';
+import type { ForwardFacts, GitCommandFacts, HttpRequestFacts } from '../sql/types.ts';
 
-export type Protocol = 'postgres' | 'mysql' | 'http' | 'ssh' | 'exec' | 'mcp';
+export type Protocol = 'postgres' | 'mysql' | 'http' | 'ssh' | 'git' | 'exec' | 'mcp';
 
 export interface SessionInfo {
   id: string;
@@ -42,6 +42,8 @@ export interface Command {
   syntax?: { dialect: 'mysql' | 'mariadb'; sqlMode: string; charset: string } | null;
   /** an HTTP request's headers and (when a rule needs it) its JSON body */
   http?: HttpRequestFacts;
+  /** a Git request's operation, repository and (a push's) ref updates */
+  git?: GitCommandFacts;
   /** set by the SSH door only: the command is a forwarded connection, judged by these facts, not its text */
   forward?: ForwardFacts;
   /**

@@ -110,6 +110,8 @@ export interface Statement {
   http?: { method: string; path: string } & HttpRequestFacts;
   /** a shell command's words (ssh connections) */
   ssh?: { argv: string[] };
+  /** a Git operation (git connections): one statement per ref a push updates */
+  git?: GitStatementFacts;
   /** a forwarded connection through an ssh connection (port or agent forwarding) */
   forward?: ForwardFacts;
   /** true when the statement is opaque only because of `userFunctions` */
@@ -172,4 +174,34 @@ export interface HttpRequestFacts {
   body?: { json: unknown } | { none: true } | { opaque: string };
   /** the protocol the request asks to switch to (`websocket`): messages then flow both ways */
   upgrade?: string;
+}
+
+/** What the git door tells the policy of one request (src/protocols/git). */
+export interface GitCommandFacts {
+  /** `push`; `fetch`, `ls-refs` or another upload-pack command; `advertise` (info/refs) */
+  op: string;
+  /** the repository path after /git/<connection>/, without a leading slash: `org/repo.git` */
+  repo: string;
+  /** a push's ref updates, each as the gateway judged it */
+  updates?: GitRefUpdateFacts[];
+}
+
+export interface GitRefUpdateFacts {
+  ref: string;
+  old: string;
+  new: string;
+  /** not proven a fast-forward (the old commit not shown to be in the new one's history) */
+  force: boolean;
+  create: boolean;
+  delete: boolean;
+}
+
+export interface GitStatementFacts {
+  op: string;
+  repo: string;
+  /** the ref a push statement updates */
+  ref?: string;
+  force?: boolean;
+  create?: boolean;
+  delete?: boolean;
 }

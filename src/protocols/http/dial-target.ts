@@ -6,9 +6,12 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { HttpConnectionConfig } from '../../config/schema.ts';
 
+/** what dialing a target needs of a connection (http and git connections have it) */
+export type UrlTarget = Pick<HttpConnectionConfig, 'name' | 'url' | 'agent' | 'tls'>;
+
 export type Dial = (c: { host: string; port: number; agent: string }) => Promise<Duplex>;
 
-export async function dialTarget(dial: Dial, conn: HttpConnectionConfig, target: URL): Promise<Duplex> {
+export async function dialTarget(dial: Dial, conn: UrlTarget, target: URL): Promise<Duplex> {
   const secure = target.protocol === 'wss:' || target.protocol === 'https:';
   const port = Number(target.port || (secure ? 443 : 80));
   const socket = await dial({ host: target.hostname, port, agent: conn.agent });

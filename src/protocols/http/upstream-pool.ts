@@ -7,12 +7,11 @@
 import { Agent, type ClientRequestArgs } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HttpConnectionConfig } from '../../config/schema.ts';
-import { dialTarget, type Dial } from './dial-target.ts';
+import { dialTarget, type Dial, type UrlTarget } from './dial-target.ts';
 
 class DialingAgent extends Agent {
   constructor(
-    private readonly conn: HttpConnectionConfig,
+    private readonly conn: UrlTarget,
     private readonly dial: Dial,
   ) {
     // timeouts of idle connections follow the target's Keep-Alive hint (Node's own handling)
@@ -40,7 +39,7 @@ export class UpstreamPool {
   constructor(private readonly dial: Dial) {}
 
   /** The pool of this connection (connections do not change while the gateway runs). */
-  agent(conn: HttpConnectionConfig): Agent {
+  agent(conn: UrlTarget): Agent {
     let a = this.agents.get(conn.name);
     if (!a) this.agents.set(conn.name, (a = new DialingAgent(conn, this.dial)));
     return a;
