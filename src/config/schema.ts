@@ -8,6 +8,7 @@ import { auditConfigSchema } from '../audit/config.ts';
 import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.ts';
 import { httpCredentialSchema } from './http-credentials.ts';
 import { sshConnectionFields } from './ssh-connection.ts';
+import { execConnectionFields, checkCredentialFileRefs } from './exec-connection.ts';
 import { llmBudgetSchema } from '../usage/budget-config.ts';
 
 const hostPort = z
@@ -177,7 +178,10 @@ export const httpConnectionSchema = z.strictObject({
 
 export const sshConnectionSchema = z.strictObject({ ...connectionBase, ...sshConnectionFields });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema]);
+/** `type: exec`: a command run by the agent with injected credentials (src/config/exec-connection.ts) */
+export const execConnectionSchema = z.strictObject({ ...connectionBase, ...execConnectionFields }).superRefine(checkCredentialFileRefs);
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema, execConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -200,6 +204,7 @@ export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type HttpConnectionConfig = z.infer<typeof httpConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
+export type ExecConnectionConfig = z.infer<typeof execConnectionSchema>;
 /** A connection to a database (a host and port the engines dial) */
 export type DatabaseConnectionConfig = PostgresConnectionConfig | MysqlConnectionConfig;
 export type GatewayConfig = WardenConfig['gateway'];

@@ -11,6 +11,7 @@ import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
 import { classifySsh } from './ssh-commands.ts';
+import { classifyExec } from './exec-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -142,6 +143,8 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
       return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
       return (cmd) => classifySsh(cmd.text);
+    case 'exec':
+      return (cmd) => classifyExec(cmd.argv ?? []);
     default:
       return undefined;
   }

@@ -10,7 +10,7 @@ export { parseDuration };
 const names = z.array(z.string().min(1)).min(1);
 
 /** The connection types a rule can name (one per engine). */
-export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh'] as const;
+export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh', 'exec'] as const;
 
 export const ruleMatchSchema = z.strictObject({
   /** identity name or subject; `*` globs */
@@ -46,6 +46,8 @@ export const ruleMatchSchema = z.strictObject({
   /**
    * Shell commands (ssh connections): globs over a command's words joined by spaces, `*` any
    * characters: `rm *`, `systemctl restart *`, `uname*`. Each command of a chained line is judged.
+   * Exec connections: the program's name and the caller's arguments (`kubectl get *`); a rule
+   * naming them applies even to a command Warden cannot say reads or writes.
    */
   commands: names.optional(),
   /** last resort: a case-insensitive regular expression over the whole command text */

@@ -42,6 +42,8 @@ export interface Command {
   syntax?: { dialect: 'mysql' | 'mariadb'; sqlMode: string; charset: string } | null;
   /** an HTTP request's headers and (when a rule needs it) its JSON body */
   http?: HttpRequestFacts;
+  /** an exec connection's command: the program's name and the caller's arguments, as they run */
+  argv?: readonly string[];
 }
 
 /** What the target says of a function a command calls. */
