@@ -22,8 +22,13 @@ export async function streamExec(runner: ExecRunner, who: Identity, connection: 
     if (res.destroyed) return;
     if (res.write(`${JSON.stringify(o)}\n`)) return;
     return new Promise<void>((resolve) => {
-      res.once('drain', resolve);
-      res.once('close', resolve);
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
     });
   };
   const o = await runner.run({

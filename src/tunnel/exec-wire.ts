@@ -79,6 +79,19 @@ export function remoteExec(stream: Duplex, spec: ExecSpec, peer: string): ExecPr
   };
 }
 
+/** Resolves when `s` drains or closes (no listener left behind either way). */
+function drained(s: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
 /** Agent end: read the spec, run the command here, stream its output and exit back. */
 export function serveExec(stream: Duplex, opts: { enabled: boolean; run?: (spec: ExecSpec) => ExecProcess }): void {
   let proc: ExecProcess | null = null;
@@ -99,7 +112,7 @@ export function serveExec(stream: Duplex, opts: { enabled: boolean; run?: (spec:
   const pump = async (p: ExecProcess) => {
     for await (const c of p.output as AsyncIterable<OutputChunk>) {
       if (stream.destroyed) break;
-      if (!stream.write(record(c.fd === 1 ? Kind.STDOUT : Kind.STDERR, c.data))) await new Promise((r) => { stream.once('drain', r); stream.once('close', r); });
+      if (!stream.write(record(c.fd === 1 ? Kind.STDOUT : Kind.STDERR, c.data))) await drained(stream);
     }
     const x = await p.exit;
     if (!stream.destroyed) stream.end(record(Kind.EXIT, JSON.stringify(x)));
