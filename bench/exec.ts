@@ -24,6 +24,7 @@ const t = await startTestGateway({
   connections: ['embedded', 'edge'].flatMap((agent) => [
     { name: `true-${agent}`, type: 'exec', agent, command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
     { name: `sh-${agent}`, type: 'exec', agent, command: ['sh'], access: { groups: ['dev'] }, onUnknown: 'allow' },
+    { name: `raw-${agent}`, type: 'exec', agent, command: ['sh'], access: { groups: ['dev'] }, onUnknown: 'allow', masking: { enabled: false } },
   ]),
 });
 const token = await t.token(['dev']);
@@ -56,6 +57,9 @@ const rate = async (fn: () => Promise<unknown>) => MB / ((await time(fn)) / 1000
 const r0 = await rate(() => direct(['sh', ...big]));
 const r1 = await rate(() => viaWarden('sh-embedded', big));
 const r2 = await rate(() => viaWarden('sh-edge', big));
+const r3 = await rate(() => viaWarden('raw-embedded', big));
+const r4 = await rate(() => viaWarden('raw-edge', big));
+rows.push(`masking off: embedded ${r3.toFixed(0)} MB/s (${(r3 / r0).toFixed(2)}x), remote agent ${r4.toFixed(0)} MB/s (${(r4 / r0).toFixed(2)}x)`);
 rows.push(`${MB} MB of text output: direct ${r0.toFixed(0)} MB/s, embedded ${r1.toFixed(0)} MB/s (${(r1 / r0).toFixed(2)}x), remote agent ${r2.toFixed(0)} MB/s (${(r2 / r0).toFixed(2)}x)`);
 console.log(rows.join('\n'));
 await agent.kill();

@@ -65,6 +65,7 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     annotations: { readOnlyHint: true },
   }, async ({ connection, detail, filter }) => {
     const q = d.describe(connection, detail, namePattern(filter), DESCRIBE_LIMIT + 1);
+    if (!q && d.connections(d.identity).some((c) => c.name === connection && c.type === 'exec')) return text(`"${connection}" is an exec connection: it has no tables; call run with argv (the arguments of its program).`, true);
     if (!q) return failed({ kind: 'unknown_connection', message: `no connection named "${connection}"` }, connection);
     const r = await exec(connection, q.sql, q.params);
     if (!isRows(r)) return failed(r.refusal, connection);

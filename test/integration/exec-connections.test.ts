@@ -311,6 +311,13 @@ test('MCP run with argv: output, exit code and masking through the SDK client', 
 
     const both = await client.callTool({ name: 'run', arguments: { connection: 'sh', argv: ['true'], sql: 'select 1' } });
     assert.equal(both.isError, true);
+    const heldFile = join(dir, 'mcp-held');
+    const held = await client.callTool({ name: 'run', arguments: { connection: 'touch', argv: [heldFile] } });
+    assert.equal(held.isError, true);
+    assert.match((held.content as { text: string }[])[0]!.text, /NOT RUN: Warden held this statement for human review/);
+    assert.equal(existsSync(heldFile), false, 'nothing ran while held');
+    const desc = await client.callTool({ name: 'describe_connection', arguments: { connection: 'sh' } });
+    assert.match((desc.content as { text: string }[])[0]!.text, /exec connection: it has no tables; call run with argv/);
     const sessions = await t.gw.services.listSessions({ limit: 1000 });
     assert.ok(sessions.some((x) => x.connection === 'sh' && x.protocol === 'mcp'));
   } finally {

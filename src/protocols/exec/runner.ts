@@ -18,6 +18,8 @@ import { displayArgv } from './argv.ts';
 /** A caller's arguments: at most this many, this many bytes in all (the kernel's own limit is far above). */
 export const MAX_ARGS = 1024;
 export const MAX_ARGV_BYTES = 128 * 1024;
+/** how long past its timeout a command may go without an exit status before the gateway gives up on it */
+const BACKSTOP_MS = 15_000;
 
 export type ExecRunRefusal =
   | AdmissionRefusal
@@ -136,6 +138,10 @@ export class ExecRunner {
     }
     const onAbort = () => proc.kill('the caller disconnected');
     req.signal?.addEventListener('abort', onAbort, { once: true });
+    // The agent enforces the timeout; this stops waiting on an agent that does not
+    // (wedged, or one that lies), so no run outlives its connection's timeout for long.
+    const backstop = setTimeout(() => proc.kill(`no exit status ${BACKSTOP_MS / 1000} s after the timeout`), c.timeout + BACKSTOP_MS);
+    backstop.unref();
     try {
       for await (const chunk of proc.output as AsyncIterable<OutputChunk>) {
         const wait = outs[chunk.fd].push(chunk.data);
@@ -145,6 +151,7 @@ export class ExecRunner {
       outs[2].end();
       return finish(await proc.exit);
     } finally {
+      clearTimeout(backstop);
       req.signal?.removeEventListener('abort', onAbort);
     }
   }
