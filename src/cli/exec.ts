@@ -30,7 +30,9 @@ export function registerExec(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (connection: string, argv: string[], opts: { command?: string; gateway?: string; config?: string; json?: boolean }) => {
       if (opts.command !== undefined && argv.length) throw new Error('give either -c "<statement>" or -- <args...>, not both');
-      if (opts.command === undefined && !argv.length) throw new Error('nothing to run: -c/--command "<statement>" for a database, or -- <args...> for an exec connection');
+      // `--` alone runs the program with no arguments
+      const dashes = process.argv.includes('--');
+      if (opts.command === undefined && !argv.length && !dashes) throw new Error('nothing to run: -c/--command "<statement>" for a database, or -- <args...> for an exec connection');
       // An empty WARDEN_GATEWAY counts as unset.
       const base = opts.gateway || process.env.WARDEN_GATEWAY || loadCredentials()?.gateway || (await localGateway(opts.config));
       const token = await gatewayToken();

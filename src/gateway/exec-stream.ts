@@ -35,7 +35,9 @@ export async function streamExec(runner: ExecRunner, who: Identity, connection: 
     identity: who, connection, args: argv, frontDoor: 'exec', clientAddr: `${req.ip}:${req.socket.remotePort ?? 0}`, signal: gone.signal,
     started: (session) => {
       reply.hijack();
-      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      // connection: close: a socket kept alive after a stream that ended while the server was
+      // closing would hold its close for the keep-alive timeout
+      res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
       open = true;
       void line({ type: 'start', session });
     },

@@ -238,6 +238,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const httpWant = hostPort(config.gateway.listen.http);
     await app.listen({ host: httpWant.host, port: httpWant.port });
     cleanups.push(() => app.close());
+    // before the app closes (cleanups run in reverse): a streaming command would hold it open
+    cleanups.push(() => runner.close());
     const httpPort = (app.server.address() as { port: number }).port;
     httpBase = `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`;
     // Gateway tokens minted for clients from now on name the MCP resource in their audience.

@@ -83,6 +83,7 @@ before(async () => {
       },
       { name: 'echo', type: 'exec', command: ['echo'], access: { groups: ['dev'] }, rules: [{ name: 'echo', match: { commands: ['echo *'] }, action: 'allow' }] },
       { name: 'old', type: 'exec', agent: 'old-edge', command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
+      { name: 'ghost', type: 'exec', agent: 'ghost', command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
     ],
   });
   dev = await t.token(['dev'], 'exec-dev');
@@ -287,6 +288,15 @@ test('an agent that runs no commands (older, or --no-exec) refuses clearly; the 
   assert.equal(r.exit?.code, null);
   const st = (await (await fetch(`${t.httpUrl}/api/v1/agents`, { headers: { authorization: `Bearer ${t.adminToken}` } })).json()) as { name: string; status: string }[];
   assert.equal(st.find((a) => a.name === 'old-edge')?.status, 'connected');
+  const g = await exec('ghost', []);
+  assert.match(g.exit?.error ?? '', /cannot reach the agent: agent "ghost" is not connected/);
+  // `--` alone: the program with no arguments
+  const cli = await warden(['exec', 'ghost', '--gateway', t.httpUrl, '--']);
+  assert.equal(cli.code, 255, 'it did not run');
+  assert.match(cli.stderr, /agent "ghost" is not connected/);
+  const none = await warden(['exec', 'ghost', '--gateway', t.httpUrl]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /nothing to run/);
 });
 
 test('MCP run with argv: output, exit code and masking through the SDK client', async () => {
@@ -329,4 +339,20 @@ test('config: a credentialFile reference must name a file, a short credential is
   const { parseConfig } = await import('../../src/config/load.ts');
   assert.throws(() => parseConfig({ connections: [{ name: 'k', type: 'exec', command: ['kubectl', '--kubeconfig', '${credentialFile:kube}'] }] }), /connections\.0\.command\.2: .*names no entry of files/);
   assert.throws(() => parseConfig({ connections: [{ name: 'k', type: 'exec', command: ['psql'], env: { PGPASSWORD: 'short' } }] }), /connections\.0\.env\.PGPASSWORD: /);
+});
+
+test('a gateway shutting down kills the commands it runs and does not wait for them', async () => {
+  const g = await startTestGateway({ connections: [{ name: 'sleeper', type: 'exec', command: ['sh', '-c', 'echo $$ > "$0"; echo started; exec sleep 60'], access: { groups: ['dev'] }, onUnknown: 'allow' }] });
+  const pidFile = join(dir, 'pid-shutdown');
+  const res = await fetch(`${g.httpUrl}/api/v1/exec`, { method: 'POST', headers: { authorization: `Bearer ${await g.token(['dev'])}`, 'content-type': 'application/json' }, body: JSON.stringify({ connection: 'sleeper', argv: [pidFile] }) });
+  const reader = res.body!.getReader();
+  let seen = '';
+  while (!seen.includes('started')) seen += new TextDecoder().decode((await reader.read()).value);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  const closed = await Promise.race([g.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
+  assert.ok(closed, 'the gateway closed without waiting for the command');
+  await eventually('the command to be killed', async () => !alive(pid));
+  let rest = '';
+  for (let r = await reader.read().catch(() => ({ done: true, value: undefined })); !r.done; r = await reader.read().catch(() => ({ done: true, value: undefined }))) rest += new TextDecoder().decode(r.value);
+  assert.match(rest, /the gateway is shutting down|^$/);
 });

@@ -84,9 +84,27 @@ export function argvProblem(args: unknown): string | null {
 }
 
 export class ExecRunner {
+  /** commands running now, killed when the gateway shuts down */
+  private readonly running = new Set<ExecProcess>();
+  /** runs not finished (their records not yet handed to the session) */
+  private readonly pending = new Set<Promise<unknown>>();
+
   constructor(private readonly deps: ExecRunnerDeps) {}
 
-  async run(req: ExecRunRequest): Promise<ExecRunOutcome> {
+  /** Kill every running command (the gateway is shutting down) and wait (a little) for their records. */
+  async close(): Promise<void> {
+    for (const p of this.running) p.kill('the gateway is shutting down');
+    await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => setTimeout(r, 5000).unref())]);
+  }
+
+  run(req: ExecRunRequest): Promise<ExecRunOutcome> {
+    const p = this.runOnce(req);
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p)).catch(() => {});
+    return p;
+  }
+
+  private async runOnce(req: ExecRunRequest): Promise<ExecRunOutcome> {
     const bad = argvProblem(req.args);
     if (bad) return { ok: false, refusal: { kind: 'invalid', message: bad } };
     const args = req.args as string[];
@@ -136,6 +154,7 @@ export class ExecRunner {
     } catch (e) {
       return finish({ code: null, signal: null, error: `cannot reach the agent: ${(e as Error).message}` });
     }
+    this.running.add(proc);
     const onAbort = () => proc.kill('the caller disconnected');
     req.signal?.addEventListener('abort', onAbort, { once: true });
     // The agent enforces the timeout; this stops waiting on an agent that does not
@@ -152,6 +171,7 @@ export class ExecRunner {
       return finish(await proc.exit);
     } finally {
       clearTimeout(backstop);
+      this.running.delete(proc);
       req.signal?.removeEventListener('abort', onAbort);
     }
   }
