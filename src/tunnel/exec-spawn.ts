@@ -136,7 +136,9 @@ export function spawnLocal(spec: ExecSpec): ExecProcess {
       output.push(null);
       resolve(x);
     };
-    child.once('error', (e: NodeJS.ErrnoException) => finish({ code: null, signal: null, error: e.code === 'ENOENT' ? `cannot start ${program}: not found on PATH` : `cannot start ${program}: ${e.message}` }));
+    // ENOENT is both "no such program" and "no such working directory"
+    const missing = spec.cwd ? `not found on PATH, or the working directory ${fill(spec.cwd)} does not exist` : 'not found on PATH';
+    child.once('error', (e: NodeJS.ErrnoException) => finish({ code: null, signal: null, error: e.code === 'ENOENT' ? `cannot start ${program}: ${missing}` : `cannot start ${program}: ${e.message}` }));
     child.once('close', (code, signal) => {
       // what it started may linger in the group, holding nothing we read: end it too
       group('SIGKILL');

@@ -83,6 +83,7 @@ before(async () => {
       },
       { name: 'echo', type: 'exec', command: ['echo'], access: { groups: ['dev'] }, rules: [{ name: 'echo', match: { commands: ['echo *'] }, action: 'allow' }] },
       { name: 'old', type: 'exec', agent: 'old-edge', command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
+      { name: 'missing', type: 'exec', command: ['no-such-program-7f3'], access: { groups: ['dev'] }, onUnknown: 'allow' },
       { name: 'ghost', type: 'exec', agent: 'ghost', command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
     ],
   });
@@ -243,6 +244,12 @@ test('the record: argv as words, output, exit status and duration, in a session 
     assert.ok(ev.findIndex((e) => e === cmd) < ev.findIndex((e) => e === res), 'recorded before its result');
   }
   assert.ok(found);
+
+  const missing = await exec('missing', ['x']);
+  assert.equal(missing.exit?.code, null);
+  assert.match(missing.exit?.error ?? '', /cannot start no-such-program-7f3: not found on PATH/);
+  const rec = await recordedFor(t, 'no-such-program-7f3 x');
+  assert.deepEqual(rec.rows, [['stdout', ''], ['stderr', '']], 'recorded, with the reason beside it');
 });
 
 test('attacks: shell syntax is an argument, NUL and huge argv are refused, the environment cannot be set', async () => {
