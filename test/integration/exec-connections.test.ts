@@ -56,6 +56,11 @@ const connections = (agent: string, sfx: string) => [
     rules: [{ name: 'sh', match: { commands: ['sh *'] }, action: 'allow' }],
   },
   {
+    // 64 MB of output in 1000 writes, counting them in the file named by the caller's argument
+    name: `flood${sfx}`, type: 'exec', agent, masking: { enabled: false }, access: { groups: ['dev'] }, onUnknown: 'allow',
+    command: ['sh', '-c', 'i=0; while [ $i -lt 1000 ]; do head -c 65536 /dev/zero; i=$((i+1)); echo $i > "$0"; done'],
+  },
+  {
     // the caller's argument is the pid file; the script is the admin's
     name: `sleeper${sfx}`, type: 'exec', agent, command: ['sh', '-c', 'echo $$ > "$0"; echo started; exec sleep 60'], access: { groups: ['dev'] },
     rules: [{ name: 'sleep', match: { commands: ['sh *'] }, action: 'allow' }],
@@ -181,9 +186,36 @@ for (const [where, sfx] of [['the embedded agent', ''], ['a remote agent', '-edg
     await eventually('the command to be killed', async () => !alive(pid));
 
     const slow = await exec(`sh${sfx}`, ['echo before; sleep 30; echo after']);
+    assert.equal(slow.status, 200);
     assert.equal(slow.stdout, 'before\n');
     assert.match(slow.exit?.error ?? '', /timed out after 2000 ms/);
     assert.equal(slow.exit?.signal, 'SIGTERM');
+  });
+}
+
+for (const sfx of ['', '-edge']) {
+  test(`backpressure${sfx ? ' through a remote agent' : ''}: a caller who stops reading stops the command, not the gateway's memory`, async () => {
+    const counter = join(dir, `count${sfx}`);
+    const res = await fetch(`${t.httpUrl}/api/v1/exec`, { method: 'POST', headers: { authorization: `Bearer ${dev}`, 'content-type': 'application/json' }, body: JSON.stringify({ connection: `flood${sfx}`, argv: [counter] }) });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    // not reading: the command's writes stop once the bounded buffers on the way are full
+    const count = () => Number(existsSync(counter) ? readFileSync(counter, 'utf8') || 0 : 0);
+    let last = -1;
+    const stalled = await eventually('the command to stall or finish', async () => {
+      const now = count();
+      // started (a slow machine may take a while to), then no further for a while
+      if (now > 0 && now === last) return { n: now };
+      last = now;
+      await new Promise((r) => setTimeout(r, 400));
+      return null;
+    }, 60_000);
+    assert.ok(stalled.n < 400, `the command wrote ${stalled.n} of 1000 chunks (64 KiB each) to a caller that read none`);
+    let bytes = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.length;
+    assert.equal(count(), 1000, 'it ran to the end once the caller read');
+    assert.ok(bytes > 64 * 1000 * 1000, 'all of it reached the caller');
   });
 }
 
