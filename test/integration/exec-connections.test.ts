@@ -88,6 +88,7 @@ before(async () => {
       },
       { name: 'echo', type: 'exec', command: ['echo'], access: { groups: ['dev'] }, rules: [{ name: 'echo', match: { commands: ['echo *'] }, action: 'allow' }] },
       { name: 'old', type: 'exec', agent: 'old-edge', command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
+      { name: 'pwd', type: 'exec', command: ['pwd'], cwd: dir, access: { groups: ['dev'] }, onUnknown: 'allow' },
       { name: 'missing', type: 'exec', command: ['no-such-program-7f3'], access: { groups: ['dev'] }, onUnknown: 'allow' },
       { name: 'ghost', type: 'exec', agent: 'ghost', command: ['true'], access: { groups: ['dev'] }, onUnknown: 'allow' },
     ],
@@ -276,6 +277,9 @@ test('the record: argv as words, output, exit status and duration, in a session 
     assert.ok(ev.findIndex((e) => e === cmd) < ev.findIndex((e) => e === res), 'recorded before its result');
   }
   assert.ok(found);
+
+  const pwd = await exec('pwd', []);
+  assert.equal(pwd.stdout, `${dir}\n`, 'cwd as configured');
 
   const missing = await exec('missing', ['x']);
   assert.equal(missing.exit?.code, null);
