@@ -1,9 +1,12 @@
 // npm run bench:ssh — OpenSSH's ssh to a private sshd directly and through Warden (embedded
 // agent, strict recording), same run: the round trip of an exec (`ssh host true`, a new
 // connection each time: the median of BENCH_RUNS, default 15) and 100 MB of text output
-// streamed to the caller (`yes | head -c 100M`), with masking on and off. Keystroke latency
-// in a shell is not measured yet.
+// streamed to the caller (`yes | head -c 100M`), with masking on and off; a file of as many
+// MB uploaded and downloaded with `sftp -b` and legacy `scp -O` (each file recorded with its
+// sha256 via Warden). Keystroke latency in a shell is not measured yet.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestGateway } from '../test/helpers/gateway.ts';
 import { askpass, sshArgs, startSshd } from '../test/helpers/sshd.ts';
@@ -11,10 +14,10 @@ import { askpass, sshArgs, startSshd } from '../test/helpers/sshd.ts';
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const MB = Number(process.env.BENCH_MB ?? 100);
 
-function timed(args: string[], env: Record<string, string> = {}): Promise<number> {
+function timed(args: string[], env: Record<string, string> = {}, program = 'ssh'): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn('ssh', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(program, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (b: Buffer) => (err += b));
     child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`ssh exited ${code}: ${err}`))));
@@ -46,6 +49,23 @@ try {
   const mbps = (ms: number) => (MB / (ms / 1000)).toFixed(0);
   rows.push([`${MB} MB output, masking on (MB/s)`, mbps(sd), `${mbps(sOn)} (${(sd / sOn).toFixed(2)}x)`]);
   rows.push([`${MB} MB output, masking off (MB/s)`, mbps(sd), `${mbps(sOff)} (${(sd / sOff).toFixed(2)}x)`]);
+  // file transfers: sftp and scp name the port -P; the token is asked, so BatchMode goes back off
+  const file = join(sshd.dir, 'bench.bin');
+  writeFileSync(file, randomBytes(MB * 1_000_000));
+  const batch = join(sshd.dir, 'batch');
+  const directOpts = ['-P', String(sshd.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-i', join(sshd.dir, 'client_ed25519')];
+  const viaOpts = ['-o', 'BatchMode=no', ...sshArgs(t.sshPort).map((a) => (a === '-p' ? '-P' : a))];
+  const sftp = async (lines: string) => {
+    writeFileSync(batch, lines);
+    const a = await timed([...directOpts, '-b', batch, `${sshd.user}@127.0.0.1`], {}, 'sftp');
+    const b = await timed([...viaOpts, '-b', batch, 'raw@127.0.0.1'], env, 'sftp');
+    return [mbps(a), `${mbps(b)} (${(a / b).toFixed(2)}x)`] as const;
+  };
+  rows.push([`${MB} MB sftp put (MB/s)`, ...(await sftp(`put ${file} ${file}.up\n`))]);
+  rows.push([`${MB} MB sftp get (MB/s)`, ...(await sftp(`get ${file} ${file}.down\n`))]);
+  const scpUp = await timed([...directOpts, '-O', file, `${sshd.user}@127.0.0.1:${file}.scp`], {}, 'scp');
+  const scpUpVia = await timed([...viaOpts, '-O', file, `raw@127.0.0.1:${file}.scp`], env, 'scp');
+  rows.push([`${MB} MB scp -O upload (MB/s)`, mbps(scpUp), `${mbps(scpUpVia)} (${(scpUp / scpUpVia).toFixed(2)}x)`]);
   console.log('| measure | direct | via Warden |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 } finally {

@@ -2,6 +2,7 @@
 // gives scripts the same data unformatted.
 import { isTerminalResult, renderTerminalResult } from './render-terminal.ts';
 import { renderHttpRow } from './render-http.ts';
+import type { TransferFacts } from '../session/types.ts';
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => cell(r[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
@@ -61,6 +62,7 @@ function renderResult(r: Record<string, unknown>): string[] {
   const err = r.error as { code?: string; message: string } | undefined;
   const head = err ? `ERROR ${err.code ?? ''} ${err.message}` : `${r.tag || 'OK'}`;
   if (isTerminalResult(r)) return [`  -> ${head}  (${r.durationMs} ms)`, ...renderTerminalResult(r)];
+  if (r.transfer) return [renderTransfer(r.transfer as TransferFacts, r.durationMs, err?.message)];
   lines.push(`  -> ${head}  (${r.rowCount} rows, ${r.durationMs} ms)`);
   const cols = (r.columns as { name: string }[] | undefined)?.map((c) => c.name);
   const rows = r.rows as (string | null)[][] | undefined;
@@ -72,4 +74,22 @@ function renderResult(r: Record<string, unknown>): string[] {
     if (rows.length > 20 || r.truncated) lines.push(`     … ${Number(r.rowCount) - Math.min(rows.length, 20)} more rows${r.truncated ? ' (record truncated)' : ''}`);
   }
   return lines;
+}
+
+/** A file moved over SFTP or SCP: one line, `  -> upload /srv/app.tar  5.0 MB  sha256 9f86d0...  ok  (812 ms)`. */
+function renderTransfer(t: TransferFacts, ms: unknown, error?: string): string {
+  const hash = t.sha256 ? `sha256 ${t.sha256}` : 'sha256 unknown (not sent in order)';
+  return `  -> ${t.direction} ${t.path}  ${size(t.bytes)}  ${hash}  ${t.status}${error ? `: ${error}` : ''}  (${ms} ms)`;
+}
+
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]} (${bytes} bytes)`;
 }

@@ -51,4 +51,9 @@ export const sshConnectionFields = {
   passphrase: z.string().optional(),
   /** the target's public host key (`ssh-ed25519 AAAA...`), pinned: a target showing another key is refused */
   hostKey,
+  /**
+   * SFTP and SCP: each file moved is recorded (path, size, sha256), never its bytes; one
+   * larger than maxBytes (default 1 GiB) is stopped there and recorded as capped.
+   */
+  fileTransfers: z.strictObject({ maxBytes: z.number().int().min(1).default(1024 ** 3) }).prefault({}),
 };

@@ -10,7 +10,8 @@ import type { HoldAnswer, HoldRequest, ReviewGate } from '../reviews/desk.ts';
 import { classifyPostgres } from '../sql/postgres.ts';
 import { classifyMysql } from '../sql/mysql.ts';
 import { classifyHttp } from './http-commands.ts';
-import { classifySsh } from './ssh-commands.ts';
+import { classifyFileOps, classifySsh } from './ssh-commands.ts';
+import { classifyForward } from './ssh-forwarding.ts';
 import { classifyExec } from './exec-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
@@ -116,7 +117,9 @@ export class PolicyGuard implements Guard {
       identity: session.identity,
       connection: conn.name,
       sessionId: session.id,
-      command: cmd.params ? { text: cmd.text, params: cmd.params } : { text: cmd.text },
+      // A forward's review binds an empty parameter list: an exec of the same words (which has
+      // none) is another command, so neither can use the other's approval.
+      command: cmd.params ? { text: cmd.text, params: cmd.params } : cmd.forward ? { text: cmd.text, params: [] } : { text: cmd.text },
       rule: v.rule ?? null,
       reason: v.reason ?? 'this command needs approval',
       ...(d?.review ? { spec: d.review } : {}),
@@ -142,7 +145,7 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
     case 'http':
       return (cmd) => classifyHttp(cmd.text, cmd.http);
     case 'ssh':
-      return (cmd) => classifySsh(cmd.text);
+      return (cmd) => (cmd.forward ? classifyForward(cmd.forward) : cmd.file ? classifyFileOps(cmd.file.ops) : classifySsh(cmd.text));
     case 'exec':
       return (cmd) => classifyExec(cmd.argv ?? []);
     default:

@@ -15,6 +15,7 @@ import { globToRegExp, matchName, parseNamePattern, type NamePattern } from './n
 import { compileHttpConditions } from './http-match.ts';
 import type { Rule } from './rule-schema.ts';
 import { compileCommandGlobs } from './ssh-match.ts';
+import { compileForwarding } from './ssh-forwarding.ts';
 
 export interface MatchContext {
   identity: Identity;
@@ -69,6 +70,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const mode = rule.action === 'allow' ? 'every' : 'any';
   const httpConditions = compileHttpConditions(m, mode);
   const commands = m.commands ? compileCommandGlobs(m.commands) : undefined;
+  const forwarding = m.forwarding ? compileForwarding(m.forwarding) : undefined;
 
   // Where an unqualified table or function may live, for this session.
   // With no session search path given (policy probes, tests), block and review rules
@@ -89,6 +91,8 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     // An exec command is opaque only in what its words mean (they are known exactly): a rule
     // whose `commands` globs name those words vouches for them.
     if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions) && !(commands && s.ssh)) return false;
+    // Forwarding is allowed only by a rule that names it; block and review rules match it as any statement.
+    if (s.forward && rule.action === 'allow' && !forwarding) return false;
     if (!scoped(ctx)) return false;
     if (kinds && !kinds.has(s.kind)) return false;
     if (categories && !categories.has(s.category)) return false;
@@ -105,6 +109,7 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
     if (!requestLine(s)) return false;
     if (httpConditions && !(s.http && httpConditions(s.http))) return false;
     if (commands && !(s.ssh && commands(s.ssh.argv))) return false;
+    if (forwarding && !(s.forward && forwarding(s.forward))) return false;
     if (regex && !regex.test(ctx.text)) return false;
     return true;
   };

@@ -8,6 +8,8 @@
 //  - a statement that cannot be seen through (unparseable, DO, dynamic SQL, EXECUTE of an
 //    unknown prepared statement) that no rule names gets the connection's onUnknown
 //    (default review) — never allow by default;
+//  - a forwarded connection (ssh -L, -R, -A) that no rule matches is blocked: only an allow
+//    rule that names it (`forwarding:`) lets it through;
 //  - a parsed statement that no rule matches is ALLOWED: being here means the access
 //    module already let this identity use this connection, and rules are the guardrails
 //    on top. A deny-by-default connection ends its rules with `{ match: {}, action: block }`.
@@ -17,6 +19,7 @@ import { Lru } from '../sql/lru.ts';
 import { flattenStatements, formatName, type Classification, type Statement } from '../sql/types.ts';
 import { compileRule, type CompiledRule, type CompileOptions } from './match.ts';
 import { classifyHttp } from './http-commands.ts';
+import { describeForward } from './ssh-forwarding.ts';
 import type { ReviewSpec, Rule, RuleAction } from './rule-schema.ts';
 
 export type Action = RuleAction;
@@ -106,7 +109,8 @@ export function compilePolicy(rules: readonly Rule[], opts: PolicyOptions = {}):
     if (!classification.hasExecute && classification.key !== '' && !classification.targetDependent) {
       const sp = input.searchPath === undefined ? '' : input.searchPath === null ? '\u0002' : input.searchPath.join('\u0003');
       const who = chain.some((r) => r.usesUsers) ? `${identity.subject}\u0000${identity.name}` : '';
-      const what = chain.some((r) => r.usesRegex) ? command.text : classification.key;
+      // (with the key too: the same text can be classified apart, a shell line and an SFTP operation)
+      const what = chain.some((r) => r.usesRegex) ? `${classification.key}\u0000${command.text}` : classification.key;
       key = `${connection.name}\u0000${connection.type ?? ''}\u0000${onUnknown}\u0000${conn.id}\u0000${identity.groups.join('\u0001')}\u0000${who}\u0000${sp}\u0000${what}`;
       const hit = cache.get(key);
       if (hit) return hit;
@@ -169,6 +173,10 @@ function judge(s: Statement, rule: Rule | undefined, onUnknown: Action): Stateme
     const reason = rule.message ?? `${rule.action === 'allow' ? 'allowed' : rule.action === 'block' ? 'blocked' : 'held for review'} by rule "${rule.name}" (${describe(s)})`;
     return { ...base, action: rule.action, rule: rule.name, reason };
   }
+  if (s.forward) {
+    // forwarding carries traffic no command names: off unless a rule allows it
+    return { ...base, action: 'block', reason: `forwarding (${describeForward(s.forward)}) is off: no rule allows it` };
+  }
   if (s.opaque) {
     return { ...base, action: onUnknown, reason: `${s.opaqueReason ?? 'the statement cannot be classified'}; the connection's onUnknown is ${onUnknown}` };
   }
@@ -176,6 +184,7 @@ function judge(s: Statement, rule: Rule | undefined, onUnknown: Action): Stateme
 }
 
 function describe(s: Statement): string {
+  if (s.forward) return `forwarding ${describeForward(s.forward)}`;
   const parts: string[] = [s.kind];
   if (s.tables.length) parts.push(`on ${s.tables.map(formatName).join(', ')}`);
   if (s.noWhere) parts.push('without WHERE');

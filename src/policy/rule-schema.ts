@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CATEGORIES, STATEMENT_KINDS } from '../sql/types.ts';
 import { parseDuration } from '../config/duration.ts';
 import { bodyMatchSchema, headersMatchSchema, queryMatchSchema } from './http-rule-schema.ts';
+import { forwardingMatchSchema } from './ssh-forwarding.ts';
 
 export { parseDuration };
 
@@ -50,6 +51,12 @@ export const ruleMatchSchema = z.strictObject({
    * naming them applies even to a command Warden cannot say reads or writes.
    */
   commands: names.optional(),
+  /**
+   * Forwarding through ssh connections, off unless an allow rule names it: `local` (ssh -L, -D)
+   * destinations and `remote` (ssh -R) listen addresses as `host:port` globs, `agent: true` (ssh -A).
+   * A rule with it matches only forwarded connections.
+   */
+  forwarding: forwardingMatchSchema.optional(),
   /** last resort: a case-insensitive regular expression over the whole command text */
   regex: z
     .string()
@@ -100,6 +107,11 @@ export const ruleSchema = z
     if (r.match.regex !== undefined && r.action === 'allow') {
       // text matching can say a command looks dangerous, never prove it safe
       ctx.addIssue({ code: 'custom', path: ['match', 'regex'], message: 'regex can only block or review, not allow' });
+    }
+    if (r.match.forwarding !== undefined) {
+      if (r.match.types && !r.match.types.includes('ssh')) ctx.addIssue({ code: 'custom', path: ['match', 'forwarding'], message: 'forwarding is only through ssh connections: add ssh to types or leave types out' });
+      // a forwarded connection has no command words: such a rule could never match
+      if (r.match.commands) ctx.addIssue({ code: 'custom', path: ['match', 'forwarding'], message: 'a rule names either commands or forwarding, not both' });
     }
   });
 

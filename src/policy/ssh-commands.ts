@@ -93,3 +93,20 @@ export function classifySsh(text: string): Classification {
   if (!statements.length) statements.push({ kind: 'other', category: 'write', node: '', tables: [], functions: [], noWhere: false, opaque: false, nested: [], ssh: { argv: [] } });
   return { key: text, fingerprint: '', hasExecute: false, statements };
 }
+
+/** File operations that only read (the rest change the target: category write). */
+const FILE_READS = new Set(['get', 'ls']);
+
+/**
+ * The file operations of an SFTP or SCP session, each judged like a shell command of those
+ * words (`put /etc/hosts`; an operation on two paths comes as one statement per path,
+ * `rename /tmp/a` and `rename /etc/a`): `commands` globs meet them as they meet an exec.
+ * Downloads and listings are reads; uploads and every change are writes.
+ */
+export function classifyFileOps(ops: readonly string[][]): Classification {
+  const statements: Statement[] = ops.map((argv) => ({
+    kind: 'other', category: FILE_READS.has(argv[0]!) ? 'read' : 'write', node: argv[0]!, tables: [], functions: [], noWhere: false, opaque: false, nested: [], ssh: { argv: [...argv] },
+  }));
+  // its own cache key space: `get x` over SFTP is a read, the shell line `get x` is not
+  return { key: `\u0004file\u0000${ops.map((o) => o.join('\u0000')).join('\u0001')}`, fingerprint: '', hasExecute: false, statements };
+}

@@ -223,6 +223,7 @@ export class Session {
     if (summary.originals && this.deps.originalsKey) data.originals = seal(this.deps.originalsKey, summary.originals, `${this.info.id}/${commandId}`);
     if (summary.error) data.error = summary.error;
     if (summary.usage) data.usage = summary.usage;
+    if (summary.transfer) data.transfer = summary.transfer;
     void this.record({ type: 'result', data }, false);
     this.deps.observer?.resulted?.(commandId, summary);
   }

@@ -1,7 +1,7 @@
 // The contract between protocol engines and the session pipeline. An engine turns its
 // wire format into Commands going out and Results coming back; it owns no policy.
 import type { Identity } from '../identity/types.ts';
-import type { HttpRequestFacts } from '../sql/types.ts';
+import type { ForwardFacts, HttpRequestFacts } from '../sql/types.ts';
 
 export type Protocol = 'postgres' | 'mysql' | 'http' | 'ssh' | 'exec' | 'mcp';
 
@@ -44,6 +44,13 @@ export interface Command {
   http?: HttpRequestFacts;
   /** an exec connection's command: the program's name and the caller's arguments, as they run */
   argv?: readonly string[];
+  /** set by the SSH door only: the command is a forwarded connection, judged by these facts, not its text */
+  forward?: ForwardFacts;
+  /**
+   * A file operation of an SFTP or SCP session (ssh connections): each entry one operation's
+   * words, `['put', '/etc/hosts']`, `['rename', '/tmp/a', '/etc/a']`, judged in place of the text.
+   */
+  file?: { ops: string[][] };
 }
 
 /** What the target says of a function a command calls. */
@@ -92,6 +99,18 @@ export interface ResultSummary {
   durationMs: number;
   /** LLM token usage of an http request (src/protocols/http/llm) */
   usage?: object;
+  /** a file transfer of an SFTP or SCP session: what moved, never its bytes */
+  transfer?: TransferFacts;
+}
+
+export interface TransferFacts {
+  path: string;
+  direction: 'upload' | 'download';
+  bytes: number;
+  /** sha256 (hex) of the bytes, when they passed at sequential offsets from 0; null: not known */
+  sha256: string | null;
+  /** ok; failed (the target said no); capped (stopped at the size cap); incomplete (the channel ended first) */
+  status: 'ok' | 'failed' | 'capped' | 'incomplete';
 }
 
 /**

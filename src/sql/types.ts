@@ -110,6 +110,8 @@ export interface Statement {
   http?: { method: string; path: string } & HttpRequestFacts;
   /** a shell command's words (ssh connections) */
   ssh?: { argv: string[] };
+  /** a forwarded connection through an ssh connection (port or agent forwarding) */
+  forward?: ForwardFacts;
   /** true when the statement is opaque only because of `userFunctions` */
   opaqueByFunctions?: boolean;
 }
@@ -152,6 +154,13 @@ export function formatName(ref: TableRef | FunctionRef): string {
  * What an HTTP request carries besides its request line, for rules over headers and the JSON
  * body (the query is read from the command text).
  */
+/**
+ * One forwarded connection (or the request for one) through an SSH door: `local` (ssh -L, -D:
+ * the target connects to host:port), `remote` (ssh -R: the target listens on host:port, the
+ * bind address as asked), `agent` (ssh -A: the target's processes use the caller's agent).
+ */
+export type ForwardFacts = { kind: 'local' | 'remote'; host: string; port: number } | { kind: 'agent' };
+
 export interface HttpRequestFacts {
   /** header values by lower-case name; a header sent twice has every value */
   headers?: Record<string, string[]>;

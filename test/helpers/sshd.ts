@@ -59,6 +59,7 @@ export async function startSshd(): Promise<TestSshd> {
       'AcceptEnv *',
       'PermitUserEnvironment no',
       'AllowTcpForwarding yes',
+      'Subsystem sftp /usr/lib/openssh/sftp-server',
       'LogLevel VERBOSE',
       '',
     ].join('\n'),

@@ -1,6 +1,6 @@
 // What the SSH door refuses, checked on the target: bad and expired tokens, a connection the
 // caller may not use, a target whose host key is not the pinned one (nothing is sent to it:
-// its log shows no login), port forwarding both ways, a smuggled environment, SFTP.
+// its log shows no login), port forwarding both ways, a smuggled environment, subsystems other than SFTP, rsync.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -138,10 +138,10 @@ test('the caller\'s environment never reaches the target (the target would accep
   }
 });
 
-test('SFTP is refused with the session still usable; keyboard-interactive login works', async () => {
+test('a subsystem other than SFTP is refused with the session still usable; keyboard-interactive login works', async () => {
   const c = await connect(await t.token(['dev'], 'kbd'), { keyboard: true });
   try {
-    await assert.rejects(new Promise((resolve, reject) => c.sftp((e, s) => (e ? reject(e) : resolve(s)))));
+    await assert.rejects(new Promise((resolve, reject) => c.subsys('netconf', (e, s) => (e ? reject(e) : resolve(s)))));
     const r = await exec(c, 'echo via-keyboard-interactive');
     assert.equal(r.out, 'via-keyboard-interactive\n');
   } finally {
@@ -149,22 +149,12 @@ test('SFTP is refused with the session still usable; keyboard-interactive login 
   }
 });
 
-test('file transfers are refused with a clear message and write nothing: scp (SFTP and legacy) and rsync', async () => {
+test('rsync --server is refused with a clear message (scp and sftp: ssh-transfer.test.ts)', async () => {
   const token = await t.token(['dev'], 'copier');
-  const src = join(work, 'payload.txt');
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(src, 'data\n');
-  const env = askpass(work, token);
-  for (const legacy of [false, true]) {
-    const dest = join(work, `copied-${legacy}`);
-    const r = await run('scp', [...sshArgs(t.sshPort).map((a) => (a === '-p' ? '-P' : a)), ...(legacy ? ['-O'] : []), src, `box@127.0.0.1:${dest}`], { env, timeoutMs: 30_000 });
-    assert.notEqual(r.code, 0);
-    if (legacy) assert.match(r.stderr, /file transfer \(scp\) is not available through Warden yet/);
-    assert.equal(existsSync(dest), false);
-  }
   const r = await ssh(token, `rsync --server -e.LsfxCIvu . ${join(work, 'rs')}`);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /file transfer \(rsync\)/);
+  assert.equal(existsSync(join(work, 'rs')), false);
 });
 
 test('the target dropping the gateway\'s connection ends that command; the next one logs in again', async () => {

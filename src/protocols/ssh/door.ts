@@ -3,7 +3,9 @@
 // registered to them (`warden keys add`), through admission. An
 // admitted caller gets one pipeline session for the connection; each exec (and the shell)
 // on it is a command. The gateway logs in to the target itself, with the key it holds.
-// Port forwarding, agent forwarding, X11, environment and subsystems (SFTP) are refused.
+// SFTP and legacy SCP are relayed and recorded per file (sftp.ts, scp.ts). Port and agent
+// forwarding only as a rule allows (forwarding.ts); unix-socket forwarding, X11, environment
+// and other subsystems are refused.
 import ssh2, { type AuthContext, type Client, type Connection, type ServerChannel, type Session as SshSession } from 'ssh2';
 
 // CommonJS: Server is not visible to an ESM named import
@@ -17,6 +19,8 @@ import type { Session } from '../../session/session.ts';
 import { connectUpstream } from './upstream.ts';
 import { endWith, EXIT_REFUSED, runExec, type ChannelContext, type ChannelState } from './exec.ts';
 import { runShell } from './shell.ts';
+import { Forwarding } from './forwarding.ts';
+import { runSftp } from './sftp.ts';
 import { sshFingerprint } from '../../config/ssh-connection.ts';
 import type { GatewayHostKey } from './host-key.ts';
 import { listenOn } from '../listen-on.ts';
@@ -167,6 +171,7 @@ export class SshFrontDoor {
               },
             )),
           keepBytes: this.deps.keepBytes,
+          fileTransfers: connection.fileTransfers,
           log: this.deps.log,
         };
       });
@@ -178,18 +183,18 @@ export class SshFrontDoor {
     });
   }
 
-  /** An admitted caller's channels; anything but a session channel is refused. */
-  private serve(client: Connection, ctxP: Promise<ChannelContext>): void {
+  /** An admitted caller's channels: sessions, and the forwarding a rule allows (forwarding.ts). */
+  private serve(client: Connection, admittedCtx: Promise<ChannelContext>): void {
     const log = this.deps.log;
-    client.on('tcpip', (_accept, reject, info) => {
-      log.info({ dest: `${info.destIP}:${info.destPort}` }, 'ssh port forwarding refused');
+    const forwarding = new Forwarding(client, admittedCtx, log);
+    // session channels reach the target after an agent-forwarding request is decided
+    const ctxP = forwarding.context();
+    client.on('tcpip', (accept, reject, info) => forwarding.local(accept, reject, info));
+    client.on('request', (accept, reject, name, info) => forwarding.request(accept, reject, name, info));
+    client.on('openssh.streamlocal', (_accept, reject) => {
+      log.info('ssh unix-socket forwarding refused');
       reject();
     });
-    client.on('request', (_accept, reject, name) => {
-      log.info({ request: name }, 'ssh global request refused');
-      reject?.();
-    });
-    client.on('openssh.streamlocal', (_accept, reject) => reject());
     client.on('session', (accept) => {
       const s: SshSession = accept();
       const state: ChannelState = { pty: null, up: null };
@@ -210,12 +215,16 @@ export class SshFrontDoor {
       // The caller's environment is not passed (LD_PRELOAD, PATH...): the target's own applies.
       s.on('env', (_ok, no) => no?.());
       s.on('x11', (_ok, no) => no?.());
-      s.on('auth-agent', (_ok, no) => no?.());
-      s.on('subsystem', (_ok, no, info) => {
-        log.info({ subsystem: info.name }, 'ssh subsystem refused');
-        no?.();
+      s.on('auth-agent', (ok, no) => forwarding.agent(ok, no));
+      // SFTP (and modern scp) is relayed and recorded per file (sftp.ts); other subsystems are refused
+      s.on('subsystem', (ok, no, info) => {
+        if (info.name !== 'sftp') {
+          log.info({ subsystem: info.name }, 'ssh subsystem refused');
+          return no?.();
+        }
+        const ch = ok();
+        void ctxP.then((ctx) => runSftp(ctx, ch)).catch((e: Error) => fail(ch, e));
       });
-      s.on('sftp', (_ok, no) => no?.());
       s.on('exec', (ok, _no, info) => {
         const ch = ok();
         void ctxP.then((ctx) => runExec(ctx, ch, info.command, state)).catch((e: Error) => fail(ch, e));

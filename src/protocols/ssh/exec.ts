@@ -9,6 +9,8 @@ import type { Session } from '../../session/session.ts';
 import type { Decision } from '../../session/types.ts';
 import { MaskedOutput } from './output.ts';
 import { shellCommands } from '../../policy/ssh-commands.ts';
+import { runScp, scpRequest } from './scp.ts';
+import { runSftp, sftpServerExec } from './sftp.ts';
 
 export interface ChannelContext {
   session: Session;
@@ -16,6 +18,8 @@ export interface ChannelContext {
   upstream(): Promise<Client>;
   /** bytes of output kept in the record per stream */
   keepBytes: number;
+  /** SFTP and SCP: the size cap of one file transfer (the connection's fileTransfers) */
+  fileTransfers: { maxBytes: number };
   log: Logger;
 }
 
@@ -52,8 +56,14 @@ export interface ChannelState {
 
 export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: string, state: ChannelState): Promise<void> {
   const pty = state.pty;
-  const transfer = fileTransfer(command);
-  if (transfer) return endWith(ch, `warden: file transfer (${transfer}) is not available through Warden yet: nothing was sent\n`, EXIT_REFUSED);
+  const server = sftpServerExec(shellCommands(command));
+  if (typeof server === 'string') return endWith(ch, `warden: ${server} is not available through Warden: nothing was sent\n`, EXIT_REFUSED);
+  if (server) return runSftp(ctx, ch, command);
+  // legacy scp: relayed and recorded per file (scp.ts)
+  const scp = scpRequest(command);
+  if (typeof scp === 'string') return endWith(ch, `warden: ${scp} is not available through Warden: nothing was sent\n`, EXIT_REFUSED);
+  if (scp) return runScp(ctx, ch, command, scp);
+  if (rsyncServer(command)) return endWith(ch, 'warden: file transfer (rsync) is not available through Warden: nothing was sent; use sftp or scp\n', EXIT_REFUSED);
   const started = Date.now();
   const decision = await ctx.session.command({ text: command, via: 'exec' });
   if (decision.action !== 'allow') return refuseOnChannel(ch, decision, pty ? '\r\n' : '\n');
@@ -78,18 +88,12 @@ export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: s
 }
 
 /**
- * The server side of a file transfer an exec starts (legacy `scp -t`/`-f`, `rsync --server`):
- * its bytes would pass unrecorded as a file, so it is refused until transfers are recorded.
+ * The server side of an rsync (`rsync --server`): its own protocol, not read here, so its
+ * files would pass unrecorded: refused.
  */
-function fileTransfer(command: string): string | null {
+function rsyncServer(command: string): boolean {
   const cmds = shellCommands(command);
-  if (typeof cmds === 'string') return null;
-  for (const argv of cmds) {
-    const prog = argv[0]!.split('/').pop();
-    if (prog === 'scp' && argv.some((a) => /^-[a-zA-Z]*[tf]/.test(a))) return 'scp';
-    if (prog === 'rsync' && argv.includes('--server')) return 'rsync';
-  }
-  return null;
+  return typeof cmds !== 'string' && cmds.some((argv) => argv[0]!.split('/').pop() === 'rsync' && argv.includes('--server'));
 }
 
 /** Both directions of one channel, the output masked; the end recorded as the command's result. */
