@@ -18,6 +18,15 @@ const WRITES: Record<string, Set<string>> = {
   git: new Set(['push', 'commit', 'clone', 'fetch', 'pull', 'tag', 'branch', 'checkout', 'switch', 'merge', 'rebase', 'reset', 'remote', 'config', 'gc', 'init']),
   helm: new Set(['install', 'upgrade', 'uninstall', 'delete', 'rollback', 'repo', 'plugin', 'pull', 'push']),
 };
+/**
+ * Subcommands that print a new credential minted from the connection's (which masking cannot
+ * know): opaque, so only a rule that names them lets them run.
+ */
+const MINTS: Record<string, Set<string>> = {
+  kubectl: new Set(['create token']),
+  git: new Set(['credential fill']),
+  helm: new Set(),
+};
 /** Global options before the subcommand that take the next word as their value. */
 const VALUED: Record<string, Set<string>> = {
   kubectl: new Set(['-n', '--namespace', '--context', '--cluster', '--user', '--kubeconfig', '-s', '--server', '--token', '--as', '--as-group', '--request-timeout', '-v', '--v']),
@@ -42,20 +51,22 @@ function subcommand(program: string, args: readonly string[]): string | null {
   if (first === undefined) return null;
   const second = args[i + 1];
   const two = second !== undefined && !second.startsWith('-') ? `${first} ${second}` : null;
-  if (two && (READS[program]!.has(two) || WRITES[program]!.has(two))) return two;
+  if (two && (READS[program]!.has(two) || WRITES[program]!.has(two) || MINTS[program]!.has(two))) return two;
   return first;
 }
 
 export function classifyExec(argv: readonly string[]): Classification {
   const program = (argv[0] ?? '').split('/').pop()!;
   const sub = READS[program] ? subcommand(program, argv.slice(1)) : null;
-  const category = sub === null ? null : READS[program]!.has(sub) ? 'read' : WRITES[program]!.has(sub) ? 'write' : null;
+  const mints = sub !== null && MINTS[program]!.has(sub);
+  const category = sub === null || mints ? null : READS[program]!.has(sub) ? 'read' : WRITES[program]!.has(sub) ? 'write' : null;
   const what = sub !== null ? `${program} ${sub}` : program || 'an empty command';
+  const why = mints ? `\`${what}\` prints a new credential minted from the connection's, which masking cannot know (no rule names it)` : `Warden does not know whether \`${what}\` reads or writes (no rule names it)`;
   const statement: Statement = {
     kind: 'other', node: what, tables: [], functions: [], noWhere: false, nested: [], ssh: { argv: [...argv] },
     ...(category
       ? { category, opaque: false }
-      : { category: 'unknown', opaque: true, opaqueReason: `Warden does not know whether \`${what}\` reads or writes (no rule names it)` }),
+      : { category: 'unknown', opaque: true, opaqueReason: why }),
   };
   return { key: JSON.stringify(argv), fingerprint: '', hasExecute: false, statements: [statement] };
 }

@@ -58,6 +58,9 @@ test('argv classification: known reads and writes, the rest opaque; flags with v
   assert.equal(c('psql', '-c', 'select 1').opaque, true);
   assert.equal(c('kubectl', 'frobnicate').opaque, true);
   assert.equal(c().opaque, true);
+  assert.equal(c('kubectl', 'create', 'token', 'default').opaque, true, 'mints a credential: never allowed as a mere write');
+  assert.match(c('kubectl', 'create', 'token', 'default').opaqueReason ?? '', /prints a new credential/);
+  assert.equal(c('kubectl', 'create', 'deployment', 'x').category, 'write');
   assert.deepEqual(c('kubectl', 'get', 'a b').ssh, { argv: ['kubectl', 'get', 'a b'] });
 });
 
