@@ -12,6 +12,8 @@ import { Tunnel, heartbeatMs, MAX_MISSED, MAX_MESSAGE_BYTES } from '../tunnel/tu
 import type { TunnelStream } from '../tunnel/stream.ts';
 import { FrameType } from '../tunnel/frames.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
+import { serveExec } from '../tunnel/exec-wire.ts';
+import { EXEC_VERSION } from '../tunnel/exec-spawn.ts';
 
 export interface AgentOptions {
   /** gateway base URL: http(s)://host:port (ws(s):// accepted too) */
@@ -22,6 +24,8 @@ export interface AgentOptions {
   hostname?: string;
   backoff?: BackoffOptions;
   dialTimeoutMs?: number;
+  /** run commands of exec connections the gateway sends (default true; `warden agent --no-exec` turns it off) */
+  exec?: boolean;
 }
 
 export class AgentRefusedError extends Error {
@@ -78,6 +82,8 @@ export class WardenAgent {
         authorization: `Bearer ${this.opts.token}`,
         'x-warden-agent-version': this.opts.version,
         'x-warden-agent-hostname': this.opts.hostname ?? hostname(),
+        // the exec spec version it runs: the gateway sends exec streams only to an agent that says so
+        ...(this.opts.exec === false ? {} : { 'x-warden-agent-exec': String(EXEC_VERSION) }),
       },
       perMessageDeflate: false,
       maxPayload: MAX_MESSAGE_BYTES,
@@ -128,6 +134,11 @@ export class WardenAgent {
       heartbeatMs: heartbeatMs(),
       maxMissed: MAX_MISSED,
       onOpen: (stream, target) => this.relay(tunnel, stream, target),
+      onExec: (stream) => {
+        // the spec's own version is checked on it (exec-spawn.ts specProblem)
+        tunnel.frame(FrameType.OPENED, stream.id);
+        serveExec(stream, { enabled: this.opts.exec !== false });
+      },
     });
     this.tunnel = tunnel;
     tunnel.on('hello', (info) => {

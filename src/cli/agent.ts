@@ -39,12 +39,13 @@ export function registerAgent(program: Command): void {
     .addOption(new Option('--gateway <url>', 'gateway URL, e.g. https://warden.example.com').env('WARDEN_GATEWAY'))
     .addOption(new Option('--token <token>', 'agent token (from `warden agents add <name>`)').env('WARDEN_AGENT_TOKEN'))
     .addOption(new Option('--log-level <level>', 'log level').default('info').env('WARDEN_LOG_LEVEL'))
-    .action(async (opts: { gateway?: string; token?: string; logLevel: string }) => {
+    .option('--no-exec', 'refuse to run commands of exec connections on this machine (only relay connections)')
+    .action(async (opts: { gateway?: string; token?: string; logLevel: string; exec: boolean }) => {
       if (!opts.gateway) throw new Error('--gateway (or WARDEN_GATEWAY) is required');
       if (!opts.token) throw new Error('--token (or WARDEN_AGENT_TOKEN) is required');
       const [{ default: pino }, { WardenAgent }] = await Promise.all([import('pino'), import('../agent/agent.ts')]);
       const log = pino({ level: opts.logLevel });
-      const agent = new WardenAgent({ gateway: opts.gateway, token: opts.token, version: VERSION, log }).start();
+      const agent = new WardenAgent({ gateway: opts.gateway, token: opts.token, version: VERSION, log, exec: opts.exec }).start();
       log.info({ gateway: opts.gateway, version: VERSION }, 'agent starting');
       const stop = (signal: string) => {
         log.info({ signal }, 'agent shutting down');

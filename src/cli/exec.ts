@@ -2,11 +2,15 @@
 // as you (WARDEN_TOKEN or the stored login), printed like psql prints a result. The
 // gateway decides and records everything; this only sends the command and shows the answer.
 // Exit codes: 0 ran, 1 refused or failed, 3 held for review (run it again once approved).
+// `warden exec <connection> -- <args...>` runs a command of an exec connection instead: its
+// output streams to stdout and stderr, and the command's exit status is this one's (a
+// signal: 128 + its number; the agent unreachable or the program not startable: 255).
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { loadCredentials } from '../identity/login-store.ts';
 import { gatewayToken } from './backend.ts';
 import { gatewayRequest } from './gateway-http.ts';
+import { runArgv } from './exec-argv.ts';
 
 interface ExecResult {
   columns: { name: string; type: number }[];
@@ -18,16 +22,21 @@ interface ExecResult {
 
 export function registerExec(program: Command): void {
   program
-    .command('exec <connection>')
-    .description('run one command on a connection through the gateway (rules, reviews, recording and masking apply), as you')
-    .requiredOption('-c, --command <command>', 'the command to run')
+    .command('exec <connection> [argv...]')
+    .description('run one command on a connection through the gateway (rules, reviews, recording and masking apply), as you: -c "<SQL>" on a database, or -- <args...> on an exec connection')
+    .option('-c, --command <command>', 'the statement to run (database connections)')
     .addOption(new Option('--gateway <url>', 'gateway URL (default: $WARDEN_GATEWAY, the stored login\'s, or the http listener of --config)'))
     .option('--config <file>', 'config file whose gateway to use when no --gateway is given')
     .option('--json', 'print the result as JSON')
-    .action(async (connection: string, opts: { command: string; gateway?: string; config?: string; json?: boolean }) => {
+    .action(async (connection: string, argv: string[], opts: { command?: string; gateway?: string; config?: string; json?: boolean }) => {
+      if (opts.command !== undefined && argv.length) throw new Error('give either -c "<statement>" or -- <args...>, not both');
+      // `--` alone runs the program with no arguments
+      const dashes = process.argv.includes('--');
+      if (opts.command === undefined && !argv.length && !dashes) throw new Error('nothing to run: -c/--command "<statement>" for a database, or -- <args...> for an exec connection');
       // An empty WARDEN_GATEWAY counts as unset.
       const base = opts.gateway || process.env.WARDEN_GATEWAY || loadCredentials()?.gateway || (await localGateway(opts.config));
       const token = await gatewayToken();
+      if (opts.command === undefined) return void (process.exitCode = await runArgv(base, token, connection, argv));
       const res = await gatewayRequest(base, 'POST', '/api/v1/exec', { token, body: { connection, command: opts.command } });
       const body = res.body as Partial<ExecResult> & { error?: string; reviewId?: string; code?: string | null; detail?: string | null; hint?: string | null };
       if (res.status === 202) {

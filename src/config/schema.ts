@@ -9,6 +9,7 @@ import { reviewsConfigSchema, connectionReviewsSchema } from '../reviews/config.
 import { httpCredentialSchema } from './http-credentials.ts';
 import { sshConnectionFields } from './ssh-connection.ts';
 import { gitConnectionFields } from './git-connection.ts';
+import { execConnectionFields, checkCredentialFileRefs } from './exec-connection.ts';
 import { llmBudgetSchema } from '../usage/budget-config.ts';
 
 const hostPort = z
@@ -181,7 +182,10 @@ export const sshConnectionSchema = z.strictObject({ ...connectionBase, ...sshCon
 /** a Git remote over smart HTTP (git-connection.ts) */
 export const gitConnectionSchema = z.strictObject({ ...connectionBase, ...gitConnectionFields });
 
-export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema, gitConnectionSchema]);
+/** `type: exec`: a command run by the agent with injected credentials (src/config/exec-connection.ts) */
+export const execConnectionSchema = z.strictObject({ ...connectionBase, ...execConnectionFields }).superRefine(checkCredentialFileRefs);
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnectionSchema, mysqlConnectionSchema, httpConnectionSchema, sshConnectionSchema, gitConnectionSchema, execConnectionSchema]);
 
 export const configSchema = z.strictObject({
   gateway: gatewaySchema,
@@ -205,6 +209,7 @@ export type MysqlConnectionConfig = z.infer<typeof mysqlConnectionSchema>;
 export type HttpConnectionConfig = z.infer<typeof httpConnectionSchema>;
 export type SshConnectionConfig = z.infer<typeof sshConnectionSchema>;
 export type GitConnectionConfig = z.infer<typeof gitConnectionSchema>;
+export type ExecConnectionConfig = z.infer<typeof execConnectionSchema>;
 /** A connection to a database (a host and port the engines dial) */
 export type DatabaseConnectionConfig = PostgresConnectionConfig | MysqlConnectionConfig;
 export type GatewayConfig = WardenConfig['gateway'];

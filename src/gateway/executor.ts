@@ -97,7 +97,10 @@ export class InProcessExecutor {
     const answer = await this.deps.admission.admit({ credential: { kind: 'identity', identity: req.identity }, connection: req.connection, type: '*', clientAddr: req.clientAddr, frontDoor: req.frontDoor });
     if (!answer.ok) throw new Refused(answer.refusal);
     const engine = this.deps.engine(answer.connection.type);
-    if (!engine) throw new Refused({ kind: 'unknown_connection', message: `connection "${req.connection}" is of type ${answer.connection.type}, which runs no statements here` });
+    if (!engine) {
+      const how = answer.connection.type === 'exec' ? `: pass its arguments instead (warden exec ${req.connection} -- <args>)` : '';
+      throw new Refused({ kind: 'unknown_connection', message: `connection "${req.connection}" is of type ${answer.connection.type}, which runs no statements here${how}` });
+    }
     const entry = { sessionId: '', call: { refusal: null, masked: new Set() }, chain: Promise.resolve(), busy: 0, timer: null } as Omit<Entry, 'session'> as Entry;
     entry.session = await engine.open({
       identity: answer.identity, connection: answer.connection, protocol: req.frontDoor, clientAddr: req.clientAddr,

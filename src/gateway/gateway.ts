@@ -26,6 +26,7 @@ import { mountHostRefusal, proxyHostRewrite } from '../protocols/http/host-route
 import type { Engine } from '../protocols/engine.ts';
 import { ENGINES } from './engines.ts';
 import { InProcessExecutor } from './executor.ts';
+import { ExecRunner } from '../protocols/exec/runner.ts';
 import { openServices, type Services } from './services.ts';
 import { ensureDataDir, dataDirWarning } from '../store/data-dir.ts';
 import { buildHttpApi } from './http-api.ts';
@@ -246,10 +247,12 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const m = config.gateway.mcp;
     const executor = new InProcessExecutor({ admission, engine: (type) => engines.get(type), idleMs: parseDuration(m.idleTimeout) });
     cleanups.push(() => executor.close());
+    // exec connections: one command per session, run where the connection's agent is
+    const runner = new ExecRunner({ admission, openSession, exec: (agent, spec) => dialer.execOn(agent, spec), keepBytes: limits.maxBytes });
     const mcp = mountMcp(app, {
       authenticate: (token, clientAddr, audience) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'mcp' }, { audience }),
       connections: (who) => services.connectionsFor(who),
-      desk, executor,
+      desk, executor, runner,
       describe: (connection, detail, pattern, limit) => {
         const c = byName.get(connection);
         return (c && engines.get(c.type)?.describe(detail, pattern, limit)) ?? null;
@@ -259,11 +262,13 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       hints: (who) => writeHints(policy, who, config.connections.filter((c) => checkAccess(who, c).allowed).map((c) => ({ name: c.name, onUnknown: c.onUnknown, rules: c.rules }))),
     });
     cleanups.push(() => mcp.close());
-    mountExecRoute(app, { executor, authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }) });
+    mountExecRoute(app, { executor, runner, authenticate: (token, clientAddr) => services.authenticateDetailed(token, { clientAddr, frontDoor: 'http' }) });
 
     const httpWant = hostPort(config.gateway.listen.http);
     await app.listen({ host: httpWant.host, port: httpWant.port });
     cleanups.push(() => app.close());
+    // before the app closes (cleanups run in reverse): a streaming command would hold it open
+    cleanups.push(() => runner.close());
     const httpPort = (app.server.address() as { port: number }).port;
     httpBase = `http://${httpWant.host.includes(':') ? `[${httpWant.host}]` : httpWant.host}:${httpPort}`;
     // Gateway tokens minted for clients from now on name the MCP resource in their audience.

@@ -192,10 +192,17 @@ export const openapi = {
     '/api/v1/exec': {
       post: {
         summary: 'Run one command on a connection as the caller, through the same pipeline as psql (rules, reviews, recording, masking)',
+        description: 'A database connection takes `command` (one SQL statement) and answers with its rows as JSON. An exec connection takes `argv` (the arguments after its program) and, once the command is allowed and recorded, answers 200 with an NDJSON stream: `{"type":"start","session"}`, then `{"type":"stdout"|"stderr","data"}` lines (masked text) as the output comes, then `{"type":"exit","code","signal","durationMs","masked","truncated","error"?}`. `code` is null when a signal ended the command (`signal`) or it did not run or finish (`error`: agent unreachable, program not found, timed out). Closing the connection kills the command. Other keys are refused (a caller never sets the environment, files or working directory).',
         security: bearer,
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['connection', 'command'], properties: { connection: { type: 'string' }, command: { type: 'string' } } } } } },
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['connection'], additionalProperties: false, properties: { connection: { type: 'string' }, command: { type: 'string', description: 'SQL, for database connections' }, argv: { type: 'array', maxItems: 1024, items: { type: 'string' }, description: 'exec connections: the arguments after the program, passed as they are (no shell); no NUL, at most 128 KiB in all' } } } } } },
         responses: {
-          200: { description: 'The result (values as text, masked)', content: { 'application/json': { schema: { type: 'object', properties: { columns: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'integer' } } } }, rows: { type: 'array', items: { type: 'array', items: { type: 'string', nullable: true } } }, rowCount: { type: 'integer' }, truncated: { type: 'boolean' }, command: { type: 'string' } } } } } },
+          200: {
+            description: 'The result (values as text, masked); for argv, the NDJSON stream of the command',
+            content: {
+              'application/json': { schema: { type: 'object', properties: { columns: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'integer' } } } }, rows: { type: 'array', items: { type: 'array', items: { type: 'string', nullable: true } } }, rowCount: { type: 'integer' }, truncated: { type: 'boolean' }, command: { type: 'string' } } } },
+              'application/x-ndjson': { schema: { type: 'object', required: ['type'], properties: { type: { type: 'string', enum: ['start', 'stdout', 'stderr', 'exit'] }, session: { type: 'string' }, data: { type: 'string' }, code: { type: 'integer', nullable: true }, signal: { type: 'string', nullable: true }, durationMs: { type: 'integer' }, masked: { type: 'boolean' }, truncated: { type: 'boolean' }, error: { type: 'string' } } } },
+            },
+          },
           202: { description: 'Held for review: nothing ran; approve the review, then run the same command again', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, reviewId: { type: 'string' } } } } } },
           400: err, 401: err, 403: err, 408: err, 429: { description: 'Too many failed attempts from the caller\'s address' },
           422: { description: 'The database returned an error', content: { 'application/json': { schema: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string', nullable: true }, detail: { type: 'string', nullable: true }, hint: { type: 'string', nullable: true } } } } } },

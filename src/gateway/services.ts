@@ -37,6 +37,8 @@ export function describeConnection(c: ConnectionConfig): Record<string, unknown>
   const base = { name: c.name, type: c.type, description: c.description ?? null, agent: c.agent, groups: c.access.groups };
   if (c.type === 'http' || c.type === 'git') return { ...base, url: c.url };
   if (c.type === 'ssh') return { ...base, host: c.host, port: c.port, user: c.user };
+  // the program only: its fixed arguments may name credential files, its env is credentials
+  if (c.type === 'exec') return { ...base, program: c.command[0] };
   return { ...base, host: c.host, port: c.port, database: c.database ?? null };
 }
 

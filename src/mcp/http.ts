@@ -20,6 +20,7 @@ import type { AuthOutcome } from '../identity/identity-service.ts';
 import type { ReviewDesk } from '../reviews/desk.ts';
 import type { QueryCaps } from '../protocols/engine.ts';
 import type { InProcessExecutor } from '../gateway/executor.ts';
+import type { ExecRunner } from '../protocols/exec/runner.ts';
 import { buildMcpServer, type DescribeQuery } from './tools.ts';
 import { bearerToken } from '../identity/bearer.ts';
 
@@ -30,6 +31,7 @@ export interface McpHttpDeps {
   desk: ReviewDesk;
   /** the tools' only way to a target: the pipeline in-process, as the caller */
   executor: InProcessExecutor;
+  runner: ExecRunner;
   /** the catalogue query of a connection's engine (null: no such connection) */
   describe: DescribeQuery;
   /** the gateway's public base URL (for the resource identifier and metadata URL) */
@@ -70,7 +72,7 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
     const who = ctx.authInfo?.extra?.identity as Identity | undefined;
     if (!who || !ctx.authInfo) throw new Error('unauthenticated MCP request reached the tools');
     const clientAddr = (ctx.authInfo.extra?.clientAddr as string | undefined) ?? '';
-    return buildMcpServer({ identity: who, sessionKey: ctx.authInfo.token, clientAddr, executor: deps.executor, describe: deps.describe, desk: deps.desk, connections: deps.connections, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
+    return buildMcpServer({ identity: who, sessionKey: ctx.authInfo.token, clientAddr, executor: deps.executor, runner: deps.runner, describe: deps.describe, desk: deps.desk, connections: deps.connections, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
   }, { onerror: (e) => deps.log.debug({ err: e.message }, 'mcp request refused') });
 
   const metadata = async () => ({

@@ -12,6 +12,10 @@ export const runOutputSchema = z.object({
   rowCount: z.number().int(),
   truncated: z.boolean(),
   maskedColumns: z.array(z.string()),
+  /** exec connections: the command's exit status (null: a signal ended it, or it did not finish) */
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  error: z.string().optional(),
 });
 
 export type RunOutput = z.infer<typeof runOutputSchema>;

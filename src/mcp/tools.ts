@@ -12,6 +12,8 @@ import { parseDuration } from '../config/duration.ts';
 import { classifierFor } from '../policy/guard.ts';
 import type { Detail, QueryCaps } from '../protocols/engine.ts';
 import type { ExecOutcome, ExecRefusal, InProcessExecutor } from '../gateway/executor.ts';
+import type { ExecRunner } from '../protocols/exec/runner.ts';
+import { runCommand } from './run-command.ts';
 import { refusalText } from './refusals.ts';
 import { runOutput, runOutputSchema, runText } from './results.ts';
 import { DESCRIBE_LIMIT, describeText, namePattern } from './describe.ts';
@@ -26,6 +28,8 @@ export interface ToolDeps {
   /** the caller's address, for the record */
   clientAddr: string;
   executor: InProcessExecutor;
+  /** commands of exec connections (run with argv) */
+  runner: ExecRunner;
   describe: DescribeQuery;
   desk: ReviewDesk;
   connections(who: Identity): Record<string, unknown>[];
@@ -61,6 +65,7 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
     annotations: { readOnlyHint: true },
   }, async ({ connection, detail, filter }) => {
     const q = d.describe(connection, detail, namePattern(filter), DESCRIBE_LIMIT + 1);
+    if (!q && d.connections(d.identity).some((c) => c.name === connection && c.type === 'exec')) return text(`"${connection}" is an exec connection: it has no tables; call run with argv (the arguments of its program).`, true);
     if (!q) return failed({ kind: 'unknown_connection', message: `no connection named "${connection}"` }, connection);
     const r = await exec(connection, q.sql, q.params);
     if (!isRows(r)) return failed(r.refusal, connection);
@@ -68,12 +73,16 @@ export function buildMcpServer(d: ToolDeps, info: { name: string; version: strin
   });
 
   server.registerTool('run', {
-    description: 'Run one SQL statement on a connection through Warden: policy may block it or hold it for human review; results are masked and capped.',
-    inputSchema: z.object({ connection: conn, sql: z.string().min(1) }),
+    description: 'Run one SQL statement (sql) on a database connection, or one command (argv: its arguments) on an exec connection, through Warden: policy may block it or hold it for human review; output is masked and capped.',
+    inputSchema: z.object({ connection: conn, sql: z.string().min(1).optional(), argv: z.array(z.string()).optional().describe('exec connections: the arguments after the connection\'s program') }),
     outputSchema: runOutputSchema,
     annotations: { readOnlyHint: d.hints.readOnly, destructiveHint: d.hints.destructive, openWorldHint: false },
-  }, async ({ connection, sql }, ctx): Promise<CallToolResult | InputRequiredResult> => {
-    const o = await exec(connection, sql);
+  }, async ({ connection, sql, argv }, ctx): Promise<CallToolResult | InputRequiredResult> => {
+    if ((sql === undefined) === (argv === undefined)) return text('Give either sql (database connections) or argv (exec connections).', true);
+    const o = argv !== undefined
+      ? await runCommand({ runner: d.runner, identity: d.identity, connection, argv, clientAddr: d.clientAddr, maxBytes: d.caps.maxBytes, signal: ctx.mcpReq.signal })
+      : await exec(connection, sql!);
+    if ('content' in o) return o;
     if (isRows(o)) {
       const out = runOutput(o.result, o.maskedColumns);
       return { content: [{ type: 'text', text: runText(out, o.result.command, d.caps) }], structuredContent: out };

@@ -13,6 +13,7 @@ import { classifyHttp } from './http-commands.ts';
 import { classifyFileOps, classifySsh } from './ssh-commands.ts';
 import { classifyForward } from './ssh-forwarding.ts';
 import { classifyGit } from './git-commands.ts';
+import { classifyExec } from './exec-commands.ts';
 import { mysqlFunctionFacts } from '../sql/mysql-functions.ts';
 import { Encoded } from '../audit/canonical.ts';
 import { PreparedStatements } from '../sql/prepared.ts';
@@ -148,6 +149,8 @@ export function classifierFor(type: string): ((cmd: Command) => Classification) 
       return (cmd) => (cmd.forward ? classifyForward(cmd.forward) : cmd.file ? classifyFileOps(cmd.file.ops) : classifySsh(cmd.text));
     case 'git':
       return (cmd) => classifyGit(cmd.text, cmd.git);
+    case 'exec':
+      return (cmd) => classifyExec(cmd.argv ?? []);
     default:
       return undefined;
   }

@@ -90,7 +90,9 @@ export function compileRule(rule: Rule, opts: CompileOptions = {}): CompiledRule
   const matches = (s: Statement, ctx: MatchContext): boolean => {
     // Opaque statements are matched by block rules, and by rules that name them: `opaque`,
     // their kind, or (when only the functions they call make them opaque) those functions.
-    if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions)) return false;
+    // An exec command is opaque only in what its words mean (they are known exactly): a rule
+    // whose `commands` globs name those words vouches for them.
+    if (s.opaque && rule.action !== 'block' && !m.opaque && !kinds?.has(s.kind) && !(functions && s.opaqueByFunctions) && !(commands && s.ssh)) return false;
     // Forwarding is allowed only by a rule that names it; block and review rules match it as any statement.
     if (s.forward && rule.action === 'allow' && !forwarding) return false;
     if (!scoped(ctx)) return false;

@@ -12,7 +12,7 @@ export { parseDuration };
 const names = z.array(z.string().min(1)).min(1);
 
 /** The connection types a rule can name (one per engine). */
-export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh', 'git'] as const;
+export const CONNECTION_TYPES = ['postgres', 'mysql', 'http', 'ssh', 'git', 'exec'] as const;
 
 export const ruleMatchSchema = z.strictObject({
   /** identity name or subject; `*` globs */
@@ -48,6 +48,8 @@ export const ruleMatchSchema = z.strictObject({
   /**
    * Shell commands (ssh connections): globs over a command's words joined by spaces, `*` any
    * characters: `rm *`, `systemctl restart *`, `uname*`. Each command of a chained line is judged.
+   * Exec connections: the program's name and the caller's arguments (`kubectl get *`); a rule
+   * naming them applies even to a command Warden cannot say reads or writes.
    */
   commands: names.optional(),
   /** Git operations (git connections): `{ refs: [refs/heads/main], force: true }` (git-rule-schema.ts) */

@@ -44,6 +44,8 @@ export interface Command {
   http?: HttpRequestFacts;
   /** a Git request's operation, repository and (a push's) ref updates */
   git?: GitCommandFacts;
+  /** an exec connection's command: the program's name and the caller's arguments, as they run */
+  argv?: readonly string[];
   /** set by the SSH door only: the command is a forwarded connection, judged by these facts, not its text */
   forward?: ForwardFacts;
   /**

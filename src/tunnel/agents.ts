@@ -5,6 +5,8 @@
 import type { Duplex } from 'node:stream';
 import { DialError, type AgentRouter, type Dialer, type DialTarget } from './dialer.ts';
 import type { Tunnel } from './tunnel.ts';
+import { EXEC_VERSION, failed, type ExecProcess, type ExecSpec } from './exec-spawn.ts';
+import { remoteExec } from './exec-wire.ts';
 
 /** The group that makes an API key an agent token. */
 export const AGENT_GROUP = 'warden-agent';
@@ -13,6 +15,8 @@ export interface AgentMeta {
   version: string;
   hostname: string;
   clientAddr: string;
+  /** the exec spec version the agent runs (0: it runs none: older, or started with --no-exec) */
+  exec: number;
 }
 
 export interface AgentStatus {
@@ -51,6 +55,22 @@ class Agent implements Dialer {
     if (!c) throw new DialError(`agent "${this.name}" is not connected`);
     try {
       return await c.tunnel.openStream(target.host, target.port, this.dialTimeoutMs);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw new DialError(msg.startsWith(`agent "${this.name}"`) ? msg : `agent "${this.name}": ${msg}`);
+    }
+  }
+
+  async exec(spec: ExecSpec): Promise<ExecProcess> {
+    const c = this.live.at(-1);
+    if (!c) throw new DialError(`agent "${this.name}" is not connected`);
+    if (c.exec !== EXEC_VERSION) {
+      return failed(c.exec === 0
+        ? `agent "${this.name}" (version ${c.version}) does not run exec connections: upgrade it, or start it without --no-exec`
+        : `agent "${this.name}" runs exec spec version ${c.exec}, the gateway sends ${EXEC_VERSION}: run the same Warden version on both`);
+    }
+    try {
+      return remoteExec(await c.tunnel.openExec(EXEC_VERSION, this.dialTimeoutMs), spec, `agent "${this.name}"`);
     } catch (e) {
       const msg = (e as Error).message;
       throw new DialError(msg.startsWith(`agent "${this.name}"`) ? msg : `agent "${this.name}": ${msg}`);

@@ -4,6 +4,7 @@
 // knows which one it has.
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { spawnLocal, type ExecProcess, type ExecSpec } from './exec-spawn.ts';
 
 export interface DialTarget {
   host: string;
@@ -14,6 +15,8 @@ export interface DialTarget {
 
 export interface Dialer {
   dial(target: DialTarget): Promise<Duplex>;
+  /** run a command of an exec connection where this dialer's agent is (exec-spawn.ts) */
+  exec?(spec: ExecSpec): Promise<ExecProcess>;
 }
 
 export class DialError extends Error {
@@ -23,9 +26,13 @@ export class DialError extends Error {
   }
 }
 
-/** Dials straight from the gateway process. */
+/** Dials straight from the gateway process (and runs exec commands in it). */
 export class EmbeddedDialer implements Dialer {
   constructor(private readonly timeoutMs = 10_000) {}
+
+  exec(spec: ExecSpec): Promise<ExecProcess> {
+    return Promise.resolve(spawnLocal(spec));
+  }
 
   dial(target: DialTarget): Promise<Duplex> {
     return new Promise((resolve, reject) => {
@@ -72,5 +79,13 @@ export class AgentRouter implements Dialer {
     const d = this.agents.get(target.agent);
     if (!d) return Promise.reject(new DialError(`agent "${target.agent}" is not connected`));
     return d.dial(target);
+  }
+
+  /** Run a command where agent `agent` is; rejects with a DialError when it cannot be reached. */
+  execOn(agent: string, spec: ExecSpec): Promise<ExecProcess> {
+    const d = this.agents.get(agent);
+    if (!d) return Promise.reject(new DialError(`agent "${agent}" is not connected`));
+    if (!d.exec) return Promise.reject(new DialError(`agent "${agent}" does not run exec connections`));
+    return d.exec(spec);
   }
 }

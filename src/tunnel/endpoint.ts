@@ -109,7 +109,7 @@ export function mountAgentTunnel(app: FastifyInstance, deps: TunnelDeps): AgentR
     }, (ws, req) => {
       const who = (req as FastifyRequest & { agentIdentity?: Identity }).agentIdentity!;
       const name = who.name;
-      const meta = { version: header(req, 'x-warden-agent-version'), hostname: header(req, 'x-warden-agent-hostname'), clientAddr: req.ip };
+      const meta = { version: header(req, 'x-warden-agent-version'), hostname: header(req, 'x-warden-agent-hostname'), clientAddr: req.ip, exec: Number(req.headers['x-warden-agent-exec'] ?? 0) || 0 };
       let checking = false;
       const tunnel: Tunnel = new Tunnel(ws, {
         peer: `agent "${name}"`,

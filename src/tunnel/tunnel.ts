@@ -26,6 +26,8 @@ export interface TunnelOptions {
   window?: number;
   /** agent end: the gateway asks for a new stream to host:port */
   onOpen?: (stream: TunnelStream, target: { host: string; port: number }) => void;
+  /** agent end: the gateway asks to run a command of an exec connection (src/tunnel/exec-wire.ts) */
+  onExec?: (stream: TunnelStream, version: number) => void;
   /** every heartbeat tick (the gateway re-checks the agent's token here) */
   onHeartbeat?: () => void;
 }
@@ -72,12 +74,24 @@ export class Tunnel extends EventEmitter implements StreamSink {
 
   /** Gateway end: a new stream to host:port through the agent; resolves once the agent has dialed it. */
   openStream(host: string, port: number, timeoutMs: number): Promise<TunnelStream> {
+    return this.open({ host, port }, `connect to ${host}:${port}`, timeoutMs);
+  }
+
+  /**
+   * Gateway end: a stream on which the agent runs one command (exec-wire.ts). Only for an
+   * agent that said it runs them (agents.ts): an older one would take the OPEN for a broken peer.
+   */
+  openExec(version: number, timeoutMs: number): Promise<TunnelStream> {
+    return this.open({ exec: version }, 'accept a command', timeoutMs);
+  }
+
+  private open(what: Record<string, unknown>, doing: string, timeoutMs: number): Promise<TunnelStream> {
     if (this.closedReason) return Promise.reject(new Error(`${this.opts.peer} disconnected: ${this.closedReason}`));
     const id = this.nextId++;
     const stream = new TunnelStream(id, this, this.window);
     this.streams.set(id, stream);
     return new Promise<TunnelStream>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${this.opts.peer} to connect to ${host}:${port}`)), timeoutMs);
+      const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${this.opts.peer} to ${doing}`)), timeoutMs);
       const fail = (e: Error) => {
         clearTimeout(timer);
         this.opening.delete(id);
@@ -92,7 +106,7 @@ export class Tunnel extends EventEmitter implements StreamSink {
         },
         reject: fail,
       });
-      this.frame(FrameType.OPEN, id, JSON.stringify({ host, port }));
+      this.frame(FrameType.OPEN, id, JSON.stringify(what));
     });
   }
 
@@ -199,7 +213,14 @@ export class Tunnel extends EventEmitter implements StreamSink {
   private acceptOpen(f: Frame): void {
     if (!this.opts.onOpen) throw new FrameError('OPEN is only valid from the gateway');
     if (this.streams.has(f.stream)) throw new FrameError(`stream ${f.stream} is already open`);
-    const target = JSON.parse(f.payload.toString('utf8')) as { host?: unknown; port?: unknown };
+    const target = JSON.parse(f.payload.toString('utf8')) as { host?: unknown; port?: unknown; exec?: unknown };
+    if (target.exec !== undefined) {
+      const stream = new TunnelStream(f.stream, this, this.window);
+      this.streams.set(f.stream, stream);
+      if (typeof target.exec !== 'number' || !this.opts.onExec) stream.destroy(new Error('this agent does not run exec connections'));
+      else this.opts.onExec(stream, target.exec);
+      return;
+    }
     if (typeof target.host !== 'string' || typeof target.port !== 'number') throw new FrameError('OPEN needs { host, port }');
     const stream = new TunnelStream(f.stream, this, this.window);
     this.streams.set(f.stream, stream);

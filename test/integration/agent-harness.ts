@@ -16,8 +16,8 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function spawnAgent(gateway: string, token: string, env: Record<string, string> = {}): AgentProcess {
-  const child = spawn(process.execPath, [BIN, 'agent', '--gateway', gateway, '--log-level', 'debug'], {
+export function spawnAgent(gateway: string, token: string, env: Record<string, string> = {}, extraArgs: string[] = []): AgentProcess {
+  const child = spawn(process.execPath, [BIN, 'agent', '--gateway', gateway, '--log-level', 'debug', ...extraArgs], {
     env: { ...process.env, WARDEN_AGENT_TOKEN: token, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
