@@ -13,8 +13,8 @@ import type { Services } from './services.ts';
 import { HttpError, requestToken, SESSION_COOKIE } from './http-api.ts';
 import { bearerToken } from '../identity/bearer.ts';
 import { sameOriginPath } from './return-to.ts';
+import { LOGIN_COOKIE } from '../identity/browser-cookies.ts';
 
-const LOGIN_COOKIE = 'warden_login';
 const PENDING_MAX = 1000;
 const PENDING_TTL_MS = 10 * 60_000;
 

@@ -13,6 +13,7 @@ import { bearerToken } from '../identity/bearer.ts';
 import type { UsageQuery, UsageRow } from '../usage/ledger.ts';
 import { parseUsageQuery, UsageQueryError } from '../usage/query.ts';
 import type { CommandSearch } from '../store/command-search.ts';
+import { SESSION_COOKIE } from '../identity/browser-cookies.ts';
 
 /** the header that carries the `before` of the next page of a command search */
 export const NEXT_PAGE_HEADER = 'x-next-before';
@@ -50,7 +51,7 @@ export class HttpError extends Error {
 }
 
 /** The browser login's cookie (auth-routes.ts): a gateway token, for the web UI. */
-export const SESSION_COOKIE = 'warden_session';
+export { SESSION_COOKIE };
 
 /** The bearer token of a request: the Authorization header, else the browser session cookie. */
 export function requestToken(req: FastifyRequest): string | null {

@@ -15,6 +15,7 @@ import type { Masker } from '../../masking/index.ts';
 import type { AdmissionAnswer, AdmissionCredential } from '../../session/admission.ts';
 import type { Decision, OpenSession } from '../../session/types.ts';
 import { callerToken, dropCallerHeaders } from './caller-token.ts';
+import { shieldPathFormAnswer } from './path-form.ts';
 import { injectCredential } from './credential.ts';
 import { httpRefusal } from './errors.ts';
 import { AmbiguousPath, proxyTarget } from './request-path.ts';
@@ -124,7 +125,9 @@ async function proxy(req: FastifyRequest, res: ServerResponse, deps: HttpProxyDe
     const read = llm?.body ? { bytes: llm.body, complete: true } : judged.body;
     const startedAt = Date.now();
     try {
-      await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read, llm }, (x) => {
+      // the path form answers from the console's origin (path-form.ts); the host form has one of its own
+      const pathForm = req.originalUrl.startsWith('/proxy/');
+      await forward(raw, res, { method, target, conn, deps, masker, api, agent: pool.agent(conn), read, llm, pathForm }, (x) => {
         // bodies, SSE events and an LLM call's messages, masked (exchange-record.ts), and its usage
         session.result(decision.commandId, { rowCount: 1, tag: String(x.status), durationMs: Date.now() - x.startedAt, ...exchangeRecord(x, masker, api), ...(llm ? { usage: llm.summary() } : {}) });
       });
@@ -165,6 +168,8 @@ interface Forward {
   api: LlmApi | null;
   /** the LLM meter of this request, when it is one */
   llm?: MeteredCall | null;
+  /** reached as /proxy/<connection>/... on the gateway's own origin (not the host form) */
+  pathForm: boolean;
 }
 
 async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, done: (x: Exchange) => void): Promise<void> {
@@ -203,6 +208,7 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
   });
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+  if (f.pathForm) shieldPathFormAnswer(out, conn.name);
   // With masking on, what the body is comes from its first bytes, not its label (body-kind.ts).
   // The target was asked for no compression; a compressed body is read anyway, never passed on
   // unread (masking would not see it), and one that cannot be read is refused.
