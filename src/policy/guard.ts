@@ -127,7 +127,7 @@ export class PolicyGuard implements Guard {
     };
     let answer: HoldAnswer = await this.desk.hold(req);
     const wait = conn.reviews?.wait;
-    if (answer.action === 'review' && wait) answer = await this.desk.awaitApproval(req, answer.review.id, parseDuration(wait));
+    if (answer.action === 'review' && wait) answer = await this.desk.awaitApproval(req, answer.review.id, parseDuration(wait), cmd.signal);
     if (answer.action === 'allow') return { ...v, action: 'allow', reason: `approved in review ${answer.review.id}`, reviewId: answer.review.id };
     return { ...v, reason: answer.message, reviewId: answer.review.id };
   }

@@ -73,7 +73,8 @@ export type HoldAnswer = { action: 'allow'; review: Review } | { action: 'review
 export interface ReviewGate {
   hold(req: HoldRequest): Promise<HoldAnswer>;
   /** wait until the review is decided or `ms` passed; then try to take an approval */
-  awaitApproval(req: HoldRequest, reviewId: string, ms: number): Promise<HoldAnswer>;
+  /** wait up to `ms` for the review's decision; `signal` ends the wait early (the client cancelled) */
+  awaitApproval(req: HoldRequest, reviewId: string, ms: number, signal?: AbortSignal): Promise<HoldAnswer>;
   activeGrant(identity: Identity, connection: string): Promise<{ id: string; expiresAt: number } | null>;
 }
 
@@ -136,13 +137,16 @@ export class ReviewDesk implements ReviewGate {
     return { action: 'review', review, message: this.pendingMessage(review, req.reason) };
   }
 
-  async awaitApproval(req: HoldRequest, reviewId: string, ms: number): Promise<HoldAnswer> {
+  async awaitApproval(req: HoldRequest, reviewId: string, ms: number, signal?: AbortSignal): Promise<HoldAnswer> {
     const deadline = Date.now() + ms;
     let r = await this.reviews.get(reviewId);
-    while (r && r.status === 'pending' && Date.now() < deadline) {
-      await this.changed(reviewId, Math.min(deadline - Date.now(), 1000));
+    while (r && r.status === 'pending' && Date.now() < deadline && !signal?.aborted) {
+      await this.changed(reviewId, Math.min(deadline - Date.now(), 1000), signal);
       r = await this.reviews.get(reviewId);
     }
+    // The client gave up first: nothing runs, even if an approval came in the same moment;
+    // the review stays as it is (approved, it is used by the same command sent again).
+    if (r && signal?.aborted) return { action: 'review', review: r, message: `the command was cancelled while it waited for review ${r.id}; it was not run` };
     if (r?.status === 'approved') {
       const taken = await this.take(r, req.identity);
       if (taken) return taken;
@@ -261,16 +265,18 @@ export class ReviewDesk implements ReviewGate {
     return r;
   }
 
-  private changed(id: string, ms: number): Promise<void> {
+  private changed(id: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.changes.off(id, done);
+        signal?.removeEventListener('abort', done);
         resolve();
       };
       // the timer also catches decisions made by another gateway sharing the store
       const timer = setTimeout(done, Math.max(ms, 0));
       this.changes.once(id, done);
+      signal?.addEventListener('abort', done, { once: true });
     });
   }
 

@@ -46,6 +46,8 @@ export interface Command {
   git?: GitCommandFacts;
   /** an exec connection's command: the program's name and the caller's arguments, as they run */
   argv?: readonly string[];
+  /** aborted when the client gives up on the command before it ran (a Postgres CancelRequest): a wait for approval ends */
+  signal?: AbortSignal;
   /** set by the SSH door only: the command is a forwarded connection, judged by these facts, not its text */
   forward?: ForwardFacts;
   /**

@@ -61,7 +61,7 @@ test('the path form sandboxes the answer and scopes its cookies to the connectio
   const r = await get(`127.0.0.1:${port}`, '/proxy/site/page', { 'x-api-key': token });
   assert.equal(r.status, 200);
   // the target's own policy is kept, and the sandbox is added beside it (both apply)
-  assert.deepEqual(r.headers['content-security-policy']?.split(/,\s*/), ["default-src 'self'", 'sandbox']);
+  assert.deepEqual(String(r.headers['content-security-policy']).split(/,\s*/), ["default-src 'self'", 'sandbox']);
   assert.deepEqual(r.headers['set-cookie'], [
     'theirs=1; Path=/proxy/site/; Secure',
     'plain=2; Path=/proxy/site/',

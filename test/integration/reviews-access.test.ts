@@ -3,6 +3,8 @@
 // rules still applying, ending for new commands and new connections when it expires).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import pg from 'pg';
 import { psql } from '../helpers/clients.ts';
 import { localPostgres } from '../helpers/gateway.ts';
@@ -68,6 +70,26 @@ test('wait mode: a rejection ends the wait at once with the reason', async () =>
   const res = await running;
   assert.notEqual(res.code, 0);
   assert.match(res.stderr, /rejected by bob: use a WHERE/);
+});
+
+test('wait mode: psql cancelled (Ctrl-C) while its command waits ends the wait; nothing runs, even once approved', async () => {
+  await direct(`INSERT INTO ${table} VALUES (41), (42)`);
+  const before = Number((await direct<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+  // psql sends a CancelRequest on SIGINT; the command is at the gateway, not at the target, so the gateway cancels it
+  const child = spawn('psql', [`host=127.0.0.1 port=${t.pgPort} user=rv-wait dbname=rv-wait sslmode=disable`, '-X', '-c', `DELETE FROM ${table}`], { env: { ...process.env, PGPASSWORD: alice } });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b));
+  const exited = once(child, 'close');
+  const id = await pendingOf('alice', 'rv-wait');
+  child.kill('SIGINT');
+  const [code] = await exited;
+  assert.notEqual(code, 0);
+  assert.match(stderr, /cancelled while it waited for review/, stderr);
+  // approved afterwards: the cancelled command does not run on its own
+  assert.equal((await t.api(bob, 'POST', `/api/v1/reviews/${id}/approve`, { comment: 'late' })).status, 200);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(Number((await direct<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n), before, 'the rows are intact');
+  assert.equal((await t.api(bob, 'GET', `/api/v1/reviews/${id}`)).body.status, 'approved', 'the approval was not used');
 });
 
 test('access request: refused, asked for, approved, used with rules applying', async () => {

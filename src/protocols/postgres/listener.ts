@@ -258,8 +258,11 @@ export class PostgresFrontDoor {
       attributes: { tls: String(a.tls), upstreamTls: String(upstream.tls), application_name: params.application_name ?? '', database: params.database ?? '' },
     }, { target: sessionFunctions, observer: a.observer });
     const upstreamKey = { pid: upstream.pid, key: upstream.key };
+    let relayed: PostgresRelay | null = null;
     const ticket = this.cancels.register({
       cancel: async () => {
+        // a statement not yet sent is cancelled at the gateway; one running, at the target
+        if (relayed?.cancelUnsent()) return;
         const s = await this.deps.dial(connection);
         s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
       },
@@ -287,6 +290,7 @@ export class PostgresFrontDoor {
       },
     });
     this.relays.add(relay);
+    relayed = relay;
     relay.start(leftover);
   }
 

@@ -69,6 +69,8 @@ interface Item {
   call?: { oid: number; params: (string | null)[]; resultFormat: number; fn?: CalledFunction };
   /** skipped by the server: an earlier Parse of its window was refused */
   skipped?: boolean;
+  /** the client cancelled it before it was sent: answered with query_canceled, never run */
+  cancelled?: boolean;
 }
 
 interface Plan {
@@ -99,6 +101,9 @@ export class PostgresRelay {
   /** the open transaction changed the search path: its end (commit or rollback) may change it again */
   private searchPathInTransaction = false;
 
+  /** the batch being judged and recorded, not yet sent: aborted by a CancelRequest (cancelUnsent) */
+  private unsent: AbortController | null = null;
+
   constructor(
     private readonly client: Duplex,
     private readonly server: Duplex,
@@ -125,6 +130,19 @@ export class PostgresRelay {
     server.on('error', (e) => this.serverGone(`the target connection failed: ${e.message}`));
     client.on('drain', () => { if (!this.serverWaiting) this.server.resume(); });
     server.on('drain', () => { if (!this.busy) this.client.resume(); });
+  }
+
+  /**
+   * The client's CancelRequest. Postgres cancels what the server is running; a statement
+   * still being judged or recorded (or waiting for an approval) has not reached it, and a
+   * cancel sent on would find nothing to stop (and the statement would run after all), so it
+   * is cancelled here: its wait ends and it is answered with query_canceled, never run.
+   * True when that is so; false when the target must be asked.
+   */
+  cancelUnsent(): boolean {
+    if (!this.unsent) return false;
+    this.unsent.abort();
+    return true;
   }
 
   /** Feed bytes that arrived before the relay took over the socket. */
@@ -185,10 +203,13 @@ export class PostgresRelay {
     let from = 0;
     for (;;) {
       const plan = this.plan(data, frames, from);
+      const unsent = (this.unsent = new AbortController());
       await this.prepare(plan);
       if (this.closed) return;
-      await this.judge(plan);
+      await this.judge(plan, unsent.signal);
+      this.unsent = null;
       if (this.closed) return;
+      if (unsent.signal.aborted) this.cancelBeforeSent(plan);
       this.forward(data, frames, plan);
       if (plan.stallAt === null) return;
       await this.state.whenSettled();
@@ -380,7 +401,17 @@ export class PostgresRelay {
   }
 
   /** Parses first (a refused one stops its window), then every command, all recorded. */
-  private async judge(plan: Plan): Promise<void> {
+  /** The batch's statements, cancelled by the client before they were sent (cancelUnsent), are answered as cancelled. */
+  private cancelBeforeSent(plan: Plan): void {
+    for (const i of plan.items) {
+      if (!i.command || i.skipped || refusal(i)) continue;
+      const d = i.decision;
+      if (d?.action === 'allow') this.session.result(d.commandId, { rowCount: 0, durationMs: 0, error: { code: QUERY_CANCELED, message: `${CANCELED_MESSAGE} (before it reached the target)` } });
+      i.cancelled = true;
+    }
+  }
+
+  private async judge(plan: Plan, signal: AbortSignal): Promise<void> {
     const checks = plan.items.filter((i) => i.check);
     if (checks.length) {
       const decisions = await Promise.all(checks.map((i) => this.session.check(i.check!)));
@@ -399,9 +430,9 @@ export class PostgresRelay {
       }
     }
     const commands = plan.items.filter((i) => i.command && !i.skipped);
-    if (commands.length === 1) commands[0]!.decision = await this.session.command(commands[0]!.command!);
+    if (commands.length === 1) commands[0]!.decision = await this.session.command({ ...commands[0]!.command!, signal });
     else if (commands.length > 1) {
-      const decisions = await Promise.all(commands.map((i) => this.session.command(i.command!)));
+      const decisions = await Promise.all(commands.map((i) => this.session.command({ ...i.command!, signal })));
       commands.forEach((i, n) => (i.decision = decisions[n]));
     }
   }
@@ -431,13 +462,13 @@ export class PostgresRelay {
         cut(frameStart);
         copyFrom = end;
         if (item.type === P || item.type === E) {
-          parts.push(raiseExtended(`warden_refused_${process.pid}_${++this.blockedCount}`, refused.message, refused.hint));
+          parts.push(raiseExtended(`warden_refused_${process.pid}_${++this.blockedCount}`, refused.message, refused.hint, refused.code));
           this.tracker.expect('P', true);
           this.tracker.expectBind(null);
           this.tracker.expectExecute(null, null);
         } else {
           // a Query or FunctionCall: a query that raises (the server answers it like the call)
-          parts.push(raiseQuery(refused.message, refused.hint));
+          parts.push(raiseQuery(refused.message, refused.hint, refused.code));
           this.tracker.expectQuery(null);
           this.state.forwarded({ k: 'Q', effects: [], done: 0 });
         }
@@ -604,7 +635,12 @@ export class PostgresRelay {
 }
 
 /** The client-facing error of a refused Parse, Execute, Query or FunctionCall (null: not refused). */
-function refusal(item: Item): { message: string; hint?: string } | null {
+/** Postgres' own words and code for a cancelled statement, which clients (postgres.js, psql) recognise. */
+const QUERY_CANCELED = '57014';
+const CANCELED_MESSAGE = 'canceling statement due to user request';
+
+function refusal(item: Item): { message: string; hint?: string; code?: string } | null {
+  if (item.cancelled) return { message: CANCELED_MESSAGE, code: QUERY_CANCELED };
   const d = item.checked ?? item.decision;
   if (!d || d.action === 'allow') return null;
   if (d.action === 'review') return { message: `warden: ${d.message}`, hint: `review ${d.reviewId}` };
