@@ -249,12 +249,13 @@ export class UsageLedger {
   /** Count the refusal and say what was used against which limit. */
   private async refusal(day: string, connection: string, who: Who, scope: 'connection' | 'identity', limits: Limits): Promise<BudgetRefusal> {
     const key = scope === 'connection' ? TOTAL : who.key;
+    // An upsert: the identity's row may not exist yet (the hold that would have made it was
+    // rolled back with the refusal, or another replica's is not committed), and an UPDATE
+    // would then count nothing: under a race most refusals went uncounted.
     await this.db
-      .updateTable('llm_usage')
-      .set((eb) => ({ refused: eb('refused', '+', 1) }))
-      .where('day', '=', day)
-      .where('connection', '=', connection)
-      .where('identity', '=', who.key)
+      .insertInto('llm_usage')
+      .values({ day, connection, identity: who.key, identity_name: who.name, refused: 1 })
+      .onConflict((oc) => oc.columns(['day', 'connection', 'identity']).doUpdateSet((eb) => ({ refused: eb('llm_usage.refused', '+', 1) })))
       .execute();
     const row = await this.db
       .selectFrom('llm_usage')

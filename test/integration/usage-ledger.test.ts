@@ -76,6 +76,11 @@ function suite(name: string, open: () => Promise<Store[]>) {
       // what was used stays counted: 700 used, so 3 more holds of 100 fit and the 4th does not
       const more = await Promise.all(Array.from({ length: 4 }, () => ledgers[0]!.reserve('race', alice, 100, { tokensPerDay: 1000 })));
       assert.equal(more.filter((h) => h.ok).length, 3);
+      // a refusal of an identity with no row yet is counted too (its row is made for it)
+      const carol = { key: 'apikey:c1', name: 'carol' };
+      assert.equal((await ledgers[ledgers.length - 1]!.reserve('race', carol, 100, { tokensPerDay: 1000 })).ok, false);
+      const carols = (await ledgers[0]!.list({ connection: 'race', identity: 'carol' }));
+      assert.deepEqual(carols.map((r) => [r.identityName, r.refused, r.reserved]), [['carol', 1, 0]]);
     });
 
     it('a per-identity limit refuses that identity only; a hold can grow only within the limits', async () => {
