@@ -15,6 +15,7 @@ import type { InProcessExecutor } from './executor.ts';
 import { HttpError } from './http-api.ts';
 import type { ExecRunner } from '../protocols/exec/runner.ts';
 import { streamExec } from './exec-stream.ts';
+import { replyRefused } from './exec-refusals.ts';
 
 /** What one exec may return and how long it may run: a terminal's worth, not an export. */
 const CAPS = { maxRows: 10_000, maxBytes: 16 << 20, timeoutMs: 5 * 60_000 };
@@ -50,23 +51,14 @@ export function mountExecRoute(app: FastifyInstance, deps: ExecRouteDeps): void 
     // Refusals say what happened; nothing ran in any of them (the pipeline refuses before forwarding).
     const r = o.refusal;
     switch (r.kind) {
-      case 'rate_limited':
-        throw new HttpError(429, r.message);
-      case 'bad_credential':
-        throw new HttpError(401, r.message);
-      case 'unknown_connection':
-      case 'access_denied':
-        throw new HttpError(403, r.message);
-      case 'blocked':
-        return reply.status(403).send({ error: `blocked: ${r.message}`, blocked: true });
-      case 'review':
-        return reply.status(202).send({ error: r.message, reviewId: r.reviewId });
       case 'timeout':
         throw new HttpError(408, r.message);
       case 'unreachable':
         throw new HttpError(502, r.message);
       case 'target':
         return reply.status(422).send({ error: r.message, code: r.code, detail: r.detail, hint: r.hint });
+      default:
+        return replyRefused(reply, r);
     }
   });
 }

@@ -10,6 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Identity } from '../identity/types.ts';
 import type { ExecRunner, ExecRunRefusal } from '../protocols/exec/runner.ts';
 import { HttpError } from './http-api.ts';
+import { replyRefused } from './exec-refusals.ts';
 
 export async function streamExec(runner: ExecRunner, who: Identity, connection: string, argv: unknown, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const res = reply.raw;
@@ -53,19 +54,6 @@ export async function streamExec(runner: ExecRunner, who: Identity, connection: 
 }
 
 function refuse(reply: FastifyReply, r: ExecRunRefusal): FastifyReply {
-  switch (r.kind) {
-    case 'invalid':
-      throw new HttpError(400, r.message);
-    case 'rate_limited':
-      throw new HttpError(429, r.message);
-    case 'bad_credential':
-      throw new HttpError(401, r.message);
-    case 'unknown_connection':
-    case 'access_denied':
-      throw new HttpError(403, r.message);
-    case 'blocked':
-      return reply.status(403).send({ error: `blocked: ${r.message}`, blocked: true });
-    case 'review':
-      return reply.status(202).send({ error: r.message, reviewId: r.reviewId });
-  }
+  if (r.kind === 'invalid') throw new HttpError(400, r.message);
+  return replyRefused(reply, r);
 }

@@ -30,6 +30,18 @@ export const EXIT_HELD = 3;
 /** the gateway could not reach the target: what OpenSSH's own client exits with on such errors */
 export const EXIT_UNREACHABLE = 255;
 
+/** The gateway's session to the target for an allowed command; null once the caller is told, and the record says, why there is none. */
+export async function upstreamFor(ctx: ChannelContext, ch: ServerChannel, commandId: string, started: number, eol = '\n'): Promise<Client | null> {
+  try {
+    return await ctx.upstream();
+  } catch (e) {
+    const message = `cannot reach the target: ${(e as Error).message}`;
+    ctx.session.result(commandId, { rowCount: 0, error: { message }, durationMs: Date.now() - started });
+    endWith(ch, `warden: ${message}${eol}`, EXIT_UNREACHABLE);
+    return null;
+  }
+}
+
 /** A refusal in place, on the caller's stderr (no command reached the target). */
 export function refuseOnChannel(ch: ServerChannel, d: Exclude<Decision, { action: 'allow' }>, eol = '\n'): void {
   const text =
@@ -68,14 +80,8 @@ export async function runExec(ctx: ChannelContext, ch: ServerChannel, command: s
   const started = Date.now();
   const decision = await ctx.session.command({ text: command, via: 'exec' });
   if (decision.action !== 'allow') return refuseOnChannel(ch, decision, pty ? '\r\n' : '\n');
-  let client: Client;
-  try {
-    client = await ctx.upstream();
-  } catch (e) {
-    const message = `cannot reach the target: ${(e as Error).message}`;
-    ctx.session.result(decision.commandId, { rowCount: 0, error: { message }, durationMs: Date.now() - started });
-    return endWith(ch, `warden: ${message}\n`, EXIT_UNREACHABLE);
-  }
+  const client = await upstreamFor(ctx, ch, decision.commandId, started);
+  if (!client) return;
   // Only the command and a pty: no environment (a caller's LD_PRELOAD or PATH never reaches the target).
   client.exec(command, pty ? { pty: { rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes } } : {}, (err, up) => {
     if (err) {

@@ -9,8 +9,8 @@
 // past the connection's cap is stopped with STATUS failure. Metadata reads (stat, realpath,
 // readlink, readdir of an opened directory) pass unjudged; any other request or extension is
 // refused (fail closed). A malformed or oversized packet closes the channel.
-import type { Client, ClientChannel, ServerChannel } from 'ssh2';
-import { endWith, EXIT_UNREACHABLE, refuseOnChannel, type ChannelContext } from './exec.ts';
+import type { ClientChannel, ServerChannel } from 'ssh2';
+import { endWith, EXIT_UNREACHABLE, refuseOnChannel, upstreamFor, type ChannelContext } from './exec.ts';
 import { SftpRelay } from './sftp-relay.ts';
 
 /**
@@ -31,14 +31,8 @@ export async function runSftp(ctx: ChannelContext, ch: ServerChannel, command?: 
   // rules see the word `sftp` (and the server's path when an exec names it)
   const decision = await ctx.session.command(command ? { text: `(sftp) ${command}`, via: 'exec' } : { text: '(sftp)', via: 'sftp' });
   if (decision.action !== 'allow') return refuseOnChannel(ch, decision);
-  let client: Client;
-  try {
-    client = await ctx.upstream();
-  } catch (e) {
-    const message = `cannot reach the target: ${(e as Error).message}`;
-    ctx.session.result(decision.commandId, { rowCount: 0, error: { message }, durationMs: Date.now() - started });
-    return endWith(ch, `warden: ${message}\n`, EXIT_UNREACHABLE);
-  }
+  const client = await upstreamFor(ctx, ch, decision.commandId, started);
+  if (!client) return;
   const open = (cb: (err: Error | undefined, up: ClientChannel) => void) => (command ? client.exec(command, cb) : client.subsys('sftp', cb));
   open((err, up) => {
     if (err) {

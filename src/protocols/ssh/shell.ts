@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { ServerChannel } from 'ssh2';
-import { endWith, EXIT_REFUSED, EXIT_UNREACHABLE, refuseOnChannel, relay, type ChannelContext, type ChannelState } from './exec.ts';
+import { endWith, EXIT_REFUSED, EXIT_UNREACHABLE, refuseOnChannel, relay, upstreamFor, type ChannelContext, type ChannelState } from './exec.ts';
 import { AsciicastWriter } from './asciicast.ts';
 import { upstreamLost } from './upstream.ts';
 import { LineTracker } from './line-tracker.ts';
@@ -25,14 +25,8 @@ export async function runShell(ctx: ChannelContext, ch: ServerChannel, state: Ch
   const started = Date.now();
   const decision = await ctx.session.command({ text: '(shell)', via: 'shell' });
   if (decision.action !== 'allow') return refuseOnChannel(ch, decision, '\r\n');
-  let client;
-  try {
-    client = await ctx.upstream();
-  } catch (e) {
-    const message = `cannot reach the target: ${(e as Error).message}`;
-    ctx.session.result(decision.commandId, { rowCount: 0, error: { message }, durationMs: Date.now() - started });
-    return endWith(ch, `warden: ${message}\r\n`, EXIT_UNREACHABLE);
-  }
+  const client = await upstreamFor(ctx, ch, decision.commandId, started, '\r\n');
+  if (!client) return;
   client.shell({ rows: pty.rows, cols: pty.cols, height: pty.height, width: pty.width, term: pty.term, modes: pty.modes }, (err, up) => {
     if (err) {
       ctx.session.result(decision.commandId, { rowCount: 0, error: { message: err.message }, durationMs: Date.now() - started });
