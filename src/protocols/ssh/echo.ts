@@ -12,6 +12,11 @@
 // what is expected, so from there on every byte is the target's and keeps the masker's hold.
 // A target that imitates the echo gets released only bytes equal to what the caller typed.
 //
+// Why not a smarter flush policy in the masker instead (let held text out when it cannot
+// begin any detector's match)? Nearly any word can begin one (an email's local part, a
+// `password=` context, an operator's custom pattern), so it would rarely fire on typed text,
+// and proving it for every detector is brittle; the echo is safe by where it comes from.
+//
 // Fail closed: output.ts releases the matched echo at once only when the masker holds
 // nothing of the target's before it (stream.ts `holding`); otherwise it is pushed as
 // ordinary output and waits with the rest.
