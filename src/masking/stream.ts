@@ -30,6 +30,11 @@ export interface StreamMasker {
   end(): string;
   /** something was replaced so far (a finding, a private key) */
   readonly masked: boolean;
+  /**
+   * Text is held back (an unfinished line, a private key being drained): nothing pushed so
+   * far is waiting. A terminal lets its caller's echoed keys out at once only when false.
+   */
+  readonly holding: boolean;
 }
 
 const CONTEXT = 64;
@@ -133,6 +138,9 @@ export function createStreamMasker(text: TextMasker, opts: StreamMaskerOptions =
   return {
     get masked() {
       return masked;
+    },
+    get holding() {
+      return inPem || held.length > 0;
     },
     push,
     flush,

@@ -7,7 +7,9 @@ import type { Client, ClientChannel, PseudoTtyInfo, ServerChannel } from 'ssh2';
 import type { Logger } from 'pino';
 import type { Session } from '../../session/session.ts';
 import type { Decision } from '../../session/types.ts';
-import { MaskedOutput } from './output.ts';
+import { StringDecoder } from 'node:string_decoder';
+import { MaskedOutput, terminalOutput } from './output.ts';
+import { EchoTracker } from './echo.ts';
 import { upstreamLost } from './upstream.ts';
 import { shellCommands } from '../../policy/ssh-commands.ts';
 import { runScp, scpRequest } from './scp.ts';
@@ -105,7 +107,10 @@ function rsyncServer(command: string): boolean {
 
 /** Both directions of one channel, the output masked; the end recorded as the command's result. */
 export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel, a: { commandId: string; started: number; terminal: boolean; onOutput?(text: string): void; input?(data: Buffer): void; onClose?(): Promise<unknown>; drained?(): Promise<unknown>; resultRows?(out: MaskedOutput): (string | null)[][]; lost?(): string | undefined }): void {
-  const idleFlushMs = a.terminal ? 60 : 0;
+  const idleFlushMs = a.terminal ? terminalOutput.idleFlushMs : 0;
+  // a pty echoes the caller's keys on stdout: they need not wait for the idle time (echo.ts)
+  const echo = a.terminal ? new EchoTracker() : undefined;
+  const keys = new StringDecoder('utf8');
   // A slow caller slows the target (bounded memory): its channel's window is the limit.
   let paused = false;
   const sent = (ok: boolean, stream: NodeJS.EventEmitter) => {
@@ -119,7 +124,7 @@ export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel,
       up.stderr.resume();
     });
   };
-  const out = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, write: (data, text) => {
+  const out = new MaskedOutput({ masker: ctx.session.masker, keepBytes: ctx.keepBytes, idleFlushMs, echo, write: (data, text) => {
     a.onOutput?.(text);
     sent(ch.write(data), ch);
   } });
@@ -131,6 +136,7 @@ export function relay(ctx: ChannelContext, ch: ServerChannel, up: ClientChannel,
     exit = code !== null && code !== undefined ? { code } : { signal, dump, desc };
   });
   ch.on('data', (b: Buffer) => {
+    echo?.typed(keys.write(b));
     if (a.input) return a.input(b);
     if (!up.write(b)) {
       ch.pause();

@@ -3,11 +3,21 @@
 // written to the caller and kept, up to a byte cap, for the record. On a terminal, text the
 // masker holds back (an unfinished line: a prompt) is let out after a short idle time, so a
 // prompt shows; a secret split across writes further apart than that can get through there.
+// The echo of the caller's own keys is let out at once when nothing of the target's is held
+// before it (echo.ts): typing does not wait for the idle time, and no target text goes early.
 // With masking off, the bytes pass unchanged (binary output intact); with it on, output is
 // read as UTF-8 text, and bytes that are not become U+FFFD.
 import { StringDecoder } from 'node:string_decoder';
 import type { Masker } from '../../masking/index.ts';
 import type { StreamMasker } from '../../masking/stream.ts';
+import type { EchoTracker } from './echo.ts';
+
+/**
+ * How long a terminal's output is idle before held text (a prompt) is let out. A setting
+ * object rather than a constant so a test can make it long: then anything that shows on the
+ * terminal before it must have been let out for another reason (an echo), not by the timer.
+ */
+export const terminalOutput = { idleFlushMs: 60 };
 
 export interface MaskedOutputOptions {
   masker: Masker | null;
@@ -17,6 +27,8 @@ export interface MaskedOutputOptions {
   keepBytes: number;
   /** a terminal: flush held text after this many ms without output (0: never) */
   idleFlushMs: number;
+  /** a terminal's stdout: the caller's keys awaiting their echo, let out without the idle wait */
+  echo?: EchoTracker;
 }
 
 export class MaskedOutput {
@@ -44,7 +56,21 @@ export class MaskedOutput {
       this.keep(text);
       return;
     }
-    this.emit(this.sm.push(this.decoder.write(chunk)));
+    let text = this.decoder.write(chunk);
+    const echo = this.o.echo?.match(text) ?? 0;
+    if (echo > 0 && !this.sm.holding) {
+      // Only the caller's own keys are held after this push (nothing of the target's was
+      // before them), so forcing them out reveals nothing; the target's text after them
+      // is pushed on as usual and held, rescanned with them as its left context.
+      this.emit(this.sm.push(text.slice(0, echo)) + this.sm.flush());
+      text = text.slice(echo);
+      if (!text) {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        return;
+      }
+    }
+    this.emit(this.sm.push(text));
     if (this.o.idleFlushMs > 0) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = setTimeout(() => this.emit(this.sm!.flush()), this.o.idleFlushMs);
