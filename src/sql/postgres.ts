@@ -101,6 +101,10 @@ export function classifyPostgres(text: string): Classification {
     if (hit) {
       stats.normalizedHits++;
       byText.set(text, hit);
+      // The key may have been cached by a text without a shape (the same statement with
+      // $1, as the extended protocol or a record sends it): without this, every later text
+      // of this shape would pay the normalize again.
+      if (shape !== null) byShape.set(shape, hit);
       return hit;
     }
   }
