@@ -58,6 +58,8 @@ export function clearClassifyCache(): void {
   byText.clear();
   byKey.clear();
   byShape.clear();
+  lastText = '';
+  lastClassification = null;
   stats.exactHits = stats.shapeHits = stats.normalizedHits = stats.parses = 0;
 }
 
@@ -68,6 +70,20 @@ export function clearClassifyCache(): void {
  */
 export function classifyPostgres(text: string): Classification {
   if (!ready) throw new Error('the Postgres parser is not loaded: await initPostgresParser() first');
+  // One statement is classified two or three times on its way (the relay's plan, the
+  // policy, the result): the last text answers again without hashing it into the caches.
+  // The same text always classifies the same (the caches below are keyed on it too).
+  if (text === lastText && lastClassification) return lastClassification;
+  const c = classifyUncached(text);
+  lastText = text;
+  lastClassification = c;
+  return c;
+}
+
+let lastText = '';
+let lastClassification: Classification | null = null;
+
+function classifyUncached(text: string): Classification {
   const cacheable = text.length <= MAX_CACHED_CHARS;
   if (cacheable) {
     const hit = byText.get(text);
@@ -101,6 +117,10 @@ export function classifyPostgres(text: string): Classification {
     if (hit) {
       stats.normalizedHits++;
       byText.set(text, hit);
+      // The key may have been cached by a text without a shape (the same statement with
+      // $1, as the extended protocol or a record sends it): without this, every later text
+      // of this shape would pay the normalize again.
+      if (shape !== null) byShape.set(shape, hit);
       return hit;
     }
   }

@@ -177,6 +177,21 @@ describe('cache', () => {
     assert.notEqual(classifyPostgres('SELECT abalance FROM shape_probe2 WHERE aid = 9 AND note = \'x\''), a);
     assert.deepEqual(one('SELECT abalance FROM shape_probe WHERE aid = 9 /* x */ AND note = \'x\'').tables, [{ name: 'shape_probe' }]);
   });
+  test('a statement first seen with $1 (extended protocol, a record) still gives its shape to literal texts', () => {
+    // The normalized key was cached by the $1 text (no shape); the literal text found it by
+    // normalizing and must leave its shape cached, or every later literal normalizes again.
+    clearClassifyCache();
+    const viaParam = classifyPostgres('SELECT abalance FROM shape_param WHERE aid = $1');
+    const first = classifyPostgres('SELECT abalance FROM shape_param WHERE aid = 7');
+    assert.equal(first, viaParam);
+    assert.equal(classifyStats().normalizedHits, 1);
+    const later = classifyPostgres('SELECT abalance FROM shape_param WHERE aid = 8');
+    assert.equal(later, viaParam);
+    assert.equal(classifyStats().shapeHits, 1);
+    assert.equal(classifyStats().normalizedHits, 1);
+    // another statement of a like text is not found by that shape
+    assert.deepEqual(classifyPostgres('DELETE FROM shape_param WHERE aid = 8').statements[0]!.kind, 'delete');
+  });
   test('a shape hit classifies as a fresh parse would', () => {
     const pairs = [
       ["UPDATE acc SET bal = bal + 5 WHERE id = 1 AND pg_sleep(0.1) IS NOT NULL", "UPDATE acc SET bal = bal + 70 WHERE id = 2 AND pg_sleep(3) IS NOT NULL"],
