@@ -74,7 +74,7 @@ test('YAML syntax errors and unreadable files are refused with the file named', 
 
 test('gateway.audit: defaults, paths relative to the config file, and errors by key path', () => {
   const d = parseConfig({});
-  assert.deepEqual(d.gateway.audit, { headInterval: 60_000, sinks: [] });
+  assert.deepEqual(d.gateway.audit, { headInterval: 60_000, signEvery: 250, sinks: [] });
   const c = parseConfig({ gateway: { audit: { headInterval: '5m', publicKey: 'keys/audit.pem', sinks: [{ dir: 'archive' }, { url: 'https://audit.example.com/heads' }] } } }, '(test)', '/etc/warden');
   assert.equal(c.gateway.audit.headInterval, 300_000);
   assert.equal(c.gateway.audit.publicKey, '/etc/warden/keys/audit.pem');
