@@ -53,7 +53,9 @@ export async function verifyAudit(store: Store, dataDir: string, opts: VerifyOpt
   const key = opts.publicKey ?? readKey(dataDir);
   const legacyFile = (await readCheckpointFile(dataDir)).checkpoints;
   const headFiles = [join(dataDir, HEADS_FILE), ...(opts.headFiles ?? [])];
-  return verifyChain(storeSource(store.db, opts.pageSize), key, { ...opts, headFiles }, legacyFile);
+  // Postgres writers sign every commit (pg-writer.ts): no tail there is one a writer left.
+  const signEveryMs = store.kind === 'sqlite' ? opts.signEveryMs : 0;
+  return verifyChain(storeSource(store.db, opts.pageSize), key, { ...opts, headFiles, signEveryMs }, legacyFile);
 }
 
 /** Verify an export file offline: no store, no data dir, so the key must be given. */
