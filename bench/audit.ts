@@ -2,7 +2,9 @@
 // recording does before a command may run), against SQLite and Postgres, measured in
 // the same run. Also the session pipeline's mix: a durable command then a non-durable
 // result per iteration, and what the signed head of every group commit costs (one
-// Ed25519 signature per commit). Not a test: prints figures.
+// Ed25519 signature per commit). SQLite runs twice, a head per commit (signEvery 0) and
+// with gateway.audit.signEvery's default; CPU per commit is the whole process's (the
+// writer thread included). Not a test: prints figures.
 //   npx tsx bench/audit.ts [--seconds 3] [--appenders 8] [--pg postgres://postgres@127.0.0.1:5432/postgres]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,8 +35,9 @@ const result = (s: number, i: number) => ({
   data: { commandId: `bench-${s}:${i}`, rowCount: 1, durationMs: 0.1, tag: 'SELECT 1', columns: [{ name: 'abalance', type: 23 }], rows: [['0']] },
 });
 
-async function run(log: AuditLog, withResults: boolean): Promise<{ perSec: number; batch: number; commitsPerSec: number }> {
+async function run(log: AuditLog, withResults: boolean): Promise<{ perSec: number; batch: number; commitsPerSec: number; cpuPerCommit: number }> {
   const commits0 = log.commits;
+  const cpu0 = process.cpuUsage();
   let events = 0;
   const until = Date.now() + seconds * 1000;
   const t0 = performance.now();
@@ -52,11 +55,13 @@ async function run(log: AuditLog, withResults: boolean): Promise<{ perSec: numbe
   );
   await log.flush();
   const secs = (performance.now() - t0) / 1000;
-  return { perSec: events / secs, batch: events / Math.max(1, log.commits - commits0), commitsPerSec: (log.commits - commits0) / secs };
+  const cpu = process.cpuUsage(cpu0);
+  const commits = Math.max(1, log.commits - commits0);
+  return { perSec: events / secs, batch: events / commits, commitsPerSec: commits / secs, cpuPerCommit: (cpu.user + cpu.system) / commits };
 }
 
-async function bench(name: string, store: Store, dataDir: string): Promise<void> {
-  const log = await openAuditLog(store, { dataDir });
+async function bench(name: string, store: Store, dataDir: string, signEveryMs?: number): Promise<void> {
+  const log = await openAuditLog(store, { dataDir, ...(signEveryMs !== undefined ? { signEveryMs } : {}) });
   await run(log, false); // warm up (JIT, file growth)
   const a = await run(log, false);
   const b = await run(log, true);
@@ -70,7 +75,10 @@ async function bench(name: string, store: Store, dataDir: string): Promise<void>
       ` | verify ${Math.round(verifyPerSec).toLocaleString('en')} events/s over ${v.count.toLocaleString('en')}, ${v.heads.toLocaleString('en')} heads (${v.ok ? 'ok' : v.problem})`,
   );
   const share = (signUs * a.commitsPerSec) / 1e4;
-  console.log(`${''.padEnd(9)} ${Math.round(a.commitsPerSec).toLocaleString('en')} group commits/s, each signing one head: ${signUs.toFixed(1)} µs x commits = ${share.toFixed(1)}% of one core`);
+  console.log(
+    `${''.padEnd(9)} ${Math.round(a.commitsPerSec).toLocaleString('en')} group commits/s, ${Math.round(a.cpuPerCommit)} µs CPU per commit (+results: ${Math.round(b.cpuPerCommit)});` +
+      ` a head on every one would cost ${signUs.toFixed(1)} µs x commits = ${share.toFixed(1)}% of one core`,
+  );
 }
 
 // One head signature, as the writers make it (same key type, a body of the same size),
@@ -93,9 +101,11 @@ console.log(`one Ed25519 head signature: ${signUs.toFixed(1)} µs of CPU (best o
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-bench-audit-'));
 try {
-  const sqlite = await openStore({ store: 'sqlite', dataDir: join(dir, 'sqlite') });
-  await bench('sqlite', sqlite, join(dir, 'sqlite'));
-  await sqlite.close();
+  for (const [name, signEveryMs] of [['sqlite/0', 0], ['sqlite', undefined]] as const) {
+    const sqlite = await openStore({ store: 'sqlite', dataDir: join(dir, name) });
+    await bench(name, sqlite, join(dir, name), signEveryMs);
+    await sqlite.close();
+  }
 
   const dbName = `warden_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });

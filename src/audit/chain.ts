@@ -4,7 +4,7 @@
 // worker and the Postgres writer share both and cannot disagree about the chain.
 import type { Selectable } from 'kysely';
 import type { EventsTable, SessionsTable, SignedHeadsTable } from '../store/schema.ts';
-import { eventHash, GENESIS_HASH } from './canonical.ts';
+import { canonicalJson, eventHash, GENESIS_HASH } from './canonical.ts';
 import { type HeadKind, headHash, headSignatureOk, type SignedHead, signHead } from './head.ts';
 import { makeSigner, type Signer, type SigningKey } from './keys.ts';
 
@@ -57,7 +57,8 @@ export interface BatchWritten {
   ts: string;
   prevHash: string;
   hashes: string[];
-  signed: SignedHead;
+  /** null: the batch went in unsigned, within signEvery of the last head (see HeadSigner) */
+  signed: SignedHead | null;
 }
 
 export function chainBatch(head: ChainHead, items: BatchItem[], ts: string): ChainedBatch {
@@ -109,7 +110,7 @@ function project(p: SessionProjection, it: BatchItem, ts: string): void {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v == null ? '' : String(v));
 
-export function written(prevHead: ChainHead, batch: ChainedBatch, signed: SignedHead): BatchWritten {
+export function written(prevHead: ChainHead, batch: ChainedBatch, signed: SignedHead | null): BatchWritten {
   return {
     firstSeq: prevHead.seq + 1,
     ts: batch.rows[0]?.ts ?? '',
@@ -128,27 +129,52 @@ export class ChainTampered extends Error {
  * The writer side of signed heads. Under the writer's lock it is shown the chain head
  * and the newest signed head as the store holds them, and signs the next head only when
  * they are what a genuine writer left: its own last head (or a later one that verifies
- * under the same key), covering exactly the chain head. Anything else (a rewound or
- * edited head, events added without a head) is tampering: signing over it would launder
- * it, so the writer refuses this and every later write (fail closed; strict recording
- * then holds commands back) until it is restarted and the chain looked at.
+ * under the same key), covering the chain head, or followed by an unsigned tail (below).
+ * Anything else (a rewound or edited head, events added without a head) is tampering:
+ * signing over it would launder it, so the writer refuses this and every later write
+ * (fail closed; strict recording then holds commands back) until it is restarted and
+ * the chain looked at.
+ *
+ * A batch is signed only when signEveryMs has passed since the newest head (by the
+ * batch's own timestamp, so every unsigned event has ts < head ts + signEveryMs, which
+ * verify checks); the log's idle timer and close() sign the tail. An unsigned tail is
+ * accepted when it is this writer's own (it remembers the chain head it committed), or,
+ * for a writer that did not write it (another process, a restart after a crash), when it
+ * follows a head that is not a close head, chains from it hash by hash, and its events
+ * are within the window: what a genuine writer can leave.
  */
 export class HeadSigner {
   private readonly sign: Signer;
   private last: SignedHead | null = null;
   private lastHash = '';
+  /** the chain head after this writer's last commit, signed or not */
+  private own: ChainHead | null = null;
   private broken: ChainTampered | null = null;
 
-  constructor(private readonly key: SigningKey) {
+  constructor(
+    private readonly key: SigningKey,
+    /** 0: a head with every batch */
+    private readonly signEveryMs = 0,
+  ) {
     this.sign = makeSigner(key);
+  }
+
+  /** Must the caller read the events after `top` (tail()) before calling next()? */
+  needsTail(chain: ChainHead, top: SignedHead | null): boolean {
+    return top !== null && top.seq < chain.seq && !this.ownsTail(chain, top);
+  }
+
+  private ownsTail(chain: ChainHead, top: SignedHead): boolean {
+    return this.last !== null && top.n === this.last.n && this.own !== null && this.own.seq === chain.seq && this.own.hash === chain.hash;
   }
 
   /**
    * The head to store with this transaction, over `after` (the chain once the batch is
-   * in; for a beat, the chain as it is). null: nothing to sign (an empty chain, or an
-   * `adopt` when heads exist already).
+   * in; for a beat, the chain as it is). null: nothing to sign (an empty chain, an
+   * `adopt` when heads exist already, or a batch within signEveryMs of the last head).
+   * `tail`: the events after `top`, when needsTail() said so.
    */
-  next(kind: HeadKind, chain: ChainHead, top: SignedHead | null, after: ChainHead, ts: string): SignedHead | null {
+  next(kind: HeadKind, chain: ChainHead, top: SignedHead | null, after: ChainHead, ts: string, tail?: EventRow[]): SignedHead | null {
     if (this.broken) throw this.broken;
     let prev = GENESIS_HASH;
     if (top === null) {
@@ -164,24 +190,61 @@ export class HeadSigner {
       if (!mine && (top.keyId !== this.key.keyId || !headSignatureOk(this.key.publicKey, top))) {
         this.tampered(`the store's newest signed head #${top.n} is not signed by this gateway's audit key ${this.key.keyId}`);
       }
-      if (top.seq !== chain.seq || top.hash !== chain.hash) {
-        this.tampered(
-          top.seq < chain.seq
-            ? `events ${top.seq + 1}..${chain.seq} follow the newest signed head #${top.n} without a head of their own: they were not written by a gateway`
-            : `the chain head (event ${chain.seq}) is not the event the newest signed head #${top.n} names (${top.seq}): the chain was rewritten`,
-        );
+      if (top.seq > chain.seq || (top.seq === chain.seq && top.hash !== chain.hash)) {
+        this.tampered(`the chain head (event ${chain.seq}) is not the event the newest signed head #${top.n} names (${top.seq}): the chain was rewritten`);
+      }
+      if (mine && this.own && (this.own.seq !== chain.seq || this.own.hash !== chain.hash)) {
+        // After its own head only this writer appends (another one signs its first batch),
+        // so its memory of the chain head is the truth about the unsigned tail.
+        this.tampered(`the chain head (event ${chain.seq}) is not the one this writer left (event ${this.own.seq}) after its head #${top.n}: the unsigned events were rewritten, added or removed`);
+      }
+      if (top.seq < chain.seq && !this.ownsTail(chain, top)) {
+        const why = this.badTail(chain, top, tail ?? []);
+        if (why) this.tampered(`events ${top.seq + 1}..${chain.seq} follow the newest signed head #${top.n} without a head of their own: ${why}`);
       }
       if (kind === 'adopt') return null;
+      // Unsigned only after this writer's own head: behind another writer's head (a close
+      // head above all) no tail is left, so the tail rules above stay simple.
+      if (kind === 'batch' && mine && this.signEveryMs > 0 && Date.parse(ts) - Date.parse(top.ts) < this.signEveryMs) return null;
       prev = mine ? this.lastHash : headHash(top);
     }
     if (after.seq === 0) return null;
     return signHead({ n: (top?.n ?? 0) + 1, seq: after.seq, hash: after.hash, ts, prev, kind, keyId: this.key.keyId }, this.sign);
   }
 
-  /** The head went into a committed transaction: it is the one to find next time. */
-  committed(h: SignedHead): void {
-    this.last = h;
-    this.lastHash = headHash(h);
+  /** Why an unsigned tail another writer left is not one a gateway can leave, or null. */
+  private badTail(chain: ChainHead, top: SignedHead, tail: EventRow[]): string | null {
+    if (top.kind === 'close') return 'they were not written by a gateway (none writes after its close head)';
+    if (this.signEveryMs <= 0) return 'they were not written by a gateway (this one signs every commit)';
+    let prev = top.hash;
+    let seq = top.seq;
+    const until = Date.parse(top.ts) + this.signEveryMs;
+    for (const r of tail) {
+      seq++;
+      if (Number(r.seq) !== seq || r.prev_hash !== prev) return `they were not written by a gateway (event ${seq} does not follow the chain)`;
+      let dataJson: string;
+      try {
+        dataJson = canonicalJson(JSON.parse(r.data));
+      } catch {
+        return `they were not written by a gateway (event ${seq} holds no JSON)`;
+      }
+      if (eventHash(prev, { seq, ts: r.ts, type: r.type, sessionId: r.session_id, actor: r.actor, dataJson }) !== r.hash) {
+        return `they were not written by a gateway (event ${seq} does not match its hash)`;
+      }
+      if (!(Date.parse(r.ts) < until)) return `they were not written by a gateway (event ${seq} is later than signEvery after that head)`;
+      prev = r.hash;
+    }
+    if (seq !== chain.seq || prev !== chain.hash) return 'they were not written by a gateway (the chain head does not match them)';
+    return null;
+  }
+
+  /** A transaction committed: `h` (if signed) is the head to find next time, `chain` the chain head. */
+  committed(h: SignedHead | null, chain: ChainHead): void {
+    if (h) {
+      this.last = h;
+      this.lastHash = headHash(h);
+    }
+    this.own = { seq: chain.seq, hash: chain.hash };
   }
 
   private tampered(why: string): never {

@@ -34,6 +34,23 @@ export const auditConfigSchema = z
   .strictObject({
     /** a signed head at least this often even when idle, so a cut tail shows as a stale head; verify calls a head older than twice this stale */
     headInterval: duration('60s').refine((ms) => ms >= 1000, 'at least 1s'),
+    /**
+     * at most one signed head per this interval under traffic (SQLite store): the events
+     * in between are hash-chained but signed up to signEvery later. "0": every commit.
+     */
+    signEvery: z
+      .union([z.literal(0), z.literal('0'), z.string()])
+      .default('250ms')
+      .transform((v, ctx) => {
+        if (v === 0 || v === '0') return 0;
+        try {
+          return parseDuration(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+          return z.NEVER;
+        }
+      })
+      .refine((ms) => ms <= 10_000, 'at most 10s (events are signed up to this late; 0 signs every commit)'),
     /** the audit public key (PEM, or a file holding it): verify trusts only it, and the gateway refuses to start with another key */
     publicKey: z.string().min(1).optional(),
     sinks: z.array(sinkSchema).default([]),
@@ -55,5 +72,5 @@ export function pinnedKey(cfg: AuditConfig, override?: string): PublicKey | unde
 
 export function auditLogOptions(dataDir: string, cfg: AuditConfig): AuditLogOptions {
   const publicKey = pinnedKey(cfg);
-  return { dataDir, headIntervalMs: cfg.headInterval, sinks: cfg.sinks, ...(publicKey ? { publicKey } : {}) };
+  return { dataDir, headIntervalMs: cfg.headInterval, signEveryMs: cfg.signEvery, sinks: cfg.sinks, ...(publicKey ? { publicKey } : {}) };
 }

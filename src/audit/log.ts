@@ -15,6 +15,8 @@ export interface GroupCommitOptions {
   dataDir: string;
   /** sign a head when no durable one was signed for this long (ms) */
   headIntervalMs: number;
+  /** the writer signs a batch only this long after the last head; the tail left unsigned is signed this long after its first commit (ms; 0: every batch is signed) */
+  signEveryMs?: number;
   /** what verify() holds the chain to (pinned key, sink files, staleness) */
   verify: VerifyOptions;
   /** a beat that failed (the writer found tampering, the store is down) */
@@ -40,8 +42,8 @@ interface Pending {
 
 /**
  * The log over an open writer (see open.ts). Besides batching appends it keeps the
- * chain's signed heads fresh: a head goes with every batch, and when no durable one
- * was signed for headIntervalMs (an idle gateway, or only async records) it signs a
+ * chain's signed heads fresh: a head goes with a batch at most every signEveryMs (the
+ * tail left unsigned is signed by a timer), and when no durable one was signed for headIntervalMs (an idle gateway, or only async records) it signs a
  * beat, so a tail cut off the store shows as a stale head. Heads of durable commits go
  * to the shipper; a non-durable one could outlive its commit in a crash.
  */
@@ -61,6 +63,9 @@ export class GroupCommitLog implements AuditLog {
   private lastDurableAt = Date.now();
   private beatWanted = false;
   private beatTimer: NodeJS.Timeout | null = null;
+  /** a batch went in unsigned and no head covers it yet; the timer that signs it */
+  private tailUnsigned = false;
+  private tailTimer: NodeJS.Timeout | null = null;
   // Gathering (see gathered()): the sessions of the last durable batch, how many of them
   // have a durable event queued now, and how long that batch's commit took.
   private lastSessions = new Set<string>();
@@ -151,6 +156,8 @@ export class GroupCommitLog implements AuditLog {
     this.closed = true;
     if (this.beatTimer) clearTimeout(this.beatTimer);
     this.beatTimer = null;
+    if (this.tailTimer) clearTimeout(this.tailTimer);
+    this.tailTimer = null;
     this.beatWanted = false;
     await this.flush();
     try {
@@ -167,9 +174,24 @@ export class GroupCommitLog implements AuditLog {
 
   private signed(h: SignedHead, durable: boolean): void {
     this.lastHead = h;
+    this.tailUnsigned = false;
     if (!durable) return;
     this.lastDurableAt = Date.now();
     this.shipper.offer(h);
+  }
+
+  // Armed by the first unsigned batch after a head: if no later batch was signed by
+  // then, a beat signs the tail, so every event is signed within signEvery of its commit.
+  private unsignedBatch(): void {
+    this.tailUnsigned = true;
+    if (this.tailTimer || this.closed) return;
+    this.tailTimer = setTimeout(() => {
+      this.tailTimer = null;
+      if (!this.tailUnsigned || this.closed) return;
+      this.beatWanted = true;
+      this.startSoon();
+    }, this.opts.signEveryMs ?? 0);
+    this.tailTimer.unref();
   }
 
   // One timer, re-armed only when it fires: a batch just moves lastDurableAt.
@@ -278,7 +300,8 @@ export class GroupCommitLog implements AuditLog {
       (w) => {
         this.commits++;
         if (durable) this.lastCommitMs = performance.now() - started;
-        this.signed(w.signed, durable);
+        if (w.signed) this.signed(w.signed, durable);
+        else this.unsignedBatch();
         this.next();
         settle(batch, w);
       },

@@ -18,13 +18,15 @@ import { storeSource } from './source.ts';
 import { SqliteChainWriter } from './sqlite-writer.ts';
 import { InlineSqliteChainWriter } from './sqlite-inline-writer.ts';
 import type { AuditLog } from './types.ts';
-import { checkCopy, type HeadCopy, signatureCheck, verifyAudit, type VerifyOptions } from './verify.ts';
+import { checkCopy, DEFAULT_SIGN_EVERY_MS, type HeadCopy, signatureCheck, verifyAudit, type VerifyOptions } from './verify.ts';
 import type { ChainWriter } from './writer.ts';
 
 export interface AuditLogOptions {
   dataDir: string;
   /** sign a head when none was signed durably for this long, idle or not (ms; default 60000) */
   headIntervalMs?: number;
+  /** SQLite: sign a batch only this long after the last head, the tail by a timer (ms; default 250; 0: every batch) */
+  signEveryMs?: number;
   /** the pinned public key (gateway.audit.publicKey): the data dir's key must be its private half */
   publicKey?: PublicKey;
   /** where heads go besides the store and the data dir's copy */
@@ -50,17 +52,20 @@ export interface AuditLogOptions {
 export const DEFAULT_HEAD_INTERVAL_MS = 60_000;
 
 /** What verify should hold this log's chain to: the pinned key, the sinks' files, and a staleness of two intervals. */
-export function verifyOptionsFor(opts: Pick<AuditLogOptions, 'publicKey' | 'sinks' | 'headIntervalMs'>): VerifyOptions {
+export function verifyOptionsFor(opts: Pick<AuditLogOptions, 'publicKey' | 'sinks' | 'headIntervalMs' | 'signEveryMs'>): VerifyOptions {
   return {
     ...(opts.publicKey ? { publicKey: opts.publicKey } : {}),
     headFiles: (opts.sinks ?? []).flatMap((s) => ('dir' in s ? [join(s.dir, HEADS_FILE)] : [])),
     staleAfterMs: 2 * (opts.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS),
+    signEveryMs: opts.signEveryMs ?? DEFAULT_SIGN_EVERY_MS,
   };
 }
 
 export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise<AuditLog> {
   const headIntervalMs = opts.headIntervalMs ?? DEFAULT_HEAD_INTERVAL_MS;
   if (!Number.isFinite(headIntervalMs) || headIntervalMs < 10) throw new Error(`headIntervalMs must be at least 10 ms, got ${headIntervalMs}`);
+  const signEveryMs = opts.signEveryMs ?? DEFAULT_SIGN_EVERY_MS;
+  if (!Number.isFinite(signEveryMs) || signEveryMs < 0) throw new Error(`signEveryMs must be 0 or more, got ${signEveryMs}`);
   const key = loadOrCreateKey(opts.dataDir);
   if (opts.publicKey && opts.publicKey.keyId !== key.keyId) {
     throw new Error(
@@ -73,9 +78,9 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
   if (store.kind === 'sqlite') {
     if (!store.file) throw new Error('a SQLite store without a file cannot host the audit writer');
     if (opts.writerThread === 'caller') {
-      writer = new InlineSqliteChainWriter(store.file, { privatePem: key.privatePem });
+      writer = new InlineSqliteChainWriter(store.file, { privatePem: key.privatePem, signEveryMs });
     } else {
-      const w = new SqliteChainWriter(store.file, { privatePem: key.privatePem });
+      const w = new SqliteChainWriter(store.file, { privatePem: key.privatePem, signEveryMs });
       try {
         await w.ready();
       } catch (e) {
@@ -94,7 +99,9 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
     const opened = await writer.sign('beat');
     const dataDirCopy = new DirSink(opts.dataDir, 'data dir');
     const shipper = new HeadShipper([dataDirCopy, ...(opts.sinks ?? []).map(makeSink)], { minGapMs: opts.shipGapMs ?? 1000, onReport: opts.onShip });
-    return new GroupCommitLog(store, writer, shipper, { ...opts, headIntervalMs, verify, onError }, opened);
+    // Postgres signs every batch (pg-writer.ts): no tail to sign there.
+    const everyMs = store.kind === 'sqlite' ? signEveryMs : 0;
+    return new GroupCommitLog(store, writer, shipper, { ...opts, headIntervalMs, signEveryMs: everyMs, verify, onError }, opened);
   } catch (e) {
     await writer.close().catch(() => {});
     throw e;

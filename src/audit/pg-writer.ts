@@ -50,6 +50,8 @@ export class PgChainWriter implements ChainWriter {
     private readonly pool: pg.Pool,
     cfg: WriterConfig,
   ) {
+    // Every batch is signed here (no signEvery): replicas share the chain, and a batch
+    // statement that inserts its head unconditionally is one round trip.
     this.heads = new HeadSigner(fromPem(cfg.privatePem));
   }
 
@@ -57,21 +59,21 @@ export class PgChainWriter implements ChainWriter {
     const result = await this.transaction(async (c, { head, top }) => {
       const ts = new Date().toISOString();
       const batch = chainBatch(head, items, ts);
-      const signed = this.heads.next('batch', head, top, batch.head, ts)!;
+      const signed = this.heads.next('batch', head, top, batch.head, ts)!; // signEvery 0: never null
       await c.query({ name: 'warden_audit_write', text: WRITE, values: params(batch, signed) });
-      return written(head, batch, signed);
+      return { w: written(head, batch, signed), chain: batch.head };
     }, durable);
-    this.heads.committed(result.signed);
-    return result;
+    this.heads.committed(result.w.signed, result.chain);
+    return result.w;
   }
 
   async sign(kind: HeadKind): Promise<SignedHead | null> {
-    const h = await this.transaction(async (c, { head, top }) => {
+    const [h, chain] = await this.transaction(async (c, { head, top }) => {
       const signed = this.heads.next(kind, head, top, head, new Date().toISOString());
       if (signed) await c.query(INSERT_HEAD, headValues(signed));
-      return signed;
+      return [signed, head] as const;
     }, true);
-    if (h) this.heads.committed(h);
+    this.heads.committed(h, chain);
     return h;
   }
 

@@ -1,11 +1,11 @@
 // The SQLite side of the audit chain: one connection that appends batches in
-// BEGIN IMMEDIATE transactions, each with its signed head. It runs in the writer thread
+// BEGIN IMMEDIATE transactions, each signed when signEvery has passed (HeadSigner). It runs in the writer thread
 // (sqlite-worker.ts): measured on 2 busy cores, committing on the main thread instead
 // costs 15-20% of strict-mode throughput (the event loop stalls for every fsync).
 import { DatabaseSync } from 'node:sqlite';
 import { sqlitePragmas } from '../store/sqlite-pragmas.ts';
 import type { SignedHeadsTable } from '../store/schema.ts';
-import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, headFromRow, HeadSigner, written } from './chain.ts';
+import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, type EventRow, headFromRow, HeadSigner, written } from './chain.ts';
 import type { HeadKind, SignedHead } from './head.ts';
 import { fromPem } from './keys.ts';
 import type { WriterConfig } from './writer.ts';
@@ -19,7 +19,7 @@ export class SqliteChain {
   constructor(cfg: WriterConfig & { file: string }) {
     const db = (this.db = new DatabaseSync(cfg.file));
     sqlitePragmas(db);
-    this.heads = new HeadSigner(fromPem(cfg.privatePem));
+    this.heads = new HeadSigner(fromPem(cfg.privatePem), cfg.signEveryMs ?? 0);
     this.st = {
       head: db.prepare('SELECT seq, hash FROM chain_head WHERE id = 1'),
       top: db.prepare('SELECT * FROM signed_heads ORDER BY n DESC LIMIT 1'),
@@ -34,6 +34,7 @@ export class SqliteChain {
         `UPDATE sessions SET commands = commands + @commands, ended_at = coalesce(@ended_at, ended_at),
          end_reason = coalesce(@end_reason, end_reason) WHERE id = @id`,
       ),
+      tail: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq'),
       signed: db.prepare('INSERT INTO signed_heads (n, seq, hash, ts, prev, kind, key_id, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     };
   }
@@ -74,29 +75,37 @@ export class SqliteChain {
       const head = st.head.get() as unknown as ChainHead;
       const ts = new Date().toISOString();
       const batch = chainBatch(head, items, ts);
-      const signed = this.heads.next('batch', head, this.top(), batch.head, ts)!;
+      const top = this.top();
+      const signed = this.heads.next('batch', head, top, batch.head, ts, this.tail(head, top));
       for (const r of batch.rows) st.event.run(r.seq, r.ts, r.type, r.session_id, r.actor, r.data, r.prev_hash, r.hash);
       for (const s of batch.sessions.starts.values()) st.start.run(s);
       for (const u of batch.sessions.updates.values()) st.update.run({ ...u });
-      this.insertHead(signed);
+      if (signed) this.insertHead(signed);
       st.setHead.run(batch.head.seq, batch.head.hash);
       return written(head, batch, signed);
     });
-    this.heads.committed(result.signed);
+    this.heads.committed(result.signed, { seq: result.firstSeq - 1 + result.hashes.length, hash: result.hashes.at(-1) ?? result.prevHash });
     return result;
   }
 
   /** A head over the chain as it stands (beat, close, adopt), committed durably; null when there is nothing to sign. */
   sign(kind: HeadKind): SignedHead | null {
     this.sync(true);
-    const h = this.inTransaction(() => {
+    const [h, head] = this.inTransaction(() => {
       const head = this.st.head.get() as unknown as ChainHead;
-      const signed = this.heads.next(kind, head, this.top(), head, new Date().toISOString());
+      const top = this.top();
+      const signed = this.heads.next(kind, head, top, head, new Date().toISOString(), this.tail(head, top));
       if (signed) this.insertHead(signed);
-      return signed;
+      return [signed, head] as const;
     });
-    if (h) this.heads.committed(h);
+    this.heads.committed(h, head);
     return h;
+  }
+
+  /** The events after the newest head, when another writer left them unsigned (HeadSigner.needsTail). */
+  private tail(head: ChainHead, top: SignedHead | null): EventRow[] | undefined {
+    if (!this.heads.needsTail(head, top)) return undefined;
+    return this.st.tail.all(top!.seq) as unknown as EventRow[];
   }
 
   private sync(durable: boolean): void {

@@ -48,6 +48,8 @@ export interface VerifyResult {
   kind?: 'changed' | 'removed' | 'reordered' | 'truncated' | 'checkpoint' | 'head' | 'unsigned' | 'stale';
   /** signed heads checked */
   heads: number;
+  /** events after the newest signed head, committed within signEvery of it (hash-chained, not yet signed) */
+  unsignedTail?: number;
   /** the newest signed head in the chain */
   newestHead?: { n: number; seq: number; ts: string; kind: string };
   /** checkpoints of a chain written before signed heads, checked */

@@ -14,4 +14,6 @@ export interface ChainWriter {
 
 export interface WriterConfig {
   privatePem: string;
+  /** sign a batch only when this long has passed since the newest head (ms; 0 or absent: every batch) */
+  signEveryMs?: number;
 }

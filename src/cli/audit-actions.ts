@@ -22,7 +22,8 @@ export function describeResult(r: VerifyResult): string {
   const newest = r.newestHead ? ` (newest #${r.newestHead.n}, ${r.newestHead.kind}, signed ${r.newestHead.ts})` : '';
   const older = r.checkpoints ? `, ${r.checkpoints} older checkpoints` : '';
   const key = r.keyId ? `; key ${r.keyId} (${r.keyPinned ? 'pinned' : "the data dir's, not pinned"})` : '';
-  return `audit log intact: ${r.count} events (last seq ${r.lastSeq}), ${r.heads} signed heads${newest}${older}${key}`;
+  const tail = r.unsignedTail ? `; ${r.unsignedTail} event${r.unsignedTail === 1 ? '' : 's'} after the last signed head (hash-chained, signed within gateway.audit.signEvery)` : '';
+  return `audit log intact: ${r.count} events (last seq ${r.lastSeq}), ${r.heads} signed heads${newest}${older}${tail}${key}`;
 }
 
 export interface VerifyFlags extends BackendOptions {
@@ -37,7 +38,7 @@ export async function verify(opts: VerifyFlags): Promise<VerifyResult> {
     const { config } = loadConfig(opts.config);
     const publicKey = pinnedKey(config.gateway.audit, opts.publicKey);
     if (!publicKey) throw new Error('--export: an export carries no key to trust: give one with --public-key <file|PEM> (or gateway.audit.publicKey)');
-    return verifyExport(opts.export, { publicKey, headFiles: opts.heads });
+    return verifyExport(opts.export, { publicKey, headFiles: opts.heads, signEveryMs: config.gateway.audit.signEvery });
   }
   if (opts.gateway ?? process.env.WARDEN_GATEWAY) {
     if (opts.publicKey !== undefined || opts.heads.length > 0) {

@@ -50,7 +50,7 @@ export const openapi = {
         properties: {
           ok: { type: 'boolean' }, count: { type: 'integer' }, lastSeq: { type: 'integer' }, problem: { type: 'string' }, brokenSeq: { type: 'integer' },
           kind: { type: 'string', enum: ['changed', 'removed', 'reordered', 'truncated', 'checkpoint', 'head', 'unsigned', 'stale'] },
-          heads: { type: 'integer' },
+          heads: { type: 'integer' }, unsignedTail: { type: 'integer', description: 'events after the newest signed head, within gateway.audit.signEvery of it (hash-chained, not yet signed)' },
           newestHead: { type: 'object', properties: { n: { type: 'integer' }, seq: { type: 'integer' }, ts: { type: 'string' }, kind: { type: 'string' } } },
           checkpoints: { type: 'integer' }, keyId: { type: 'string' }, keyPinned: { type: 'boolean' },
         },

@@ -20,7 +20,7 @@ before(async () => {
   mkdirSync(away);
   writeFileSync(cfg, `gateway:\n  dataDir: ${join(dir, 'data')}\n`);
   const store = await openStore({ store: 'sqlite', dataDir: join(dir, 'data') });
-  const log = await openAuditLog(store, { dataDir: join(dir, 'data') });
+  const log = await openAuditLog(store, { dataDir: join(dir, 'data'), signEveryMs: 0 }); // a head per group: 5 in all
   for (let i = 0; i < 4; i++) {
     await Promise.all(Array.from({ length: 5 }, (_, k) => log.append({ type: 'command', sessionId: 's', actor: 'alice', data: { text: `SELECT * FROM customers -- ${i}.${k}` } })));
   }
@@ -56,4 +56,26 @@ test('an export verifies offline against the pinned key alone; without a key it 
   assert.equal(bad.code, 1);
   const r = JSON.parse(bad.stdout) as { ok: boolean; brokenSeq: number; kind: string; problem: string };
   assert.deepEqual([r.ok, r.brokenSeq, r.kind], [false, 7, 'changed'], r.problem);
+});
+
+test('verify reports events after the last signed head of a running gateway as such, not as tampering', async () => {
+  const data = join(dir, 'running');
+  const runningCfg = join(dir, 'running.yaml');
+  writeFileSync(runningCfg, `gateway:\n  dataDir: ${data}\n  audit:\n    signEvery: 10s\n`);
+  const store = await openStore({ store: 'sqlite', dataDir: data });
+  // a window no run outlasts, so the idle timer does not sign the tail during the test
+  const log = await openAuditLog(store, { dataDir: data, signEveryMs: 600_000 });
+  try {
+    for (let i = 0; i < 4; i++) await log.append({ type: 'command', sessionId: 's', actor: 'alice', data: { i } });
+    const v = await warden(['audit', 'verify', '--config', runningCfg]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^audit log intact: 4 events \(last seq 4\), 1 signed heads .*; 3 events after the last signed head/);
+  } finally {
+    await log.close();
+    await store.close();
+  }
+  const after = await warden(['audit', 'verify', '--config', runningCfg]);
+  assert.equal(after.code, 0, after.stderr);
+  assert.match(after.stdout, /^audit log intact: 4 events \(last seq 4\), 2 signed heads \(newest #2, close/);
+  assert.doesNotMatch(after.stdout, /after the last signed head/);
 });

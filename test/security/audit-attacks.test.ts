@@ -68,7 +68,10 @@ async function fresh(kind: 'sqlite' | 'postgres'): Promise<{ store: Store; dataD
 }
 
 // Options as a deployment gives them: the default checkpoint spacing of older versions.
-const logOptions = (dataDir: string, extra: Record<string, unknown> = {}) => ({ dataDir, checkpointEvery: 1000, shipGapMs: 0, ...extra }) as unknown as AuditLogOptions;
+// signEveryMs 0: a head with every group commit on both stores, so each attack meets
+// the head it expects; the same attacks inside a signEvery window: audit-sign-every.test.ts.
+const logOptions = (dataDir: string, extra: Record<string, unknown> = {}) =>
+  ({ dataDir, checkpointEvery: 1000, shipGapMs: 0, signEveryMs: 0, ...extra }) as unknown as AuditLogOptions;
 
 /** N events in groups of 5 (one group commit each), the log left open: a running gateway. */
 async function running(kind: 'sqlite' | 'postgres') {

@@ -74,7 +74,7 @@ test('YAML syntax errors and unreadable files are refused with the file named', 
 
 test('gateway.audit: defaults, paths relative to the config file, and errors by key path', () => {
   const d = parseConfig({});
-  assert.deepEqual(d.gateway.audit, { headInterval: 60_000, sinks: [] });
+  assert.deepEqual(d.gateway.audit, { headInterval: 60_000, signEvery: 250, sinks: [] });
   const c = parseConfig({ gateway: { audit: { headInterval: '5m', publicKey: 'keys/audit.pem', sinks: [{ dir: 'archive' }, { url: 'https://audit.example.com/heads' }] } } }, '(test)', '/etc/warden');
   assert.equal(c.gateway.audit.headInterval, 300_000);
   assert.equal(c.gateway.audit.publicKey, '/etc/warden/keys/audit.pem');
@@ -85,4 +85,11 @@ test('gateway.audit: defaults, paths relative to the config file, and errors by 
   const p = problemsOf(() => parseConfig({ gateway: { audit: { headInterval: '100ms', sinks: [{ url: 'ftp://x.example/' }, { dir: '' }, { path: '/x' }] } } }));
   assert.ok(p.some((x) => x.startsWith('gateway.audit.headInterval: at least 1s')), p.join('\n'));
   for (const i of [0, 1, 2]) assert.ok(p.some((x) => x.startsWith(`gateway.audit.sinks.${i}`)), p.join('\n'));
+  assert.equal(parseConfig({ gateway: { audit: { signEvery: '1s' } } }).gateway.audit.signEvery, 1000);
+  assert.equal(parseConfig({ gateway: { audit: { signEvery: '0' } } }).gateway.audit.signEvery, 0);
+  assert.equal(parseConfig({ gateway: { audit: { signEvery: 0 } } }).gateway.audit.signEvery, 0);
+  for (const [bad, why] of [['20s', 'at most 10s'], ['soon', 'invalid duration']] as const) {
+    const q = problemsOf(() => parseConfig({ gateway: { audit: { signEvery: bad } } }));
+    assert.ok(q.some((x) => x.startsWith(`gateway.audit.signEvery: ${why}`)), q.join('\n'));
+  }
 });
