@@ -105,7 +105,8 @@ export function mountConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     return reply.send(streamResult(data, format));
   });
 
-  // An admin ends a live session: recorded, and its next command is refused (an SSH shell closes).
+  // An admin ends a live session: recorded, and its client's connection is closed (Postgres,
+  // MySQL: told why first; an SSH shell at its next line; an HTTP session is one request).
   app.post('/api/v1/console/sessions/:id/end', async (req) => {
     const who = await caller(req);
     need(who, 'admin');

@@ -290,6 +290,7 @@ export class PostgresFrontDoor {
       },
     });
     this.relays.add(relay);
+    session.onTerminate((reason) => relay.terminate(reason));
     relayed = relay;
     relay.start(leftover);
   }
