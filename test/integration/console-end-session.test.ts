@@ -85,6 +85,30 @@ test('pg driver: an ended session gets FATAL 57P01 naming the admin, the connect
   assert.equal((await endSession(id, t.adminToken)).status, 404);
 });
 
+test('pg driver: a session ended while a statement runs at the target: the statement is cancelled there, the backend gone', { timeout: 20_000 }, async () => {
+  const client = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user: 'local', password: await t.token(['dev'], 'pg-busy'), database: 'x' });
+  await client.connect();
+  client.on('error', () => {});
+  const pid = Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+  const running = client.query('SELECT pg_sleep(60)').then(() => null, (e: Error & { code?: string }) => e);
+  // the sleep is under way at the target
+  assert.ok(await until(async () => {
+    const direct = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+    await direct.connect();
+    try {
+      return (await direct.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [pid])).rowCount === 1;
+    } finally {
+      await direct.end();
+    }
+  }));
+  assert.equal((await endSession(await sessionOf('pg-busy'), t.adminToken)).status, 200);
+  const err = await running;
+  assert.ok(err, 'the statement did not complete');
+  assert.match(err.message, /ended by admin in the console|terminated/);
+  // well before the sleep's 60 s: the backend stopped at the cancel, not at its next write
+  assert.ok(await until(async () => !(await pgBackendAlive(pid)), 10_000), 'the target backend is gone');
+});
+
 test('psql reading a script from a pipe: told FATAL at its next command, the target backend already gone', { timeout: 20_000 }, async () => {
   const token = await t.token(['dev'], 'psql-ended');
   const psql = spawn('psql', ['-X', '-h', '127.0.0.1', '-p', String(t.pgPort), '-U', 'local', '-d', 'x', '-At', '-f', '-'], {

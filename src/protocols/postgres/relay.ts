@@ -629,6 +629,7 @@ export class PostgresRelay {
    */
   terminate(reason: string): void {
     if (this.closed) return;
+    this.unsent?.abort(); // a statement waiting for an approval stops waiting
     if (this.client.writable) this.client.write(fatalResponse(ADMIN_SHUTDOWN, `warden: terminating connection: ${reason}`));
     this.close(reason);
   }
