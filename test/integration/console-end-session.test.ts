@@ -162,3 +162,30 @@ test('mysql2: an ended session gets an error packet naming the admin, the connec
     c.destroy();
   }
 });
+
+test('mysql2: a session ended while a statement runs at the target: the target thread is gone well before the statement would end', { timeout: 60_000 }, async () => {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: t.mysqlPort, user: 'mylocal', password: await t.token(['dev'], 'my-busy') });
+  const raw = (c as unknown as { connection: import('node:events').EventEmitter }).connection;
+  raw.on('error', () => {});
+  const [rows] = await c.query('SELECT CONNECTION_ID() AS id');
+  const threadId = Number((rows as { id: number }[])[0]!.id);
+  const direct = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  const alive = async () => {
+    const [r] = await direct.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+    return (r as unknown[]).length === 1;
+  };
+  try {
+    const running = c.query('SELECT SLEEP(120)').then(() => null, (e: Error) => e);
+    assert.ok(await until(async () => {
+      const [r] = await direct.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ? AND INFO LIKE 'SELECT SLEEP%'", [threadId]);
+      return (r as unknown[]).length === 1;
+    }));
+    assert.equal((await endSession(await sessionOf('my-busy'), t.adminToken)).status, 200);
+    assert.ok(await running, 'the statement did not complete');
+    // MariaDB notices its client gone while SLEEP runs (within seconds), long before the 120 s
+    assert.ok(await until(async () => !(await alive()), 40_000), 'the target thread is gone');
+  } finally {
+    await direct.end();
+    c.destroy();
+  }
+});
