@@ -177,9 +177,14 @@ test('the requester sees their own review but cannot approve it; a revoked token
   assert.notEqual(r.code, 0);
   assert.equal(await count(kept), 4);
   // Revoking the API key she logged in with ends her console session at its next request.
+  await page.getByTestId('review-status').filter({ hasText: 'rejected' }).waitFor();
   await t.gw.services.revokeToken('ann', 'test');
-  await page.getByRole('link', { name: 'Connections' }).click();
-  await page.getByLabel('API token').waitFor();
+  // That request may be a refresh the live feed started for her withdrawal (its event can
+  // land after the revocation), which logs her out under the click: then the link is gone
+  // and the click has nothing to do. Either way the login must come back.
+  const login = page.getByLabel('API token');
+  await Promise.race([page.getByRole('link', { name: 'Connections' }).click(), login.waitFor()]).catch(() => {});
+  await login.waitFor();
   await ctx.close();
 });
 
