@@ -37,7 +37,13 @@ export const consolePaths = {
     },
   },
   '/api/v1/console/sessions/{id}/end': {
-    post: { summary: 'End a live session on this gateway: recorded, its next command refused (admin; audited as session.terminated)', security: bearer, parameters: [path('id')], responses: { 200: ok({ type: 'object' }), 401: err, 403: err, 404: err } },
+    post: { summary: 'End a live session on this gateway: recorded, its client connection closed (Postgres FATAL 57P01, MySQL an error first) and any later command refused (admin; audited as session.terminated)', security: bearer, parameters: [path('id')], responses: { 200: ok({ type: 'object' }), 401: err, 403: err, 404: err } },
+  },
+  '/api/v1/console/audit': {
+    get: { summary: 'The last audit chain verify this gateway ran (result, when, how long) and how many events were appended since; walks nothing (auditor)', security: bearer, responses: { 200: ok({ type: 'object' }), 401: err, 403: err } },
+  },
+  '/api/v1/console/audit/verify': {
+    post: { summary: 'Walk the audit chain now (one walk shared by concurrent callers) and answer as GET /api/v1/console/audit (auditor)', security: bearer, responses: { 200: ok({ type: 'object' }), 401: err, 403: err } },
   },
   '/api/v1/console/connections': {
     get: { summary: 'Connections the caller may use, with access groups; rules and masking for admins and auditors', security: bearer, responses: { 200: ok({ type: 'object' }), 401: err } },

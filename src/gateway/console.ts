@@ -105,7 +105,8 @@ export function mountConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     return reply.send(streamResult(data, format));
   });
 
-  // An admin ends a live session: recorded, and its next command is refused (an SSH shell closes).
+  // An admin ends a live session: recorded, and its client's connection is closed (Postgres,
+  // MySQL: told why first; an SSH shell at its next line; an HTTP session is one request).
   app.post('/api/v1/console/sessions/:id/end', async (req) => {
     const who = await caller(req);
     need(who, 'admin');
@@ -115,6 +116,25 @@ export function mountConsole(app: FastifyInstance, deps: ConsoleDeps): void {
     await services.audit.append({ type: 'session.terminated', sessionId: id, actor: who.name, data: {} });
     await s.terminate(`ended by ${who.name} in the console`);
     return { ended: id };
+  });
+
+  // The Audit page: the last verify (kept by the gateway) and how far the chain has grown
+  // since, read without walking it; a walk runs only when asked (POST), shared by whoever
+  // asks while it runs. Auditors, as for /api/v1/audit/verify.
+  const auditState = async () => {
+    const head = await services.store.db.selectFrom('chain_head').select('seq').where('id', '=', 1).executeTakeFirst();
+    const chainEnd = head ? Number(head.seq) : 0;
+    const last = services.auditChecks.latest;
+    return { last, running: services.auditChecks.busy, chainEnd, eventsSince: last ? Math.max(0, chainEnd - last.result.lastSeq) : null };
+  };
+  app.get('/api/v1/console/audit', async (req) => {
+    need(await caller(req), 'auditor');
+    return auditState();
+  });
+  app.post('/api/v1/console/audit/verify', async (req) => {
+    need(await caller(req), 'auditor');
+    await services.auditChecks.shared();
+    return auditState();
   });
 
   // Connections with their access groups and rules, read-only. Rules are shown to admins and

@@ -24,6 +24,7 @@ import type { DeskDeps, ReviewDesk } from '../reviews/desk.ts';
 import { isGatewayToken, GATEWAY_AUDIENCE } from '../identity/gateway-token.ts';
 import { isAuthError } from '../identity/errors.ts';
 import { hasRole, rolesOf, type Role } from '../identity/roles.ts';
+import { AuditChecks } from './audit-check.ts';
 import { addLocalUser, disableLocalUser, listLocalUsers, localUserCredentialId } from '../identity/local-users.ts';
 
 export interface AuthContext {
@@ -108,6 +109,10 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
   const roles = config.auth.roles;
   const publicIdentity = (i: Identity) => ({ kind: i.kind, subject: i.subject, name: i.name, groups: i.groups });
 
+  const auditChecks = new AuditChecks(async () => {
+    await audit!.flush();
+    return audit!.verify();
+  });
   const services = {
     store,
     audit,
@@ -315,9 +320,11 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
 
     /** The chain as this gateway holds it to: the pinned key, the sinks, the last head it signed itself. */
     async verifyAudit(): Promise<VerifyResult> {
-      await audit!.flush();
-      return audit!.verify();
+      return (await auditChecks.run()).result;
     },
+
+    /** the last verify's result, kept (the console shows it; see audit-check.ts) */
+    auditChecks,
 
     async health(): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
       try {

@@ -92,6 +92,8 @@ export class Session {
   /** -1: the first command always checks (a revocation may land between admission and start) */
   private credentialVersion = -1;
   private readonly guard: SessionGuard;
+  /** engines' hooks that close the client's live connection when the session is ended from outside */
+  private closers: ((reason: string) => void)[] = [];
   commands = 0;
 
   constructor(
@@ -237,12 +239,31 @@ export class Session {
 
   /**
    * End the session from outside (an admin, in the console): recorded with `reason`, and
-   * every later command is refused with it. Engines that watch `isEnded` close the client.
+   * every later command is refused with it. Engines holding a live connection registered a
+   * closer (onTerminate) and close the client now; others watch `isEnded` at the next command.
    */
   async terminate(reason: string): Promise<void> {
     if (this.ended) return;
     this.endedBecause = reason;
     await this.end(reason);
+    const closers = this.closers;
+    this.closers = [];
+    for (const close of closers) {
+      try {
+        close(reason);
+      } catch (e) {
+        this.deps.onRecordError(e);
+      }
+    }
+  }
+
+  /**
+   * `close` runs when the session is ended from outside: it tells the client why and closes
+   * the connection (both legs), so a client idle between commands is not left connected.
+   */
+  onTerminate(close: (reason: string) => void): void {
+    if (this.ended) return;
+    this.closers.push(close);
   }
 
   /** The masker engines apply to results as they stream (null: masking off). */

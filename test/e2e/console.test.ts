@@ -177,9 +177,14 @@ test('the requester sees their own review but cannot approve it; a revoked token
   assert.notEqual(r.code, 0);
   assert.equal(await count(kept), 4);
   // Revoking the API key she logged in with ends her console session at its next request.
+  await page.getByTestId('review-status').filter({ hasText: 'rejected' }).waitFor();
   await t.gw.services.revokeToken('ann', 'test');
-  await page.getByRole('link', { name: 'Connections' }).click();
-  await page.getByLabel('API token').waitFor();
+  // That request may be a refresh the live feed started for her withdrawal (its event can
+  // land after the revocation), which logs her out under the click: then the link is gone
+  // and the click has nothing to do. Either way the login must come back.
+  const login = page.getByLabel('API token');
+  await Promise.race([page.getByRole('link', { name: 'Connections' }).click(), login.waitFor()]).catch(() => {});
+  await login.waitFor();
   await ctx.close();
 });
 
@@ -239,13 +244,30 @@ test('auditor: find a session by command text, replay it, reveal a kept original
   await shot(page, 'sessions-phone-dark');
   await page.setViewportSize({ width: 1280, height: 900 });
 
-  // The audit page: the chain verifies, with its key fingerprint.
+  // The audit page: a visit walks nothing (the gateway keeps its last verify); "Verify now"
+  // walks the chain, shown with its key fingerprint and when it ran.
+  const checks = t.gw.services.auditChecks;
+  const before = checks.latest;
   await page.getByRole('link', { name: 'Audit' }).click();
   const status = page.getByTestId('audit-status');
+  await status.waitFor();
+  assert.equal(checks.latest, before, 'the visit started no walk');
+  if (!before) assert.match(await status.innerText(), /Not verified since the gateway started/);
+  await page.getByRole('button', { name: 'Verify now' }).click();
   await status.getByText('intact').waitFor();
+  assert.notEqual(checks.latest, before, 'the button walked the chain');
   assert.match(await status.innerText(), /fingerprint: [0-9a-f]{16}/i);
+  assert.match(await status.getByTestId('audit-verified-at').innerText(), /^Verified .* in \d+\.\d s: \d+ events checked, up to #\d+/);
   await axe(page, 'audit');
   await shot(page, 'audit');
+  // events appended since are counted on the next visit, still without a walk
+  const kept = checks.latest;
+  assert.equal((await psql(t.pgPort, 'app', alice, ['-c', 'SELECT 1'])).code, 0);
+  await t.gw.services.audit.flush();
+  await page.getByRole('link', { name: 'Sessions' }).click();
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await status.getByTestId('audit-since').filter({ hasText: /\d+ events appended since/ }).waitFor();
+  assert.equal(checks.latest, kept);
   // an auditor is not offered the admin pages
   assert.equal(await page.getByRole('link', { name: 'Tokens' }).count(), 0);
   await ctx.close();
@@ -324,4 +346,58 @@ test('admin: a live psql session is watched as it runs and ended from the consol
   } finally {
     child.kill();
   }
+});
+
+test('admin: access requests (`warden access request`) arrive in the inbox live; approved, the requester gets in; rejected, not', { skip }, async () => {
+  const erin = await t.token(['contractors'], 'erin');
+  const frank = await t.token(['contractors'], 'frank');
+  const refused = await psql(t.pgPort, 'app', erin, ['-c', 'SELECT 1']);
+  assert.notEqual(refused.code, 0, 'outside the connection\'s groups');
+
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await loginWithToken(page, t.gw.bootstrapToken!);
+  await page.getByText('live', { exact: true }).waitFor();
+
+  // Asked for with the CLI while the inbox is open: it shows without a reload.
+  const req = await t.warden(erin, ['access', 'request', 'app', '--for', '30m', '--reason', 'incident 77 in the console']);
+  assert.equal(req.code, 0, req.stderr);
+  const row = page.locator('[data-testid="reviews-table"] tr', { hasText: 'access: incident 77 in the console' });
+  await row.waitFor({ timeout: 30_000 });
+  assert.match(await row.innerText(), /erin/);
+  await row.getByRole('link').click();
+  const detail = page.getByTestId('review-detail');
+  await detail.waitFor();
+  assert.match(await detail.innerText(), /Access for 30 min/);
+  assert.match(await detail.innerText(), /incident 77 in the console/);
+  await axe(page, 'access review');
+  await shot(page, 'access-review');
+  const id = page.url().split('/').pop()!;
+  await detail.getByLabel('Comment').fill('for the incident');
+  await detail.getByRole('button', { name: 'Approve' }).click();
+  await page.getByTestId('review-status').filter({ hasText: 'approved' }).waitFor();
+  // the grant holds at the gateway: erin's psql runs now
+  const ok = await psql(t.pgPort, 'app', erin, ['-tAc', 'SELECT 76 + 1']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout.trim(), '77');
+  const approved = (await t.events('review.approved')).find((e) => e.data.reviewId === id);
+  assert.ok(approved, 'the approval is audited');
+  assert.equal(approved.actor, 'admin');
+  assert.equal(approved.data.kind, 'access');
+  assert.equal(approved.data.comment, 'for the incident');
+
+  // Another, through the API the CLI uses: rejected in the console, no access.
+  const asked = await t.api(frank, 'POST', '/api/v1/access-requests', { connection: 'app', duration: '1h', reason: 'just curious' });
+  assert.equal(asked.status, 201);
+  await page.getByRole('link', { name: 'Reviews' }).click();
+  const row2 = page.locator('[data-testid="reviews-table"] tr', { hasText: 'access: just curious' });
+  await row2.waitFor({ timeout: 30_000 });
+  await row2.getByRole('link').click();
+  await page.getByTestId('review-detail').getByLabel('Comment').fill('no');
+  await page.getByTestId('review-detail').getByRole('button', { name: 'Reject' }).click();
+  await page.getByTestId('review-status').filter({ hasText: 'rejected' }).waitFor();
+  const denied = await psql(t.pgPort, 'app', frank, ['-c', 'SELECT 1']);
+  assert.notEqual(denied.code, 0, 'a rejected request grants nothing');
+  assert.ok((await t.events('review.rejected')).some((e) => e.data.reviewId === asked.body.id && e.actor === 'admin'));
+  await ctx.close();
 });

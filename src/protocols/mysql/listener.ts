@@ -216,6 +216,7 @@ export class MysqlFrontDoor {
         void session.end(reason);
       },
     });
+    session.onTerminate((reason) => relay.terminate(reason));
     this.live.set(id, { relay, upstreamId: upstream.greeting.connectionId, subject: identity.subject, connection: connection.name });
     relay.start(leftover);
   }

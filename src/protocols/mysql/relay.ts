@@ -423,6 +423,17 @@ export class MysqlRelay {
     this.close(reason);
   }
 
+  /**
+   * The session was ended from outside (an admin): a client between commands gets an ERR
+   * saying so (as serverGone: a command in flight ends with the lost connection, an ERR in
+   * the middle of a result would be out of step), then both legs close.
+   */
+  terminate(reason: string): void {
+    if (this.closed) return;
+    if (this.tracker.idle && !this.handling && this.client.writable) this.client.write(errPacket(1, ER.SERVER_SHUTDOWN, '08S01', `warden: connection ended: ${reason}`));
+    this.close(reason);
+  }
+
   close(why: string): void {
     if (this.closed) return;
     if (process.env.WARDEN_DEBUG_MYSQL) console.error('relay close:', why, new Error().stack);

@@ -259,14 +259,18 @@ export class PostgresFrontDoor {
     }, { target: sessionFunctions, observer: a.observer });
     const upstreamKey = { pid: upstream.pid, key: upstream.key };
     let relayed: PostgresRelay | null = null;
-    const ticket = this.cancels.register({
+    const cancelAtTarget = async () => {
+      const s = await this.deps.dial(connection);
+      s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
+    };
+    const registered = this.cancels.register({
       cancel: async () => {
         // a statement not yet sent is cancelled at the gateway; one running, at the target
         if (relayed?.cancelUnsent()) return;
-        const s = await this.deps.dial(connection);
-        s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
+        await cancelAtTarget();
       },
     });
+    const ticket = { ...registered, cancelAtTarget };
 
     const leftover = reader.detach();
     socket.write(Buffer.concat([
@@ -290,6 +294,12 @@ export class PostgresFrontDoor {
       },
     });
     this.relays.add(relay);
+    session.onTerminate((reason) => {
+      // A statement running at the target would keep its backend busy until it next writes
+      // to the closed socket (pg_sleep, a long scan): cancel it there too. Harmless when idle.
+      void ticket.cancelAtTarget().catch(() => {});
+      relay.terminate(reason);
+    });
     relayed = relay;
     relay.start(leftover);
   }

@@ -622,6 +622,18 @@ export class PostgresRelay {
     this.close(reason);
   }
 
+  /**
+   * The session was ended from outside (an admin): the client is told as Postgres tells a
+   * backend ended by pg_terminate_backend (FATAL, admin_shutdown 57P01), then both legs
+   * close. Server output is forwarded in whole messages, so this never splits one.
+   */
+  terminate(reason: string): void {
+    if (this.closed) return;
+    this.unsent?.abort(); // a statement waiting for an approval stops waiting
+    if (this.client.writable) this.client.write(fatalResponse(ADMIN_SHUTDOWN, `warden: terminating connection: ${reason}`));
+    this.close(reason);
+  }
+
   close(why: string): void {
     if (this.closed) return;
     this.closed = true;
@@ -637,6 +649,8 @@ export class PostgresRelay {
 /** The client-facing error of a refused Parse, Execute, Query or FunctionCall (null: not refused). */
 /** Postgres' own words and code for a cancelled statement, which clients (postgres.js, psql) recognise. */
 const QUERY_CANCELED = '57014';
+/** admin_shutdown: what a client of a backend ended by pg_terminate_backend is told */
+const ADMIN_SHUTDOWN = '57P01';
 const CANCELED_MESSAGE = 'canceling statement due to user request';
 
 function refusal(item: Item): { message: string; hint?: string; code?: string } | null {
