@@ -263,14 +263,13 @@ export class PostgresFrontDoor {
       const s = await this.deps.dial(connection);
       s.end(encodeStartup({ type: 'CancelRequest', ...upstreamKey }));
     };
-    const registered = this.cancels.register({
+    const ticket = this.cancels.register({
       cancel: async () => {
         // a statement not yet sent is cancelled at the gateway; one running, at the target
         if (relayed?.cancelUnsent()) return;
         await cancelAtTarget();
       },
     });
-    const ticket = { ...registered, cancelAtTarget };
 
     const leftover = reader.detach();
     socket.write(Buffer.concat([
@@ -297,7 +296,7 @@ export class PostgresFrontDoor {
     session.onTerminate((reason) => {
       // A statement running at the target would keep its backend busy until it next writes
       // to the closed socket (pg_sleep, a long scan): cancel it there too. Harmless when idle.
-      void ticket.cancelAtTarget().catch(() => {});
+      void cancelAtTarget().catch(() => {});
       relay.terminate(reason);
     });
     relayed = relay;
