@@ -60,7 +60,7 @@ export async function advertise(x: Exchange, service: 'git-upload-pack' | 'git-r
     if (decision.action !== 'allow') return sendText(x.res, 403, refusal(decision));
     await relay(x, session, decision.commandId, { method: 'GET', suffix: `/info/refs?service=${service}` }, () => {
       const ads = new AdvertisementReader();
-      return { push: (c) => ads.push(c), summary: () => ({ rowCount: ads.count, columns: [{ name: 'ref' }, { name: 'id' }], rows: ads.refs, truncated: ads.count > ads.refs.length }) };
+      return { push: (c) => ads.push(c), summary: () => ads.summary() };
     });
   } finally {
     await session.end(x.res.writableFinished ? 'request done' : 'client went away');
@@ -91,7 +91,7 @@ export async function fetchPack(x: Exchange): Promise<void> {
       return {
         push: (c) => (lsRefs ? ads.push(c) : (bytes += c.length)),
         summary: () => (lsRefs
-          ? { rowCount: ads.count, columns: [{ name: 'ref' }, { name: 'id' }], rows: ads.refs, truncated: ads.count > ads.refs.length }
+          ? ads.summary()
           : { rowCount: req.wants.length + req.wantRefs.length, columns: [{ name: 'want' }], rows: [...req.wants, ...req.wantRefs].slice(0, 100).map((w) => [w]), tag: `${bytes} bytes` }),
       };
     });

@@ -78,6 +78,11 @@ export class AdvertisementReader {
       this.broken = true;
     }
   }
+
+  /** the record of the refs read: name and id of the first KEPT_REFS, and how many in all */
+  summary(): { rowCount: number; columns: { name: string }[]; rows: string[][]; truncated: boolean } {
+    return { rowCount: this.count, columns: [{ name: 'ref' }, { name: 'id' }], rows: this.refs, truncated: this.count > this.refs.length };
+  }
 }
 
 /**
