@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { psql } from '../helpers/clients.ts';
 import { localPostgres } from '../helpers/gateway.ts';
@@ -90,6 +91,33 @@ test('wait mode: psql cancelled (Ctrl-C) while its command waits ends the wait; 
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(Number((await direct<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n), before, 'the rows are intact');
   assert.equal((await t.api(bob, 'GET', `/api/v1/reviews/${id}`)).body.status, 'approved', 'the approval was not used');
+});
+
+test('wait mode: a raw CancelRequest for an extended-protocol statement (Parse/Bind/Execute) ends its wait; the connection goes on', async () => {
+  await direct(`INSERT INTO ${table} VALUES (43)`);
+  const before = Number((await direct<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+  const c = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user: 'rv-wait', database: 'rv-wait', password: alice });
+  await c.connect();
+  try {
+    // a named statement: the driver sends Parse, Bind, Execute, Sync
+    const outcome = c.query({ name: 'wipe', text: `DELETE FROM ${table}` }).then(() => 'ran', (e: Error) => e.message);
+    await pendingOf('alice', 'rv-wait');
+    // the 16 bytes any client sends on a new connection, with the key the gateway gave this one
+    const keys = c as unknown as { processID: number; secretKey: number };
+    const cancel = Buffer.alloc(16);
+    cancel.writeInt32BE(16, 0);
+    cancel.writeInt32BE(80877102, 4);
+    cancel.writeInt32BE(keys.processID, 8);
+    cancel.writeInt32BE(keys.secretKey, 12);
+    const s = connect(t.pgPort, '127.0.0.1', () => s.end(cancel));
+    await once(s, 'close');
+    assert.match(await outcome, /cancelled while it waited for review/);
+    // the protocol state holds: the same connection runs the next statement
+    assert.equal((await c.query('SELECT 7 AS v')).rows[0].v, 7);
+  } finally {
+    await c.end();
+  }
+  assert.equal(Number((await direct<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n), before, 'the rows are intact');
 });
 
 test('access request: refused, asked for, approved, used with rules applying', async () => {
