@@ -14,6 +14,8 @@ export interface BatchItem {
   sessionId: string | null;
   actor: string | null;
   dataJson: string;
+  /** when it was journaled (journal.ts): its time in the chain, though it joins the chain later */
+  ts?: string;
 }
 
 export interface ChainHead {
@@ -59,6 +61,10 @@ export interface BatchWritten {
   hashes: string[];
   /** null: the batch went in unsigned, within signEvery of the last head (see HeadSigner) */
   signed: SignedHead | null;
+  /** journaled events this transaction indexed ahead of the batch's own (their hashes come first) */
+  journaled?: number;
+  /** whether the commit was synced (a batch without durable events is when it carries a head) */
+  durable?: boolean;
 }
 
 export function chainBatch(head: ChainHead, items: BatchItem[], ts: string): ChainedBatch {
@@ -68,10 +74,11 @@ export function chainBatch(head: ChainHead, items: BatchItem[], ts: string): Cha
   for (let i = 0; i < items.length; i++) {
     const it = items[i];
     const prev = hash;
+    const at = it.ts ?? ts;
     seq += 1;
-    hash = eventHash(prev, { seq, ts, type: it.type, sessionId: it.sessionId, actor: it.actor, dataJson: it.dataJson });
-    rows[i] = { seq, ts, type: it.type, session_id: it.sessionId, actor: it.actor, data: it.dataJson, prev_hash: prev, hash };
-    if (it.sessionId !== null) project(sessions, it, ts);
+    hash = eventHash(prev, { seq, ts: at, type: it.type, sessionId: it.sessionId, actor: it.actor, dataJson: it.dataJson });
+    rows[i] = { seq, ts: at, type: it.type, session_id: it.sessionId, actor: it.actor, data: it.dataJson, prev_hash: prev, hash };
+    if (it.sessionId !== null) project(sessions, it, at);
   }
   return { rows, head: { seq, hash }, sessions };
 }
@@ -113,7 +120,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : v == null ? '' 
 export function written(prevHead: ChainHead, batch: ChainedBatch, signed: SignedHead | null): BatchWritten {
   return {
     firstSeq: prevHead.seq + 1,
-    ts: batch.rows[0]?.ts ?? '',
+    ts: batch.rows.at(-1)?.ts ?? '', // the batch's own time: journaled rows, with theirs, come first
     prevHash: prevHead.hash,
     hashes: batch.rows.map((r) => r.hash),
     signed,

@@ -38,6 +38,8 @@ interface Pending {
   /** null for a posted event: nobody waits for it */
   resolve: ((e: AuditEvent) => void) | null;
   reject: (e: Error) => void;
+  /** persist(): the waiter needs the event on disk, not its place in the chain (the journal will do) */
+  persisted?: () => void;
 }
 
 /**
@@ -76,6 +78,14 @@ export class GroupCommitLog implements AuditLog {
   private gatherTimer: NodeJS.Timeout | null = null;
   private gatherExpired = false;
   private readonly gatherMs: number;
+  /** the writer journaled events that no transaction has indexed yet (an index write is due within lazyMs) */
+  private journalUnindexed = false;
+  private journalSince = 0;
+  private journalInflight = false;
+  /** indexed() callers: resolved by the first write that starts after them */
+  private indexWaiters: (() => void)[] = [];
+  /** the writer said it may not journal (another gateway owns the data dir's journal): durable events commit */
+  private journalRefused = false;
 
   constructor(
     private readonly store: Store,
@@ -105,6 +115,26 @@ export class GroupCommitLog implements AuditLog {
     }
     const durable = opts?.durable !== false;
     return new Promise<AuditEvent>((resolve, reject) => this.enqueue({ input: e, item, durable, resolve, reject }));
+  }
+
+  persist(e: AuditEventInput): Promise<void> {
+    if (!this.writer.journal || this.journalRefused) return this.append(e, { durable: true }).then(() => undefined);
+    if (this.closed) return Promise.reject(new Error('the audit log is closed'));
+    let item: BatchItem;
+    try {
+      item = encodeItem(e);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => this.enqueue({ input: e, item, durable: true, resolve: null, reject, persisted: resolve }));
+  }
+
+  indexed(): Promise<void> {
+    if (!this.journalUnindexed && !this.journalInflight) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.indexWaiters.push(resolve);
+      this.startSoon();
+    });
   }
 
   post(e: AuditEventInput, onError: (e: Error) => void): void {
@@ -139,7 +169,7 @@ export class GroupCommitLog implements AuditLog {
   }
 
   flush(): Promise<void> {
-    if (!this.inflight && this.queue.length === 0) return Promise.resolve();
+    if (!this.inflight && this.queue.length === 0 && !this.journalUnindexed) return Promise.resolve();
     this.urgent = true;
     this.startSoon();
     return new Promise((resolve) => this.drained.push(resolve));
@@ -262,7 +292,12 @@ export class GroupCommitLog implements AuditLog {
   private run(): void {
     if (this.inflight) return;
     if (this.beatWanted) return this.beat();
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      if (this.journalUnindexed) this.write([], false);
+      return;
+    }
     if (this.durableQueued && !this.gathered()) {
       if (!this.gatherTimer) {
         this.gatherTimer = setTimeout(() => {
@@ -294,18 +329,58 @@ export class GroupCommitLog implements AuditLog {
     }
     const durable = batch.some((p) => p.durable);
     if (durable) this.tookSessions(batch);
+    // Only persist() and post() in it: one journal record is all they need (journal.ts);
+    // under steady load the journal is indexed with a batch at least every lazyMs.
+    const indexDue = this.journalUnindexed && (this.indexWaiters.length > 0 || performance.now() - this.journalSince >= this.lazyMs);
+    if (durable && !indexDue && this.writer.journal && !this.journalRefused && batch.every((p) => p.persisted || !p.resolve)) return this.journal(batch);
+    this.write(batch, durable);
+  }
+
+  private write(batch: Pending[], durable: boolean): void {
     this.inflight = true;
     const started = durable ? performance.now() : 0;
+    const readers = this.indexWaiters;
+    this.indexWaiters = [];
     this.writer.write(batch.map((p) => p.item), durable).then(
       (w) => {
         this.commits++;
+        this.journalUnindexed = false; // a write indexes all that was journaled before it
+        for (const r of readers) r();
         if (durable) this.lastCommitMs = performance.now() - started;
-        if (w.signed) this.signed(w.signed, durable);
+        if (w.signed) this.signed(w.signed, w.durable ?? durable);
         else this.unsignedBatch();
         this.next();
         settle(batch, w);
       },
       (err: Error) => {
+        this.next();
+        for (const r of readers) r(); // the read goes on, and finds what is there
+        for (const p of batch) p.reject(err);
+      },
+    );
+  }
+
+  private journal(batch: Pending[]): void {
+    this.inflight = true;
+    this.journalInflight = true;
+    const started = performance.now();
+    this.writer.journal!(batch.map((p) => p.item)).then(
+      (taken) => {
+        this.journalInflight = false;
+        if (!taken) {
+          this.journalRefused = true;
+          this.inflight = false;
+          return this.write(batch, true);
+        }
+        this.commits++;
+        if (!this.journalUnindexed) this.journalSince = performance.now();
+        this.journalUnindexed = true;
+        this.lastCommitMs = performance.now() - started;
+        this.next();
+        for (const p of batch) p.persisted?.();
+      },
+      (err: Error) => {
+        this.journalInflight = false;
         this.next();
         for (const p of batch) p.reject(err);
       },
@@ -333,8 +408,8 @@ export class GroupCommitLog implements AuditLog {
   private next(): void {
     this.inflight = false;
     if (this.beatWanted) return this.run();
-    if (this.queue.length > 0) {
-      if (this.durableQueued || this.urgent) this.run();
+    if (this.queue.length > 0 || this.journalUnindexed) {
+      if (this.durableQueued || this.urgent || this.indexWaiters.length > 0) this.run();
       else this.startLater();
       return;
     }
@@ -372,16 +447,19 @@ function encodeItem(e: AuditEventInput): BatchItem {
 }
 
 function settle(batch: Pending[], w: BatchWritten): void {
-  let prev = w.prevHash;
+  // journaled events the writer indexed first sit ahead of the batch's own in the chain
+  const skip = w.journaled ?? 0;
+  let prev = skip > 0 ? w.hashes[skip - 1] : w.prevHash;
   for (let i = 0; i < batch.length; i++) {
     const p = batch[i];
-    const hash = w.hashes[i];
+    const hash = w.hashes[skip + i];
+    p.persisted?.();
     if (p.resolve) p.resolve({
       type: p.item.type,
       sessionId: p.item.sessionId,
       actor: p.item.actor,
       data: p.input.data,
-      seq: w.firstSeq + i,
+      seq: w.firstSeq + skip + i,
       ts: w.ts,
       prevHash: prev,
       hash,

@@ -47,6 +47,8 @@ export interface AuditLogOptions {
   adopt?: 'verified' | 'as-is';
   /** SQLite: write on a thread of its own (a gateway), or on the caller's (a short-lived CLI command). Default 'worker'. */
   writerThread?: 'worker' | 'caller';
+  /** SQLite: bytes of journal indexed before a new generation starts (default 64 MB; journal.ts) */
+  journalRotateBytes?: number;
 }
 
 export const DEFAULT_HEAD_INTERVAL_MS = 60_000;
@@ -80,7 +82,7 @@ export async function openAuditLog(store: Store, opts: AuditLogOptions): Promise
     if (opts.writerThread === 'caller') {
       writer = new InlineSqliteChainWriter(store.file, { privatePem: key.privatePem, signEveryMs });
     } else {
-      const w = new SqliteChainWriter(store.file, { privatePem: key.privatePem, signEveryMs });
+      const w = new SqliteChainWriter(store.file, { privatePem: key.privatePem, signEveryMs, journalRotateBytes: opts.journalRotateBytes });
       try {
         await w.ready();
       } catch (e) {

@@ -12,7 +12,7 @@ export class InlineSqliteChainWriter implements ChainWriter {
 
   constructor(file: string, cfg: WriterConfig) {
     this.chain = new SqliteChain({ ...cfg, file });
-    this.chain.head(); // errors show at open, as the thread's ready() makes them
+    this.chain.recover(); // errors show at open, as the thread's ready() makes them
   }
 
   write(items: BatchItem[], durable: boolean): Promise<BatchWritten> {

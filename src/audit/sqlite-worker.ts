@@ -9,6 +9,8 @@ import type { WriterConfig } from './writer.ts';
 
 export type WorkerRequest =
   | { id: number; op: 'write'; items: BatchItem[]; durable: boolean }
+  | { id: number; op: 'journal'; items: BatchItem[] }
+  | { id: number; op: 'recover' }
   | { id: number; op: 'sign'; kind: HeadKind }
   | { id: number; op: 'head' }
   | { id: number; op: 'close' };
@@ -22,6 +24,11 @@ parentPort!.on('message', (req: WorkerRequest) => {
   try {
     let value: unknown = null;
     if (req.op === 'write') value = chain.write(req.items, req.durable);
+    else if (req.op === 'journal') value = chain.journal(req.items);
+    else if (req.op === 'recover') {
+      chain.recover();
+      value = chain.head();
+    }
     else if (req.op === 'sign') value = chain.sign(req.kind);
     else if (req.op === 'head') value = chain.head();
     else chain.close();

@@ -27,13 +27,17 @@ export class SqliteChainWriter implements ChainWriter {
     this.worker.on('exit', (code) => this.fail(new Error(`the audit writer thread exited (code ${code})`)));
   }
 
-  /** Resolves once the thread has opened the database and read the head: errors show at open, not at the first command. */
+  /** Resolves once the thread has opened the database, indexed what a crash left in the journal, and read the head: errors show at open, not at the first command. */
   ready(): Promise<ChainHead> {
-    return this.call('head', {});
+    return this.call('recover', {});
   }
 
   write(items: BatchItem[], durable: boolean): Promise<BatchWritten> {
     return this.call('write', { items, durable });
+  }
+
+  journal(items: BatchItem[]): Promise<boolean> {
+    return this.call('journal', { items });
   }
 
   sign(kind: HeadKind): Promise<SignedHead | null> {

@@ -73,6 +73,15 @@ export interface AuditLog {
    * promise and no AuditEvent are made; a failure goes to onError.
    */
   post(e: AuditEventInput, onError: (e: Error) => void): void;
+  /**
+   * A durable event for a caller that needs it on disk, not its place in the chain (a
+   * command let through by strict recording): resolves once it is synced, in the
+   * journal where the store has one (journal.ts), before it is in the chain; it joins
+   * the chain in append order within lazyMs, or when the store is next opened after a crash.
+   */
+  persist(e: AuditEventInput): Promise<void>;
+  /** Resolves once every event persisted so far is in the store (a read that must see them waits on it). */
+  indexed(): Promise<void>;
   /** Resolves when every event appended so far is committed. */
   flush(): Promise<void>;
   verify(): Promise<VerifyResult>;

@@ -300,16 +300,20 @@ export async function openServices(config: WardenConfig, opts: { writer: boolean
       return config.connections.filter((c) => who === null || hasRole(who, 'admin', roles) || checkAccess(who, c).allowed).map(describeConnection);
     },
 
-    listSessions: (q: { limit: number; connection?: string }) => listSessions(store, q),
+    // Reads of the record first wait for what strict recording journaled to be in the
+    // store (AuditLog.indexed): a command is seen as soon as it was let through.
+    listSessions: async (q: { limit: number; connection?: string }) => (await audit?.indexed(), listSessions(store, q)),
     /** sessions that ran a command matching a `commands:` glob, with each hit (store/command-search.ts) */
-    searchCommands: (q: CommandSearch) => searchCommands(store, q),
+    searchCommands: async (q: CommandSearch) => (await audit?.indexed(), searchCommands(store, q)),
     async getSession(id: string) {
+      await audit?.indexed();
       const found = await getSession(store, id);
       return found && { ...found.session, events: found.events };
     },
 
     /** Open the sealed originals of one result event; the reveal itself is audited first. */
     async revealOriginals(sessionId: string, seq: number, by: string): Promise<unknown> {
+      await audit?.indexed();
       const found = await getSession(store, sessionId);
       const ev = found?.events.find((e) => e.seq === seq);
       if (!ev || ev.type !== 'result') throw new Error(`no result event ${seq} in session ${sessionId}`);

@@ -13,6 +13,8 @@ export interface EventSink {
   append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<unknown>;
   /** append without a promise, for records nobody waits for (AuditLog.post) */
   post?(e: AuditEventInput, onError: (e: Error) => void): void;
+  /** a durable append whose caller needs it on disk, not its seq (AuditLog.persist) */
+  persist?(e: AuditEventInput): Promise<void>;
 }
 
 /** What the guard (rules, reviews; a later layer) says of one command. */
@@ -283,7 +285,7 @@ export class Session {
   private record(e: Omit<AuditEventInput, 'sessionId' | 'actor'>, durable: boolean): Promise<unknown> {
     const event: AuditEventInput = { type: e.type, data: e.data, sessionId: this.info.id, actor: this.info.identity.name };
     const events = this.deps.events;
-    if (durable) return events.append(event, { durable });
+    if (durable) return events.persist ? events.persist(event) : events.append(event, { durable });
     if (events.post) events.post(event, this.deps.onRecordError);
     else events.append(event, { durable }).catch(this.deps.onRecordError);
     return DONE;

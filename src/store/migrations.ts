@@ -296,6 +296,19 @@ const commandEvents: Migration = {
   },
 };
 
+// The SQLite writer's journal (src/audit/journal.ts): how far the store has indexed it,
+// moved in the same transaction as the rows it indexes. Postgres stores keep 0, 0.
+const auditJournal: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('chain_head').addColumn('journal_gen', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('chain_head').addColumn('journal_offset', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.alterTable('chain_head').dropColumn('journal_offset').execute();
+    await db.schema.alterTable('chain_head').dropColumn('journal_gen').execute();
+  },
+};
+
 function provider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -308,6 +321,7 @@ function provider(dialect: Dialect): MigrationProvider {
       '0007_llm_usage': llmUsage(dialect),
       '0008_ssh_keys': sshKeys(dialect),
       '0009_command_events': commandEvents,
+      '0010_audit_journal': auditJournal,
     }),
   };
 }

@@ -1,7 +1,7 @@
 // The tables of the store as Kysely sees them. One schema serves SQLite and Postgres:
 // JSON goes in text columns (same bytes on both), integer times are ms since the
 // epoch, and event/session times are ISO-8601 strings copied from the audit log.
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface ApiKeysTable {
   id: string;
@@ -75,6 +75,9 @@ export interface ChainHeadTable {
   id: number;
   seq: number;
   hash: string;
+  /** the SQLite writer's journal (src/audit/journal.ts): the generation, and the bytes of it the store holds */
+  journal_gen: Generated<number>;
+  journal_offset: Generated<number>;
 }
 
 /** Local users (local mode, no IdP): scrypt password hashes only. */

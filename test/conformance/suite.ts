@@ -81,13 +81,14 @@ export function conformanceSuite(d: ConformanceDriver): void {
       assert.equal(insert.data.decision, 'allow');
       assert.ok(results.some((r) => r.data.commandId === insert.data.commandId && r.seq > insert.seq));
       // The store refuses writes: the next command is refused, and the target never sees it.
-      const audit = t.gw.services.audit as unknown as { append: (...a: unknown[]) => Promise<unknown> };
-      const append = audit.append;
-      audit.append = () => Promise.reject(new Error('disk full (test)'));
+      // (both ways in: a durable append, and persist, which strict commands take to the journal)
+      const audit = t.gw.services.audit as unknown as { append: (...a: unknown[]) => Promise<unknown>; persist: (...a: unknown[]) => Promise<unknown> };
+      const { append, persist } = audit;
+      audit.append = audit.persist = () => Promise.reject(new Error('disk full (test)'));
       try {
         await assert.rejects(c.query(`INSERT INTO ${table} (id, email) VALUES (4, 'x4@example.org')`), /could not be recorded/);
       } finally {
-        audit.append = append;
+        Object.assign(audit, { append, persist });
       }
       assert.equal((await d.direct(`SELECT count(*) FROM ${table} WHERE id = 4`))[0]![0], '0');
       await c.query(`DELETE FROM ${table} WHERE id = 3`).catch(() => {});
