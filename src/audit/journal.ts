@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type { BatchItem } from './chain.ts';
 
 const HEADER = 12;
@@ -30,6 +31,12 @@ export interface JournalRecord {
   start: number;
   end: number;
   items: BatchItem[];
+}
+
+/** Records of one generation for the store to index (SqliteChain.write). */
+export interface Journaled {
+  gen: number;
+  records: JournalRecord[];
 }
 
 function checksum(payload: Buffer): Buffer {
@@ -145,3 +152,88 @@ export class JournalAppender {
     }
   }
 }
+
+/**
+ * The journal as its one appender holds it, on the gateway's main thread: a record is
+ * written and synced right there (~65 us of CPU, ~150 us of wall time), which costs less
+ * than handing it to a thread and back (~65 us of CPU more per group, measured). The
+ * records stay here until a write of the writer thread says the store holds them.
+ * One appender per data dir: the lock is a SQLite file held in exclusive locking mode
+ * (an OS lock, let go when the process ends, however it ends).
+ */
+export class OwnedJournal {
+  private appender: JournalAppender | null = null;
+  private pending: JournalRecord[] = [];
+
+  private constructor(
+    private readonly dbFile: string,
+    private readonly lock: DatabaseSync,
+    private readonly rotateBytes: number,
+  ) {}
+
+  /** The journal's lock, or null when another process holds it (a second gateway on the data dir). */
+  static take(dbFile: string, rotateBytes = 64 * 1024 * 1024): OwnedJournal | null {
+    const lock = new DatabaseSync(join(dirname(dbFile), 'audit-journal.lock'));
+    try {
+      lock.exec('PRAGMA busy_timeout = 0');
+      lock.exec('PRAGMA locking_mode = EXCLUSIVE');
+      lock.exec('BEGIN EXCLUSIVE');
+      lock.exec('COMMIT');
+      return new OwnedJournal(dbFile, lock, rotateBytes);
+    } catch {
+      lock.close();
+      return null;
+    }
+  }
+
+  /** Start appending at the store's position, once it holds every whole record (recover()): what lies past it is a torn write, cut. */
+  open(at: { gen: number; offset: number }): void {
+    this.appender?.close();
+    this.appender = new JournalAppender(journalFile(this.dbFile, at.gen), at.gen, at.offset);
+    this.pending = [];
+  }
+
+  /** Write the events as one record and sync it. */
+  append(items: BatchItem[]): void {
+    if (!this.appender) throw new Error('the audit journal is not open');
+    this.pending.push(this.appender.append(new Date().toISOString(), items));
+  }
+
+  /** What the next write should index ahead of its own items (undefined: nothing). */
+  unindexed(): Journaled | undefined {
+    if (!this.appender || this.pending.length === 0) return undefined;
+    return { gen: this.appender.gen, records: this.pending.slice() };
+  }
+
+  get hasUnindexed(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** A write committed `j`: forget its records. */
+  indexed(j: Journaled): void {
+    const last = j.records.at(-1)!.end;
+    this.pending = this.pending.filter((r) => r.end > last);
+  }
+
+  /** The generation is all in the store and big: the store should move to the next (SqliteChain.rotate), then rotated(). */
+  rotation(): { gen: number; end: number } | null {
+    const a = this.appender;
+    if (!a || this.pending.length > 0 || a.end < this.rotateBytes) return null;
+    return { gen: a.gen, end: a.end };
+  }
+
+  /** The store moved to gen + 1: append there, and remove the old file. */
+  rotated(): void {
+    const a = this.appender!;
+    a.close();
+    JournalAppender.remove(a.file);
+    this.appender = new JournalAppender(journalFile(this.dbFile, a.gen + 1), a.gen + 1, 0);
+  }
+
+  close(): void {
+    this.appender?.close();
+    this.appender = null;
+    this.lock.close();
+  }
+}
+

@@ -82,6 +82,8 @@ export class GroupCommitLog implements AuditLog {
   private journalUnindexed = false;
   private journalSince = 0;
   private journalInflight = false;
+  /** the last index write failed: flush() does not wait for it, and it is tried again within lazyMs */
+  private indexFailing = false;
   /** indexed() callers: resolved by the first write that starts after them */
   private indexWaiters: (() => void)[] = [];
   /** the writer said it may not journal (another gateway owns the data dir's journal): durable events commit */
@@ -345,6 +347,7 @@ export class GroupCommitLog implements AuditLog {
       (w) => {
         this.commits++;
         this.journalUnindexed = false; // a write indexes all that was journaled before it
+        this.indexFailing = false;
         for (const r of readers) r();
         if (durable) this.lastCommitMs = performance.now() - started;
         if (w.signed) this.signed(w.signed, w.durable ?? durable);
@@ -353,6 +356,7 @@ export class GroupCommitLog implements AuditLog {
         settle(batch, w);
       },
       (err: Error) => {
+        this.indexFailing = this.journalUnindexed;
         this.next();
         for (const r of readers) r(); // the read goes on, and finds what is there
         for (const p of batch) p.reject(err);
@@ -408,11 +412,12 @@ export class GroupCommitLog implements AuditLog {
   private next(): void {
     this.inflight = false;
     if (this.beatWanted) return this.run();
-    if (this.queue.length > 0 || this.journalUnindexed) {
+    if (this.queue.length > 0 || (this.journalUnindexed && !this.indexFailing)) {
       if (this.durableQueued || this.urgent || this.indexWaiters.length > 0) this.run();
       else this.startLater();
       return;
     }
+    if (this.journalUnindexed && !this.closed) this.startLater();
     this.urgent = false;
     const waiters = this.drained;
     this.drained = [];

@@ -8,7 +8,7 @@ import type { SignedHeadsTable } from '../store/schema.ts';
 import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, type EventRow, headFromRow, HeadSigner, written } from './chain.ts';
 import type { HeadKind, SignedHead } from './head.ts';
 import { fromPem } from './keys.ts';
-import { JournalAppender, journalFile, type JournalRecord, readJournal } from './journal.ts';
+import { journalFile, type Journaled, readJournal } from './journal.ts';
 import type { WriterConfig } from './writer.ts';
 
 /** chain_head as the SQLite writers read it: the head, and how far the store has indexed the journal. */
@@ -19,30 +19,28 @@ interface HeadRow {
   journal_offset: number;
 }
 
-/** A generation is rotated once every record in it is indexed and it is this big (WriterConfig.journalRotateBytes). */
-const ROTATE_BYTES = 64 * 1024 * 1024;
+/** The journaled records the store does not hold yet (another process may have indexed some: recover()), and its position after them. */
+function unindexed(row: HeadRow, journaled: Journaled | undefined): { items: BatchItem[]; gen: number; offset: number } {
+  const records = journaled?.records ?? [];
+  if (records.length === 0 || journaled!.gen !== row.journal_gen) return { items: [], gen: row.journal_gen, offset: row.journal_offset };
+  const items: BatchItem[] = [];
+  for (const r of records) if (r.start >= row.journal_offset) items.push(...r.items);
+  return { items, gen: row.journal_gen, offset: Math.max(row.journal_offset, records.at(-1)!.end) };
+}
 
 export class SqliteChain {
   private readonly db: DatabaseSync;
   private readonly heads: HeadSigner;
   private readonly st;
   private synchronous: 'FULL' | 'NORMAL' = 'FULL';
-  /** this process's end of the journal (journal()), opened at the first durable event; null: none yet */
-  private appender: JournalAppender | null = null;
-  /** the lock that makes this process the journal's only appender (ownJournal()) */
-  private journalLock: DatabaseSync | null = null;
-  /** records journaled here that the store may not hold yet, oldest first */
-  private pending: JournalRecord[] = [];
 
   private readonly file: string;
-  private readonly rotateBytes: number;
 
   constructor(cfg: WriterConfig & { file: string }) {
     const db = (this.db = new DatabaseSync(cfg.file));
     sqlitePragmas(db);
     this.heads = new HeadSigner(fromPem(cfg.privatePem), cfg.signEveryMs ?? 0);
     this.file = cfg.file;
-    this.rotateBytes = cfg.journalRotateBytes ?? ROTATE_BYTES;
     this.st = {
       head: db.prepare('SELECT seq, hash, journal_gen, journal_offset FROM chain_head WHERE id = 1'),
       top: db.prepare('SELECT * FROM signed_heads ORDER BY n DESC LIMIT 1'),
@@ -91,31 +89,32 @@ export class SqliteChain {
     this.st.signed.run(h.n, h.seq, h.hash, h.ts, h.prev, h.kind, h.keyId, h.signature);
   }
 
-  write(items: BatchItem[], durable: boolean): BatchWritten {
+  /**
+   * One transaction: `journaled` first (records the caller put in the journal, which the
+   * store may hold some of already: another process's recover()), then `items`.
+   */
+  write(items: BatchItem[], durable: boolean, journaled?: Journaled): BatchWritten {
     // NORMAL in WAL mode skips the fsync of this commit; the next FULL commit syncs the
     // WAL, earlier frames included. Only batches holding no durable event use it. A batch
     // that indexes journaled events is synced, so the store's position in the journal (and
     // the head over them) never goes back after a crash.
-    const synced = durable || this.pending.length > 0;
+    const synced = durable || (journaled?.records.length ?? 0) > 0;
     this.sync(synced);
     const st = this.st;
-    let indexedTo: { gen: number; offset: number } | null = null;
     const result = this.inTransaction(() => {
       const row = st.head.get() as unknown as HeadRow;
       const head = { seq: row.seq, hash: row.hash };
-      const journaled = this.unindexed(row);
-      const all = journaled.items.length ? [...journaled.items, ...items] : items;
+      const from = unindexed(row, journaled);
+      const all = from.items.length ? [...from.items, ...items] : items;
       const ts = new Date().toISOString();
       const batch = chainBatch(head, all, ts);
       const top = this.top();
       const signed = this.heads.next('batch', head, top, batch.head, ts, this.tail(head, top));
       this.insert(batch, signed);
-      st.setHead.run(batch.head.seq, batch.head.hash, journaled.gen, journaled.offset);
-      indexedTo = journaled;
-      return { ...written(head, batch, signed), journaled: journaled.items.length, durable: synced };
+      st.setHead.run(batch.head.seq, batch.head.hash, from.gen, from.offset);
+      return { ...written(head, batch, signed), journaled: from.items.length, durable: synced };
     });
     this.heads.committed(result.signed, { seq: result.firstSeq - 1 + result.hashes.length, hash: result.hashes.at(-1) ?? result.prevHash });
-    if (indexedTo) this.indexed(indexedTo);
     return result;
   }
 
@@ -127,44 +126,16 @@ export class SqliteChain {
     if (signed) this.insertHead(signed);
   }
 
-  /**
-   * Put the events on disk in the journal (one write, one fdatasync), to join the chain
-   * at the next write(). False when this process may not append to the journal (another
-   * gateway on the same data dir owns it): the caller then commits them with write().
-   */
-  journal(items: BatchItem[]): boolean {
-    if (!this.appender) {
-      if (!this.ownJournal()) return false;
-      const row = this.st.head.get() as unknown as HeadRow;
-      // recover() ran when this writer opened: the store holds every whole record, so
-      // what lies past its position is a torn write, cut here.
-      this.appender = new JournalAppender(journalFile(this.file, row.journal_gen), row.journal_gen, row.journal_offset);
-    }
-    this.pending.push(this.appender.append(new Date().toISOString(), items));
-    return true;
-  }
-
-  /** The records journaled here past the store's position (another process may have indexed some: recover()). */
-  private unindexed(row: HeadRow): { items: BatchItem[]; gen: number; offset: number } {
-    const a = this.appender;
-    if (!a || this.pending.length === 0 || a.gen !== row.journal_gen) return { items: [], gen: row.journal_gen, offset: row.journal_offset };
-    const items: BatchItem[] = [];
-    for (const r of this.pending) if (r.start >= row.journal_offset) items.push(...r.items);
-    return { items, gen: a.gen, offset: Math.max(row.journal_offset, this.pending.at(-1)!.end) };
-  }
-
-  /** After a commit: forget what the store holds; start a new generation when this one is big and all in. */
-  private indexed(to: { gen: number; offset: number }): void {
-    this.pending = this.pending.filter((r) => r.end > to.offset);
-    const a = this.appender;
-    if (!a || this.pending.length > 0 || a.gen !== to.gen || a.end !== to.offset || a.end < this.rotateBytes) return;
+  /** Start journal generation gen + 1 if the store holds all of gen (up to `end`); false: it does not (yet). */
+  rotate(gen: number, end: number): boolean {
     this.sync(true);
-    this.inTransaction(() => this.st.rotate.run(a.gen + 1, a.gen, a.end));
-    const row = this.st.head.get() as unknown as HeadRow;
-    if (row.journal_gen !== a.gen + 1) return; // another process moved it first: keep this one
-    a.close();
-    JournalAppender.remove(a.file);
-    this.appender = new JournalAppender(journalFile(this.file, a.gen + 1), a.gen + 1, 0);
+    return this.inTransaction(() => Number(this.st.rotate.run(gen + 1, gen, end).changes) > 0);
+  }
+
+  /** How far the store holds the journal. */
+  journalPosition(): { gen: number; offset: number } {
+    const r = this.st.head.get() as unknown as HeadRow;
+    return { gen: r.journal_gen, offset: r.journal_offset };
   }
 
   /**
@@ -199,26 +170,8 @@ export class SqliteChain {
     return count;
   }
 
-  /** Take the journal's appender lock (held until close): one appender per journal, even with two gateways on one data dir. */
-  private ownJournal(): boolean {
-    const lock = new DatabaseSync(journalFile(this.file, 0).replace(/\.0$/, '.lock'));
-    try {
-      lock.exec('PRAGMA busy_timeout = 0');
-      lock.exec('PRAGMA locking_mode = EXCLUSIVE');
-      lock.exec('BEGIN EXCLUSIVE');
-      lock.exec('COMMIT');
-      this.journalLock = lock;
-      return true;
-    } catch {
-      lock.close();
-      return false;
-    }
-  }
-
   /** A head over the chain as it stands (beat, close, adopt), committed durably; null when there is nothing to sign. */
   sign(kind: HeadKind): SignedHead | null {
-    // a head covers what was journaled before it (a close head above all: nothing follows it)
-    if (this.pending.length > 0) this.write([], true);
     this.sync(true);
     const [h, head] = this.inTransaction(() => {
       const head = this.head();
@@ -246,8 +199,6 @@ export class SqliteChain {
   }
 
   close(): void {
-    this.appender?.close();
-    this.journalLock?.close();
     this.db.close();
   }
 }

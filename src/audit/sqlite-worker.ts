@@ -4,13 +4,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BatchItem } from './chain.ts';
 import type { HeadKind } from './head.ts';
+import type { Journaled } from './journal.ts';
 import { SqliteChain } from './sqlite-chain.ts';
 import type { WriterConfig } from './writer.ts';
 
 export type WorkerRequest =
-  | { id: number; op: 'write'; items: BatchItem[]; durable: boolean }
-  | { id: number; op: 'journal'; items: BatchItem[] }
+  | { id: number; op: 'write'; items: BatchItem[]; durable: boolean; journaled?: Journaled }
   | { id: number; op: 'recover' }
+  | { id: number; op: 'rotate'; gen: number; end: number }
   | { id: number; op: 'sign'; kind: HeadKind }
   | { id: number; op: 'head' }
   | { id: number; op: 'close' };
@@ -23,12 +24,11 @@ parentPort!.on('message', (req: WorkerRequest) => {
   let reply: WorkerReply;
   try {
     let value: unknown = null;
-    if (req.op === 'write') value = chain.write(req.items, req.durable);
-    else if (req.op === 'journal') value = chain.journal(req.items);
+    if (req.op === 'write') value = chain.write(req.items, req.durable, req.journaled);
     else if (req.op === 'recover') {
       chain.recover();
-      value = chain.head();
-    }
+      value = chain.journalPosition();
+    } else if (req.op === 'rotate') value = chain.rotate(req.gen, req.end);
     else if (req.op === 'sign') value = chain.sign(req.kind);
     else if (req.op === 'head') value = chain.head();
     else chain.close();

@@ -144,6 +144,28 @@ describe('audit journal', () => {
       }
     }));
 
+  it('fails closed: once the store refuses what was journaled (a tampered chain), nothing more is let through on the journal', () =>
+    withDir(async (dataDir) => {
+      const store = await openStore({ store: 'sqlite', dataDir });
+      const log = await openAuditLog(store, { dataDir, lazyMs: 20, headIntervalMs: HOUR, signEveryMs: 0 });
+      try {
+        await log.persist(cmd(1));
+        await log.flush();
+        // the signed heads deleted behind the writer's back: it refuses to sign over that
+        const raw = new DatabaseSync(join(dataDir, 'warden.db'));
+        raw.exec('DELETE FROM signed_heads');
+        raw.close();
+        await log.persist(cmd(2)); // on disk in the journal; its index write fails
+        await log.indexed();
+        await assert.rejects(log.persist(cmd(3)), /tampered/);
+        assert.deepEqual(texts(dataDir), ['select 1']);
+        assert.deepEqual(readJournal(journalFile(join(dataDir, 'warden.db'), 0), 0).flatMap((r) => r.items.map((i) => JSON.parse(i.dataJson).text)), ['select 1', 'select 2'], 'select 3 was refused, not journaled');
+      } finally {
+        await log.close().catch(() => {});
+        await store.close();
+      }
+    }));
+
   it('one appender per data dir: a second writer commits its durable events to the store instead', () =>
     withDir(async (dataDir) => {
       const store = await openStore({ store: 'sqlite', dataDir });
