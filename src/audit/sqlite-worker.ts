@@ -2,14 +2,13 @@
 // waits for fsync, so here the writes happen on this thread's own connection while
 // the main thread keeps serving sockets. One message = one batch = one transaction.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BatchItem } from './chain.ts';
 import type { HeadKind } from './head.ts';
-import type { Journaled } from './journal.ts';
+import { type JournaledWire, type PackedItems, unpackItems, unpackJournaled } from './batch-wire.ts';
 import { SqliteChain } from './sqlite-chain.ts';
 import type { WriterConfig } from './writer.ts';
 
 export type WorkerRequest =
-  | { id: number; op: 'write'; items: BatchItem[]; durable: boolean; journaled?: Journaled }
+  | { id: number; op: 'write'; items: PackedItems; durable: boolean; journaled?: JournaledWire }
   | { id: number; op: 'recover' }
   | { id: number; op: 'rotate'; gen: number; end: number }
   | { id: number; op: 'sign'; kind: HeadKind }
@@ -24,7 +23,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
   let reply: WorkerReply;
   try {
     let value: unknown = null;
-    if (req.op === 'write') value = chain.write(req.items, req.durable, req.journaled);
+    if (req.op === 'write') value = chain.write(unpackItems(req.items), req.durable, req.journaled && unpackJournaled(req.journaled));
     else if (req.op === 'recover') {
       chain.recover();
       value = chain.journalPosition();

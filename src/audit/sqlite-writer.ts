@@ -6,6 +6,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BatchItem, BatchWritten } from './chain.ts';
 import { OwnedJournal } from './journal.ts';
+import { packItems, packJournaled } from './batch-wire.ts';
 import type { HeadKind, SignedHead } from './head.ts';
 import type { WorkerReply, WorkerRequest } from './sqlite-worker.ts';
 import type { ChainWriter, WriterConfig } from './writer.ts';
@@ -58,7 +59,7 @@ export class SqliteChainWriter implements ChainWriter {
     const journaled = this.owned?.unindexed();
     let w: BatchWritten;
     try {
-      w = await this.call<BatchWritten>('write', { items, durable, journaled });
+      w = await this.call<BatchWritten>('write', { items: packItems(items), durable, journaled: journaled && packJournaled(journaled) });
     } catch (e) {
       if (journaled) this.indexFailed = e as Error;
       throw e;
