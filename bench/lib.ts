@@ -112,12 +112,12 @@ export interface Row {
   bouncer?: PgbenchResult;
   /** CPU time of the proxy process (all its threads) per transaction, µs; undefined for direct */
   cpuUsPerQuery?: number;
-  /** durable recording: commands per group commit, when known */
+  /** durable recording: commands per durable flush (a journal record), when known */
   perCommit?: number;
 }
 
 export function printRows(rows: Row[]): void {
-  const head = ['target', 'protocol', 'clients', 'tps', 'avg latency ms', 'ratio to direct', 'to pgbouncer', 'proxy CPU µs/query', 'commands/commit'];
+  const head = ['target', 'protocol', 'clients', 'tps', 'avg latency ms', 'ratio to direct', 'to pgbouncer', 'proxy CPU µs/query', 'commands/flush'];
   const lines = rows.map((r) => [
     r.target,
     r.mode,

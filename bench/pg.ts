@@ -42,15 +42,15 @@ function measureFdatasync(): number {
 }
 
 /**
- * Events of type command and group commits so far in a gateway's store. A batch's
- * events share its timestamp, so commits are the distinct timestamps (not the batch
- * heads: under signEvery most commits sign none); two commits in one ms count once.
+ * Events of type command and durable flushes so far in a gateway's store. The events of
+ * one flush (a journal record, src/audit/journal.ts) share its timestamp, so flushes are
+ * the distinct timestamps of command events; two flushes in one ms count once.
  */
 function auditCounts(dataDir: string): { commands: number; commits: number } {
   const db = new DatabaseSync(join(dataDir, 'warden.db'), { readOnly: true });
   try {
     const commands = Number((db.prepare("SELECT count(*) AS n FROM events WHERE type = 'command'").get() as { n: number }).n);
-    const commits = Number((db.prepare('SELECT count(DISTINCT ts) AS n FROM events').get() as { n: number }).n);
+    const commits = Number((db.prepare("SELECT count(DISTINCT ts) AS n FROM events WHERE type = 'command'").get() as { n: number }).n);
     return { commands, commits };
   } finally {
     db.close();
@@ -138,7 +138,7 @@ const run = (target: string, port: number, user: string, password?: string, scri
       if (target === 'direct') directs.set(key, result);
       if (target === 'pgbouncer') bouncers.set(key, result);
       rows.push({ target, mode, clients, result, direct: directs.get(key)!, bouncer: target === 'pgbouncer' ? undefined : bouncers.get(key), cpuUsPerQuery, perCommit });
-      process.stderr.write(`  ${target} ${key}: ${result.tps.toFixed(0)} tps${cpuUsPerQuery === undefined ? '' : `, ${cpuUsPerQuery.toFixed(1)} µs CPU/query`}${perCommit === undefined ? '' : `, ${perCommit.toFixed(1)} commands/commit`}${result.failed ? ` (${result.failed} failed)` : ''}\n`);
+      process.stderr.write(`  ${target} ${key}: ${result.tps.toFixed(0)} tps${cpuUsPerQuery === undefined ? '' : `, ${cpuUsPerQuery.toFixed(1)} µs CPU/query`}${perCommit === undefined ? '' : `, ${perCommit.toFixed(1)} commands/flush`}${result.failed ? ` (${result.failed} failed)` : ''}\n`);
     }
   }
 };
