@@ -7,14 +7,17 @@
 // (chain_head.journal_gen / journal_offset, updated in the same transaction as the rows),
 // so indexing is idempotent between processes.
 //
-// A record: u32 LE payload length, 8 bytes of sha256(payload), then the payload, JSON
+// A record: u32 LE payload length, u32 LE CRC-32 of the payload, u32 LE format, then the
+// payload: format 0 is the journal time, NUL, and the events packed as for the writer
+// thread (batch-wire.ts); format 1, for a batch that cannot be packed, JSON
 // [ts, [[type, sessionId, actor, dataJson], ...]]. A reader stops at the first record that
-// is short or does not match its hash: only the last write can be torn (each record is
-// synced before the next is written), and the writer cuts the file there when it opens.
-import { createHash } from 'node:crypto';
+// is short or does not match its checksum: only the last write can be torn (each record
+// is synced before the next is written), and the writer cuts the file there when it opens.
 import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { crc32 } from 'node:zlib';
+import { packItems, unpackItems } from './batch-wire.ts';
 import type { BatchItem } from './chain.ts';
 
 const HEADER = 12;
@@ -39,22 +42,35 @@ export interface Journaled {
   records: JournalRecord[];
 }
 
-function checksum(payload: Buffer): Buffer {
-  return createHash('sha256').update(payload).digest().subarray(0, 8);
-}
+const PACKED = 0;
+const JSON_ROWS = 1;
 
 export function encodeRecord(ts: string, items: BatchItem[]): Buffer {
-  const payload = Buffer.from(JSON.stringify([ts, items.map((i) => [i.type, i.sessionId, i.actor, i.dataJson])]), 'utf8');
-  const out = Buffer.allocUnsafe(HEADER + payload.length);
-  out.writeUInt32LE(payload.length, 0);
-  checksum(payload).copy(out, 4);
-  payload.copy(out, HEADER);
+  const packed = packItems(items);
+  const format = typeof packed === 'string' ? PACKED : JSON_ROWS;
+  const text = typeof packed === 'string' ? `${ts}\u0000${packed}` : JSON.stringify([ts, items.map((i) => [i.type, i.sessionId, i.actor, i.dataJson])]);
+  const len = Buffer.byteLength(text, 'utf8');
+  const out = Buffer.allocUnsafe(HEADER + len);
+  out.write(text, HEADER, 'utf8');
+  out.writeUInt32LE(len, 0);
+  out.writeUInt32LE(crc32(out.subarray(HEADER)), 4);
+  out.writeUInt32LE(format, 8);
   return out;
 }
 
-function decodePayload(payload: Buffer): BatchItem[] | null {
+function decodePayload(payload: Buffer, format: number): BatchItem[] | null {
   try {
-    const [ts, rows] = JSON.parse(payload.toString('utf8')) as [string, [string, string | null, string | null, string][]];
+    const text = payload.toString('utf8');
+    if (format === PACKED) {
+      const cut = text.indexOf('\u0000');
+      if (cut < 0) return null;
+      const ts = text.slice(0, cut);
+      const items = unpackItems(text.slice(cut + 1));
+      for (const it of items) it.ts = ts;
+      return items;
+    }
+    if (format !== JSON_ROWS) return null;
+    const [ts, rows] = JSON.parse(text) as [string, [string, string | null, string | null, string][]];
     if (typeof ts !== 'string' || !Array.isArray(rows)) return null;
     return rows.map(([type, sessionId, actor, dataJson]) => ({ type, sessionId, actor, dataJson, ts }));
   } catch {
@@ -77,8 +93,8 @@ export function readJournal(file: string, from: number): JournalRecord[] {
       if (len === 0 || len > MAX_RECORD || at + HEADER + len > size) break;
       const payload = Buffer.alloc(len);
       if (readSync(fd, payload, 0, len, at + HEADER) !== len) break;
-      if (!checksum(payload).equals(header.subarray(4, HEADER))) break;
-      const items = decodePayload(payload);
+      if (crc32(payload) !== header.readUInt32LE(4)) break;
+      const items = decodePayload(payload, header.readUInt32LE(8));
       if (!items) break;
       records.push({ start: at, end: at + HEADER + len, items });
       at += HEADER + len;

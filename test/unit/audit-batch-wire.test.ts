@@ -20,8 +20,8 @@ test('a batch comes back field for field: null and empty strings apart, ts only 
   assert.deepEqual(unpackItems(packItems([])), []);
 });
 
-test('a NUL in a field sends the batch as objects, unchanged', () => {
-  const bad = [...items, { type: 'command', sessionId: 's\u0000', actor: 'a', dataJson: '{}' }];
+test('a NUL in data sends the batch as objects, unchanged', () => {
+  const bad = [...items, { type: 'command', sessionId: 's', actor: 'a', dataJson: '{"a":"\u0000"}' }];
   const packed = packItems(bad);
   assert.ok(Array.isArray(packed));
   assert.deepEqual(unpackItems(packed), bad);
