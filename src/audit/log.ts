@@ -411,6 +411,13 @@ export class GroupCommitLog implements AuditLog {
   // What queued during the commit goes next, at once if anyone is waiting on it.
   private next(): void {
     this.inflight = false;
+    // indexed() callers that came while a write was out: it took everything journaled
+    // (journal records are not written while a write is out), so they are answered now.
+    if (!this.journalUnindexed && this.indexWaiters.length > 0) {
+      const readers = this.indexWaiters;
+      this.indexWaiters = [];
+      for (const r of readers) r();
+    }
     if (this.beatWanted) return this.run();
     if (this.queue.length > 0 || (this.journalUnindexed && !this.indexFailing)) {
       if (this.durableQueued || this.urgent || this.indexWaiters.length > 0) this.run();

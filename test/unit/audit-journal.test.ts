@@ -207,3 +207,33 @@ describe('audit journal', () => {
       }
     }));
 });
+
+describe('audit journal: the log', () => {
+  it('indexed() asked while an index write is out is answered when it lands', async () => {
+    const { GroupCommitLog } = await import('../../src/audit/log.ts');
+    const { HeadShipper } = await import('../../src/audit/ship.ts');
+    const writes: (() => void)[] = [];
+    let seq = 0;
+    const writer = {
+      journal: async () => true,
+      write: (items: unknown[]) =>
+        new Promise<import('../../src/audit/chain.ts').BatchWritten>((resolve) => {
+          writes.push(() => resolve({ firstSeq: seq + 1, ts: '', prevHash: '0'.repeat(64), hashes: items.map(() => 'a'.repeat(64)), signed: null, journaled: 0 }));
+          seq += items.length;
+        }),
+      sign: async () => null,
+      close: async () => {},
+    };
+    const log = new GroupCommitLog({} as Store, writer, new HeadShipper([], { minGapMs: 1000 }), { dataDir: '/nonexistent', headIntervalMs: HOUR, verify: {}, onError: () => {}, lazyMs: HOUR }, null);
+    await log.persist(cmd(1));
+    const first = log.indexed();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 1, 'the first reader started an index write');
+    const second = log.indexed(); // while that write is out
+    writes[0]!();
+    const answered = await Promise.race([Promise.all([first, second]).then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]);
+    assert.equal(answered, true, 'both readers were answered');
+    assert.equal(writes.length, 1, 'and no second write was needed');
+    await log.close();
+  });
+});
