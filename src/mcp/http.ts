@@ -13,15 +13,17 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { createMcpHandler, type McpRequestContext } from '@modelcontextprotocol/server';
-import { toWebRequest } from '@modelcontextprotocol/node';
+import type { McpRequestContext } from '@modelcontextprotocol/server';
 import type { Identity } from '../identity/types.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
 import type { ReviewDesk } from '../reviews/desk.ts';
 import type { QueryCaps } from '../protocols/engine.ts';
 import type { InProcessExecutor } from '../gateway/executor.ts';
 import type { ExecRunner } from '../protocols/exec/runner.ts';
-import { buildMcpServer, type DescribeQuery } from './tools.ts';
+import type { DescribeQuery } from './tools.ts';
+
+type McpHandler = ReturnType<typeof import('@modelcontextprotocol/server').createMcpHandler>;
+type ToWebRequest = typeof import('@modelcontextprotocol/node').toWebRequest;
 import { bearerToken } from '../identity/bearer.ts';
 
 export interface McpHttpDeps {
@@ -68,12 +70,19 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
   const resource = () => deps.resource ?? `${deps.baseUrl()}/mcp`;
   const metadataUrl = () => `${deps.baseUrl()}${METADATA_PATH}/mcp`;
 
-  const handler = createMcpHandler((ctx: McpRequestContext) => {
-    const who = ctx.authInfo?.extra?.identity as Identity | undefined;
-    if (!who || !ctx.authInfo) throw new Error('unauthenticated MCP request reached the tools');
-    const clientAddr = (ctx.authInfo.extra?.clientAddr as string | undefined) ?? '';
-    return buildMcpServer({ identity: who, sessionKey: ctx.authInfo.token, clientAddr, executor: deps.executor, runner: deps.runner, describe: deps.describe, desk: deps.desk, connections: deps.connections, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
-  }, { onerror: (e) => deps.log.debug({ err: e.message }, 'mcp request refused') });
+  // The SDK and the tools (with zod) load at the first MCP request, not at start: ~14 MB
+  // of a gateway's resident memory that serves no agent (bench:pg-large's start RSS).
+  let loaded: Promise<{ handler: McpHandler; toWebRequest: ToWebRequest }> | null = null;
+  const load = () =>
+    (loaded ??= Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/node'), import('./tools.ts')]).then(([sdk, node, tools]) => ({
+      toWebRequest: node.toWebRequest,
+      handler: sdk.createMcpHandler((ctx: McpRequestContext) => {
+        const who = ctx.authInfo?.extra?.identity as Identity | undefined;
+        if (!who || !ctx.authInfo) throw new Error('unauthenticated MCP request reached the tools');
+        const clientAddr = (ctx.authInfo.extra?.clientAddr as string | undefined) ?? '';
+        return tools.buildMcpServer({ identity: who, sessionKey: ctx.authInfo.token, clientAddr, executor: deps.executor, runner: deps.runner, describe: deps.describe, desk: deps.desk, connections: deps.connections, caps: deps.caps, hints: deps.hints(who) }, { name: 'warden', version: deps.version });
+      }, { onerror: (e) => deps.log.debug({ err: e.message }, 'mcp request refused') }),
+    })));
 
   const metadata = async () => ({
     resource: resource(),
@@ -104,6 +113,7 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
       const authInfo = { token, clientId: o.identity.name, scopes: [], extra: { identity: o.identity, clientAddr: `${req.ip}:${req.socket.remotePort ?? 0}` } };
       const ac = new AbortController();
       reply.raw.on('close', () => ac.abort());
+      const { handler, toWebRequest } = await load();
       const res = await handler.fetch(await toWebRequest(req.raw, req.body, { signal: ac.signal }), { authInfo, parsedBody: req.body });
       reply.status(res.status).headers(Object.fromEntries(res.headers));
       return reply.send(res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) : null);
@@ -112,7 +122,7 @@ export function mountMcp(app: FastifyInstance, deps: McpHttpDeps): { close(): Pr
 
   return {
     close: async () => {
-      await handler.close();
+      if (loaded) await (await loaded).handler.close();
     },
   };
 }
