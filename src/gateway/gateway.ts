@@ -154,7 +154,8 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     for (const [type, reg] of Object.entries(ENGINES)) {
       const ofType = config.connections.filter((c) => c.type === type);
       if (!ofType.length && !reg.listenAlways) continue;
-      const engine = reg.make({
+      const make = await reg.load();
+      const engine = make({
         admit: (req) => admission.admit({ ...req, type, frontDoor: type }),
         openSession,
         // the wire engines serve connections with a host and a port (databases, ssh)

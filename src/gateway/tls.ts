@@ -2,7 +2,6 @@
 // or a self-signed one made on first start and kept in the data dir.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generate } from 'selfsigned';
 
 /** A PEM value given inline or as a file path. */
 export function readPem(v: string): string {
@@ -14,6 +13,8 @@ export async function gatewayCertificate(dataDir: string, configured?: { cert: s
   const certFile = join(dataDir, 'tls-cert.pem');
   const keyFile = join(dataDir, 'tls-key.pem');
   if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  // Loaded only to make one (~20 MB of resident memory for the gateway's lifetime otherwise).
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'warden-gateway' }], {
     keyType: 'ec',
     curve: 'P-256',
