@@ -108,19 +108,17 @@ export class GroupCommitLog implements AuditLog {
   }
 
   append(e: AuditEventInput, opts?: { durable?: boolean }): Promise<AuditEvent> {
-    if (this.closed) return Promise.reject(new Error('the audit log is closed'));
-    let item: BatchItem;
-    try {
-      item = encodeItem(e);
-    } catch (err) {
-      return Promise.reject(err);
-    }
     const durable = opts?.durable !== false;
-    return new Promise<AuditEvent>((resolve, reject) => this.enqueue({ input: e, item, durable, resolve, reject }));
+    return this.promiseFor(e, (item, resolve, reject) => this.enqueue({ input: e, item, durable, resolve, reject }));
   }
 
   persist(e: AuditEventInput): Promise<void> {
     if (!this.writer.journal || this.journalRefused) return this.append(e, { durable: true }).then(() => undefined);
+    return this.promiseFor<void>(e, (item, resolve, reject) => this.enqueue({ input: e, item, durable: true, resolve: null, reject, persisted: resolve }));
+  }
+
+  /** The promise of an event to queue: a closed log or a bad event fails its own caller, never a batch. */
+  private promiseFor<T>(e: AuditEventInput, queue: (item: BatchItem, resolve: (v: T) => void, reject: (err: Error) => void) => void): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the audit log is closed'));
     let item: BatchItem;
     try {
@@ -128,7 +126,7 @@ export class GroupCommitLog implements AuditLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => this.enqueue({ input: e, item, durable: true, resolve: null, reject, persisted: resolve }));
+    return new Promise<T>((resolve, reject) => queue(item, resolve, reject));
   }
 
   indexed(): Promise<void> {
