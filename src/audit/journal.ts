@@ -13,7 +13,7 @@
 // [ts, [[type, sessionId, actor, dataJson], ...]]. A reader stops at the first record that
 // is short or does not match its checksum: only the last write can be torn (each record
 // is synced before the next is written), and the writer cuts the file there when it opens.
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { crc32 } from 'node:zlib';
@@ -207,6 +207,12 @@ export class OwnedJournal {
     this.appender?.close();
     this.appender = new JournalAppender(journalFile(this.dbFile, at.gen), at.gen, at.offset);
     this.pending = [];
+    // Older generations are all in the store (it moved past them); one is left behind
+    // only by a stop between the store's move and the file's removal (rotated()).
+    for (const f of readdirSync(dirname(this.dbFile))) {
+      const gen = /^audit-journal\.(\d+)$/.exec(f)?.[1];
+      if (gen !== undefined && Number(gen) < at.gen) JournalAppender.remove(join(dirname(this.dbFile), f));
+    }
   }
 
   /** Write the events as one record and sync it. */

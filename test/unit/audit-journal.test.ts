@@ -203,6 +203,16 @@ describe('audit journal', () => {
         await verifyOk(store, dataDir);
       } finally {
         await log.close();
+      }
+      try {
+        // a stop between the store's move to generation 1 and the old file's removal leaves it behind
+        writeFileSync(journalFile(db, 0), 'left behind');
+        const again = await openAuditLog(store, { dataDir, lazyMs: HOUR, headIntervalMs: HOUR });
+        assert.equal(existsSync(journalFile(db, 0)), false, 'the next writer removes it');
+        await again.persist(cmd(22));
+        await again.close();
+        assert.equal(texts(dataDir).length, 22);
+      } finally {
         await store.close();
       }
     }));
