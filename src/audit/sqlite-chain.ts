@@ -5,7 +5,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { sqlitePragmas } from '../store/sqlite-pragmas.ts';
 import type { SignedHeadsTable } from '../store/schema.ts';
-import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, type EventRow, headFromRow, HeadSigner, written } from './chain.ts';
+import { type BatchItem, type BatchWritten, type ChainHead, chainBatch, ChainTampered, type EventRow, headFromRow, HeadSigner, written } from './chain.ts';
 import type { HeadKind, SignedHead } from './head.ts';
 import { fromPem } from './keys.ts';
 import { journalFile, type Journaled, readJournal } from './journal.ts';
@@ -154,10 +154,18 @@ export class SqliteChain {
       const records = readJournal(journalFile(this.file, row.journal_gen), row.journal_offset);
       const head = { seq: row.seq, hash: row.hash };
       if (records.length === 0) return [null, head] as const;
+      const top = this.top();
+      // A gateway that stops cleanly indexes its whole journal before its close head, and
+      // one that starts signs a beat before it journals: records after a close head were
+      // written by someone else (who can write the data dir), and are not signed into the chain.
+      if (top?.kind === 'close') {
+        throw new ChainTampered(
+          `audit chain tampered: ${journalFile(this.file, row.journal_gen)} holds records after the store's close head #${top.n}, which no gateway writes; they are not indexed (run \`warden audit verify\`, then move the file aside)`,
+        );
+      }
       const items = records.flatMap((r) => r.items);
       const ts = new Date().toISOString();
       const batch = chainBatch(head, items, ts);
-      const top = this.top();
       // signed whatever signEvery says: these events were journaled before a crash, and
       // may be older than the window an unsigned tail is allowed
       const signed = this.heads.next('beat', head, top, batch.head, ts, this.tail(head, top));

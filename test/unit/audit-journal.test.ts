@@ -144,6 +144,40 @@ describe('audit journal', () => {
       }
     }));
 
+  it('records added to the journal after a clean stop (its close head) are refused, not signed into the chain', () =>
+    withDir(async (dataDir) => {
+      const db = join(dataDir, 'warden.db');
+      const store = await openStore({ store: 'sqlite', dataDir });
+      const log = await openAuditLog(store, { dataDir, lazyMs: HOUR, headIntervalMs: HOUR });
+      await log.persist(cmd(1));
+      await log.close(); // indexes the journal, then signs a close head
+      await store.close();
+      // someone who can write the data dir appends a well-formed record where the next one would go
+      const at = (await (async () => {
+        const s = await openStore({ store: 'sqlite', dataDir });
+        try {
+          return await s.db.selectFrom('chain_head').select(['journal_gen', 'journal_offset']).executeTakeFirstOrThrow();
+        } finally {
+          await s.close();
+        }
+      })());
+      const file = journalFile(db, Number(at.journal_gen));
+      const bytes = readFileSync(file);
+      encodeRecord(new Date().toISOString(), [{ type: 'command', sessionId: 's1', actor: 'alice', dataJson: '{"text":"select forged"}' }]).copy(bytes, Number(at.journal_offset));
+      writeFileSync(file, bytes);
+      assert.equal(readJournal(file, Number(at.journal_offset)).length, 1, 'the forged record reads as whole');
+
+      const reader = await openStore({ store: 'sqlite', dataDir }); // a reader does not index it
+      try {
+        assert.deepEqual(texts(dataDir), ['select 1']);
+        await verifyOk(reader, dataDir);
+        await assert.rejects(openAuditLog(reader, { dataDir, lazyMs: HOUR, headIntervalMs: HOUR }), /tampered: .*after the store's close head/);
+        assert.deepEqual(texts(dataDir), ['select 1'], 'nor does a gateway, which refuses to start');
+      } finally {
+        await reader.close();
+      }
+    }));
+
   it('fails closed: once the store refuses what was journaled (a tampered chain), nothing more is let through on the journal', () =>
     withDir(async (dataDir) => {
       const store = await openStore({ store: 'sqlite', dataDir });
