@@ -84,7 +84,7 @@ export class GroupCommitLog implements AuditLog {
   private journalInflight = false;
   /** the last index write failed: flush() does not wait for it, and it is tried again within lazyMs */
   private indexFailing = false;
-  /** indexed() callers: resolved by the first write that starts after them */
+  /** indexed() callers: answered once nothing journaled is unindexed (or an index write failed) */
   private indexWaiters: (() => void)[] = [];
   /** the writer said it may not journal (another gateway owns the data dir's journal): durable events commit */
   private journalRefused = false;
@@ -339,14 +339,11 @@ export class GroupCommitLog implements AuditLog {
   private write(batch: Pending[], durable: boolean): void {
     this.inflight = true;
     const started = durable ? performance.now() : 0;
-    const readers = this.indexWaiters;
-    this.indexWaiters = [];
     this.writer.write(batch.map((p) => p.item), durable).then(
       (w) => {
         this.commits++;
-        this.journalUnindexed = false; // a write indexes all that was journaled before it
+        this.journalUnindexed = false; // a write indexes all that was journaled before it (next() answers indexed())
         this.indexFailing = false;
-        for (const r of readers) r();
         if (durable) this.lastCommitMs = performance.now() - started;
         if (w.signed) this.signed(w.signed, w.durable ?? durable);
         else this.unsignedBatch();
@@ -355,8 +352,8 @@ export class GroupCommitLog implements AuditLog {
       },
       (err: Error) => {
         this.indexFailing = this.journalUnindexed;
+        this.answerReaders(); // the reads go on, and find what is there
         this.next();
-        for (const r of readers) r(); // the read goes on, and finds what is there
         for (const p of batch) p.reject(err);
       },
     );
@@ -389,6 +386,12 @@ export class GroupCommitLog implements AuditLog {
     );
   }
 
+  private answerReaders(): void {
+    const readers = this.indexWaiters;
+    this.indexWaiters = [];
+    for (const r of readers) r();
+  }
+
   /** The batch's durable sessions become the ones the next durable batch waits for; those still queued (past maxBatch) count as back. */
   private tookSessions(batch: Pending[]): void {
     const taken = new Set<string>();
@@ -409,13 +412,9 @@ export class GroupCommitLog implements AuditLog {
   // What queued during the commit goes next, at once if anyone is waiting on it.
   private next(): void {
     this.inflight = false;
-    // indexed() callers that came while a write was out: it took everything journaled
-    // (journal records are not written while a write is out), so they are answered now.
-    if (!this.journalUnindexed && this.indexWaiters.length > 0) {
-      const readers = this.indexWaiters;
-      this.indexWaiters = [];
-      for (const r of readers) r();
-    }
+    // indexed() callers, those that came while the write was out too: it took everything
+    // journaled (no record is written while a write is out), so they are answered now.
+    if (!this.journalUnindexed) this.answerReaders();
     if (this.beatWanted) return this.run();
     if (this.queue.length > 0 || (this.journalUnindexed && !this.indexFailing)) {
       if (this.durableQueued || this.urgent || this.indexWaiters.length > 0) this.run();
