@@ -29,6 +29,16 @@ export function journalFile(dbFile: string, gen: number): string {
   return join(dirname(dbFile), `audit-journal.${gen}`);
 }
 
+/** The generations whose files are in `dir`, by the name journalFile() gives them. */
+export function journalGenerations(dir: string): number[] {
+  const gens: number[] = [];
+  for (const f of readdirSync(dir)) {
+    const gen = /^audit-journal\.(\d+)$/.exec(f)?.[1];
+    if (gen !== undefined) gens.push(Number(gen));
+  }
+  return gens;
+}
+
 export interface JournalRecord {
   /** byte offsets of the record in its file: [start, end) */
   start: number;
@@ -209,10 +219,7 @@ export class OwnedJournal {
     this.pending = [];
     // Older generations are all in the store (it moved past them); one is left behind
     // only by a stop between the store's move and the file's removal (rotated()).
-    for (const f of readdirSync(dirname(this.dbFile))) {
-      const gen = /^audit-journal\.(\d+)$/.exec(f)?.[1];
-      if (gen !== undefined && Number(gen) < at.gen) JournalAppender.remove(join(dirname(this.dbFile), f));
-    }
+    for (const gen of journalGenerations(dirname(this.dbFile))) if (gen < at.gen) JournalAppender.remove(journalFile(this.dbFile, gen));
   }
 
   /** Write the events as one record and sync it. */

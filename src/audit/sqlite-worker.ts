@@ -12,7 +12,6 @@ export type WorkerRequest =
   | { id: number; op: 'recover' }
   | { id: number; op: 'rotate'; gen: number; end: number }
   | { id: number; op: 'sign'; kind: HeadKind }
-  | { id: number; op: 'head' }
   | { id: number; op: 'close' };
 
 export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; code?: string };
@@ -29,7 +28,6 @@ parentPort!.on('message', (req: WorkerRequest) => {
       value = chain.journalPosition();
     } else if (req.op === 'rotate') value = chain.rotate(req.gen, req.end);
     else if (req.op === 'sign') value = chain.sign(req.kind);
-    else if (req.op === 'head') value = chain.head();
     else chain.close();
     reply = { id: req.id, ok: true, value };
   } catch (e) {

@@ -1,7 +1,7 @@
 // Opening the store: SQLite in the data dir (the embedded default) or Postgres (several
 // gateway replicas). Either way callers get one Kysely handle over the same schema,
 // already migrated.
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type pg from 'pg';
@@ -10,6 +10,7 @@ import type { Database } from './schema.ts';
 import { migrate } from './migrations.ts';
 import { isSqliteBusy, kyselyDatabase } from './node-sqlite.ts';
 import { sqlitePragmas } from './sqlite-pragmas.ts';
+import { journalGenerations } from '../audit/journal.ts';
 
 export interface Store {
   kind: 'sqlite' | 'postgres';
@@ -48,7 +49,7 @@ async function openSqlite(dataDir: string): Promise<Store> {
   // A strict gateway's durable events may still be in its journal only (it was killed):
   // index them before anyone reads (src/audit/journal.ts). A failure here (a chain that
   // does not verify) is the gateway's to report when its writer opens; readers go on.
-  if (readdirSync(dataDir).some((f) => /^audit-journal\.\d+$/.test(f))) {
+  if (journalGenerations(dataDir).length > 0) {
     try {
       const { recoverJournal } = await import('../audit/journal-recovery.ts');
       recoverJournal(file, dataDir);
