@@ -13,7 +13,7 @@ export async function gatewayCertificate(dataDir: string, configured?: { cert: s
   const certFile = join(dataDir, 'tls-cert.pem');
   const keyFile = join(dataDir, 'tls-key.pem');
   if (existsSync(certFile) && existsSync(keyFile)) return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-  // Loaded only to make one (~20 MB of resident memory for the gateway's lifetime otherwise).
+  // Loaded only to make one (~10 MB more resident memory for the gateway's lifetime otherwise).
   const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'warden-gateway' }], {
     keyType: 'ec',

@@ -21,10 +21,11 @@ import type { QueryCaps } from '../protocols/engine.ts';
 import type { InProcessExecutor } from '../gateway/executor.ts';
 import type { ExecRunner } from '../protocols/exec/runner.ts';
 import type { DescribeQuery } from './tools.ts';
+import { bearerToken } from '../identity/bearer.ts';
 
+// types only: the SDK itself loads at the first request (mountMcp)
 type McpHandler = ReturnType<typeof import('@modelcontextprotocol/server').createMcpHandler>;
 type ToWebRequest = typeof import('@modelcontextprotocol/node').toWebRequest;
-import { bearerToken } from '../identity/bearer.ts';
 
 export interface McpHttpDeps {
   /** the identity check; `audience`: the token must be for this resource (RFC 8707) */
