@@ -200,6 +200,25 @@ describe('audit journal', () => {
       }
     }));
 
+  it('another process indexing the journal while the gateway runs (a CLI opening the store) does not make the gateway index it twice', () =>
+    withDir(async (dataDir) => {
+      const { recoverJournal } = await import('../../src/audit/journal-recovery.ts');
+      const store = await openStore({ store: 'sqlite', dataDir });
+      const log = await openAuditLog(store, { dataDir, lazyMs: HOUR, headIntervalMs: HOUR });
+      try {
+        await log.persist(cmd(1));
+        await log.persist(cmd(2));
+        assert.equal(recoverJournal(join(dataDir, 'warden.db'), dataDir), 2, 'the other process indexed both');
+        await log.persist(cmd(3));
+        await log.flush(); // the gateway's own write holds 1 and 2 too: it must skip them
+        assert.deepEqual(texts(dataDir), ['select 1', 'select 2', 'select 3']);
+        await verifyOk(store, dataDir);
+      } finally {
+        await log.close();
+        await store.close();
+      }
+    }));
+
   it('one appender per data dir: a second writer commits its durable events to the store instead', () =>
     withDir(async (dataDir) => {
       const store = await openStore({ store: 'sqlite', dataDir });
