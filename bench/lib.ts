@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: running pgbench, starting a gateway process, and
 // printing results as ratios against direct access measured in the same run.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,19 +16,36 @@ export interface PgbenchResult {
   transactions: number;
 }
 
-/** pgbench -S, or the transaction in `script` (a pgbench script file) when given. */
-export function pgbench(args: { host: string; port: number; user: string; db: string; password?: string; mode: string; clients: number; seconds: number; script?: string }): PgbenchResult {
+type PgbenchArgs = { host: string; port: number; user: string; db: string; password?: string; mode: string; clients: number; seconds: number; script?: string };
+
+function pgbenchCommand(args: PgbenchArgs): { argv: string[]; env: NodeJS.ProcessEnv } {
   const what = args.script ? ['-f', args.script] : ['-S'];
-  const out = execFileSync('pgbench', ['-h', args.host, '-p', String(args.port), '-U', args.user, ...what, '-n', '-M', args.mode, '-c', String(args.clients), '-j', String(Math.min(args.clients, 2)), '-T', String(args.seconds), args.db], {
+  return {
+    argv: ['-h', args.host, '-p', String(args.port), '-U', args.user, ...what, '-n', '-M', args.mode, '-c', String(args.clients), '-j', String(Math.min(args.clients, 2)), '-T', String(args.seconds), args.db],
     env: { ...process.env, PGPASSWORD: args.password ?? '', PGSSLMODE: 'disable' },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  };
+}
+
+function pgbenchResult(out: string): PgbenchResult {
   const tps = Number(/^tps = ([\d.]+)/m.exec(out)?.[1] ?? 0);
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? 0);
   const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? 0);
   return { tps, latencyMs, failed, transactions };
+}
+
+/** pgbench -S, or the transaction in `script` (a pgbench script file) when given. */
+export function pgbench(args: PgbenchArgs): PgbenchResult {
+  const { argv, env } = pgbenchCommand(args);
+  return pgbenchResult(execFileSync('pgbench', argv, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** pgbench as pgbench() runs it, without blocking: for several at once. */
+export function pgbenchAsync(args: PgbenchArgs): Promise<PgbenchResult> {
+  const { argv, env } = pgbenchCommand(args);
+  return new Promise((resolve, reject) => {
+    execFile('pgbench', argv, { env, encoding: 'utf8' }, (err, out) => (err ? reject(err) : resolve(pgbenchResult(out))));
+  });
 }
 
 export function freePort(): Promise<number> {

@@ -1,6 +1,7 @@
 // npm run bench:pg — pgbench -S against Postgres directly and through Warden in the
 // same run (simple and extended protocol; 1 and 8 clients; strict and async
-// recording; through a remote agent process; a bare Node socket pipe, the ceiling of
+// recording; through a remote agent process; two gateway processes sharing the load, what
+// a second data-plane core carries here; a bare Node socket pipe, the ceiling of
 // any Node proxy here; PgBouncer too when it is installed),
 // printing TPS, latency and the ratio to direct access. BENCH_SECONDS sets the
 // length of each run (default 8); every proxy gets BENCH_WARMUP_SECONDS (3) of load first.
@@ -10,7 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuMs, pgbench, startGateway, freePort, printRows, ROOT, type Row, type PgbenchResult } from './lib.ts';
+import { cpuMs, pgbench, pgbenchAsync, startGateway, freePort, printRows, ROOT, type Row, type PgbenchResult } from './lib.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -143,6 +144,40 @@ const run = (target: string, port: number, user: string, password?: string, scri
   }
 };
 
+/** run() over several proxies at once, the clients split evenly between them (bench user 'bench'). */
+const runSplit = async (target: string, proxies: { port: number; password: string; pid: number; dataDir?: string }[]) => {
+  const on = (f: (p: (typeof proxies)[number], i: number) => Promise<PgbenchResult>) => Promise.all(proxies.map(f));
+  await on((p) => pgbenchAsync({ host: PG.host, port: p.port, user: 'bench', db: DB, password: p.password, mode: 'prepared', clients: 4, seconds: WARMUP_SECONDS }));
+  for (const mode of MODES) {
+    for (const clients of CLIENTS.filter((c) => c >= proxies.length)) {
+      const key = `${mode}/${clients}`;
+      const cpu0 = proxies.map((p) => cpuMs(p.pid));
+      const audit0 = proxies.map((p) => (p.dataDir ? auditCounts(p.dataDir) : null));
+      const each = Math.floor(clients / proxies.length);
+      const results = await on((p, i) => pgbenchAsync({ host: PG.host, port: p.port, user: 'bench', db: DB, password: p.password, mode, clients: i === 0 ? clients - each * (proxies.length - 1) : each, seconds: SECONDS }));
+      const transactions = results.reduce((n, r) => n + r.transactions, 0);
+      const result: PgbenchResult = {
+        tps: results.reduce((n, r) => n + r.tps, 0),
+        latencyMs: results.reduce((n, r) => n + r.latencyMs * r.transactions, 0) / Math.max(transactions, 1),
+        failed: results.reduce((n, r) => n + r.failed, 0),
+        transactions,
+      };
+      const cpu = proxies.reduce((n, p, i) => n + cpuMs(p.pid) - cpu0[i]!, 0);
+      const cpuUsPerQuery = transactions ? (cpu * 1000) / transactions : undefined;
+      let commands = 0, commits = 0;
+      proxies.forEach((p, i) => {
+        if (!p.dataDir) return;
+        const a = auditCounts(p.dataDir);
+        commands += a.commands - audit0[i]!.commands;
+        commits += a.commits - audit0[i]!.commits;
+      });
+      const perCommit = commits > 0 ? commands / commits : undefined;
+      rows.push({ target, mode, clients, result, direct: directs.get(key)!, bouncer: bouncers.get(key), cpuUsPerQuery, perCommit });
+      process.stderr.write(`  ${target} ${key}: ${result.tps.toFixed(0)} tps${cpuUsPerQuery === undefined ? '' : `, ${cpuUsPerQuery.toFixed(1)} µs CPU/query`}${result.failed ? ` (${result.failed} failed)` : ''}\n`);
+    }
+  }
+};
+
 const fdatasyncMs = measureFdatasync();
 console.log(`pgbench -S, ${SECONDS}s per run, scale 10, on ${PG.host}:${PG.port}; one 4 KB write + fdatasync here: ${(fdatasyncMs * 1000).toFixed(0)} µs (median of 200)`);
 run('direct', PG.port, PG.user);
@@ -173,6 +208,21 @@ for (const mode of ['strict', 'async'] as const) {
     } finally {
       await gw.stop();
     }
+  }
+}
+// What a second data-plane core would carry here (data-plane workers are not built; see
+// the README): two gateway processes, each with its own store, and half the clients on
+// each, run at once. TPS is their sum, CPU per query both processes' CPU over all
+// transactions. An upper bound for workers sharing one writer, which would also share its
+// thread. Only rows with at least 2 clients.
+for (const mode of ['strict', 'async'] as const) {
+  const target = `warden ${mode} on 2 processes`;
+  if (!wanted(target)) continue;
+  const gws = [await startGateway({ connections: [connection], mode, groups: ['bench'] }), await startGateway({ connections: [connection], mode, groups: ['bench'] })];
+  try {
+    await runSplit(target, gws.map((g) => ({ port: g.pgPort, password: g.token, pid: g.pid, dataDir: mode === 'strict' ? g.dataDir : undefined })));
+  } finally {
+    await Promise.all(gws.map((g) => g.stop()));
   }
 }
 // Masking on and off (async recording, so recording does not hide masking's cost), on
@@ -234,6 +284,10 @@ for (const r of rows.filter((x) => x.cpuUsPerQuery !== undefined && x.target.sta
 for (const r of rows.filter((x) => x.clients === 1 && /^(pgbouncer|bare node pipe|warden (strict|async)( \(before\))?)$/.test(x.target))) {
   const target = r.target.startsWith('warden strict') ? ` (target <= ${(fdatasyncMs * 1000 + 60).toFixed(0)})` : r.target.startsWith('warden async') ? ' (target <= 60)' : '';
   console.log(`latency added over direct (${r.target}), ${r.mode}, 1 client: ${((r.result.latencyMs - r.direct.latencyMs) * 1000).toFixed(0)} µs${target}`);
+}
+for (const r of rows.filter((x) => x.target.endsWith(' on 2 processes'))) {
+  const one = rows.find((x) => x.target === r.target.replace(' on 2 processes', '') && x.mode === r.mode && x.clients === r.clients);
+  if (one) console.log(`2 processes / 1 (${one.target}), ${r.mode}, ${r.clients} clients: TPS ${(r.result.tps / one.result.tps).toFixed(2)}x, CPU per query ${((r.cpuUsPerQuery ?? 0) / (one.cpuUsPerQuery ?? 1)).toFixed(2)}x`);
 }
 for (const r of rows.filter((x) => x.target === 'warden strict + rules')) {
   const off = rows.find((x) => x.target === 'warden strict' && x.mode === r.mode && x.clients === r.clients);
