@@ -88,6 +88,7 @@ export class GroupCommitLog implements AuditLog {
   private indexWaiters: (() => void)[] = [];
   /** the writer said it may not journal (another gateway owns the data dir's journal): durable events commit */
   private journalRefused = false;
+  private readonly flushSources: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -129,6 +130,22 @@ export class GroupCommitLog implements AuditLog {
     return new Promise<T>((resolve, reject) => queue(item, resolve, reject));
   }
 
+  /** post() of an event another thread encoded (encodeItem: a data-plane worker's session). */
+  postEncoded(item: BatchItem, onError: (e: Error) => void): void {
+    if (this.closed) return onError(new Error('the audit log is closed'));
+    this.enqueue({ input: encodedInput(item), item, durable: false, resolve: null, reject: onError });
+  }
+
+  /** persist() of an event another thread encoded. */
+  persistEncoded(item: BatchItem): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the audit log is closed'));
+    return new Promise<void>((resolve, reject) => {
+      const input = encodedInput(item);
+      if (!this.writer.journal || this.journalRefused) this.enqueue({ input, item, durable: true, resolve: () => resolve(), reject });
+      else this.enqueue({ input, item, durable: true, resolve: null, reject, persisted: resolve });
+    });
+  }
+
   indexed(): Promise<void> {
     if (!this.journalUnindexed && !this.journalInflight) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -168,7 +185,17 @@ export class GroupCommitLog implements AuditLog {
     }
   }
 
+  /** Another thread appends here (a data-plane worker's sessions): flush() first has it hand over what it holds. */
+  addFlushSource(handOver: () => Promise<void>): void {
+    this.flushSources.push(handOver);
+  }
+
   flush(): Promise<void> {
+    if (this.flushSources.length > 0) return Promise.all(this.flushSources.map((f) => f())).then(() => this.flushOwn());
+    return this.flushOwn();
+  }
+
+  private flushOwn(): Promise<void> {
     if (!this.inflight && this.queue.length === 0 && !this.journalUnindexed) return Promise.resolve();
     this.urgent = true;
     this.startSoon();
@@ -445,8 +472,11 @@ function checkColumnText(field: string, v: string | null): void {
   nextChecked = (nextChecked + 1) & 3;
 }
 
+/** An encoded event's input as settle() reads it: nobody waits for its AuditEvent (data is in item.dataJson). */
+const encodedInput = (item: BatchItem): AuditEventInput => ({ type: item.type, sessionId: item.sessionId, actor: item.actor, data: {} });
+
 // Encode now: a bad event fails its own caller, never the batch it would join.
-function encodeItem(e: AuditEventInput): BatchItem {
+export function encodeItem(e: AuditEventInput): BatchItem {
   if (typeof e.type !== 'string' || e.type === '') throw new TypeError('an audit event needs a type');
   const item: BatchItem = { type: e.type, sessionId: e.sessionId ?? null, actor: e.actor ?? null, dataJson: canonicalJson(e.data ?? {}) };
   checkColumnText('type', item.type);

@@ -1,9 +1,8 @@
 // The main-thread side of the SQLite audit writer: starts the writer thread and turns
 // its replies back into promises. When the thread dies every pending and later write
 // fails, so strict recording blocks commands instead of running them unrecorded.
-import { Worker } from 'node:worker_threads';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../runtime/thread.ts';
 import type { BatchItem, BatchWritten } from './chain.ts';
 import { OwnedJournal } from './journal.ts';
 import { packItems, packJournaled } from './batch-wire.ts';
@@ -30,7 +29,7 @@ export class SqliteChainWriter implements ChainWriter {
     private readonly file: string,
     private readonly cfg: WriterConfig,
   ) {
-    this.worker = startWorker({ ...cfg, file });
+    this.worker = startThread(import.meta.url, 'sqlite-worker', { ...cfg, file });
     this.worker.unref(); // referenced only while a request is out (see call)
     this.worker.on('message', (m: WorkerReply) => this.settle(m));
     this.worker.on('error', (e) => this.fail(new Error(`the audit writer thread failed: ${e.message}`)));
@@ -130,20 +129,5 @@ export class SqliteChainWriter implements ChainWriter {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
-}
-
-// Sources run as TypeScript through tsx's loader, which a worker thread does not
-// inherit when it was registered in code (bin/warden.js): register it in the thread
-// first. A built (.js) tree loads the worker directly.
-function startWorker(workerData: WriterConfig & { file: string }): Worker {
-  const ext = extname(fileURLToPath(import.meta.url));
-  const target = new URL(`./sqlite-worker${ext}`, import.meta.url);
-  if (ext !== '.ts') return new Worker(target, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot =
-    `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(target.href)}); })` +
-    `.catch((e) => { console.error(e); process.exit(70); });`;
-  // execArgv [] so a parent started with `--import tsx` does not register it twice.
-  return new Worker(boot, { eval: true, workerData, execArgv: [] });
 }
 

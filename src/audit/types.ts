@@ -1,6 +1,7 @@
 // Events of the tamper-evident log. Every fact Warden keeps about a session, a
 // command, a result or an authentication is one of these, chained by hash.
 import type { SignedHead } from './head.ts';
+import type { BatchItem } from './chain.ts';
 
 export type EventType =
   | 'session.start'
@@ -80,6 +81,11 @@ export interface AuditLog {
    * the chain in append order within lazyMs, or when the store is next opened after a crash.
    */
   persist(e: AuditEventInput): Promise<void>;
+  /** post() and persist() of events another thread encoded (log.ts encodeItem): a data-plane worker's sessions */
+  postEncoded(item: BatchItem, onError: (e: Error) => void): void;
+  persistEncoded(item: BatchItem): Promise<void>;
+  /** such a thread: flush() first has it hand over the events it holds */
+  addFlushSource(handOver: () => Promise<void>): void;
   /** Resolves once every event persisted so far is in the store (a read that must see them waits on it). */
   indexed(): Promise<void>;
   /** Resolves when every event appended so far is committed. */

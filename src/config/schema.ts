@@ -91,6 +91,13 @@ export const gatewaySchema = z
     maxMessageBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     mcp: mcpSchema,
+    /**
+     * Data-plane worker threads that accept Postgres connections beside the main thread
+     * (the kernel spreads connections over them), each with its own relays, policy and
+     * masking; records, reviews and admission stay on the main thread (src/gateway/workers).
+     * 0: the main thread alone.
+     */
+    workers: z.number().int().min(0).max(64).default(0),
   })
   .prefault({});
 
@@ -200,6 +207,14 @@ export const configSchema = z.strictObject({
   rules: rulesSchema.default([]),
   masking: maskingConfigSchema,
   reviews: reviewsConfigSchema,
+}).superRefine((c, ctx) => {
+  // A remote agent's tunnel ends on the main thread: a worker thread could not dial through it.
+  if (c.gateway.workers === 0) return;
+  c.connections.forEach((conn, i) => {
+    if (conn.type === 'postgres' && conn.agent !== 'embedded') {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'workers'], message: `worker threads serve Postgres connections dialed from the gateway; connection "${conn.name}" (connections[${i}]) goes through agent "${conn.agent}": set gateway.workers to 0` });
+    }
+  });
 });
 
 export type WardenConfig = z.infer<typeof configSchema>;

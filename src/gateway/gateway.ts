@@ -3,16 +3,9 @@
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig, type DatabaseConnectionConfig, type GitConnectionConfig, type HttpConnectionConfig } from '../config/schema.ts';
-import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
-import { maskingKey, originalsKey } from './keys.ts';
-import { Session } from '../session/session.ts';
 import { checkAccess } from '../session/access.ts';
-import type { SessionExtras, SessionInfo } from '../session/types.ts';
-import { rulesReadSchemas } from '../policy/schemas.ts';
-import { PolicyGuard } from '../policy/guard.ts';
-import { compilePolicy } from '../policy/policy.ts';
 import { writeHints } from '../policy/hints.ts';
-import { rulesSchema } from '../policy/rule-schema.ts';
+import { compileDataPlane, sessionOpener } from './data-plane.ts';
 import { initPostgresParser } from '../sql/postgres.ts';
 import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
@@ -41,6 +34,7 @@ import { mountMcp } from '../mcp/http.ts';
 import { mountExecRoute } from './exec-route.ts';
 import { hostPort } from '../config/listen.ts';
 import { measuredLedger } from './usage-metrics.ts';
+import type { WorkerPool } from './workers/pool.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -85,52 +79,38 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     const bootstrapToken = await services.bootstrapAdmin();
 
     await initPostgresParser();
-    const policyRules = rulesSchema.parse(config.rules);
-    const policy = compilePolicy(policyRules);
-    const byName = new Map<string, ConnectionConfig>(config.connections.map((c) => [c.name, c]));
-    // One masker per connection, compiled once; the key keeps hashed values stable across restarts.
-    const hmacKey = maskingKey(config.gateway.dataDir);
-    const maskers = new Map<string, Masker>(config.connections.map((c) => [c.name, compileMasker(resolveMaskingConfig(config.masking, c.masking), { hmacKey })]));
+    const plane = compileDataPlane(config);
+    const { policy, byName, maskers } = plane;
     // Just-in-time approval: held commands, votes, access windows (src/reviews). Webhooks carry commands masked.
     let httpBase = `http://${config.gateway.listen.http}`;
     const desk = await services.reviewDesk({ baseUrl: () => httpBase, maskCommand: (connection, text) => maskers.get(connection)?.maskText(text) ?? '[withheld]', log });
     cleanups.push(() => desk.close());
-    const guard = new PolicyGuard(policy, (name) => {
-      const c = byName.get(name);
-      return c && { name: c.name, type: c.type, onUnknown: c.onUnknown, rules: c.rules, access: c.access, reviews: c.reviews };
-    }, desk);
-    const sealKey = [...maskers.values()].some((m) => m.enabled && m.config.keepOriginals) ? originalsKey(config.gateway.dataDir) : null;
+    const guard = plane.guard(desk);
     const dialer = new AgentRouter(new EmbeddedDialer());
     const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
 
     // Open sessions by id, so the console can end one; ended ones are dropped as they are found.
-    const live = new Map<string, Session>();
+    // A data-plane worker's sessions are here too, as the handle that asks it to end one.
+    const live = new Map<string, { isEnded: boolean; terminate(reason: string): Promise<void> }>();
     const pruneLive = setInterval(() => {
       for (const [id, s] of live) if (s.isEnded) live.delete(id);
     }, 30_000);
     pruneLive.unref();
     cleanups.push(() => clearInterval(pruneLive));
-    const openSession = async (info: Omit<SessionInfo, 'id' | 'startedAt'>, extras: SessionExtras = {}) => {
-      const session = new Session({ ...info, id: Session.newId(), startedAt: Date.now() }, {
-        events: services.audit,
-        mode: config.gateway.recording.mode,
-        guard,
-        credentials: services.credentials,
-        endOnExpiry: config.auth.endSessionsOnExpiry,
-        masker: maskers.get(info.connection) ?? null,
-        originalsKey: sealKey,
-        target: extras.target,
-        observer: extras.observer,
-        onRecordError: (e) => {
-          metrics.recordErrors.inc();
-          log.error({ err: (e as Error).message }, 'a record could not be written');
-        },
-      });
-      await session.start();
-      metrics.sessions.inc({ protocol: info.protocol, connection: info.connection });
-      live.set(session.info.id, session);
-      return session;
+    const recordError = (e: unknown) => {
+      metrics.recordErrors.inc();
+      log.error({ err: (e as Error).message }, 'a record could not be written');
     };
+    const openSession = sessionOpener(config, plane, {
+      events: services.audit,
+      guard,
+      credentials: services.credentials,
+      onRecordError: recordError,
+      opened: (session) => {
+        metrics.sessions.inc({ protocol: session.info.protocol, connection: session.info.connection });
+        live.set(session.info.id, session);
+      },
+    });
 
     const gatewayTls = await gatewayCertificate(config.gateway.dataDir, config.gateway.tls);
     // Admission, one call for every door and for the in-process executor (src/session/admission.ts).
@@ -150,6 +130,9 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
     // (the MySQL one only when a mysql connection exists). In-process clients need no listener.
     const engines = new Map<string, Engine<ConnectionConfig>>();
+    // Data-plane worker threads (gateway.workers) listen on the Postgres door's port too.
+    const workers = config.gateway.workers;
+    let pool: WorkerPool | null = null;
     const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null, ssh: null };
     for (const [type, reg] of Object.entries(ENGINES)) {
       const ofType = config.connections.filter((c) => c.type === type);
@@ -168,21 +151,36 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         connections: ofType,
         handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
         onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: type }),
-        readsSchemas: (c) => rulesReadSchemas([...policyRules, ...(c.rules ?? [])]) || (maskers.get(c.name)?.config.columns.some((r) => r.match.includes('.')) ?? false),
+        readsSchemas: plane.readsSchemas,
         nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
         sshKeyKnown: async (fingerprint) => (await findSshKey(services.store, fingerprint))?.revokedAt === null,
+        cancelElsewhere: (pid, key) => pool?.cancel(pid, key),
       });
       engines.set(type, engine);
       cleanups.push(() => engine.close());
       const at = config.gateway.listen[reg.listen];
-      if (at) {
+      // with workers, they take the Postgres port (below); this door serves in-process clients
+      if (at && !(type === 'postgres' && workers > 0)) {
         const want = hostPort(at);
         addresses[type] = await engine.listen(want.host, want.port);
       }
     }
+    if (workers > 0 && config.gateway.listen.postgres) {
+      const { WorkerPool } = await import('./workers/pool.ts');
+      pool = await WorkerPool.start({
+        count: workers, config, tls: gatewayTls, listen: hostPort(config.gateway.listen.postgres), admission, desk, audit: services.audit, revocations: services.credentials, live,
+        cancelHere: (pid, key) => engines.get('postgres')?.cancel?.(pid, key) ?? Promise.resolve(false),
+        opened: (protocol, connection) => metrics.sessions.inc({ protocol, connection }),
+        recordError,
+        refused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: 'postgres' }),
+        log,
+      });
+      cleanups.push(() => pool!.close());
+      addresses.postgres = pool.address;
+    }
     const pgAddr = addresses.postgres ?? null;
     const myAddr = addresses.mysql ?? null;
-    const sum = (f: (e: Engine<ConnectionConfig>) => number) => () => [...engines.values()].reduce((n, e) => n + f(e), 0);
+    const sum = (f: (e: { activeSessions: number; pendingHandshakes?: number }) => number) => () => [...engines.values(), ...(pool ? [pool] : [])].reduce((n, e) => n + f(e), 0);
     metrics.metrics.gauge('warden_sessions_active', 'Sessions open now', sum((e) => e.activeSessions));
     metrics.metrics.gauge('warden_handshakes_pending', 'Connections at a wire door not yet admitted', sum((e) => e.pendingHandshakes ?? 0));
 

@@ -19,6 +19,7 @@ export class Revocations {
   private readonly ids = new Map<string, number>();
   private polledAt = 0;
   private timer: NodeJS.Timeout | null = null;
+  private readonly listeners: ((id: string, expiresAt: number) => void)[] = [];
 
   constructor(private readonly store: Store) {}
 
@@ -37,6 +38,17 @@ export class Revocations {
     if (this.ids.has(id)) return;
     this.ids.set(id, expiresAt);
     this.version++;
+    for (const fn of this.listeners) fn(id, expiresAt);
+  }
+
+  /** Told every id added from now on (data-plane workers keep a copy: src/gateway/workers). */
+  follow(fn: (id: string, expiresAt: number) => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** What is revoked now: id, and when it would have expired anyway (ms). */
+  snapshot(): [string, number][] {
+    return [...this.ids];
   }
 
   /** Record a gateway token's (or IdP token's) revocation in the store, then here. */

@@ -56,7 +56,10 @@ export type Detail = 'names' | 'summary' | 'full';
 export interface Engine<C = unknown> {
   /** the connection type it serves */
   readonly type: string;
-  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** `reusePort`: data-plane worker threads listen on the same port (src/gateway/workers) */
+  listen(host: string, port: number, opts?: { reusePort?: boolean }): Promise<{ host: string; port: number }>;
+  /** Postgres: cancel the statement of the session given this cancel key, when this engine holds it (false: it does not) */
+  cancel?(pid: number, key: number): Promise<boolean>;
   close(): Promise<void>;
   readonly activeSessions: number;
   /** connections at the door not yet admitted (engines that bound them) */
@@ -94,4 +97,6 @@ export interface EngineDeps<C> {
   nativeKnown(scramble: Buffer, response: Buffer): Promise<boolean>;
   /** is an SSH public key with this fingerprint registered and not removed? (answers OpenSSH's key query; no limits, no audit) */
   sshKeyKnown(fingerprint: string): Promise<boolean>;
+  /** Postgres: a CancelRequest with a key no session of this engine holds (another data-plane thread's, src/gateway/workers) */
+  cancelElsewhere?(pid: number, key: number): void;
 }

@@ -4,14 +4,15 @@ import type { AddressInfo } from 'node:net';
 
 interface Listenable {
   once(event: 'error', listener: (e: Error) => void): unknown;
-  listen(port: number, host: string, done: () => void): unknown;
+  listen(opts: { port: number; host: string; reusePort?: boolean }, done: () => void): unknown;
   address(): AddressInfo | string | null;
 }
 
-export function listenOn(server: Listenable, host: string, port: number): Promise<{ host: string; port: number }> {
+/** `reusePort`: other threads listen on the same port too, and the kernel spreads connections over them (data-plane workers). */
+export function listenOn(server: Listenable, host: string, port: number, reusePort = false): Promise<{ host: string; port: number }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen(reusePort ? { port, host, reusePort } : { port, host }, () => {
       const a = server.address();
       resolve({ host, port: typeof a === 'object' && a ? a.port : port });
     });

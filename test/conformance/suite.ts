@@ -82,13 +82,15 @@ export function conformanceSuite(d: ConformanceDriver): void {
       assert.ok(results.some((r) => r.data.commandId === insert.data.commandId && r.seq > insert.seq));
       // The store refuses writes: the next command is refused, and the target never sees it.
       // (both ways in: a durable append, and persist, which strict commands take to the journal)
-      const audit = t.gw.services.audit as unknown as { append: (...a: unknown[]) => Promise<unknown>; persist: (...a: unknown[]) => Promise<unknown> };
-      const { append, persist } = audit;
-      audit.append = audit.persist = () => Promise.reject(new Error('disk full (test)'));
+      // (and persistEncoded, which a data-plane worker's commands take)
+      type Refusing = (...a: unknown[]) => Promise<unknown>;
+      const audit = t.gw.services.audit as unknown as { append: Refusing; persist: Refusing; persistEncoded: Refusing };
+      const { append, persist, persistEncoded } = audit;
+      audit.append = audit.persist = audit.persistEncoded = () => Promise.reject(new Error('disk full (test)'));
       try {
         await assert.rejects(c.query(`INSERT INTO ${table} (id, email) VALUES (4, 'x4@example.org')`), /could not be recorded/);
       } finally {
-        Object.assign(audit, { append, persist });
+        Object.assign(audit, { append, persist, persistEncoded });
       }
       assert.equal((await d.direct(`SELECT count(*) FROM ${table} WHERE id = 4`))[0]![0], '0');
       await c.query(`DELETE FROM ${table} WHERE id = 3`).catch(() => {});
@@ -253,6 +255,8 @@ export interface KillDriver {
   insertLoop(port: number, connection: string, token: string, table: string, marker: string): Promise<number>;
   /** create `table (v text)` on the target */
   createTable(target: LoggedTarget, table: string): Promise<void>;
+  /** keys of the gateway's config section besides the test's own (e.g. workers) */
+  gateway?: Record<string, unknown>;
 }
 
 /**
@@ -274,7 +278,7 @@ export function completenessAcrossKill(d: KillDriver): void {
     try {
       await d.createTable(target, table);
       const config = {
-        gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: null, [d.listen.key]: '127.0.0.1:0' }, recording: { mode: 'strict' }, logLevel: 'warn' },
+        gateway: { dataDir: join(dir, 'data'), listen: { http: '127.0.0.1:0', postgres: null, [d.listen.key]: '127.0.0.1:0' }, recording: { mode: 'strict' }, logLevel: 'warn', ...d.gateway },
         connections: [{ name: 'kill', ...target.connection, access: { groups: ['admin'] } }],
       };
       writeFileSync(join(dir, 'warden.json'), JSON.stringify(config));

@@ -29,10 +29,12 @@ export function postgresEngine(deps: EngineDeps<PostgresConnectionConfig>): Engi
     maxMessageBytes: deps.maxMessageBytes,
     limits: deps.limits,
     log: deps.log,
+    cancelElsewhere: deps.cancelElsewhere,
   });
   return {
     type: 'postgres',
-    listen: (host, port) => door.listen(host, port),
+    listen: (host, port, opts) => door.listen(host, port, opts?.reusePort),
+    cancel: (pid, key) => door.cancel(pid, key),
     close: () => door.close(),
     get activeSessions() {
       return door.activeSessions;

@@ -45,6 +45,8 @@ export interface PostgresFrontDoorDeps {
   maxMessageBytes: number;
   limits: CaptureLimits;
   log: Logger;
+  /** a CancelRequest whose key this door did not give: another data-plane thread's session may hold it */
+  cancelElsewhere?(pid: number, key: number): void;
 }
 
 // Startup parameters a client may pass on to the target; user, database, replication
@@ -80,10 +82,10 @@ export class PostgresFrontDoor {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  listen(host: string, port: number, reusePort = false): Promise<{ host: string; port: number }> {
     const server = createServer({ noDelay: true }, (s) => void this.accept(s));
     this.server = server;
-    return listenOn(server, host, port);
+    return listenOn(server, host, port, reusePort);
   }
 
   get activeSessions(): number {
@@ -172,7 +174,9 @@ export class PostgresFrontDoor {
       if (startup.type === 'CancelRequest') {
         reader.detach();
         raw.destroy();
-        await this.cancels.lookup(startup.pid, startup.key)?.cancel().catch(() => {});
+        const target = this.cancels.lookup(startup.pid, startup.key);
+        if (target) await target.cancel().catch(() => {});
+        else this.deps.cancelElsewhere?.(startup.pid, startup.key);
         return;
       }
       if (startup.type !== 'Startup') throw new ProtocolError('expected a startup message');
@@ -227,9 +231,14 @@ export class PostgresFrontDoor {
     }
   }
 
-  /** Cancel the statement running in the session whose client was given this key (an in-process client's timeout). */
-  async cancel(pid: number, key: number): Promise<void> {
-    await this.cancels.lookup(pid, key)?.cancel();
+  /**
+   * Cancel the statement running in the session whose client was given this key (an
+   * in-process client's timeout, another thread's CancelRequest). False: no session here has it.
+   */
+  async cancel(pid: number, key: number): Promise<boolean> {
+    const target = this.cancels.lookup(pid, key);
+    await target?.cancel();
+    return target !== undefined;
   }
 
   /** An admitted caller: the gateway's own session to the target, the pipeline's session, the relay. */

@@ -1,0 +1,151 @@
+// A data-plane worker thread: it listens on the Postgres door's port beside the other
+// workers (reusePort: the kernel spreads connections) and serves its connections whole —
+// frames, relay, policy, masking, the sessions' records encoded. What must be shared is
+// asked of the main thread (messages.ts): admission, reviews, the audit log, revocations.
+// Anything it cannot ask fails the command closed: an rpc that errs blocks it, a record
+// the main thread cannot write refuses it.
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import type { PostgresConnectionConfig } from '../../config/schema.ts';
+import type { HoldAnswer, HoldRequest, ReviewGate } from '../../reviews/desk.ts';
+import type { AdmissionAnswer } from '../../session/admission.ts';
+import type { Session } from '../../session/session.ts';
+import { initPostgresParser } from '../../sql/postgres.ts';
+import { EmbeddedDialer } from '../../tunnel/dialer.ts';
+import { compileDataPlane, sessionOpener } from '../data-plane.ts';
+import { ENGINES } from '../engines.ts';
+import { EventRelay } from './event-relay.ts';
+import type { FromWorker, Rpc, ToWorker, WorkerStart } from './messages.ts';
+import { RevokedCopy } from './revoked-copy.ts';
+
+/** how long a record nobody waits for may wait for company before it crosses to the main thread */
+const POST_FLUSH_MS = 10;
+const GAUGE_MS = 1000;
+
+const start = workerData as WorkerStart;
+const port = parentPort!;
+const send = (m: FromWorker) => port.postMessage(m);
+const { config } = start;
+const log = pino({ level: config.gateway.logLevel }).child({ worker: start.index });
+
+const calls = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
+let nextCall = 1;
+function call<T>(m: Rpc, onId?: (id: number) => void): Promise<T> {
+  const id = nextCall++;
+  onId?.(id);
+  return new Promise<T>((resolve, reject) => {
+    calls.set(id, { resolve: resolve as (v: never) => void, reject });
+    send({ t: 'rpc', id, ...m });
+  });
+}
+
+const desk: ReviewGate = {
+  hold: (req) => call<HoldAnswer>({ op: 'hold', req }),
+  awaitApproval: (req: HoldRequest, reviewId: string, ms: number, signal?: AbortSignal) =>
+    call<HoldAnswer>({ op: 'awaitApproval', req, reviewId, ms }, (id) => signal?.addEventListener('abort', () => send({ t: 'abort', id }), { once: true })),
+  activeGrant: (identity, connection) => call({ op: 'activeGrant', identity, connection }),
+};
+
+await initPostgresParser();
+const plane = compileDataPlane(config);
+const events = new EventRelay(port, POST_FLUSH_MS);
+const revoked = new RevokedCopy(start.revoked);
+const live = new Map<string, Session>();
+const openSession = sessionOpener(config, plane, {
+  events,
+  guard: plane.guard(desk),
+  credentials: revoked,
+  onRecordError: (e) => send({ t: 'recordError', message: (e as Error).message }),
+  opened: (s) => {
+    live.set(s.info.id, s);
+    send({ t: 'session', id: s.info.id, protocol: s.info.protocol, connection: s.info.connection });
+  },
+});
+
+const dialer = new EmbeddedDialer();
+const make = await ENGINES.postgres.load();
+const engine = make({
+  // The answer names the connection as the main thread's config has it: this thread's own
+  // object is used, so the door's per-connection catalogs are shared by its sessions.
+  admit: async (req) => {
+    const a = await call<AdmissionAnswer<PostgresConnectionConfig>>({ op: 'admit', req: req as Extract<Rpc, { op: 'admit' }>['req'] });
+    if (!a.ok) return a;
+    const own = plane.byName.get(a.connection.name) as PostgresConnectionConfig | undefined;
+    return own ? { ...a, connection: own } : { ok: false, refusal: { kind: 'unknown_connection', message: `no connection named "${a.connection.name}"` } };
+  },
+  openSession,
+  // worker threads serve only connections dialed from the gateway (config: gateway.workers)
+  dial: (c) => dialer.dial({ host: (c as PostgresConnectionConfig).host, port: (c as PostgresConnectionConfig).port, agent: (c as PostgresConnectionConfig).agent }),
+  tls: start.tls,
+  maxMessageBytes: config.gateway.maxMessageBytes,
+  limits: { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes },
+  log,
+  dataDir: config.gateway.dataDir,
+  connections: config.connections.filter((c) => c.type === 'postgres'),
+  handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
+  onRefused: (reason, clientAddr) => send({ t: 'refused', reason, clientAddr }),
+  readsSchemas: plane.readsSchemas,
+  // the MySQL and SSH doors stay on the main thread
+  nativeKnown: () => Promise.resolve(false),
+  sshKeyKnown: () => Promise.resolve(false),
+  cancelElsewhere: (pid, key) => send({ t: 'cancel', pid, key }),
+});
+
+// Gauges for the main thread's metrics, and the sessions that ended (the console's live list).
+const gauges = setInterval(() => {
+  send({ t: 'gauges', active: engine.activeSessions, pending: engine.pendingHandshakes ?? 0 });
+  const ended = [...live.values()].filter((s) => s.isEnded).map((s) => s.info.id);
+  for (const id of ended) live.delete(id);
+  if (ended.length) send({ t: 'ended', ids: ended });
+  revoked.prune();
+}, GAUGE_MS);
+gauges.unref();
+
+async function close(): Promise<void> {
+  clearInterval(gauges);
+  await engine.close();
+  // the sessions' last records (session.end) were queued as their relays closed
+  await new Promise((r) => setImmediate(r));
+  events.close();
+  send({ t: 'closed' });
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'reply': {
+      const c = calls.get(m.id);
+      calls.delete(m.id);
+      if (m.ok) c?.resolve(m.value as never);
+      else c?.reject(new Error(m.message));
+      break;
+    }
+    case 'persisted':
+    case 'unpersisted':
+      events.settle(m);
+      break;
+    case 'revoked':
+      revoked.add(m.id, m.expiresAt);
+      break;
+    case 'terminate':
+      void live.get(m.sessionId)?.terminate(m.reason);
+      break;
+    case 'cancel':
+      void engine.cancel?.(m.pid, m.key).catch(() => {});
+      break;
+    case 'drain':
+      events.send();
+      send({ t: 'drained', id: m.id });
+      break;
+    case 'close':
+      void close().catch((e: Error) => log.error({ err: e.message }, 'a worker thread did not close cleanly'));
+      break;
+  }
+});
+
+try {
+  const at = await engine.listen(start.listen.host, start.listen.port, { reusePort: true });
+  send({ t: 'ready', port: at.port });
+} catch (e) {
+  send({ t: 'failed', message: (e as Error).message });
+  process.exit(1);
+}
