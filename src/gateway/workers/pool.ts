@@ -114,6 +114,7 @@ export class WorkerPool {
     this.closing = true;
     await Promise.all(
       this.threads.map(async (t) => {
+        if (!t.alive) return void (await t.worker.terminate());
         const closed = new Promise<void>((resolve) => (t.closed = resolve));
         t.worker.postMessage({ t: 'close' } satisfies ToWorker);
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
