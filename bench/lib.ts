@@ -75,7 +75,8 @@ export interface GatewayProcess {
 
 /** Start `warden start` as its own process with the given connections and recording mode. */
 /** `root`: the checkout whose bin/warden.js runs (default this one; another for a before/after in one run). */
-export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean; ssh?: boolean; root?: string }): Promise<GatewayProcess> {
+/** `workers`: gateway.workers, data-plane worker threads (default none: the main thread serves). */
+export async function startGateway(opts: { connections: Record<string, unknown>[]; mode: 'strict' | 'async'; groups: string[]; extra?: Record<string, unknown>; mysql?: boolean; ssh?: boolean; root?: string; workers?: number }): Promise<GatewayProcess> {
   const root = opts.root ?? ROOT;
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
   const pgPort = await freePort();
@@ -84,7 +85,7 @@ export async function startGateway(opts: { connections: Record<string, unknown>[
   const sshPort = opts.ssh ? await freePort() : 0;
   const listen = { http: `127.0.0.1:${httpPort}`, postgres: `127.0.0.1:${pgPort}`, mysql: opts.mysql ? `127.0.0.1:${mysqlPort}` : null, ...(opts.ssh ? { ssh: `127.0.0.1:${sshPort}` } : {}) };
   const config = {
-    gateway: { dataDir: join(dir, 'data'), listen, recording: { mode: opts.mode }, logLevel: 'warn' },
+    gateway: { dataDir: join(dir, 'data'), listen, recording: { mode: opts.mode }, logLevel: 'warn', ...(opts.workers ? { workers: opts.workers } : {}) },
     connections: opts.connections,
     ...opts.extra,
   };

@@ -1,7 +1,7 @@
 // npm run bench:pg — pgbench -S against Postgres directly and through Warden in the
 // same run (simple and extended protocol; 1 and 8 clients; strict and async
-// recording; through a remote agent process; two gateway processes sharing the load, what
-// a second data-plane core carries here; a bare Node socket pipe, the ceiling of
+// recording; on 1 and 2 data-plane worker threads; two gateway processes sharing the
+// load; through a remote agent process; a bare Node socket pipe, the ceiling of
 // any Node proxy here; PgBouncer too when it is installed),
 // printing TPS, latency and the ratio to direct access. BENCH_SECONDS sets the
 // length of each run (default 8); every proxy gets BENCH_WARMUP_SECONDS (3) of load first.
@@ -210,11 +210,24 @@ for (const mode of ['strict', 'async'] as const) {
     }
   }
 }
-// What a second data-plane core would carry here (data-plane workers are not built; see
-// the README): two gateway processes, each with its own store, and half the clients on
-// each, run at once. TPS is their sum, CPU per query both processes' CPU over all
-// transactions. An upper bound for workers sharing one writer, which would also share its
-// thread. Only rows with at least 2 clients.
+// Data-plane workers (gateway.workers): BENCH_WORKERS (default 1,2) worker threads take
+// the Postgres connections, the main thread keeping admission and the audit log.
+for (const workers of (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number).filter((n) => n > 0)) {
+  for (const mode of ['strict', 'async'] as const) {
+    const target = `warden ${mode} on ${workers} worker${workers > 1 ? 's' : ''}`;
+    if (!wanted(target)) continue;
+    const gw = await startGateway({ connections: [connection], mode, groups: ['bench'], workers });
+    try {
+      run(target, gw.pgPort, 'bench', gw.token, undefined, { pid: gw.pid, dataDir: mode === 'strict' ? gw.dataDir : undefined });
+    } finally {
+      await gw.stop();
+    }
+  }
+}
+// What two whole gateways carry here: two processes, each with its own store, and half
+// the clients on each, run at once. TPS is their sum, CPU per query both processes' CPU
+// over all transactions: what workers would carry if they shared nothing (no main thread
+// between them and the log). Only rows with at least 2 clients.
 for (const mode of ['strict', 'async'] as const) {
   const target = `warden ${mode} on 2 processes`;
   if (!wanted(target)) continue;
@@ -285,9 +298,9 @@ for (const r of rows.filter((x) => x.clients === 1 && /^(pgbouncer|bare node pip
   const target = r.target.startsWith('warden strict') ? ` (target <= ${(fdatasyncMs * 1000 + 60).toFixed(0)})` : r.target.startsWith('warden async') ? ' (target <= 60)' : '';
   console.log(`latency added over direct (${r.target}), ${r.mode}, 1 client: ${((r.result.latencyMs - r.direct.latencyMs) * 1000).toFixed(0)} µs${target}`);
 }
-for (const r of rows.filter((x) => x.target.endsWith(' on 2 processes'))) {
-  const one = rows.find((x) => x.target === r.target.replace(' on 2 processes', '') && x.mode === r.mode && x.clients === r.clients);
-  if (one) console.log(`2 processes / 1 (${one.target}), ${r.mode}, ${r.clients} clients: TPS ${(r.result.tps / one.result.tps).toFixed(2)}x, CPU per query ${((r.cpuUsPerQuery ?? 0) / (one.cpuUsPerQuery ?? 1)).toFixed(2)}x`);
+for (const r of rows.filter((x) => / on (\d+ workers?|2 processes)$/.test(x.target))) {
+  const one = rows.find((x) => x.target === r.target.replace(/ on .*$/, '') && x.mode === r.mode && x.clients === r.clients);
+  if (one) console.log(`${r.target.replace(/^.* on /, '')} / main thread alone (${one.target}), ${r.mode}, ${r.clients} clients: TPS ${(r.result.tps / one.result.tps).toFixed(2)}x, CPU per query ${((r.cpuUsPerQuery ?? 0) / (one.cpuUsPerQuery ?? 1)).toFixed(2)}x`);
 }
 for (const r of rows.filter((x) => x.target === 'warden strict + rules')) {
   const off = rows.find((x) => x.target === 'warden strict' && x.mode === r.mode && x.clients === r.clients);
