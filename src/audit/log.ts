@@ -156,13 +156,8 @@ export class GroupCommitLog implements AuditLog {
 
   post(e: AuditEventInput, onError: (e: Error) => void): void {
     if (this.closed) return onError(new Error('the audit log is closed'));
-    let item: BatchItem;
-    try {
-      item = encodeItem(e);
-    } catch (err) {
-      return onError(err as Error);
-    }
-    this.enqueue({ input: e, item, durable: false, resolve: null, reject: onError });
+    const item = encodeOrReport(e, onError);
+    if (item) this.enqueue({ input: e, item, durable: false, resolve: null, reject: onError });
   }
 
   private enqueue(p: Pending): void {
@@ -483,6 +478,16 @@ export function encodeItem(e: AuditEventInput): BatchItem {
   checkColumnText('sessionId', item.sessionId);
   checkColumnText('actor', item.actor);
   return item;
+}
+
+/** encodeItem, or null after telling onError why the event cannot be recorded (post(): nobody awaits it). */
+export function encodeOrReport(e: AuditEventInput, onError: (e: Error) => void): BatchItem | null {
+  try {
+    return encodeItem(e);
+  } catch (err) {
+    onError(err as Error);
+    return null;
+  }
 }
 
 function settle(batch: Pending[], w: BatchWritten): void {

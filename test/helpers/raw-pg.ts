@@ -105,3 +105,19 @@ export const rowsOf = (answers: BackendMessage[]): (string | null)[][] =>
 
 /** CommandComplete tags among the answers. */
 export const tagsOf = (answers: BackendMessage[]): string[] => answers.flatMap((m) => (m.type === 'CommandComplete' ? [m.tag] : []));
+
+/**
+ * The 16 bytes any client sends on a new connection to cancel, with the key the gateway
+ * gave a pg driver's connection `c`; resolves once the gateway closed that connection.
+ */
+export async function sendCancelRequest(port: number, c: unknown): Promise<void> {
+  const keys = c as { processID: number; secretKey: number };
+  const cancel = Buffer.alloc(16);
+  cancel.writeInt32BE(16, 0);
+  cancel.writeInt32BE(80877102, 4);
+  cancel.writeInt32BE(keys.processID, 8);
+  cancel.writeInt32BE(keys.secretKey, 12);
+  const s = net.connect(port, '127.0.0.1', () => s.end(cancel));
+  s.on('error', () => {});
+  await new Promise((resolve) => s.once('close', resolve));
+}

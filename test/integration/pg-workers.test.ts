@@ -7,11 +7,12 @@
 // workers too: test/conformance/postgres-workers.test.ts.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import pg from 'pg';
 import { parseConfig } from '../../src/config/load.ts';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { eventsOf } from '../helpers/records.ts';
+import { sendCancelRequest } from '../helpers/raw-pg.ts';
 
 const table = `warden_workers_${process.pid}`;
 let t: TestGateway;
@@ -34,18 +35,6 @@ async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolea
 
 /** Is the target running this backend's statement now (asked of the target, not through the gateway)? */
 const active = (pid: number) => async () => (await direct(`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND state = 'active' AND query LIKE 'SELECT pg_sleep%'`)).length === 1;
-
-/** The 16 bytes any client sends on a new connection to cancel, with the key the gateway gave `c`. */
-function sendCancel(c: pg.Client): void {
-  const keys = c as unknown as { processID: number; secretKey: number };
-  const cancel = Buffer.alloc(16);
-  cancel.writeInt32BE(16, 0);
-  cancel.writeInt32BE(80877102, 4);
-  cancel.writeInt32BE(keys.processID, 8);
-  cancel.writeInt32BE(keys.secretKey, 12);
-  const s = connect(t.pgPort, '127.0.0.1', () => s.end(cancel));
-  s.on('error', () => {});
-}
 
 async function client(identity: string, user = 'w'): Promise<pg.Client> {
   const c = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user, password: await t.token(['dev'], identity), database: 'x' });
@@ -91,7 +80,7 @@ test('a CancelRequest stops the statement whichever worker took the cancel\'s co
         const pid = Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
         const running = c.query('SELECT pg_sleep(30)').then(() => 'ran', (e: Error) => e.message);
         assert.ok(await until(active(pid)), 'the sleep is under way at the target');
-        sendCancel(c);
+        void sendCancelRequest(t.pgPort, c);
         return running;
       }),
     );
@@ -120,7 +109,7 @@ test('a command held for review waits on a worker, runs once approved; a cancel 
     // cancelled while it waits: the wait ends, and a later approval runs nothing
     const cancelled = c.query(`DELETE FROM ${table}`).then(() => 'ran', (e: Error) => e.message);
     const first = await pending();
-    sendCancel(c);
+    await sendCancelRequest(t.pgPort, c);
     assert.match(await cancelled, /cancelled while it waited for review/);
     assert.equal((await approve(first)).status, 200);
     await new Promise((r) => setTimeout(r, 300));

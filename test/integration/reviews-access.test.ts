@@ -5,10 +5,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import pg from 'pg';
 import { psql } from '../helpers/clients.ts';
 import { localPostgres } from '../helpers/gateway.ts';
+import { sendCancelRequest } from '../helpers/raw-pg.ts';
 import { startReviewGateway, direct, reviewIdOf, tableName, type ReviewGateway } from './reviews-harness.ts';
 
 let t: ReviewGateway;
@@ -102,15 +102,7 @@ test('wait mode: a raw CancelRequest for an extended-protocol statement (Parse/B
     // a named statement: the driver sends Parse, Bind, Execute, Sync
     const outcome = c.query({ name: 'wipe', text: `DELETE FROM ${table}` }).then(() => 'ran', (e: Error) => e.message);
     await pendingOf('alice', 'rv-wait');
-    // the 16 bytes any client sends on a new connection, with the key the gateway gave this one
-    const keys = c as unknown as { processID: number; secretKey: number };
-    const cancel = Buffer.alloc(16);
-    cancel.writeInt32BE(16, 0);
-    cancel.writeInt32BE(80877102, 4);
-    cancel.writeInt32BE(keys.processID, 8);
-    cancel.writeInt32BE(keys.secretKey, 12);
-    const s = connect(t.pgPort, '127.0.0.1', () => s.end(cancel));
-    await once(s, 'close');
+    await sendCancelRequest(t.pgPort, c);
     assert.match(await outcome, /cancelled while it waited for review/);
     // the protocol state holds: the same connection runs the next statement
     assert.equal((await c.query('SELECT 7 AS v')).rows[0].v, 7);

@@ -7,7 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { packItems } from '../../audit/batch-wire.ts';
 import type { BatchItem } from '../../audit/chain.ts';
-import { encodeItem } from '../../audit/log.ts';
+import { encodeItem, encodeOrReport } from '../../audit/log.ts';
 import type { AuditEventInput } from '../../audit/types.ts';
 import type { EventSink } from '../../session/session.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
@@ -29,12 +29,8 @@ export class EventRelay implements EventSink {
 
   post(e: AuditEventInput, onError: (e: Error) => void): void {
     if (this.closed) return onError(new Error('the audit log is closed'));
-    let item: BatchItem;
-    try {
-      item = encodeItem(e);
-    } catch (err) {
-      return onError(err as Error);
-    }
+    const item = encodeOrReport(e, onError);
+    if (!item) return;
     this.items.push(item);
     this.ids.push(0);
     if (!this.immediate && !this.timer) this.timer = setTimeout(() => this.send(), this.flushMs);
