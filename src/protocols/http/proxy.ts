@@ -294,10 +294,16 @@ async function forward(raw: IncomingMessage, res: ServerResponse, f: Forward, do
       return s;
     };
     const onChunk = (chunk: Buffer) => {
-      if (chunk.includes(0)) {
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) {
+        // Cut at the NUL itself, wherever the target's writes fell into chunks: the text
+        // before it goes out masked (whole lines; an unfinished one is held back, and dropped),
+        // then the connection is closed once that is written.
         cut = 'the answer was cut at a NUL byte: not text Warden reads to mask';
         body.destroy();
-        res.destroy();
+        const before = nul > 0 ? sent(sm.push(decoder.write(chunk.subarray(0, nul)))) : '';
+        if (before) res.write(wire(before), () => res.destroy());
+        else res.destroy();
         return;
       }
       const safe = sent(sm.push(decoder.write(chunk)));
