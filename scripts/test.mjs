@@ -106,16 +106,21 @@ if (results[0].code !== 0 && failedFiles.length > 0 && failedFiles.length <= 3) 
 if (vitest) {
   const v = await vitest;
   let counts = { pass: 0, fail: 0 };
+  // the failing tests by name, with their messages (the JSON report is the only place they are)
+  let failures = '';
   try {
     const r = JSON.parse(readFileSync(vitestFile, 'utf8'));
     counts = { pass: r.numPassedTests, fail: r.numFailedTests };
+    for (const file of r.testResults ?? []) {
+      for (const a of file.assertionResults ?? []) if (a.status === 'failed') failures += `✖ ${relative(root, file.name)}: ${a.fullName}\n${(a.failureMessages ?? []).join('\n')}\n`;
+    }
   } catch {
     // no report: the exit code says what happened
   }
   if (v.code !== 0 && counts.fail === 0) counts.fail = 1;
   passed += counts.pass;
   failed += counts.fail;
-  if (counts.fail > 0) console.log(`✖ vitest (web/) failed:\n${v.out}`);
+  if (counts.fail > 0) console.log(`✖ vitest (web/) failed:\n${failures || v.out}`);
   console.log(`${counts.fail ? '✖' : '✔'} vitest (web/): ${counts.pass} passed, ${counts.fail} failed`);
 }
 rmSync(tmp, { recursive: true, force: true });
