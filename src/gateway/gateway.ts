@@ -177,6 +177,10 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       });
       cleanups.push(() => pool!.close());
       addresses.postgres = pool.address;
+      const workersOf = pool;
+      metrics.metrics.labelledGauge('warden_worker_sessions_active', 'Sessions open now on each data-plane worker thread (gateway.workers)', () =>
+        workersOf.sessionsPerWorker.map((n, i) => [{ worker: String(i) }, n]),
+      );
     }
     const pgAddr = addresses.postgres ?? null;
     const myAddr = addresses.mysql ?? null;

@@ -26,6 +26,7 @@ class Metric {
 export class Metrics {
   private readonly all: Metric[] = [];
   private readonly gauges: { metric: Metric; read: () => number }[] = [];
+  private readonly labelledGauges: { metric: Metric; read: () => [Labels, number][] }[] = [];
 
   counter(name: string, help: string): Metric {
     const m = new Metric(name, help, 'counter');
@@ -40,8 +41,19 @@ export class Metrics {
     this.gauges.push({ metric: m, read });
   }
 
+  /** A gauge with one value per label set (one per data-plane worker...), read at scrape time. */
+  labelledGauge(name: string, help: string, read: () => [Labels, number][]): void {
+    const m = new Metric(name, help, 'gauge');
+    this.all.push(m);
+    this.labelledGauges.push({ metric: m, read });
+  }
+
   render(): string {
     for (const g of this.gauges) g.metric.set(g.read());
+    for (const g of this.labelledGauges) {
+      g.metric.values.clear();
+      for (const [labels, v] of g.read()) g.metric.set(v, labels);
+    }
     const out: string[] = [];
     for (const m of this.all) {
       out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`);

@@ -128,6 +128,22 @@ test('a command held for review waits on a worker, runs once approved; a cancel 
   }
 });
 
+test('the kernel spreads connections over both workers, and the metrics count each one\'s sessions', async () => {
+  const perWorker = async () => {
+    const body = await (await fetch(`${t.httpUrl}/metrics`)).text();
+    return [0, 1].map((i) => Number(new RegExp(`^warden_worker_sessions_active\\{worker="${i}"\\} (\\d+)`, 'm').exec(body)?.[1] ?? NaN));
+  };
+  // sixteen connections all on one of two listeners: once in 2^15
+  const cs = await Promise.all(Array.from({ length: 16 }, (_, i) => client(`w-spread-${i}`)));
+  try {
+    assert.ok(await until(async () => (await perWorker()).reduce((a, b) => a + b, 0) === 16, 5000), `all counted (${await perWorker()})`);
+    const [a, b] = await perWorker();
+    assert.ok(a! > 0 && b! > 0, `both workers serve sessions (${a}, ${b})`);
+  } finally {
+    await Promise.all(cs.map((c) => c.end()));
+  }
+});
+
 test('the metrics count the sessions a worker serves', async () => {
   const gauge = async () => {
     const body = await (await fetch(`${t.httpUrl}/metrics`)).text();

@@ -100,6 +100,11 @@ export class WorkerPool {
     return this.threads.reduce((n, t) => n + t.active, 0);
   }
 
+  /** Sessions open on each worker (as it last reported), by its index. */
+  get sessionsPerWorker(): number[] {
+    return this.threads.map((t) => t.active);
+  }
+
   get pendingHandshakes(): number {
     return this.threads.reduce((n, t) => n + t.pending, 0);
   }
