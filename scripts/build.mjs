@@ -111,7 +111,7 @@ async function vendor(out) {
     if (!name.endsWith('.js')) continue;
     const p = join(dir, name);
     const src = readFileSync(p, 'utf8');
-    const ascii = src.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const ascii = src.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     if (ascii !== src) writeFileSync(p, ascii);
   }
   const re = /((?:from|import)\s*\(?\s*)(['"])(kysely\/migration|kysely|zod|jose|yaml|commander)\2/g;
