@@ -3,10 +3,9 @@
 // login (auth code + PKCE) whose HttpOnly cookie the web UI will use.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import * as oidc from 'openid-client';
+import type * as oidcTypes from 'openid-client';
 import type { Identity } from '../identity/types.ts';
 import type { AuthOutcome } from '../identity/identity-service.ts';
-import { discoverClient } from '../identity/login.ts';
 import { verifyGatewayToken, isGatewayToken } from '../identity/gateway-token.ts';
 import { parseDuration } from '../config/duration.ts';
 import type { Services } from './services.ts';
@@ -150,9 +149,12 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
   // ---- the gateway's browser login -------------------------------------------------
   const o = auth.oidc;
   const loginConfig = o && { issuer: o.issuer, clientId: o.clientId, ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}) };
-  let client: Promise<oidc.Configuration> | null = null;
+  // openid-client (with oauth4webapi, ~0.9 MB resident) loads on the first browser login,
+  // not at start: most gateways never see one, and a module once imported stays for good.
+  const openid = () => import('openid-client');
+  let client: Promise<oidcTypes.Configuration> | null = null;
   const oidcClient = () => {
-    client ??= discoverClient(loginConfig!);
+    client ??= import('../identity/login.ts').then(({ discoverClient }) => discoverClient(loginConfig!));
     client.catch(() => (client = null));
     return client;
   };
@@ -166,6 +168,7 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
     if (returnTo === null) throw new HttpError(400, 'returnTo: expected a path on this gateway');
     const now = Date.now();
     for (const [k, p] of pending) if (p.expires < now || pending.size >= PENDING_MAX) pending.delete(k);
+    const oidc = await openid();
     const state = oidc.randomState();
     const p: PendingLogin = { verifier: oidc.randomPKCECodeVerifier(), nonce: oidc.randomNonce(), returnTo, expires: now + PENDING_TTL_MS };
     pending.set(state, p);
@@ -191,8 +194,9 @@ export function mountAuthRoutes(app: FastifyInstance, services: Services, log: L
     if (!p || p.expires < Date.now()) throw new HttpError(400, 'login expired or started in another browser; start again at /auth/login');
     pending.delete(state!);
     const ctx = { clientAddr: req.ip, frontDoor: 'http' };
-    let tokens: oidc.TokenEndpointResponse;
+    let tokens: oidcTypes.TokenEndpointResponse;
     try {
+      const oidc = await openid();
       const current = new URL(`${base(req)}/auth/callback${req.url.slice(req.url.indexOf('?'))}`);
       tokens = await oidc.authorizationCodeGrant(await oidcClient(), current, { pkceCodeVerifier: p.verifier, expectedState: state!, expectedNonce: p.nonce, idTokenExpected: true });
     } catch (e) {
