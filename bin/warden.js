@@ -35,17 +35,9 @@ if (major < 22 || (major === 22 && minor < 16)) {
 // environment) with one given the flags, unless it has them.
 // The other commands no longer set them at run time: a heap flag changed under a running
 // isolate is unsupported, and these processes are short-lived.
-// (On Node 24, and Node 20 too, --semi-space-growth-factor=1 no longer holds the young
-// generation: it still grows from 1 to 16 MB semispaces, measured with and without it.)
-// The same replacement sets glibc's MALLOC_ARENA_MAX (read only when a process starts)
-// unless the environment already has one: by default every thread that mallocs (V8's
-// compiler and GC helpers, the audit writer thread, libuv's pool) gets an arena of its
-// own that keeps what it freed. Two arenas: 5-8 MB less at bench:pg-large's peak, CPU
-// per query under pgbench the same within noise. Other C libraries ignore it; commands
-// run for exec connections get an environment of their own (src/tunnel/exec-spawn.ts).
 const V8_FLAGS = ['--liftoff-only', '--semi-space-growth-factor=1'];
 if (process.argv[2] === 'start' && typeof process.execve === 'function' && !V8_FLAGS.every((f) => process.execArgv.includes(f))) {
-  process.execve(process.execPath, [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { MALLOC_ARENA_MAX: '2', ...process.env });
+  process.execve(process.execPath, [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
 }
 
 const root = new URL('..', import.meta.url).pathname;
