@@ -77,6 +77,29 @@ export function detectCard(s: string, out: Findings): void {
   }
 }
 
+/**
+ * Is `s` one card number and nothing else, such that detectCard reports exactly one
+ * finding covering all of it? A shortcut for card columns (no regex); false whenever in
+ * doubt, and the caller then scans as usual. The CARD regex matches such a value whole:
+ * 13 to 19 digits, each after at most one ' ' or '-', nothing before or after (its
+ * greedy repeat takes every digit, and the end satisfies its look-ahead); the checks
+ * are detectCard's own, on the same text. Two separators in a row leave an empty group,
+ * which cardGroupingValid refuses. A unit test holds it to detectCard.
+ */
+export function isWholeCard(s: string): boolean {
+  const n = s.length;
+  if (n < 13 || !isDigit(s.charCodeAt(0)) || !isDigit(s.charCodeAt(n - 1))) return false;
+  let digits = 1;
+  for (let i = 1; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (isDigit(c)) digits++;
+    else if (c !== 32 && c !== 45) return false;
+  }
+  if (digits > 19 || digits < 13) return false;
+  const d = digitsOf(s);
+  return cardPrefixValid(d) && luhnValid(d) && cardGroupingValid(s) && !oneDigitRepeated(d);
+}
+
 export function detectSsn(s: string, out: Findings): void {
   SSN.lastIndex = 0;
   // 11 characters at least: 123-45-6789
