@@ -1,8 +1,10 @@
-// The cheap first look at every value: one pass over the characters (or bytes) that
+// The cheap first look at every value: a pass over the characters (or bytes) that
 // counts what the detectors need to have any chance: an '@' for emails, enough digits
 // for cards and phones, a long token-like run for API keys, '=' or ':' for `key=value`
 // secrets. Only the detectors whose trigger fired run their regexes, so clean data
-// (names, numbers, prose) costs one tight loop and no allocation.
+// (names, numbers, prose) costs one tight loop and no allocation. Two passes: a quick
+// one (prefilter-quick.ts) that decides most values from a few counts, and the full one
+// here for the values it cannot decide (8 digits or more, ':' or '=', a token-long run).
 //
 // Each trigger is a necessary condition of its detector finding anything, never a
 // guess: a value that fails it cannot hold that entity, so skipping the detector loses
@@ -12,20 +14,21 @@
 // than these conditions: a space-separated `Bearer <value>` reaches the keyword detector
 // only when the value is token-long. test/unit/masking-prefilter.test.ts checks all this.
 
-export const T_EMAIL = 1 << 0;
-export const T_URL_PASSWORD = 1 << 1;
-export const T_KEYWORD = 1 << 2;
-export const T_PHONE = 1 << 3;
-export const T_CARD = 1 << 4;
-export const T_SSN = 1 << 5;
-export const T_IBAN = 1 << 6;
-export const T_IPV4 = 1 << 7;
-export const T_IPV6 = 1 << 8;
-export const T_TOKEN = 1 << 9;
-export const T_PEM = 1 << 10;
-export const T_DOB = 1 << 11;
-/** Not a trigger: the text holds a character beyond ASCII (bytes: must be decoded as UTF-8, not latin1). */
-export const T_NON_ASCII = 1 << 30;
+export { T_EMAIL, T_URL_PASSWORD, T_KEYWORD, T_PHONE, T_CARD, T_SSN, T_IBAN, T_IPV4, T_IPV6, T_TOKEN, T_PEM, T_DOB, T_NON_ASCII } from './trigger-bits.ts';
+import { UNDECIDED, quickTriggersOf, quickTriggersOfBytes } from './prefilter-quick.ts';
+import { T_EMAIL, T_URL_PASSWORD, T_KEYWORD, T_PHONE, T_CARD, T_SSN, T_IBAN, T_IPV4, T_IPV6, T_TOKEN, T_PEM, T_DOB, T_NON_ASCII } from './trigger-bits.ts';
+
+/** Trigger bits for a string: the quick pass, and the full one when the quick one cannot tell. */
+export function triggersOf(s: string): number {
+  const t = quickTriggersOf(s);
+  return t !== UNDECIDED ? t : fullTriggersOf(s);
+}
+
+/** Trigger bits for the UTF-8 bytes b[start, end), as triggersOf. */
+export function triggersOfBytes(b: Uint8Array, start: number, end: number): number {
+  const t = quickTriggersOfBytes(b, start, end);
+  return t !== UNDECIDED ? t : fullTriggersOfBytes(b, start, end);
+}
 
 /** Shortest run of [A-Za-z0-9_-] that may hold an API token (AWS ids are 20, most are longer). */
 const TOKEN_RUN = 16;
@@ -73,8 +76,8 @@ function phoneMayStart(p1: number, p2: number): boolean {
   return !(p1 === 32 && p2 >= 48 && p2 <= 57);
 }
 
-/** Trigger bits for a string. */
-export function triggersOf(s: string): number {
+/** Trigger bits for a string, the full pass: every value the quick one leaves undecided. */
+export function fullTriggersOf(s: string): number {
   let digits = 0, run = 0, maxRun = 0, colons = 0, dots = 0, dashes = 0, upper = 0, lower = 0;
   /** F_* bits: characters (or pairs) seen anywhere */
   let seen = 0;
@@ -205,12 +208,12 @@ export function triggersOf(s: string): number {
 }
 
 /**
- * Trigger bits for UTF-8 bytes; non-ASCII bytes separate runs as non-ASCII characters do.
- * The twin of triggersOf on purpose: this is the hottest loop of masking (every byte of
+ * Trigger bits for UTF-8 bytes, the full pass; non-ASCII bytes separate runs as non-ASCII
+ * characters do. The twin of fullTriggersOf on purpose: this is the hottest loop of masking (every byte of
  * every DataRow), and one loop over either representation avoids decoding rows to
  * strings or a call per character. Change the two together (a unit test compares them).
  */
-export function triggersOfBytes(b: Uint8Array, start: number, end: number): number {
+export function fullTriggersOfBytes(b: Uint8Array, start: number, end: number): number {
   let digits = 0, run = 0, maxRun = 0, colons = 0, dots = 0, dashes = 0, upper = 0, lower = 0;
   /** F_* bits: characters (or pairs) seen anywhere */
   let seen = 0;

@@ -18,7 +18,7 @@ import { TEXT_VALUE, type BinaryForm, type TypeClass, type ValueType } from './v
 import { T_CARD, T_EMAIL, T_NON_ASCII, T_PHONE, triggersOf, triggersOfBytes } from './prefilter.ts';
 import { integerDigitsOf } from './value-text.ts';
 import { isWholeEmail as wholeEmail } from './detectors/email.ts';
-import { isWholePhone as wholePhone } from './detectors/numbers.ts';
+import { isWholeCard as wholeCard, isWholePhone as wholePhone } from './detectors/numbers.ts';
 import type { Style, Stylist } from './styles.ts';
 import type { Scanner } from './scanner.ts';
 import type { TextMasker } from './text.ts';
@@ -38,6 +38,7 @@ const T_CARD_ONLY = T_CARD;
 const bytesTriggers = triggersOfBytes;
 const isWholeEmail = wholeEmail;
 const isWholePhone = wholePhone;
+const isWholeCard = wholeCard;
 
 interface Plan {
   kind: number;
@@ -261,13 +262,14 @@ export class ResultMasker {
       // column): the finding is known without decoding the text or running a detector.
       if (pl.type === 'text' && (t === T_EMAIL_ONLY || t === T_PHONE_ONLY) && (bits & NON_ASCII) === 0 && !scanner.hasCustom) {
         const entity = t === T_EMAIL_ONLY ? (isWholeEmail(buf, start, end) ? 'email' : null) : isWholePhone(buf, start, end) ? 'phone' : null;
-        if (entity !== null) {
-          this.masked[i] = true;
-          return this.p.stylist.redactedBytes(entity) ?? this.p.stylist.render(entity, buf.toString('latin1', start, end));
-        }
+        if (entity !== null) return this.wholeValue(i, entity, buf, start, end);
       }
       // ASCII decodes as latin1, which skips UTF-8 validation; same string either way.
       const s = bits & NON_ASCII ? buf.toString('utf8', start, end) : (buf as unknown as Latin1Slicer).latin1Slice(start, end);
+      // A value that is one card number and nothing else (a card column): no regex.
+      if (pl.type === 'text' && t === T_CARD_ONLY && (bits & NON_ASCII) === 0 && !scanner.hasCustom && isWholeCard(s)) {
+        return this.wholeValue(i, 'card', buf, start, end);
+      }
       let out = this.text.maskTriggered(s, t);
       if (pl.digits && (t & T_CARD_ONLY) !== 0 && this.numberFinds(integerDigitsOf(out, false)) !== null) {
         this.masked[i] = true;
@@ -285,6 +287,12 @@ export class ResultMasker {
     }
     const out = this.maskText(i, buf.toString('utf8', start, end));
     return out === null ? null : this.encode(pl, out, buf, start - (pl.binary ? pl.textOffset : 0));
+  }
+
+  /** ASCII bytes of column `i` that are one `entity` and nothing else, masked whole. */
+  private wholeValue(i: number, entity: Entity, buf: Buffer, start: number, end: number): Replacement {
+    this.masked[i] = true;
+    return this.p.stylist.redactedBytes(entity) ?? this.p.stylist.render(entity, buf.toString('latin1', start, end));
   }
 
   /** The first entity the numeric detectors (and custom ones) find in a number's digits. */

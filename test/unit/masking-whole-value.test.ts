@@ -1,5 +1,5 @@
-// The shortcut for a value that is one email or one phone number and nothing else:
-// isWholeEmail / isWholePhone may say yes only when the detector itself would report
+// The shortcut for a value that is one email, phone number or card number and nothing
+// else: isWholeEmail / isWholePhone / isWholeCard may say yes only when the detector itself would report
 // exactly one finding covering the whole value. Checked against the detectors on the
 // corpus, its look-alikes and fuzzed variants; and the masked bytes of a DataRow value
 // (which takes the shortcut) against the masked text of the same value (which does not),
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Findings } from '../../src/masking/findings.ts';
 import { detectEmail, isWholeEmail } from '../../src/masking/detectors/email.ts';
-import { detectPhone, isWholePhone } from '../../src/masking/detectors/numbers.ts';
+import { detectCard, detectPhone, isWholeCard, isWholePhone } from '../../src/masking/detectors/numbers.ts';
 import { Rng, generate, lookalike } from '../../src/masking/corpus.ts';
 import { compileMasker } from '../../src/masking/index.ts';
 import { pgResult } from '../helpers/pg-masking.ts';
@@ -79,10 +79,71 @@ for (const kind of ['email', 'phone'] as const) {
   });
 }
 
-test('a DataRow value that is one email or phone masks as its text does, in every style', () => {
+test('isWholeCard: yes only when detectCard finds exactly the whole value', () => {
+  const r = new Rng(14);
+  const f = new Findings();
+  const texts: { text: string; generated: boolean }[] = [];
+  for (let i = 0; i < 4000; i++) texts.push({ text: generate('card', r), generated: true });
+  for (let i = 0; i < 3000; i++) texts.push({ text: lookalike(r), generated: false });
+  for (let i = 0; i < 30000; i++) texts.push({ text: mutate(r, generate('card', r)), generated: false });
+  // 11 to 21 digits behind each issuer prefix, Luhn-valid, in groups of four or none:
+  // the lengths around a card's 13 to 19
+  for (let n = 11; n <= 21; n++) {
+    for (const prefix of ['4', '51', '50', '34', '37', '6011', '3530', '2221', '2200', '1', '62', '9']) {
+      for (const sep of ['', ' ', '-']) texts.push({ text: luhnFixed(prefix + r.digits(n - prefix.length)).replace(/\d{4}(?=\d)/g, `$&${sep}`), generated: false });
+    }
+  }
+  // one digit repeated (a test pattern, not a card), in card lengths and groupings
+  for (let d = 0; d <= 9; d++) for (let n = 12; n <= 20; n++) for (const sep of ['', ' ', '-']) texts.push({ text: String(d).repeat(n).replace(/\d{4}(?=\d)/g, `$&${sep}`), generated: false });
+  // 11 to 21 digits in groups, with one, two or no separators between them and around
+  // them; the last digit makes each Luhn-valid half the time, so the other checks decide
+  for (let i = 0; i < 20000; i++) {
+    let t = r.pick(['', '', '', ' ', '-', '0']);
+    for (let g = r.int(1, 6); g > 0; g--) t += r.digits(r.int(1, 7)) + (g > 1 ? r.pick([' ', '-', '', ' ', '-', '  ', ' -', '.']) : '');
+    t += r.pick(['', '', '', ' ', '-', 'x', '.5']);
+    texts.push({ text: r.int(0, 1) && /^\d+$/.test(t.slice(-1)) ? luhnFixed(t) : t, generated: false });
+  }
+  let yes = 0, generated = 0, generatedYes = 0;
+  for (const { text, generated: gen } of texts) {
+    if (!isAscii(text)) continue;
+    const ok = isWholeCard(text);
+    if (gen) {
+      generated++;
+      if (ok) generatedYes++;
+    }
+    if (!ok) continue;
+    yes++;
+    f.reset();
+    detectCard(text, f);
+    assert.equal(f.n, 1, `${JSON.stringify(text)}: ${f.n} findings`);
+    assert.deepEqual([f.start[0], f.end[0], f.entity[0]], [0, text.length, 'card'], JSON.stringify(text));
+  }
+  // Beyond the generated cards, the shapes above take it too (their checks are exercised).
+  assert.ok(yes - generatedYes > 300, `${yes - generatedYes} shortcuts beyond the generated cards`);
+  assert.ok(generatedYes / generated > 0.9, `${generatedYes} of ${generated} generated cards take the shortcut`);
+});
+
+/** `t` with its last digit replaced so that its digits pass Luhn. */
+function luhnFixed(t: string): string {
+  for (let d = 0; d <= 9; d++) {
+    const u = t.slice(0, -1) + d;
+    let sum = 0, double = false;
+    for (let i = u.length - 1; i >= 0; i--) {
+      const c = u.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) continue;
+      const v = double ? (c * 2 > 9 ? c * 2 - 9 : c * 2) : c;
+      sum += v;
+      double = !double;
+    }
+    if (sum % 10 === 0) return u;
+  }
+  return t;
+}
+
+test('a DataRow value that is one email, phone or card masks as its text does, in every style', () => {
   const r = new Rng(13);
   const values: string[] = [];
-  for (let i = 0; i < 3000; i++) values.push(generate('email', r), generate('phone', r), mutate(r, generate(r.pick(['email', 'phone'] as const), r)));
+  for (let i = 0; i < 3000; i++) values.push(generate('email', r), generate('phone', r), generate('card', r), mutate(r, generate(r.pick(['email', 'phone', 'card'] as const), r)));
   for (const style of ['redact', 'partial', 'hash'] as const) {
     const m = compileMasker({ hmacKey: 'k'.repeat(32), style });
     const rs = pgResult(m, [{ name: 'c1', typeOid: 25 }]);

@@ -16,6 +16,11 @@ for (let c = 0; c < 128; c++) {
   if (alnum || c === 46 || c === 45) CLASS[c] |= DOMAIN; // . -
   if (alpha) CLASS[c] |= ALPHA;
 }
+/** CLASS for any byte (0 beyond ASCII), and DOT for '.': isWholeEmail's single lookup. */
+const DOT = 8;
+const BYTE_CLASS = new Uint8Array(256);
+BYTE_CLASS.set(CLASS);
+BYTE_CLASS[46] |= DOT;
 
 /** Local parts may hold letters beyond ASCII (RFC 6531: jürgen@...). */
 function isLocal(c: number): boolean {
@@ -92,15 +97,23 @@ export function detectEmail(s: string, out: Findings): void {
  * in a TLD of 2-24 letters that is not a file extension. A unit test holds the two to it.
  */
 export function isWholeEmail(b: Uint8Array, start: number, end: number): boolean {
+  // One table lookup per byte and no branch that depends on it until the '@' or a byte
+  // that does not belong; ".." is caught by AND-ing each byte's class with the one before.
   let at = -1;
+  let allowed = LOCAL;
+  let prev = 0, dotDot = 0;
   for (let i = start; i < end; i++) {
-    const c = b[i];
-    if (c === 64) {
-      if (at !== -1) return false;
+    const k = BYTE_CLASS[b[i]];
+    if ((k & allowed) === 0) {
+      if (b[i] !== 64 || at !== -1) return false; // beyond ASCII, not an email character, a second '@'
       at = i;
-    } else if (c > 127 || (CLASS[c] & (at === -1 ? LOCAL : DOMAIN)) === 0) return false;
-    else if (c === 46 && i > start && b[i - 1] === 46) return false; // ".."
+      allowed = DOMAIN; // (a '.' right before the '@' is refused below, so no ".." spans it)
+      continue;
+    }
+    dotDot |= prev & k;
+    prev = k;
   }
+  if ((dotDot & DOT) !== 0) return false;
   if (at - start < 1 || at - start > 64 || end - at - 1 < 4 || end - at - 1 > 253) return false;
   if (b[start] === 46 || b[at - 1] === 46) return false;
   const d0 = b[at + 1], last = b[end - 1];

@@ -77,6 +77,29 @@ export function detectCard(s: string, out: Findings): void {
   }
 }
 
+/**
+ * Is `s` one card number and nothing else, such that detectCard reports exactly one
+ * finding covering all of it? A shortcut for card columns (no regex); false whenever in
+ * doubt, and the caller then scans as usual. The CARD regex matches such a value whole:
+ * 13 to 19 digits, each after at most one ' ' or '-', nothing before or after (its
+ * greedy repeat takes every digit, and the end satisfies its look-ahead); the checks
+ * are detectCard's own, on the same text. Two separators in a row leave an empty group,
+ * which cardGroupingValid refuses. A unit test holds it to detectCard.
+ */
+export function isWholeCard(s: string): boolean {
+  const n = s.length;
+  if (n < 13 || !isDigit(s.charCodeAt(0)) || !isDigit(s.charCodeAt(n - 1))) return false;
+  let digits = 1;
+  for (let i = 1; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (isDigit(c)) digits++;
+    else if (c !== 32 && c !== 45) return false;
+  }
+  if (digits > 19 || digits < 13) return false;
+  const d = digitsOf(s);
+  return cardPrefixValid(d) && luhnValid(d) && cardGroupingValid(s) && !oneDigitRepeated(d);
+}
+
 export function detectSsn(s: string, out: Findings): void {
   SSN.lastIndex = 0;
   // 11 characters at least: 123-45-6789
@@ -116,16 +139,11 @@ export function detectPhone(s: string, out: Findings): void {
   }
 }
 
-/**
- * Are the digits of a phone-shaped text those of a phone? Reads them in place, from the
- * match's text (detectPhone) or from a value's bytes (isWholePhone): no digit string.
- */
-function phoneDigitsValid(src: string | Uint8Array, start: number, end: number): boolean {
-  const text = typeof src === 'string' ? src : null;
-  const bytes = text === null ? (src as Uint8Array) : null;
+/** Are the digits of the phone-shaped text s[start, end) (a PHONE match) those of a phone? */
+function phoneDigitsValid(s: string, start: number, end: number): boolean {
   let n = 0, d0 = -1, d1 = -1, d2 = -1, d3 = -1, d4 = -1;
   for (let i = start; i < end; i++) {
-    const c = (bytes !== null ? bytes[i] : text!.charCodeAt(i)) - 48;
+    const c = s.charCodeAt(i) - 48;
     if (c < 0 || c > 9) continue;
     if (n === 0) d0 = c;
     else if (n === 1) d1 = c;
@@ -134,7 +152,26 @@ function phoneDigitsValid(src: string | Uint8Array, start: number, end: number):
     else if (n === 4) d4 = c;
     n++;
   }
-  return phoneDigitsOk(bytes !== null ? bytes[start] : text!.charCodeAt(start), n, d0, d1, d2, d3, d4);
+  return phoneDigitsOk(s.charCodeAt(start), n, d0, d1, d2, d3, d4);
+}
+
+/**
+ * phoneDigitsValid of bytes (isWholePhone). A twin rather than one function over both
+ * types: each use sees one type, so neither pays a type check per character.
+ */
+function phoneBytesValid(b: Uint8Array, start: number, end: number): boolean {
+  let n = 0, d0 = -1, d1 = -1, d2 = -1, d3 = -1, d4 = -1;
+  for (let i = start; i < end; i++) {
+    const c = b[i] - 48;
+    if (c < 0 || c > 9) continue;
+    if (n === 0) d0 = c;
+    else if (n === 1) d1 = c;
+    else if (n === 2) d2 = c;
+    else if (n === 3) d3 = c;
+    else if (n === 4) d4 = c;
+    n++;
+  }
+  return phoneDigitsOk(b[start], n, d0, d1, d2, d3, d4);
 }
 
 /** The rule on a phone's `n` digits (the first five given), by its first character `c0`. */
@@ -163,7 +200,7 @@ function phoneDigitsOk(c0: number, n: number, d0: number, d1: number, d2: number
  * A unit test holds it to detectPhone on the corpus, look-alikes and fuzzed strings.
  */
 export function isWholePhone(b: Uint8Array, start: number, end: number): boolean {
-  return wholePhoneShape(b, start, end) && phoneDigitsValid(b, start, end);
+  return wholePhoneShape(b, start, end) && phoneBytesValid(b, start, end);
 }
 
 function isDigit(c: number): boolean {
