@@ -7,7 +7,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { PostgresConnectionConfig } from '../../config/schema.ts';
-import type { HoldAnswer, HoldRequest, ReviewGate } from '../../reviews/desk.ts';
 import type { AdmissionAnswer } from '../../session/admission.ts';
 import type { Session } from '../../session/session.ts';
 import { initPostgresParser } from '../../sql/postgres.ts';
@@ -17,6 +16,7 @@ import { ENGINES } from '../engines.ts';
 import { EventRelay } from './event-relay.ts';
 import type { FromWorker, Rpc, ToWorker, WorkerStart } from './messages.ts';
 import { RevokedCopy } from './revoked-copy.ts';
+import { deskOver, RpcClient } from './rpc.ts';
 
 /** how long a record nobody waits for may wait for company before it crosses to the main thread */
 const POST_FLUSH_MS = 10;
@@ -28,23 +28,8 @@ const send = (m: FromWorker) => port.postMessage(m);
 const { config } = start;
 const log = pino({ level: config.gateway.logLevel }).child({ worker: start.index });
 
-const calls = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
-let nextCall = 1;
-function call<T>(m: Rpc, onId?: (id: number) => void): Promise<T> {
-  const id = nextCall++;
-  onId?.(id);
-  return new Promise<T>((resolve, reject) => {
-    calls.set(id, { resolve: resolve as (v: never) => void, reject });
-    send({ t: 'rpc', id, ...m });
-  });
-}
-
-const desk: ReviewGate = {
-  hold: (req) => call<HoldAnswer>({ op: 'hold', req }),
-  awaitApproval: (req: HoldRequest, reviewId: string, ms: number, signal?: AbortSignal) =>
-    call<HoldAnswer>({ op: 'awaitApproval', req, reviewId, ms }, (id) => signal?.addEventListener('abort', () => send({ t: 'abort', id }), { once: true })),
-  activeGrant: (identity, connection) => call({ op: 'activeGrant', identity, connection }),
-};
+const rpc = new RpcClient(send);
+const desk = deskOver(rpc, send);
 
 await initPostgresParser();
 const plane = compileDataPlane(config);
@@ -68,7 +53,7 @@ const engine = make({
   // The answer names the connection as the main thread's config has it: this thread's own
   // object is used, so the door's per-connection catalogs are shared by its sessions.
   admit: async (req) => {
-    const a = await call<AdmissionAnswer<PostgresConnectionConfig>>({ op: 'admit', req: req as Extract<Rpc, { op: 'admit' }>['req'] });
+    const a = await rpc.call<AdmissionAnswer<PostgresConnectionConfig>>({ op: 'admit', req: req as Extract<Rpc, { op: 'admit' }>['req'] });
     if (!a.ok) return a;
     const own = plane.byName.get(a.connection.name) as PostgresConnectionConfig | undefined;
     return own ? { ...a, connection: own } : { ok: false, refusal: { kind: 'unknown_connection', message: `no connection named "${a.connection.name}"` } };
@@ -112,13 +97,9 @@ async function close(): Promise<void> {
 
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
-    case 'reply': {
-      const c = calls.get(m.id);
-      calls.delete(m.id);
-      if (m.ok) c?.resolve(m.value as never);
-      else c?.reject(new Error(m.message));
+    case 'reply':
+      rpc.answer(m);
       break;
-    }
     case 'persisted':
     case 'unpersisted':
       events.settle(m);
