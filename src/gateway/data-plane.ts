@@ -2,7 +2,9 @@
 // the session opener. The main thread and every data-plane worker thread (./workers) build
 // their own from the same config, so a command is judged and masked alike wherever the
 // kernel sent its connection.
+import type { Logger } from 'pino';
 import type { ConnectionConfig, WardenConfig } from '../config/schema.ts';
+import type { EngineDeps } from '../protocols/engine.ts';
 import { compileMasker, resolveMaskingConfig, type Masker } from '../masking/index.ts';
 import { PolicyGuard } from '../policy/guard.ts';
 import { compilePolicy, type Policy } from '../policy/policy.ts';
@@ -73,5 +75,32 @@ export function sessionOpener(
     await session.start();
     deps.opened(session);
     return session;
+  };
+}
+
+/** What the record keeps of each result (gateway.recording). */
+export const recordingLimits = (config: WardenConfig) => ({ maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes });
+
+/**
+ * What a wire door of `type` is given from the config, alike on the main thread and on a
+ * worker (a limit set here holds on both): its connections, frame and handshake limits,
+ * the record's limits, the certificate offered to clients.
+ */
+export function doorSettings(
+  config: WardenConfig,
+  plane: DataPlane,
+  type: string,
+  tls: { cert: string; key: string } | null,
+  log: Logger,
+): Pick<EngineDeps<ConnectionConfig>, 'tls' | 'maxMessageBytes' | 'limits' | 'log' | 'dataDir' | 'connections' | 'handshake' | 'readsSchemas'> {
+  return {
+    tls,
+    maxMessageBytes: config.gateway.maxMessageBytes,
+    limits: recordingLimits(config),
+    log,
+    dataDir: config.gateway.dataDir,
+    connections: config.connections.filter((c) => c.type === type),
+    handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
+    readsSchemas: plane.readsSchemas,
   };
 }

@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import { postgresConnectionSchema, type WardenConfig, type ConnectionConfig, type DatabaseConnectionConfig, type GitConnectionConfig, type HttpConnectionConfig } from '../config/schema.ts';
 import { checkAccess } from '../session/access.ts';
 import { writeHints } from '../policy/hints.ts';
-import { compileDataPlane, sessionOpener } from './data-plane.ts';
+import { compileDataPlane, doorSettings, recordingLimits, sessionOpener } from './data-plane.ts';
 import { initPostgresParser } from '../sql/postgres.ts';
 import { mountReviewRoutes } from '../reviews/http-routes.ts';
 import { AgentRouter, EmbeddedDialer } from '../tunnel/dialer.ts';
@@ -87,7 +87,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     cleanups.push(() => desk.close());
     const guard = plane.guard(desk);
     const dialer = new AgentRouter(new EmbeddedDialer());
-    const limits = { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes };
+    const limits = recordingLimits(config);
 
     // Open sessions by id, so the console can end one; ended ones are dropped as they are found.
     // A data-plane worker's sessions are here too, as the handle that asks it to end one.
@@ -135,23 +135,15 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     let pool: WorkerPool | null = null;
     const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null, ssh: null };
     for (const [type, reg] of Object.entries(ENGINES)) {
-      const ofType = config.connections.filter((c) => c.type === type);
-      if (!ofType.length && !reg.listenAlways) continue;
+      if (!reg.listenAlways && !config.connections.some((c) => c.type === type)) continue;
       const make = await reg.load();
       const engine = make({
         admit: (req) => admission.admit({ ...req, type, frontDoor: type }),
         openSession,
         // the wire engines serve connections with a host and a port (databases, ssh)
         dial: (c) => dialer.dial({ host: (c as DatabaseConnectionConfig).host, port: (c as DatabaseConnectionConfig).port, agent: c.agent }),
-        tls: gatewayTls,
-        maxMessageBytes: config.gateway.maxMessageBytes,
-        limits,
-        log,
-        dataDir: config.gateway.dataDir,
-        connections: ofType,
-        handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
+        ...doorSettings(config, plane, type, gatewayTls, log),
         onRefused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: type }),
-        readsSchemas: plane.readsSchemas,
         nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
         sshKeyKnown: async (fingerprint) => (await findSshKey(services.store, fingerprint))?.revokedAt === null,
         cancelElsewhere: (pid, key) => pool?.cancel(pid, key),

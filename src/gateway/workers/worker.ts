@@ -11,7 +11,7 @@ import type { AdmissionAnswer } from '../../session/admission.ts';
 import type { Session } from '../../session/session.ts';
 import { initPostgresParser } from '../../sql/postgres.ts';
 import { EmbeddedDialer } from '../../tunnel/dialer.ts';
-import { compileDataPlane, sessionOpener } from '../data-plane.ts';
+import { compileDataPlane, doorSettings, sessionOpener } from '../data-plane.ts';
 import { ENGINES } from '../engines.ts';
 import { EventRelay } from './event-relay.ts';
 import type { FromWorker, Rpc, ToWorker, WorkerStart } from './messages.ts';
@@ -61,15 +61,8 @@ const engine = make({
   openSession,
   // worker threads serve only connections dialed from the gateway (config: gateway.workers)
   dial: (c) => dialer.dial({ host: (c as PostgresConnectionConfig).host, port: (c as PostgresConnectionConfig).port, agent: (c as PostgresConnectionConfig).agent }),
-  tls: start.tls,
-  maxMessageBytes: config.gateway.maxMessageBytes,
-  limits: { maxRows: config.gateway.recording.maxRows, maxBytes: config.gateway.recording.maxBytes },
-  log,
-  dataDir: config.gateway.dataDir,
-  connections: config.connections.filter((c) => c.type === 'postgres'),
-  handshake: { timeoutMs: config.gateway.handshake.timeout, maxPending: config.gateway.handshake.maxPending },
+  ...doorSettings(config, plane, 'postgres', start.tls, log),
   onRefused: (reason, clientAddr) => send({ t: 'refused', reason, clientAddr }),
-  readsSchemas: plane.readsSchemas,
   // the MySQL and SSH doors stay on the main thread
   nativeKnown: () => Promise.resolve(false),
   sshKeyKnown: () => Promise.resolve(false),
