@@ -15,7 +15,7 @@ import { compileDataPlane, doorSettings, sessionOpener } from '../data-plane.ts'
 import { ENGINES } from '../engines.ts';
 import { EventRelay } from './event-relay.ts';
 import type { FromWorker, Rpc, ToWorker, WorkerStart } from './messages.ts';
-import { RevokedCopy } from './revoked-copy.ts';
+import { RevokedIds } from '../../identity/revoked-ids.ts';
 import { deskOver, RpcClient } from './rpc.ts';
 
 /** how long a record nobody waits for may wait for company before it crosses to the main thread */
@@ -34,7 +34,8 @@ const desk = deskOver(rpc, send);
 await initPostgresParser();
 const plane = compileDataPlane(config);
 const events = new EventRelay(port, POST_FLUSH_MS);
-const revoked = new RevokedCopy(start.revoked);
+// a copy of the main thread's list, told each id it adds
+const revoked = new RevokedIds(start.revoked);
 const live = new Map<string, Session>();
 const openSession = sessionOpener(config, plane, {
   events,
