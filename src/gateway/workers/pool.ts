@@ -6,7 +6,7 @@
 // sent to every worker; a cancel key no thread of its own holds is asked of the others.
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { unpackItems } from '../../audit/batch-wire.ts';
+import { unpackItems, type PackedItems } from '../../audit/batch-wire.ts';
 import type { AuditLog } from '../../audit/types.ts';
 import type { ConnectionConfig, WardenConfig } from '../../config/schema.ts';
 import type { Identity } from '../../identity/types.ts';
@@ -238,7 +238,7 @@ export class WorkerPool {
   }
 
   /** A worker's events into the log in the order it sent them; its persists answered once synced. */
-  private record(t: Thread, packed: Parameters<typeof unpackItems>[0], ids: number[]): void {
+  private record(t: Thread, packed: PackedItems, ids: number[]): void {
     const d = this.deps;
     const items = unpackItems(packed);
     const synced: Promise<void>[] = [];
@@ -250,7 +250,11 @@ export class WorkerPool {
       synced.push(
         d.audit.persistEncoded(item).then(
           () => void done.push(id),
-          (e: Error) => void (failed.get(e.message) ?? failed.set(e.message, []).get(e.message)!).push(id),
+          (e: Error) => {
+            const same = failed.get(e.message);
+            if (same) same.push(id);
+            else failed.set(e.message, [id]);
+          },
         ),
       );
     });
