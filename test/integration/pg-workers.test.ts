@@ -91,6 +91,27 @@ test('a CancelRequest stops the statement whichever worker took the cancel\'s co
   }
 });
 
+test('a CancelRequest with a key no thread gave (a guessed key, or the right pid with a wrong key) stops nothing; an unknown connection name is refused', async () => {
+  const c = await client('w-guess');
+  try {
+    const pid = Number((await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    const running = c.query('SELECT pg_sleep(1.5)').then(() => 'ran', (e: Error) => e.message);
+    assert.ok(await until(active(pid)), 'the sleep is under way at the target');
+    const keys = c as unknown as { processID: number; secretKey: number };
+    // several, so each lands on either worker and is asked of the other through the main thread
+    for (let i = 0; i < 6; i++) {
+      await sendCancelRequest(t.pgPort, { processID: (keys.processID % 2_000_000_000) + 1 + i, secretKey: keys.secretKey });
+      await sendCancelRequest(t.pgPort, { processID: keys.processID, secretKey: keys.secretKey ^ (1 << i) });
+    }
+    assert.equal(await running, 'ran', 'the statement ran to its end');
+    assert.equal(Number((await c.query('SELECT 1 AS one')).rows[0].one), 1);
+  } finally {
+    await c.end();
+  }
+  const stranger = new pg.Client({ host: '127.0.0.1', port: t.pgPort, user: 'no-such-connection', password: await t.token(['dev'], 'w-stranger'), database: 'x' });
+  await assert.rejects(stranger.connect(), /no-such-connection/);
+});
+
 test('a command held for review waits on a worker, runs once approved; a cancel during the wait ends it and nothing runs', async () => {
   const pending = async (): Promise<string> => {
     let id = '';
