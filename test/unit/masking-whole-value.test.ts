@@ -45,6 +45,14 @@ function* candidates(kind: 'email' | 'phone', r: Rng): Generator<{ text: string;
 /** Every character below 128: what the shortcut is for (a value beyond ASCII is scanned as text). */
 const isAscii = (s: string): boolean => Buffer.byteLength(s) === s.length;
 
+/** The detector a shortcut stands in for finds exactly one `kind`, the whole text. */
+function assertFindsWhole(detect: (text: string, f: Findings) => void, f: Findings, text: string, kind: string): void {
+  f.reset();
+  detect(text, f);
+  assert.equal(f.n, 1, `${JSON.stringify(text)}: ${f.n} findings`);
+  assert.deepEqual([f.start[0], f.end[0], f.entity[0]], [0, text.length, kind], JSON.stringify(text));
+}
+
 for (const kind of ['email', 'phone'] as const) {
   const whole = kind === 'email' ? isWholeEmail : isWholePhone;
   const detect = kind === 'email' ? detectEmail : detectPhone;
@@ -67,10 +75,7 @@ for (const kind of ['email', 'phone'] as const) {
       }
       if (!ok) continue;
       yes++;
-      f.reset();
-      detect(text, f);
-      assert.equal(f.n, 1, `${JSON.stringify(text)}: ${f.n} findings`);
-      assert.deepEqual([f.start[0], f.end[0], f.entity[0]], [0, text.length, kind], JSON.stringify(text));
+      assertFindsWhole(detect, f, text, kind);
     }
     assert.ok(checked > 50000, `${checked} checked`);
     assert.ok(yes > 3000, `${yes} shortcuts`);
@@ -113,10 +118,7 @@ test('isWholeCard: yes only when detectCard finds exactly the whole value', () =
     }
     if (!ok) continue;
     yes++;
-    f.reset();
-    detectCard(text, f);
-    assert.equal(f.n, 1, `${JSON.stringify(text)}: ${f.n} findings`);
-    assert.deepEqual([f.start[0], f.end[0], f.entity[0]], [0, text.length, 'card'], JSON.stringify(text));
+    assertFindsWhole(detectCard, f, text, 'card');
   }
   // Beyond the generated cards, the shapes above take it too (their checks are exercised).
   assert.ok(yes - generatedYes > 300, `${yes - generatedYes} shortcuts beyond the generated cards`);
