@@ -103,18 +103,10 @@ export const postgresKill = (name: string, gateway: Record<string, unknown> = {}
     const r = await run('psql', ['-h', '127.0.0.1', '-p', String(c.port), '-U', 'postgres', '-d', 'postgres', '-X', '-c', `CREATE TABLE ${table} (v text)`]);
     if (r.code !== 0) throw new Error(r.stderr);
   },
-  async insertLoop(port, connection, token, table, marker) {
+  async loadClient(port, connection, token) {
     const c = new pg.Client({ host: '127.0.0.1', port, user: connection, password: token, database: 'x' });
     c.on('error', () => {});
     await c.connect();
-    let n = 0;
-    try {
-      for (;;) {
-        await c.query(`INSERT INTO ${table} (v) VALUES ('${marker}-${n + 1}')`);
-        n++;
-      }
-    } catch {
-      return n;
-    }
+    return { query: (sql) => c.query(sql), close: () => void c.end().catch(() => {}) };
   },
 });

@@ -251,12 +251,27 @@ export interface KillDriver {
   startTarget(): Promise<LoggedTarget>;
   /** the key of the gateway's listener for this engine, and how its port shows in the start banner */
   listen: { key: string; banner: RegExp };
-  /** run `INSERT INTO table (v) VALUES ('<marker>-<n>')` for n = 1.. through the gateway until the connection fails */
-  insertLoop(port: number, connection: string, token: string, table: string, marker: string): Promise<number>;
+  /** a client through the gateway's door on `port` (the load the gateway is killed under) */
+  loadClient(port: number, connection: string, token: string): Promise<{ query(sql: string): Promise<unknown>; close(): void }>;
   /** create `table (v text)` on the target */
   createTable(target: LoggedTarget, table: string): Promise<void>;
   /** keys of the gateway's config section besides the test's own (e.g. workers) */
   gateway?: Record<string, unknown>;
+}
+
+/** `INSERT INTO table (v) VALUES ('<marker>-<n>')` for n = 1.. until the connection fails; how many were answered. */
+async function insertUntilFails(d: KillDriver, port: number, token: string, table: string, marker: string): Promise<number> {
+  const c = await d.loadClient(port, 'kill', token);
+  let n = 0;
+  try {
+    for (;;) {
+      await c.query(`INSERT INTO ${table} (v) VALUES ('${marker}-${n + 1}')`);
+      n++;
+    }
+  } catch {
+    c.close();
+    return n;
+  }
 }
 
 /**
@@ -300,7 +315,7 @@ export function completenessAcrossKill(d: KillDriver): void {
         gw.once('exit', (code) => reject(new Error(`the gateway exited (${code}): ${banner}`)));
       });
       const { port, token } = await ready;
-      const loops = [1, 2, 3, 4].map((i) => d.insertLoop(port, 'kill', token, table, `${marker}-${i}`));
+      const loops = [1, 2, 3, 4].map((i) => insertUntilFails(d, port, token, table, `${marker}-${i}`));
       // Killed once the load is really running (the target's own log says so), not after a
       // fixed time: on a loaded machine the first statements can take longer than any guess.
       for (const until = Date.now() + 60_000; (await target.executed(marker)).length < 8 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
