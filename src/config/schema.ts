@@ -92,7 +92,7 @@ export const gatewaySchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     mcp: mcpSchema,
     /**
-     * Data-plane worker threads that accept Postgres connections beside the main thread
+     * Data-plane worker threads that accept Postgres and MySQL connections in place of the main thread
      * (the kernel spreads connections over them), each with its own relays, policy and
      * masking; records, reviews and admission stay on the main thread (src/gateway/workers).
      * 0: the main thread alone.
@@ -211,8 +211,8 @@ export const configSchema = z.strictObject({
   // A remote agent's tunnel ends on the main thread: a worker thread could not dial through it.
   if (c.gateway.workers === 0) return;
   c.connections.forEach((conn, i) => {
-    if (conn.type === 'postgres' && conn.agent !== 'embedded') {
-      ctx.addIssue({ code: 'custom', path: ['gateway', 'workers'], message: `worker threads serve Postgres connections dialed from the gateway; connection "${conn.name}" (connections[${i}]) goes through agent "${conn.agent}": set gateway.workers to 0` });
+    if ((conn.type === 'postgres' || conn.type === 'mysql') && conn.agent !== 'embedded') {
+      ctx.addIssue({ code: 'custom', path: ['gateway', 'workers'], message: `worker threads serve Postgres and MySQL connections dialed from the gateway; connection "${conn.name}" (connections[${i}]) goes through agent "${conn.agent}": set gateway.workers to 0` });
     }
   });
 });

@@ -35,6 +35,8 @@ import { mountExecRoute } from './exec-route.ts';
 import { hostPort } from '../config/listen.ts';
 import { measuredLedger } from './usage-metrics.ts';
 import type { WorkerPool } from './workers/pool.ts';
+import { WORKER_DOORS, type WorkerDoor } from './workers/messages.ts';
+import { noSuchConnection } from '../protocols/engine.ts';
 
 export interface GatewayHandle {
   httpUrl: string;
@@ -130,10 +132,14 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     // The engines (src/gateway/engines.ts), each with its door; a door listens when its key is set
     // (the MySQL one only when a mysql connection exists). In-process clients need no listener.
     const engines = new Map<string, Engine<ConnectionConfig>>();
-    // Data-plane worker threads (gateway.workers) listen on the Postgres door's port too.
+    // Data-plane worker threads (gateway.workers) listen on the Postgres and MySQL doors' ports
+    // instead of this thread, whose doors then serve in-process clients (MCP, exec).
     const workers = config.gateway.workers;
     let pool: WorkerPool | null = null;
+    const toWorkers = new Map<WorkerDoor, { host: string; port: number }>();
     const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null, ssh: null };
+    // With workers, MySQL connection ids carry the thread that gave them (ConnectionIds): 0 here.
+    const connectionIds = workers > 0 ? { offset: 0, stride: workers + 1 } : undefined;
     for (const [type, reg] of Object.entries(ENGINES)) {
       if (!reg.listenAlways && !config.connections.some((c) => c.type === type)) continue;
       const make = await reg.load();
@@ -147,28 +153,30 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
         nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
         sshKeyKnown: async (fingerprint) => (await findSshKey(services.store, fingerprint))?.revokedAt === null,
         cancelElsewhere: (pid, key) => pool?.cancel(pid, key),
+        connectionIds,
+        killElsewhere: (target, by, connection) => pool ? pool.kill(target, by, connection) : Promise.resolve(noSuchConnection(target)),
       });
       engines.set(type, engine);
       cleanups.push(() => engine.close());
       const at = config.gateway.listen[reg.listen];
-      // with workers, they take the Postgres port (below); this door serves in-process clients
-      if (at && !(type === 'postgres' && workers > 0)) {
-        const want = hostPort(at);
-        addresses[type] = await engine.listen(want.host, want.port);
-      }
+      if (!at) continue;
+      if (workers > 0 && (WORKER_DOORS as readonly string[]).includes(type)) toWorkers.set(type as WorkerDoor, hostPort(at));
+      else addresses[type] = await engine.listen(hostPort(at).host, hostPort(at).port);
     }
-    if (workers > 0 && config.gateway.listen.postgres) {
+    if (toWorkers.size > 0) {
       const { WorkerPool } = await import('./workers/pool.ts');
       pool = await WorkerPool.start({
-        count: workers, config, tls: gatewayTls, listen: hostPort(config.gateway.listen.postgres), admission, desk, audit: services.audit, revocations: services.credentials, live,
+        count: workers, config, tls: gatewayTls, listen: Object.fromEntries(toWorkers), admission, desk, audit: services.audit, revocations: services.credentials, live,
         cancelHere: (pid, key) => engines.get('postgres')?.cancel?.(pid, key) ?? Promise.resolve(false),
+        killHere: (target, by, connection) => engines.get('mysql')?.killTarget?.(target, by, connection) ?? noSuchConnection(target),
+        nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
         opened: (protocol, connection) => metrics.sessions.inc({ protocol, connection }),
         recordError,
-        refused: (reason, clientAddr) => void services.countRefusal(reason, { clientAddr, frontDoor: 'postgres' }),
+        refused: (reason, clientAddr, door) => void services.countRefusal(reason, { clientAddr, frontDoor: door }),
         log,
       });
       cleanups.push(() => pool!.close());
-      addresses.postgres = pool.address;
+      Object.assign(addresses, pool.addresses);
       const workersOf = pool;
       metrics.metrics.labelledGauge('warden_worker_sessions_active', 'Sessions open now on each data-plane worker thread (gateway.workers)', () =>
         workersOf.sessionsPerWorker.map((n, i) => [{ worker: String(i) }, n]),

@@ -53,6 +53,22 @@ export interface InProcessSession {
 
 export type Detail = 'names' | 'summary' | 'full';
 
+/** MySQL: what a KILL of a gateway connection id may reach, the target's id of that session, or why not. */
+export type KillAnswer = { upstreamId: number } | { refused: string };
+
+/** A KILL of an id no session of this gateway holds. */
+export const noSuchConnection = (id: number): KillAnswer => ({ refused: `connection ${id} is not a session of this gateway` });
+
+/**
+ * The connection ids a door gives its clients, when more than one thread has a door on the
+ * same port (data-plane workers): ids of this thread are `offset` modulo `stride`, so the
+ * thread that holds a session is read off its id.
+ */
+export interface ConnectionIds {
+  offset: number;
+  stride: number;
+}
+
 export interface Engine<C = unknown> {
   /** the connection type it serves */
   readonly type: string;
@@ -60,6 +76,8 @@ export interface Engine<C = unknown> {
   listen(host: string, port: number, opts?: { reusePort?: boolean }): Promise<{ host: string; port: number }>;
   /** Postgres: cancel the statement of the session given this cancel key, when this engine holds it (false: it does not) */
   cancel?(pid: number, key: number): Promise<boolean>;
+  /** MySQL: a KILL of connection `id` by `by` through `connection`, asked by another thread; `id` is one of this engine's (ConnectionIds) */
+  killTarget?(id: number, by: Identity, connection: string): KillAnswer;
   close(): Promise<void>;
   readonly activeSessions: number;
   /** connections at the door not yet admitted (engines that bound them) */
@@ -99,4 +117,7 @@ export interface EngineDeps<C> {
   sshKeyKnown(fingerprint: string): Promise<boolean>;
   /** Postgres: a CancelRequest with a key no session of this engine holds (another data-plane thread's, src/gateway/workers) */
   cancelElsewhere?(pid: number, key: number): void;
+  /** MySQL: the ids this door gives (default: any); an id of another thread is asked of killElsewhere */
+  connectionIds?: ConnectionIds;
+  killElsewhere?(id: number, by: Identity, connection: string): Promise<KillAnswer>;
 }

@@ -1,9 +1,10 @@
 // The main thread's side of the data-plane workers (gateway.workers): they take the Postgres
-// door's port (the main thread's door then serves only in-process clients: MCP, exec) and
-// the main thread answers what they ask (messages.ts). Admission, reviews and the
+// and MySQL doors' ports (the main thread's doors then serve only in-process clients: MCP,
+// exec) and the main thread answers what they ask (messages.ts). Admission, reviews and the
 // audit log stay here, so a worker's caller is admitted, held and recorded by the same
 // code and the same store as the main thread's; revocations and console terminations are
-// sent to every worker; a cancel key no thread of its own holds is asked of the others.
+// sent to every worker; a cancel key no thread of its own holds is asked of the others; a
+// MySQL KILL goes to the thread whose id it names (ConnectionIds).
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { unpackItems, type PackedItems } from '../../audit/batch-wire.ts';
@@ -12,9 +13,10 @@ import type { ConnectionConfig, WardenConfig } from '../../config/schema.ts';
 import type { Identity } from '../../identity/types.ts';
 import type { Revocations } from '../../identity/revocations.ts';
 import type { HoldRequest, ReviewGate } from '../../reviews/desk.ts';
-import type { Admission } from '../../session/admission.ts';
+import type { Admission, AdmissionCredential } from '../../session/admission.ts';
+import { noSuchConnection, type KillAnswer } from '../../protocols/engine.ts';
 import { startThread } from '../../runtime/thread.ts';
-import type { FromWorker, ToWorker, WorkerStart } from './messages.ts';
+import type { FromWorker, ToWorker, WireCredential, WorkerDoor, WorkerStart } from './messages.ts';
 
 /** A session served by a worker, as the console's live list holds it. */
 export interface LiveHandle {
@@ -26,8 +28,8 @@ export interface PoolDeps {
   count: number;
   config: WardenConfig;
   tls: { cert: string; key: string } | null;
-  /** where the Postgres door listens (gateway.listen.postgres) */
-  listen: { host: string; port: number };
+  /** where each door the workers serve listens (gateway.listen) */
+  listen: Partial<Record<WorkerDoor, { host: string; port: number }>>;
   admission: Admission<ConnectionConfig>;
   desk: ReviewGate;
   audit: AuditLog;
@@ -35,9 +37,13 @@ export interface PoolDeps {
   live: Map<string, LiveHandle>;
   /** the main thread's own door: does a session here hold this cancel key? (it cancels when so) */
   cancelHere(pid: number, key: number): Promise<boolean>;
+  /** the main thread's MySQL door: a KILL of an id it gave (offset 0) */
+  killHere(target: number, by: Identity, connection: string): KillAnswer;
+  /** could this mysql_native_password scramble be an API key's? */
+  nativeKnown(scramble: Buffer, response: Buffer): Promise<boolean>;
   opened(protocol: string, connection: string): void;
   recordError(e: Error): void;
-  refused(reason: 'handshake_timeout' | 'too_many_handshakes', clientAddr: string): void;
+  refused(reason: 'handshake_timeout' | 'too_many_handshakes', clientAddr: string, door: WorkerDoor): void;
   log: Logger;
 }
 
@@ -53,18 +59,31 @@ class Thread {
   closed: (() => void) | null = null;
   /** drain requests waiting for this thread's answer */
   readonly drains = new Map<number, () => void>();
+  /** kills asked of this thread, waiting for its answer */
+  readonly kills = new Map<number, { target: number; answer: (a: KillAnswer) => void }>();
   alive = false;
 }
+
+const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/** A credential as it crossed from a worker (a structured clone makes Buffers Uint8Arrays). */
+function credentialOf(c: WireCredential): AdmissionCredential {
+  if (c.kind === 'token') return { kind: 'token', token: c.token };
+  if (c.kind === 'native') return { kind: 'native', scramble: asBuffer(c.scramble), response: asBuffer(c.response) };
+  throw new Error(`a worker's door sent a credential of kind ${(c as { kind: string }).kind}`);
+}
+
 
 export class WorkerPool {
   private readonly threads: Thread[] = [];
   private closing = false;
   private nextDrain = 1;
-  /** the door's address: the first worker's bound port (port 0 asks the kernel), where the others bind too */
-  address: { host: string; port: number };
+  private nextKill = 1;
+  /** the doors' addresses: the first worker's bound ports (port 0 asks the kernel), where the others bind too */
+  addresses: Partial<Record<WorkerDoor, { host: string; port: number }>>;
 
   private constructor(private readonly deps: PoolDeps) {
-    this.address = deps.listen;
+    this.addresses = deps.listen;
     deps.revocations.follow((id, expiresAt) => this.broadcast({ t: 'revoked', id, expiresAt }));
     deps.audit.addFlushSource(() => this.drain());
   }
@@ -87,7 +106,8 @@ export class WorkerPool {
   static async start(deps: PoolDeps): Promise<WorkerPool> {
     const pool = new WorkerPool(deps);
     try {
-      pool.address = { host: deps.listen.host, port: await pool.spawn(0) };
+      const ports = await pool.spawn(0);
+      for (const [door, at] of Object.entries(deps.listen) as [WorkerDoor, { host: string; port: number }][]) pool.addresses[door] = { host: at.host, port: ports[door]! };
       await Promise.all(Array.from({ length: deps.count - 1 }, (_, i) => pool.spawn(i + 1)));
     } catch (e) {
       await pool.close();
@@ -114,6 +134,23 @@ export class WorkerPool {
     for (const t of this.threads) if (t !== except) t.worker.postMessage({ t: 'cancel', pid, key } satisfies ToWorker);
   }
 
+  /**
+   * A MySQL KILL of gateway connection `target` by `by` through `connection`: the thread
+   * that gave the id answers (ids are thread + 1 modulo the thread count; 0 is the main
+   * thread's door). A thread that is gone holds no session.
+   */
+  kill(target: number, by: Identity, connection: string): Promise<KillAnswer> {
+    const owner = target % (this.deps.count + 1);
+    if (owner === 0) return Promise.resolve(this.deps.killHere(target, by, connection));
+    const t = this.threads[owner - 1];
+    if (!t?.alive) return Promise.resolve(noSuchConnection(target));
+    const id = this.nextKill++;
+    return new Promise<KillAnswer>((resolve) => {
+      t.kills.set(id, { target, answer: resolve });
+      t.worker.postMessage({ t: 'kill', id, target, by, connection } satisfies ToWorker);
+    });
+  }
+
   /** Each worker closes its door and sessions (their last records reach the log), then exits. */
   async close(): Promise<void> {
     this.closing = true;
@@ -133,19 +170,22 @@ export class WorkerPool {
     for (const t of this.threads) t.worker.postMessage(m);
   }
 
-  /** Start worker `index` on the door's address; resolves with the port it listens on. */
-  private spawn(index: number): Promise<number> {
+  /** Start worker `index` on the doors' addresses; resolves with the port each door listens on. */
+  private spawn(index: number): Promise<Partial<Record<WorkerDoor, number>>> {
     const d = this.deps;
     const t = (this.threads[index] ??= new Thread());
-    const start: WorkerStart = { index, config: d.config, tls: d.tls, listen: this.address, revoked: d.revocations.snapshot() };
+    const start: WorkerStart = {
+      index, config: d.config, tls: d.tls, listen: this.addresses, revoked: d.revocations.snapshot(),
+      connectionIds: { offset: index + 1, stride: d.count + 1 },
+    };
     const worker = (t.worker = startThread(import.meta.url, 'worker', start));
-    return new Promise<number>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       let ready = false;
       let why = '';
       worker.on('message', (m: FromWorker) => {
         if (m.t === 'ready') {
           ready = t.alive = true;
-          resolve(m.port);
+          resolve(m.ports);
         } else if (m.t === 'failed') why = m.message;
         else this.onMessage(t, m);
       });
@@ -159,6 +199,8 @@ export class WorkerPool {
         t.closed?.();
         for (const done of t.drains.values()) done();
         t.drains.clear();
+        for (const k of t.kills.values()) k.answer(noSuchConnection(k.target));
+        t.kills.clear();
         if (!ready) return reject(new Error(`data-plane worker ${index} could not start: ${why || `it exited (code ${code})`}`));
         if (this.closing) return;
         // its connections are gone with it; a new thread takes its place on the port
@@ -180,9 +222,11 @@ export class WorkerPool {
     switch (m.t) {
       case 'rpc':
         if (m.op === 'admit') {
-          const c = m.req.credential;
-          void reply(m.id, d.admission.admit({ credential: { kind: 'token', token: c.token }, connection: m.req.connection, clientAddr: m.req.clientAddr, type: 'postgres', frontDoor: 'postgres' }));
-        } else if (m.op === 'hold') void reply(m.id, d.desk.hold(m.req as HoldRequest));
+          const r = m.req;
+          void reply(m.id, d.admission.admit({ credential: credentialOf(r.credential), connection: r.connection, clientAddr: r.clientAddr, type: r.door, frontDoor: r.door }));
+        } else if (m.op === 'nativeKnown') void reply(m.id, d.nativeKnown(asBuffer(m.scramble), asBuffer(m.response)));
+        else if (m.op === 'kill') void reply(m.id, this.kill(m.target, m.by, m.connection));
+        else if (m.op === 'hold') void reply(m.id, d.desk.hold(m.req as HoldRequest));
         else if (m.op === 'activeGrant') void reply(m.id, d.desk.activeGrant(m.identity as Identity, m.connection));
         else {
           const ac = new AbortController();
@@ -215,7 +259,7 @@ export class WorkerPool {
         }
         break;
       case 'refused':
-        d.refused(m.reason, m.clientAddr);
+        d.refused(m.reason, m.clientAddr, m.door);
         break;
       case 'recordError':
         d.recordError(new Error(m.message));
@@ -230,6 +274,10 @@ export class WorkerPool {
       case 'drained':
         t.drains.get(m.id)?.();
         t.drains.delete(m.id);
+        break;
+      case 'killAnswer':
+        t.kills.get(m.id)?.answer(m.answer);
+        t.kills.delete(m.id);
         break;
       case 'closed':
         t.closed?.();

@@ -1,12 +1,14 @@
-// A data-plane worker thread: it listens on the Postgres door's port beside the other
-// workers (reusePort: the kernel spreads connections) and serves its connections whole —
-// frames, relay, policy, masking, the sessions' records encoded. What must be shared is
-// asked of the main thread (messages.ts): admission, reviews, the audit log, revocations.
-// Anything it cannot ask fails the command closed: an rpc that errs blocks it, a record
-// the main thread cannot write refuses it.
+// A data-plane worker thread: it listens on the Postgres and MySQL doors' ports beside the
+// other workers (reusePort: the kernel spreads connections) and serves its connections
+// whole — frames, relay, policy, masking, the sessions' records encoded. What must be
+// shared is asked of the main thread (messages.ts): admission, reviews, the audit log,
+// revocations, a cancel or KILL of another thread's session. Anything it cannot ask fails
+// the command closed: an rpc that errs blocks it, a record the main thread cannot write
+// refuses it.
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
-import type { PostgresConnectionConfig } from '../../config/schema.ts';
+import type { ConnectionConfig, DatabaseConnectionConfig } from '../../config/schema.ts';
+import { noSuchConnection, type Engine, type KillAnswer } from '../../protocols/engine.ts';
 import type { AdmissionAnswer } from '../../session/admission.ts';
 import type { Session } from '../../session/session.ts';
 import { initPostgresParser } from '../../sql/postgres.ts';
@@ -14,7 +16,7 @@ import { EmbeddedDialer } from '../../tunnel/dialer.ts';
 import { compileDataPlane, doorSettings, sessionOpener } from '../data-plane.ts';
 import { ENGINES } from '../engines.ts';
 import { EventRelay } from './event-relay.ts';
-import type { FromWorker, Rpc, ToWorker, WorkerStart } from './messages.ts';
+import type { FromWorker, ToWorker, WireCredential, WorkerDoor, WorkerStart } from './messages.ts';
 import { RevokedIds } from '../../identity/revoked-ids.ts';
 import { deskOver, RpcClient } from './rpc.ts';
 
@@ -49,30 +51,36 @@ const openSession = sessionOpener(config, plane, {
 });
 
 const dialer = new EmbeddedDialer();
-const make = await ENGINES.postgres.load();
-const engine = make({
-  // The answer names the connection as the main thread's config has it: this thread's own
-  // object is used, so the door's per-connection catalogs are shared by its sessions.
-  admit: async (req) => {
-    const a = await rpc.call<AdmissionAnswer<PostgresConnectionConfig>>({ op: 'admit', req: req as Extract<Rpc, { op: 'admit' }>['req'] });
-    if (!a.ok) return a;
-    const own = plane.byName.get(a.connection.name) as PostgresConnectionConfig | undefined;
-    return own ? { ...a, connection: own } : { ok: false, refusal: { kind: 'unknown_connection', message: `no connection named "${a.connection.name}"` } };
-  },
-  openSession,
-  // worker threads serve only connections dialed from the gateway (config: gateway.workers)
-  dial: (c) => dialer.dial({ host: (c as PostgresConnectionConfig).host, port: (c as PostgresConnectionConfig).port, agent: (c as PostgresConnectionConfig).agent }),
-  ...doorSettings(config, plane, 'postgres', start.tls, log),
-  onRefused: (reason, clientAddr) => send({ t: 'refused', reason, clientAddr }),
-  // the MySQL and SSH doors stay on the main thread
-  nativeKnown: () => Promise.resolve(false),
-  sshKeyKnown: () => Promise.resolve(false),
-  cancelElsewhere: (pid, key) => send({ t: 'cancel', pid, key }),
-});
+const doors = new Map<WorkerDoor, Engine<ConnectionConfig>>();
+for (const door of Object.keys(start.listen) as WorkerDoor[]) {
+  const make = await ENGINES[door]!.load();
+  doors.set(door, make({
+    // The answer names the connection as the main thread's config has it: this thread's own
+    // object is used, so the door's per-connection catalogs are shared by its sessions.
+    admit: async (req) => {
+      const a = await rpc.call<AdmissionAnswer<ConnectionConfig>>({ op: 'admit', req: { door, credential: req.credential as WireCredential, connection: req.connection, clientAddr: req.clientAddr } });
+      if (!a.ok) return a;
+      const own = plane.byName.get(a.connection.name);
+      return own ? { ...a, connection: own } : { ok: false, refusal: { kind: 'unknown_connection', message: `no connection named "${a.connection.name}"` } };
+    },
+    openSession,
+    // worker threads serve only connections dialed from the gateway (config: gateway.workers)
+    dial: (c) => dialer.dial({ host: (c as DatabaseConnectionConfig).host, port: (c as DatabaseConnectionConfig).port, agent: c.agent }),
+    ...doorSettings(config, plane, door, start.tls, log),
+    onRefused: (reason, clientAddr) => send({ t: 'refused', reason, clientAddr, door }),
+    nativeKnown: (scramble, response) => rpc.call<boolean>({ op: 'nativeKnown', scramble, response }),
+    // the SSH door stays on the main thread
+    sshKeyKnown: () => Promise.resolve(false),
+    cancelElsewhere: (pid, key) => send({ t: 'cancel', pid, key }),
+    connectionIds: start.connectionIds,
+    killElsewhere: (target, by, connection) => rpc.call<KillAnswer>({ op: 'kill', target, by, connection }),
+  }));
+}
+const engines = [...doors.values()];
 
 // Gauges for the main thread's metrics, and the sessions that ended (the console's live list).
 const gauges = setInterval(() => {
-  send({ t: 'gauges', active: engine.activeSessions, pending: engine.pendingHandshakes ?? 0 });
+  send({ t: 'gauges', active: engines.reduce((n, e) => n + e.activeSessions, 0), pending: engines.reduce((n, e) => n + (e.pendingHandshakes ?? 0), 0) });
   const ended = [...live.values()].filter((s) => s.isEnded).map((s) => s.info.id);
   for (const id of ended) live.delete(id);
   if (ended.length) send({ t: 'ended', ids: ended });
@@ -82,7 +90,7 @@ gauges.unref();
 
 async function close(): Promise<void> {
   clearInterval(gauges);
-  await engine.close();
+  await Promise.all(engines.map((e) => e.close()));
   // the sessions' last records (session.end) were queued as their relays closed
   await new Promise((r) => setImmediate(r));
   events.close();
@@ -105,8 +113,13 @@ port.on('message', (m: ToWorker) => {
       void live.get(m.sessionId)?.terminate(m.reason);
       break;
     case 'cancel':
-      void engine.cancel?.(m.pid, m.key).catch(() => {});
+      void doors.get('postgres')?.cancel?.(m.pid, m.key).catch(() => {});
       break;
+    case 'kill': {
+      const answer = doors.get('mysql')?.killTarget?.(m.target, m.by, m.connection) ?? noSuchConnection(m.target);
+      send({ t: 'killAnswer', id: m.id, answer });
+      break;
+    }
     case 'drain':
       events.send();
       send({ t: 'drained', id: m.id });
@@ -118,8 +131,12 @@ port.on('message', (m: ToWorker) => {
 });
 
 try {
-  const at = await engine.listen(start.listen.host, start.listen.port, { reusePort: true });
-  send({ t: 'ready', port: at.port });
+  const ports: Partial<Record<WorkerDoor, number>> = {};
+  for (const [door, engine] of doors) {
+    const want = start.listen[door]!;
+    ports[door] = (await engine.listen(want.host, want.port, { reusePort: true })).port;
+  }
+  send({ t: 'ready', ports });
 } catch (e) {
   send({ t: 'failed', message: (e as Error).message });
   process.exit(1);

@@ -31,10 +31,12 @@ export function mysqlEngine(deps: EngineDeps<MysqlConnectionConfig>): Engine<Mys
     limits: deps.limits,
     log: deps.log,
     probe: deps.connections[0],
+    connectionIds: deps.connectionIds,
+    killElsewhere: deps.killElsewhere,
   });
   return {
     type: 'mysql',
-    listen: (host, port) => door.listen(host, port),
+    listen: (host, port, opts) => door.listen(host, port, opts?.reusePort),
     close: () => door.close(),
     get activeSessions() {
       return door.activeSessions;
@@ -44,6 +46,7 @@ export function mysqlEngine(deps: EngineDeps<MysqlConnectionConfig>): Engine<Mys
       return { code: String(w.code), message: w.message };
     },
     describe: describeMysql,
+    killTarget: (id, by, connection) => door.killTarget(id, by, connection),
     open: (a) => openMysqlInProcess(door, a),
   };
 }

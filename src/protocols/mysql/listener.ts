@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../../identity/types.ts';
 import type { MysqlConnectionConfig } from '../../config/schema.ts';
 import type { OpenSession, Protocol, SessionObserver } from '../../session/types.ts';
+import { noSuchConnection, type ConnectionIds, type KillAnswer } from '../engine.ts';
 import type { AdmissionAnswer } from '../../session/admission.ts';
 import { mysqlRefusal } from './admission-codes.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
@@ -42,6 +43,10 @@ export interface MysqlFrontDoorDeps {
   log: Logger;
   /** a connection whose server version the greeting shows until a session reaches one (clients adapt to it) */
   probe?: MysqlConnectionConfig;
+  /** the ids this door gives when other threads' doors share its port (default: any) */
+  connectionIds?: ConnectionIds;
+  /** a KILL of an id another thread gave (connectionIds) */
+  killElsewhere?(id: number, by: Identity, connection: string): Promise<KillAnswer>;
 }
 
 interface Live {
@@ -62,19 +67,23 @@ export class MysqlFrontDoor {
   private server: Server | null = null;
   private readonly secure: SecureContext | null;
   private readonly live = new Map<number, Live>();
-  private nextId = 1 + Math.floor(Math.random() * 1000);
+  private readonly ids: ConnectionIds;
+  /** the next id is ids.offset + ids.stride * step */
+  private step = 1 + Math.floor(Math.random() * 1000);
   /** the version the greeting announces: the last target's, since clients adapt to it */
   private version = '8.0.36-warden';
 
   constructor(private readonly deps: MysqlFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
+    this.ids = deps.connectionIds ?? { offset: 0, stride: 1 };
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  /** `reusePort`: data-plane worker threads listen on the same port (src/gateway/workers) */
+  listen(host: string, port: number, reusePort = false): Promise<{ host: string; port: number }> {
     const server = createServer({ noDelay: true }, (s) => void this.accept(s));
     this.server = server;
     if (this.deps.probe) void this.learnVersion(this.deps.probe);
-    return listenOn(server, host, port);
+    return listenOn(server, host, port, reusePort);
   }
 
   get activeSessions(): number {
@@ -102,10 +111,14 @@ export class MysqlFrontDoor {
   }
 
   private newId(): number {
+    const { offset, stride } = this.ids;
+    let id: number;
     do {
-      this.nextId = this.nextId >= 0xfffffff0 ? 1 : this.nextId + 1;
-    } while (this.live.has(this.nextId));
-    return this.nextId;
+      this.step++;
+      if (offset + stride * this.step >= 0xfffffff0) this.step = 1;
+      id = offset + stride * this.step;
+    } while (this.live.has(id));
+    return id;
   }
 
   private async accept(raw: Socket): Promise<void> {
@@ -210,7 +223,7 @@ export class MysqlFrontDoor {
       deprecateEof: (hello.capabilities & CLIENT.DEPRECATE_EOF) !== 0,
       localFiles: (hello.capabilities & upstream.capabilities & CLIENT.LOCAL_FILES) !== 0,
       dialect,
-      killTarget: (target, by) => this.killTarget(target, by, connection.name),
+      killTarget: (target, by) => this.kill(target, by, connection.name),
       onClose: (reason) => {
         this.live.delete(id);
         void session.end(reason);
@@ -221,10 +234,17 @@ export class MysqlFrontDoor {
     relay.start(leftover);
   }
 
-  /** A KILL of gateway connection `id`: the same caller's session on the same connection only. */
-  private killTarget(id: number, by: Identity, connection: string): { upstreamId: number } | { refused: string } {
+  /** A KILL of gateway connection `id` by a client of this door: the thread that gave the id answers. */
+  private kill(id: number, by: Identity, connection: string): Promise<KillAnswer> {
+    const { offset, stride } = this.ids;
+    if (id % stride === offset || !this.deps.killElsewhere) return Promise.resolve(this.killTarget(id, by, connection));
+    return this.deps.killElsewhere(id, by, connection);
+  }
+
+  /** A KILL of gateway connection `id`, one this door gave: the same caller's session on the same connection only. */
+  killTarget(id: number, by: Identity, connection: string): KillAnswer {
     const l = this.live.get(id);
-    if (!l) return { refused: `connection ${id} is not a session of this gateway` };
+    if (!l) return noSuchConnection(id);
     if (l.subject !== by.subject) return { refused: `connection ${id} is not one of your sessions` };
     if (l.connection !== connection) return { refused: `connection ${id} is a session of connection "${l.connection}"; kill it through that connection` };
     return { upstreamId: l.upstreamId };

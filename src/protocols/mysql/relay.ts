@@ -12,6 +12,7 @@ import type { Identity } from '../../identity/types.ts';
 import type { Session } from '../../session/session.ts';
 import type { Command, Decision } from '../../session/types.ts';
 import type { CaptureLimits } from '../../session/row-capture.ts';
+import type { KillAnswer } from '../engine.ts';
 import { classifyMysql, type MysqlDialect } from '../../sql/mysql.ts';
 import { flattenStatements, type Classification } from '../../sql/types.ts';
 import { COM, ER } from './constants.ts';
@@ -34,7 +35,7 @@ export interface MysqlRelayOptions {
   localFiles: boolean;
   dialect: MysqlDialect;
   /** another session of this gateway, by the connection id its client knows: the target's id for it, or why it may not be killed */
-  killTarget: (id: number, by: Identity) => { upstreamId: number } | { refused: string };
+  killTarget: (id: number, by: Identity) => Promise<KillAnswer>;
 }
 
 type Syntax = NonNullable<Command['syntax']>;
@@ -236,7 +237,8 @@ export class MysqlRelay {
     let cmd = this.command(text, 'query');
     // a KILL names a connection id: never one the client knows passed on as it is
     if (processKill || mentionsKill(c ?? classifyMysql(text), text)) {
-      const k = this.killCommand(text, c ?? classifyMysql(text));
+      const k = await this.killCommand(text, c ?? classifyMysql(text));
+      if (this.closed) return;
       if ('refused' in k) return this.refuse(p, `warden: ${k.refused}`);
       cmd = this.command(k.text, `kill of gateway connection ${k.id}`);
       forwarded = framePacket(Buffer.concat([Buffer.from([COM.QUERY]), Buffer.from(k.text, 'utf8')]), 0);
@@ -253,10 +255,10 @@ export class MysqlRelay {
   }
 
   /** KILL: only alone, and only of a session of this gateway (its client knows the gateway's ids), rewritten to the target's id. */
-  private killCommand(text: string, c: Classification): { text: string; id: number } | { refused: string } {
+  private async killCommand(text: string, c: Classification): Promise<{ text: string; id: number } | { refused: string }> {
     const k = c.statements.length === 1 && c.statements[0]!.node === 'KILL' ? parseKill(text, this.syntax?.sqlMode ?? '') : null;
     if (!k) return { refused: 'KILL is accepted alone, with the connection id the gateway gave a session of yours' };
-    const target = this.opts.killTarget(k.id, this.session.info.identity);
+    const target = await this.opts.killTarget(k.id, this.session.info.identity);
     if ('refused' in target) return target;
     return { text: `KILL ${k.what} ${target.upstreamId}`, id: k.id };
   }
