@@ -7,7 +7,9 @@
 // the reference the MySQL door is held to (target: within 1.2x).
 // Load: mysqlslap when installed, else bench/mysql-load.mjs (mysql2). BENCH_QUERIES sets the
 // queries per client and run (default 10000), BENCH_SECONDS the pgbench runs (default 8),
-// BENCH_CLIENTS and BENCH_RECORDING (strict,async) what is run.
+// BENCH_CLIENTS and BENCH_RECORDING (strict,async) what is run. BENCH_WORKERS (default 1,2)
+// adds rows with the MySQL door on that many data-plane worker threads (gateway.workers),
+// their ratio read against the main thread's row of the same mode ("0" runs none).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,10 +130,21 @@ for (const mode of RECORDING) {
   }
 }
 
+for (const workers of (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number).filter((n) => n > 0)) {
+  for (const mode of RECORDING) {
+    const gw = await startGateway({ connections: [mysqlConnection], mode, groups: ['bench'], mysql: true, workers });
+    try {
+      measure(`warden ${mode} on ${workers} worker${workers > 1 ? 's' : ''}`, gw.mysqlPort, 'bench', gw.token, gw.pid);
+    } finally {
+      await gw.stop();
+    }
+  }
+}
+
 const direct = new Map(rows.filter((r) => r.target === 'direct').map((r) => [r.clients, r.qps]));
 const head = ['target', 'clients', 'queries/s', 'ratio to direct', 'CPU µs/query', 'CPU vs postgres door'];
 const lines = rows.map((r) => {
-  const mode = /warden (strict|async)/.exec(r.target)?.[1];
+  const mode = /^warden (strict|async)$/.exec(r.target)?.[1];
   const pg = mode ? pgCpu.get(`${mode}/${r.clients}`) : undefined;
   return [
     r.target, String(r.clients), r.qps.toFixed(0), r.target === 'direct' ? '1.00x' : `${(r.qps / direct.get(r.clients)!).toFixed(2)}x`,
@@ -142,3 +155,10 @@ const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.l
 const fmt = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 console.log(fmt(head));
 for (const l of lines) console.log(fmt(l));
+// Workers against the main thread alone, same mode and clients, same run.
+for (const r of rows) {
+  const m = /^warden (strict|async) on (\d+) workers?$/.exec(r.target);
+  const main = m && rows.find((x) => x.target === `warden ${m[1]}` && x.clients === r.clients);
+  if (!m || !main || r.cpuUs === null || main.cpuUs === null) continue;
+  console.log(`${r.target}, ${r.clients} clients / the main thread alone: ${(r.qps / main.qps).toFixed(2)}x queries/s, ${(r.cpuUs / main.cpuUs).toFixed(2)}x CPU per query`);
+}
