@@ -99,6 +99,29 @@ test('a KILL QUERY sent on a connection the other worker serves stops the caller
   assert.ok(kill, 'the KILL is recorded, with the target\'s id it was rewritten to');
 });
 
+test('a KILL CONNECTION through the other worker ends the caller\'s session there: the target\'s connection is gone', async () => {
+  const token = await t.token(['dev'], 'my-kill-conn');
+  const victim = await connect(token);
+  const killer = await onAnotherThread(token, victim);
+  try {
+    const [rows] = await victim.query('SELECT CONNECTION_ID() AS id');
+    const upstream = Number((rows as { id: number }[])[0]!.id);
+    assert.notEqual(upstream, victim.threadId, 'the client knows the gateway\'s id, not the target\'s');
+    await killer.query(`KILL CONNECTION ${victim.threadId}`);
+    const atTarget = async () => {
+      const r = await run('mysql', ['-h', '127.0.0.1', '-uroot', '-N', '-B', '-e', `SELECT count(*) FROM information_schema.processlist WHERE id = ${upstream}`]);
+      return Number(r.stdout.trim());
+    };
+    assert.ok(await until(async () => (await atTarget()) === 0), 'the target\'s connection is gone');
+    await assert.rejects(victim.query('SELECT 1'));
+    const [still] = await killer.query('SELECT 1 AS one');
+    assert.equal((still as { one: number }[])[0]!.one, 1, 'the killer\'s own session goes on');
+  } finally {
+    victim.destroy();
+    await killer.end();
+  }
+});
+
 test('a KILL of another caller\'s session, of an id no session holds, or of a main-thread id, is refused across threads and stops nothing', async () => {
   const owner = await t.token(['dev'], 'my-owner');
   const victim = await connect(owner);
