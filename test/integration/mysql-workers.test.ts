@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { parseConfig } from '../../src/config/load.ts';
 import { startTestGateway, localMysql, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
@@ -139,6 +140,22 @@ test('a KILL of another caller\'s session, of an id no session holds, or of a ma
   } finally {
     await Promise.all([victim.end(), stranger.end()]);
   }
+});
+
+test('with workers, the main thread\'s MySQL door still serves in-process clients: an MCP run answers, masked, and is recorded', async () => {
+  const client = new Client({ name: 'test', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${t.httpUrl}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await t.token(['dev'], 'my-mcp')}` } } }));
+  try {
+    const r = await client.callTool({ name: 'run', arguments: { connection: 'my', sql: "SELECT 42 AS answer, 'ann@example.com' AS email" } });
+    assert.ok(!r.isError, JSON.stringify(r.content));
+    const rows = (r.structuredContent as { rows: string[][] }).rows;
+    assert.equal(rows[0]![0], '42');
+    assert.doesNotMatch(JSON.stringify(r), /ann@example\.com/, 'the email is masked');
+  } finally {
+    await client.close();
+  }
+  const commands = (await eventsOf(t, 'my-mcp')).filter((e) => e.type === 'command');
+  assert.ok(commands.some((e) => /SELECT 42 AS answer/.test(String(e.data.text))), 'recorded');
 });
 
 test('config: workers with a MySQL connection through a remote agent is refused, naming gateway.workers', () => {
