@@ -79,7 +79,7 @@ export const gatewaySchema = z
     recording: recordingSchema,
     /** a secret Prometheus must send as `Authorization: Bearer` to read /metrics (open when absent) */
     metricsToken: z.string().min(16, 'at least 16 characters (a secret, e.g. ${env:WARDEN_METRICS_TOKEN})').optional(),
-    /** a client's login at a wire door (Postgres): time from connecting to being admitted, and how many may be that far at once */
+    /** a client's login at a wire door (Postgres, MySQL, SSH): time from connecting to being admitted, and how many may be that far at once */
     handshake: z
       .strictObject({
         timeout: duration('10s'),

@@ -5,8 +5,7 @@
 // instead of one event per attempt.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { once } from 'node:events';
+import { closedWithin, metricValue, rawSocket, waitFor, within } from '../helpers/door-probes.ts';
 import { startTestGateway, localPostgres, type TestGateway } from '../helpers/gateway.ts';
 import { rawConnect } from '../helpers/raw-pg.ts';
 import { HandshakeReader } from '../../src/protocols/postgres/handshake-reader.ts';
@@ -25,53 +24,23 @@ before(async () => {
 });
 after(() => t?.close());
 
-interface Raw {
-  socket: net.Socket;
-  reader: HandshakeReader;
-  closed: Promise<unknown>;
-}
+type Raw = Awaited<ReturnType<typeof rawSocket>> & { reader: HandshakeReader };
 
 async function connectRaw(): Promise<Raw> {
-  const socket = net.connect({ host: '127.0.0.1', port: t.pgPort });
-  socket.on('error', () => {});
-  const closed = once(socket, 'close');
-  await once(socket, 'connect');
-  return { socket, reader: new HandshakeReader(socket), closed };
-}
-
-/** Resolves when the gateway closed the socket; fails the test after `ms` (the deadline is 1 s). */
-async function closedWithin(r: Raw, ms = 15_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([r.closed, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the gateway kept the connection open')), ms)))]);
-  clearTimeout(timer);
+  const r = await rawSocket(t.pgPort);
+  return { ...r, reader: new HandshakeReader(r.socket) };
 }
 
 async function nextMessage(r: Raw, ms = 15_000): Promise<BackendMessage> {
-  let timer: NodeJS.Timeout | undefined;
-  const m = await Promise.race([r.reader.message(true), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer from the gateway')), ms)))]);
-  clearTimeout(timer);
+  const m = await within(r.reader.message(true), 'no answer from the gateway', ms);
   return decodeBackend(m.type, m.payload, 0, m.payload.length);
 }
 
-async function metric(name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${t.httpUrl}/metrics`, { headers: { authorization: `Bearer ${t.adminToken}` } })).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`) || (labels === '' && l.startsWith(`${name} `)));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
-async function waitFor(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 test('a client that connects and sends nothing is closed at the handshake deadline', async () => {
-  const before = await metric('warden_auth_failures_total', 'frontDoor="postgres",reason="handshake_timeout"');
+  const before = await metricValue(t, 'warden_auth_failures_total', 'frontDoor="postgres",reason="handshake_timeout"');
   const r = await connectRaw();
   await closedWithin(r);
-  assert.ok((await metric('warden_auth_failures_total', 'frontDoor="postgres",reason="handshake_timeout"')) > before);
+  assert.ok((await metricValue(t, 'warden_auth_failures_total', 'frontDoor="postgres",reason="handshake_timeout"')) > before);
 });
 
 test('a client that stalls before its password is told why and closed', async () => {
@@ -93,9 +62,9 @@ test('a client that stalls in the TLS handshake is closed', async () => {
 });
 
 test('beyond maxPending, a new connection is refused with a clear error; a freed slot admits again', async () => {
-  await waitFor(async () => (await metric('warden_handshakes_pending', '')) === 0, 'earlier handshakes to end');
+  await waitFor(async () => (await metricValue(t, 'warden_handshakes_pending', '')) === 0, 'earlier handshakes to end');
   const idle = await Promise.all([connectRaw(), connectRaw(), connectRaw()]);
-  await waitFor(async () => (await metric('warden_handshakes_pending', '')) === 3, 'three pending handshakes');
+  await waitFor(async () => (await metricValue(t, 'warden_handshakes_pending', '')) === 3, 'three pending handshakes');
   const fourth = await connectRaw();
   fourth.socket.write(encodeStartup({ type: 'SSLRequest' }));
   const refused = await nextMessage(fourth);
@@ -105,7 +74,7 @@ test('beyond maxPending, a new connection is refused with a clear error; a freed
     assert.match(refused.fields.M!, /too many connections are logging in/);
   }
   for (const r of idle) r.socket.destroy();
-  await waitFor(async () => (await metric('warden_handshakes_pending', '')) === 0, 'the slots to free');
+  await waitFor(async () => (await metricValue(t, 'warden_handshakes_pending', '')) === 0, 'the slots to free');
   const c = await rawConnect(t.pgPort, 'dos-db', token);
   c.close();
 });
@@ -117,10 +86,10 @@ test('a flood of bad tokens is counted in full but audited as a few events and o
     return t.gw.services.store.db.selectFrom('events').select(['data']).where('type', '=', type).execute();
   };
   const deniedBefore = (await events('auth.denied')).length;
-  const countBefore = (await metric('warden_auth_failures_total', 'frontDoor="postgres",reason="invalid_credential"')) + (await metric('warden_auth_failures_total', 'frontDoor="postgres",reason="rate_limited"'));
+  const countBefore = (await metricValue(t, 'warden_auth_failures_total', 'frontDoor="postgres",reason="invalid_credential"')) + (await metricValue(t, 'warden_auth_failures_total', 'frontDoor="postgres",reason="rate_limited"'));
   const N = 40;
   for (let i = 0; i < N; i++) await assert.rejects(rawConnect(t.pgPort, 'dos-db', `wdn_guess_${i}`), /refused/);
-  const counted = (await metric('warden_auth_failures_total', 'frontDoor="postgres",reason="invalid_credential"')) + (await metric('warden_auth_failures_total', 'frontDoor="postgres",reason="rate_limited"'));
+  const counted = (await metricValue(t, 'warden_auth_failures_total', 'frontDoor="postgres",reason="invalid_credential"')) + (await metricValue(t, 'warden_auth_failures_total', 'frontDoor="postgres",reason="rate_limited"'));
   assert.equal(counted - countBefore, N, 'every refusal is counted');
   const denied = (await events('auth.denied')).length - deniedBefore;
   assert.ok(denied <= 5, `${denied} refusals audited one by one (at most perSource before the source is limited)`);

@@ -24,6 +24,8 @@ export function mysqlEngine(deps: EngineDeps<MysqlConnectionConfig>): Engine<Mys
     admit: deps.admit,
     nativeKnown: deps.nativeKnown,
     openSession: deps.openSession,
+    handshake: deps.handshake,
+    onRefused: deps.onRefused,
     dial: deps.dial,
     tls: deps.tls,
     rsa: loadOrCreateRsaKeys(deps.dataDir),
@@ -40,6 +42,9 @@ export function mysqlEngine(deps: EngineDeps<MysqlConnectionConfig>): Engine<Mys
     close: () => door.close(),
     get activeSessions() {
       return door.activeSessions;
+    },
+    get pendingHandshakes() {
+      return door.pendingHandshakes;
     },
     refuse(r) {
       const w = mysqlRefusal(r);

@@ -25,14 +25,16 @@ import type { RsaKeys } from './auth.ts';
 import { decodeGreeting } from './messages.ts';
 import { listenOn } from '../listen-on.ts';
 
-const HANDSHAKE_TIMEOUT_MS = 30_000;
-
 export interface MysqlFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
   admit(req: { credential: CallerCredential; connection: string; clientAddr: string }): Promise<AdmissionAnswer<MysqlConnectionConfig>>;
   /** could this mysql_native_password scramble be an API key's? (else the client is asked for the token) */
   nativeKnown?(scramble: Buffer, response: Buffer): Promise<boolean>;
   openSession: OpenSession;
+  /** a caller has `timeoutMs` from connecting to being admitted; at most `maxPending` callers are that far at once */
+  handshake: { timeoutMs: number; maxPending: number };
+  /** a connection refused before it could authenticate (counted and summarised, never audited one by one) */
+  onRefused(reason: 'handshake_timeout' | 'too_many_handshakes', clientAddr: string): void;
   /** a byte stream to the target, through the connection's agent */
   dial(connection: MysqlConnectionConfig): Promise<Duplex>;
   tls: { cert: string; key: string } | null;
@@ -68,6 +70,8 @@ export class MysqlFrontDoor {
   private readonly secure: SecureContext | null;
   private readonly live = new Map<number, Live>();
   private readonly ids: ConnectionIds;
+  /** connections accepted and not yet admitted */
+  private pending = 0;
   /** the next id is ids.offset + ids.stride * step */
   private step = 1 + Math.floor(Math.random() * 1000);
   /** the version the greeting announces: the last target's, since clients adapt to it */
@@ -88,6 +92,10 @@ export class MysqlFrontDoor {
 
   get activeSessions(): number {
     return this.live.size;
+  }
+
+  get pendingHandshakes(): number {
+    return this.pending;
   }
 
   async close(): Promise<void> {
@@ -121,11 +129,27 @@ export class MysqlFrontDoor {
     return id;
   }
 
+  // Until a caller is admitted it holds a slot and runs against a deadline (not an idle
+  // timer, which a client trickling a byte now and then would reset): a flood of
+  // connections that say nothing, or stall in TLS or in their login, cannot pile up.
   private async accept(raw: Socket): Promise<void> {
     const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on('error', () => {});
-    // a client that stalls in the handshake holds nothing for long
-    raw.setTimeout(HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
+    const { timeoutMs, maxPending } = this.deps.handshake;
+    if (this.pending >= maxPending) {
+      this.deps.onRefused('too_many_handshakes', clientAddr);
+      // what MySQL sends in place of its greeting when it has no room (ER_CON_COUNT_ERROR)
+      raw.end(errPacket(0, 1040, '08004', 'warden: too many connections are logging in at once; try again shortly'));
+      setTimeout(() => raw.destroy(), 1000).unref();
+      return;
+    }
+    this.pending++;
+    let holding = true;
+    const admitted = () => {
+      if (holding) this.pending--;
+      holding = false;
+      clearTimeout(deadline);
+    };
     const id = this.newId();
     let hello: CallerHello | null = null;
     const refuse = (seq: number, code: number, sqlState: string, message: string) => {
@@ -134,6 +158,14 @@ export class MysqlFrontDoor {
       hello?.reader.detach();
       setTimeout(() => socket.destroy(), 1000).unref();
     };
+    const deadline = setTimeout(() => {
+      admitted();
+      this.deps.onRefused('handshake_timeout', clientAddr);
+      // the client may be anywhere in its login (or in TLS): told when it can read it, closed in any case
+      refuse(hello?.nextSeq ?? 1, 1043, '08S01', `warden: no login within ${timeoutMs / 1000} s; closing the connection`);
+      setTimeout(() => raw.destroy(), 1000).unref();
+    }, timeoutMs);
+    deadline.unref();
     try {
       try {
         hello = await greetCaller(raw, { connectionId: id, version: this.version, secure: this.secure, rsa: this.deps.rsa, nativeKnown: this.deps.nativeKnown });
@@ -141,25 +173,30 @@ export class MysqlFrontDoor {
         if (e instanceof HandshakeRefusal) return refuse(e.seq, e.code, e.sqlState, `warden: ${e.message}`);
         throw e;
       }
+      if (!holding) return; // the deadline passed while the caller's login was read
       const seq = hello.nextSeq;
       const name = hello.user;
       if (!name) return refuse(seq, 1045, '28000', 'warden: no user given; connect with -u <connection name>');
       const answer = await this.deps.admit({ credential: hello.credential, connection: name, clientAddr });
+      if (!holding) return;
       if (!answer.ok) {
         const r = mysqlRefusal(answer.refusal);
         return refuse(seq, r.code, r.sqlState, `warden: ${r.message}`);
       }
-      raw.setTimeout(0);
+      admitted();
       await this.serve(id, hello, { identity: answer.identity, connection: answer.connection, clientAddr, protocol: 'mysql', auth: hello.credential.kind === 'native' ? 'mysql_native_password' : 'token', refuse });
     } catch (e) {
       const err = e as Error;
       const seq = hello?.nextSeq ?? 1;
+      if (!holding && !raw.writable) return; // closed at the deadline
       if (err instanceof ProtocolError) refuse(seq, err.code, '08S01', `warden: ${err.message}`);
       else if (/closed during the handshake/.test(err.message)) raw.destroy();
       else {
         this.deps.log.error({ err: err.message, clientAddr }, 'mysql front door failed');
         refuse(seq, 1815, 'HY000', 'warden: internal error');
       }
+    } finally {
+      admitted();
     }
   }
 
