@@ -24,6 +24,7 @@ import { MysqlRelay } from './relay.ts';
 import type { RsaKeys } from './auth.ts';
 import { decodeGreeting } from './messages.ts';
 import { listenOn } from '../listen-on.ts';
+import { HandshakeSlots } from '../handshake-slots.ts';
 
 export interface MysqlFrontDoorDeps {
   /** who is this and may they use that connection? (audits refusals itself) */
@@ -71,7 +72,7 @@ export class MysqlFrontDoor {
   private readonly live = new Map<number, Live>();
   private readonly ids: ConnectionIds;
   /** connections accepted and not yet admitted */
-  private pending = 0;
+  private readonly slots: HandshakeSlots;
   /** the next id is ids.offset + ids.stride * step */
   private step = 1 + Math.floor(Math.random() * 1000);
   /** the version the greeting announces: the last target's, since clients adapt to it */
@@ -80,6 +81,7 @@ export class MysqlFrontDoor {
   constructor(private readonly deps: MysqlFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
     this.ids = deps.connectionIds ?? { offset: 0, stride: 1 };
+    this.slots = new HandshakeSlots(deps.handshake);
   }
 
   /** `reusePort`: data-plane worker threads listen on the same port (src/gateway/workers) */
@@ -95,7 +97,7 @@ export class MysqlFrontDoor {
   }
 
   get pendingHandshakes(): number {
-    return this.pending;
+    return this.slots.pending;
   }
 
   async close(): Promise<void> {
@@ -129,28 +131,10 @@ export class MysqlFrontDoor {
     return id;
   }
 
-  // Until a caller is admitted it holds a slot and runs against a deadline (not an idle
-  // timer, which a client trickling a byte now and then would reset): a flood of
-  // connections that say nothing, or stall in TLS or in their login, cannot pile up.
+  // Until a caller is admitted it holds a slot and runs against a deadline (HandshakeSlots).
   private async accept(raw: Socket): Promise<void> {
     const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on('error', () => {});
-    const { timeoutMs, maxPending } = this.deps.handshake;
-    if (this.pending >= maxPending) {
-      this.deps.onRefused('too_many_handshakes', clientAddr);
-      // what MySQL sends in place of its greeting when it has no room (ER_CON_COUNT_ERROR)
-      raw.end(errPacket(0, 1040, '08004', 'warden: too many connections are logging in at once; try again shortly'));
-      setTimeout(() => raw.destroy(), 1000).unref();
-      return;
-    }
-    this.pending++;
-    let holding = true;
-    const admitted = () => {
-      if (holding) this.pending--;
-      holding = false;
-      clearTimeout(deadline);
-    };
-    const id = this.newId();
     let hello: CallerHello | null = null;
     const refuse = (seq: number, code: number, sqlState: string, message: string) => {
       const socket = hello?.socket ?? raw;
@@ -158,14 +142,22 @@ export class MysqlFrontDoor {
       hello?.reader.detach();
       setTimeout(() => socket.destroy(), 1000).unref();
     };
-    const deadline = setTimeout(() => {
-      admitted();
+    let expired = false;
+    const slot = this.slots.take(() => {
+      expired = true;
       this.deps.onRefused('handshake_timeout', clientAddr);
       // the client may be anywhere in its login (or in TLS): told when it can read it, closed in any case
-      refuse(hello?.nextSeq ?? 1, 1043, '08S01', `warden: no login within ${timeoutMs / 1000} s; closing the connection`);
+      refuse(hello?.nextSeq ?? 1, 1043, '08S01', `warden: no login within ${this.deps.handshake.timeoutMs / 1000} s; closing the connection`);
       setTimeout(() => raw.destroy(), 1000).unref();
-    }, timeoutMs);
-    deadline.unref();
+    });
+    if (!slot) {
+      this.deps.onRefused('too_many_handshakes', clientAddr);
+      // what MySQL sends in place of its greeting when it has no room (ER_CON_COUNT_ERROR)
+      raw.end(errPacket(0, 1040, '08004', 'warden: too many connections are logging in at once; try again shortly'));
+      setTimeout(() => raw.destroy(), 1000).unref();
+      return;
+    }
+    const id = this.newId();
     try {
       try {
         hello = await greetCaller(raw, { connectionId: id, version: this.version, secure: this.secure, rsa: this.deps.rsa, nativeKnown: this.deps.nativeKnown });
@@ -173,22 +165,22 @@ export class MysqlFrontDoor {
         if (e instanceof HandshakeRefusal) return refuse(e.seq, e.code, e.sqlState, `warden: ${e.message}`);
         throw e;
       }
-      if (!holding) return; // the deadline passed while the caller's login was read
+      if (expired) return; // the deadline passed while the caller's login was read
       const seq = hello.nextSeq;
       const name = hello.user;
       if (!name) return refuse(seq, 1045, '28000', 'warden: no user given; connect with -u <connection name>');
       const answer = await this.deps.admit({ credential: hello.credential, connection: name, clientAddr });
-      if (!holding) return;
+      if (expired) return;
       if (!answer.ok) {
         const r = mysqlRefusal(answer.refusal);
         return refuse(seq, r.code, r.sqlState, `warden: ${r.message}`);
       }
-      admitted();
+      slot.release();
       await this.serve(id, hello, { identity: answer.identity, connection: answer.connection, clientAddr, protocol: 'mysql', auth: hello.credential.kind === 'native' ? 'mysql_native_password' : 'token', refuse });
     } catch (e) {
       const err = e as Error;
       const seq = hello?.nextSeq ?? 1;
-      if (!holding && !raw.writable) return; // closed at the deadline
+      if (expired) return; // refused and closed at the deadline
       if (err instanceof ProtocolError) refuse(seq, err.code, '08S01', `warden: ${err.message}`);
       else if (/closed during the handshake/.test(err.message)) raw.destroy();
       else {
@@ -196,7 +188,7 @@ export class MysqlFrontDoor {
         refuse(seq, 1815, 'HY000', 'warden: internal error');
       }
     } finally {
-      admitted();
+      slot.release();
     }
   }
 

@@ -20,6 +20,7 @@ import { PostgresRelay } from './relay.ts';
 import { catalogQueryOver, TableCatalog, type CatalogQuery } from './catalog.ts';
 import { FunctionCatalog, SessionFunctions } from './functions.ts';
 import { listenOn } from '../listen-on.ts';
+import { HandshakeSlots } from '../handshake-slots.ts';
 
 /** The deadline and slot of one connection until it is admitted. */
 interface HandshakeGuard {
@@ -76,10 +77,11 @@ export class PostgresFrontDoor {
   /** one side-connection query per connection, for both catalogs */
   private readonly sideQueries = new WeakMap<PostgresConnectionConfig, CatalogQuery>();
   /** connections accepted and not yet past the caller's part of the handshake */
-  private pending = 0;
+  private readonly slots: HandshakeSlots;
 
   constructor(private readonly deps: PostgresFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
+    this.slots = new HandshakeSlots(deps.handshake);
   }
 
   listen(host: string, port: number, reusePort = false): Promise<{ host: string; port: number }> {
@@ -98,38 +100,25 @@ export class PostgresFrontDoor {
   }
 
   get pendingHandshakes(): number {
-    return this.pending;
+    return this.slots.pending;
   }
 
-  // Until a caller is admitted it holds a slot and runs against a deadline: a flood of
-  // connections that say nothing (or stall in TLS or mid-startup) cannot pile up.
+  // Until a caller is admitted it holds a slot and runs against a deadline (HandshakeSlots).
   private async accept(raw: Socket): Promise<void> {
     const clientAddr = `${raw.remoteAddress}:${raw.remotePort}`;
     raw.on('error', () => {});
-    const { timeoutMs, maxPending } = this.deps.handshake;
-    if (this.pending >= maxPending) {
+    const slot = this.slots.take(() => {
+      this.deps.onRefused('handshake_timeout', clientAddr);
+      guard.expire(`warden: no login within ${this.deps.handshake.timeoutMs / 1000} s; closing the connection`);
+    });
+    if (!slot) {
       this.deps.onRefused('too_many_handshakes', clientAddr);
       // What Postgres answers when it has no room: an ErrorResponse, which libpq reads even in place of the SSLRequest answer.
       raw.end(fatalResponse('53300', 'warden: too many connections are logging in at once; try again shortly'));
       setTimeout(() => raw.destroy(), 1000).unref();
       return;
     }
-    this.pending++;
-    const deadline = setTimeout(() => {
-      guard.admitted();
-      this.deps.onRefused('handshake_timeout', clientAddr);
-      guard.expire(`warden: no login within ${timeoutMs / 1000} s; closing the connection`);
-    }, timeoutMs);
-    deadline.unref();
-    let holding = true;
-    const guard: HandshakeGuard = {
-      expire: () => raw.destroy(),
-      admitted: () => {
-        if (holding) this.pending--;
-        holding = false;
-        clearTimeout(deadline);
-      },
-    };
+    const guard: HandshakeGuard = { expire: () => raw.destroy(), admitted: slot.release };
     try {
       await this.handshake(raw, clientAddr, guard);
     } finally {
