@@ -10,6 +10,7 @@ import ssh2, { type AuthContext, type Client, type Connection, type ServerChanne
 
 // CommonJS: Server is not visible to an ESM named import
 const { Server, utils } = ssh2;
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { SshConnectionConfig } from '../../config/schema.ts';
@@ -24,6 +25,7 @@ import { runSftp } from './sftp.ts';
 import { sshFingerprint } from '../../config/ssh-connection.ts';
 import type { GatewayHostKey } from './host-key.ts';
 import { listenOn } from '../listen-on.ts';
+import { HandshakeSlots, type HandshakeSlot } from '../handshake-slots.ts';
 
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
 /** tries of a token on one connection before the door hangs up (OpenSSH asks three times) */
@@ -46,47 +48,68 @@ export interface SshFrontDoorDeps {
 }
 
 export class SshFrontDoor {
-  private server: InstanceType<typeof Server> | null = null;
   private readonly live = new Set<Connection>();
-  pending = 0;
+  /** the door's listener: it takes each TCP connection (and its slot) before ssh2 reads a byte of it */
+  private tcp: TcpServer | null = null;
+  /** connections accepted and not yet admitted */
+  private readonly slots: HandshakeSlots;
+  /** the slot of each connection ssh2 has not yet handed to accept(), by client address */
+  private readonly arriving = new Map<string, HandshakeSlot>();
   active = 0;
 
-  constructor(private readonly deps: SshFrontDoorDeps) {}
+  constructor(private readonly deps: SshFrontDoorDeps) {
+    this.slots = new HandshakeSlots(deps.handshake);
+  }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    const server = new Server({ hostKeys: [this.deps.hostKey.private], ident: 'Warden' }, (client, info) => this.accept(client, `${info.ip}:${info.port}`, info.header.versions.software));
-    this.server = server;
-    return listenOn(server, host, port);
+    const ssh = new Server({ hostKeys: [this.deps.hostKey.private], ident: 'Warden' }, (client, info) => this.accept(client, `${info.ip}:${info.port}`, info.header.versions.software));
+    // ssh2 tells of a connection only once the client has sent its version line: one that
+    // sends nothing (or only that) would hold its socket for ever. So the door takes each
+    // TCP connection first, with its slot and deadline, then hands it to ssh2.
+    const tcp = (this.tcp = createServer((socket) => this.arrive(socket, ssh)));
+    return listenOn(tcp, host, port);
   }
 
   async close(): Promise<void> {
     for (const c of this.live) c.end();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+  }
+
+  /** A TCP connection: a login slot under a deadline (HandshakeSlots), or refused when none is free. */
+  private arrive(socket: Socket, ssh: InstanceType<typeof Server>): void {
+    socket.on('error', () => {});
+    const clientAddr = `${socket.remoteAddress}:${socket.remotePort}`;
+    const slot = this.slots.take(() => {
+      this.deps.onRefused('handshake_timeout', clientAddr);
+      socket.destroy();
+    });
+    if (!slot) {
+      this.deps.onRefused('too_many_handshakes', clientAddr);
+      socket.destroy();
+      return;
+    }
+    this.arriving.set(clientAddr, slot);
+    socket.once('close', () => {
+      slot.release();
+      if (this.arriving.get(clientAddr) === slot) this.arriving.delete(clientAddr);
+    });
+    // Keystroke echoes are tiny writes: with Nagle's algorithm each waited for the caller's
+    // delayed ACK (~40 ms a key, bench:ssh); OpenSSH's sshd sets TCP_NODELAY for the same reason.
+    socket.setNoDelay(true);
+    ssh.injectSocket(socket);
   }
 
   private accept(client: Connection, clientAddr: string, software: string): void {
-    this.live.add(client);
-    // Keystroke echoes are tiny writes: with Nagle's algorithm each waited for the caller's
-    // delayed ACK (~40 ms a key, bench:ssh); OpenSSH's sshd sets TCP_NODELAY for the same reason.
-    (client as Connection & { setNoDelay(on: boolean): void }).setNoDelay(true);
     client.on('error', (e) => this.deps.log.debug({ clientAddr, err: e.message }, 'ssh client error'));
-    if (this.pending >= this.deps.handshake.maxPending) {
-      this.deps.onRefused('too_many_handshakes', clientAddr);
-      this.live.delete(client);
+    // the slot its TCP connection took (arrive); none: its deadline passed meanwhile
+    const slot = this.arriving.get(clientAddr);
+    this.arriving.delete(clientAddr);
+    if (!slot) {
       client.end();
       return;
     }
-    this.pending++;
-    let pending = true;
-    const admitted = () => {
-      if (pending) this.pending--;
-      pending = false;
-      clearTimeout(timer);
-    };
-    const timer = setTimeout(() => {
-      this.deps.onRefused('handshake_timeout', clientAddr);
-      client.end();
-    }, this.deps.handshake.timeoutMs);
+    this.live.add(client);
+    const admitted = slot.release;
     let answer: { ok: true; identity: AdmissionAnswer<SshConnectionConfig> & { ok: true } } | { ok: false; refusal: AdmissionRefusal } | null = null;
     let tries = 0;
     /** the registered key the caller logged in with (recorded in the session's attributes) */
@@ -267,6 +290,6 @@ export class SshFrontDoor {
   }
 
   get pendingHandshakes(): number {
-    return this.pending;
+    return this.slots.pending;
   }
 }
