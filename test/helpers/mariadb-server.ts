@@ -7,7 +7,7 @@
 // itself talks to it over the Unix socket in the temp dir as root (unix_socket auth).
 // Always call close() (in an `after`); it stops the server and removes the temp dir.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,11 +59,16 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    if (owner) await chown(dir, owner.uid, owner.gid);
+    // Its own temp dir: a mariadbd that starts removes every `#sql*` file in its tmpdir, so
+    // two private servers starting at once in /tmp (test files run in parallel) removed each
+    // other's temporary tables and mariadb-install-db failed ("Unknown table mysql.tmp_user_...").
+    const tmp = path.join(dir, 'tmp');
+    await mkdir(tmp);
+    if (owner) for (const d of [dir, tmp]) await chown(d, owner.uid, owner.gid);
     const user = owner ? ['--user=mysql'] : [];
-    await execFileP('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, ...user, '--skip-test-db', '--skip-name-resolve', '--auth-root-authentication-method=socket'], { timeout: 120_000 });
+    await execFileP('mariadb-install-db', ['--no-defaults', `--datadir=${dataDir}`, ...user, '--skip-test-db', '--skip-name-resolve', '--auth-root-authentication-method=socket', `--tmpdir=${tmp}`], { timeout: 120_000 });
     const args = [
-      '--no-defaults', `--datadir=${dataDir}`, `--socket=${socket}`, `--pid-file=${path.join(dir, 'mysqld.pid')}`, `--log-error=${path.join(dir, 'error.log')}`,
+      '--no-defaults', `--datadir=${dataDir}`, `--socket=${socket}`, `--pid-file=${path.join(dir, 'mysqld.pid')}`, `--log-error=${path.join(dir, 'error.log')}`, `--tmpdir=${tmp}`,
       '--bind-address=127.0.0.1', '--skip-name-resolve', '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--skip-log-bin', '--performance-schema=OFF',
       ...user,
     ];
