@@ -11,6 +11,9 @@ import { parseConfig } from '../../src/config/load.ts';
 import { startTestGateway, localMysql, type TestGateway } from '../helpers/gateway.ts';
 import { run } from '../helpers/clients.ts';
 import { eventsOf } from '../helpers/records.ts';
+import { rawMysqlConnect, type RawMysql } from '../helpers/raw-mysql.ts';
+import { COM } from '../../src/protocols/mysql/constants.ts';
+import { decodeErr } from '../../src/protocols/mysql/messages.ts';
 
 /** threads with a MySQL door: the main thread (in-process clients only) and two workers */
 const THREADS = 3;
@@ -139,6 +142,48 @@ test('a KILL of another caller\'s session, of an id no session holds, or of a ma
     assert.equal(await running, 'ran', 'the statement ran to its end');
   } finally {
     await Promise.all([victim.end(), stranger.end()]);
+  }
+});
+
+/** A raw wire client of `token` served by a different thread than `other`'s. */
+async function rawOnAnotherThread(token: string, other: mysql.Connection): Promise<RawMysql> {
+  for (let i = 0; i < 40; i++) {
+    const c = await rawMysqlConnect(t.mysqlPort, 'my', token);
+    if (c.connectionId % THREADS !== other.threadId % THREADS) return c;
+    c.close();
+  }
+  throw new Error('forty connections on the same worker');
+}
+
+/** COM_PROCESS_KILL (the binary command older clients and mysqladmin send, no SQL text): the error it gets, or null for OK. */
+async function processKill(c: RawMysql, id: number): Promise<string | null> {
+  const payload = Buffer.alloc(5);
+  payload[0] = COM.PROCESS_KILL;
+  payload.writeUInt32LE(id, 1);
+  c.send(payload);
+  const p = (await c.next()).payload;
+  return p[0] === 0xff ? decodeErr(p, 0, p.length).message : null;
+}
+
+test('COM_PROCESS_KILL, the binary command no driver sends, crosses threads under the same check: a stranger\'s and an unused id are refused, the owner\'s ends the session', async () => {
+  const owner = await t.token(['dev'], 'my-raw-owner');
+  const victim = await connect(owner);
+  const stranger = await rawOnAnotherThread(await t.token(['dev'], 'my-raw-stranger'), victim);
+  const killer = await rawOnAnotherThread(owner, victim);
+  try {
+    const running = victim.query('SELECT SLEEP(20) AS slept').then(() => 'ran', (e: Error) => e.message);
+    assert.ok(await until(async () => (await runningAtTarget('SELECT SLEEP(20)')) === 1), 'the sleep is under way at the target');
+    assert.match((await processKill(stranger, victim.threadId)) ?? 'OK', /not one of your sessions/);
+    assert.match((await processKill(stranger, victim.threadId + THREADS * 1000)) ?? 'OK', /not a session of this gateway/);
+    assert.match((await processKill(stranger, 0xffffffff)) ?? 'OK', /not a session of this gateway/);
+    assert.equal(await runningAtTarget('SELECT SLEEP(20)'), 1, 'the sleep still runs at the target');
+    assert.equal(await processKill(killer, victim.threadId), null, 'the owner\'s kill is answered OK');
+    assert.match(await running, /interrupted|lost|closed|killed/i);
+    assert.ok(await until(async () => (await runningAtTarget('SELECT SLEEP(20)')) === 0), 'nothing runs at the target');
+  } finally {
+    stranger.close();
+    killer.close();
+    victim.destroy();
   }
 });
 
