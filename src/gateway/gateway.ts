@@ -138,7 +138,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
     let pool: WorkerPool | null = null;
     const toWorkers = new Map<WorkerDoor, { host: string; port: number }>();
     const addresses: Record<string, { host: string; port: number } | null> = { postgres: null, mysql: null, ssh: null };
-    // With workers, MySQL connection ids carry the thread that gave them (ConnectionIds): 0 here.
+    // With workers, MySQL connection ids and Postgres cancel-key pids carry the thread that gave them (ConnectionIds): 0 here.
     const connectionIds = workers > 0 ? { offset: 0, stride: workers + 1 } : undefined;
     for (const [type, reg] of Object.entries(ENGINES)) {
       if (!reg.listenAlways && !config.connections.some((c) => c.type === type)) continue;
@@ -167,7 +167,7 @@ export async function startGateway(config: WardenConfig, opts: { demo?: boolean;
       const { WorkerPool } = await import('./workers/pool.ts');
       pool = await WorkerPool.start({
         count: workers, config, tls: gatewayTls, listen: Object.fromEntries(toWorkers), admission, desk, audit: services.audit, revocations: services.credentials, live,
-        cancelHere: (pid, key) => engines.get('postgres')?.cancel?.(pid, key) ?? Promise.resolve(false),
+        cancelHere: (pid, key) => void engines.get('postgres')?.cancel?.(pid, key).catch(() => {}),
         killHere: (target, by, connection) => engines.get('mysql')?.killTarget?.(target, by, connection) ?? noSuchConnection(target),
         nativeKnown: (scramble, response) => services.nativeScrambleKnown(scramble, response),
         opened: (protocol, connection) => metrics.sessions.inc({ protocol, connection }),

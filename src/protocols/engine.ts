@@ -60,9 +60,9 @@ export type KillAnswer = { upstreamId: number } | { refused: string };
 export const noSuchConnection = (id: number): KillAnswer => ({ refused: `connection ${id} is not a session of this gateway` });
 
 /**
- * The connection ids a door gives its clients, when more than one thread has a door on the
- * same port (data-plane workers): ids of this thread are `offset` modulo `stride`, so the
- * thread that holds a session is read off its id.
+ * The ids a door gives its clients (MySQL connection ids, Postgres cancel-key pids), when
+ * more than one thread has a door on the same port (data-plane workers): ids of this thread
+ * are `offset` modulo `stride`, so the thread that holds a session is read off its id.
  */
 export interface ConnectionIds {
   offset: number;
@@ -74,8 +74,8 @@ export interface Engine<C = unknown> {
   readonly type: string;
   /** `reusePort`: data-plane worker threads listen on the same port (src/gateway/workers) */
   listen(host: string, port: number, opts?: { reusePort?: boolean }): Promise<{ host: string; port: number }>;
-  /** Postgres: cancel the statement of the session given this cancel key, when this engine holds it (false: it does not) */
-  cancel?(pid: number, key: number): Promise<boolean>;
+  /** Postgres: cancel the statement of the session given this cancel key, when this engine holds it */
+  cancel?(pid: number, key: number): Promise<void>;
   /** MySQL: a KILL of connection `id` by `by` through `connection`, asked by another thread; `id` is one of this engine's (ConnectionIds) */
   killTarget?(id: number, by: Identity, connection: string): KillAnswer;
   close(): Promise<void>;
@@ -115,9 +115,10 @@ export interface EngineDeps<C> {
   nativeKnown(scramble: Buffer, response: Buffer): Promise<boolean>;
   /** is an SSH public key with this fingerprint registered and not removed? (answers OpenSSH's key query; no limits, no audit) */
   sshKeyKnown(fingerprint: string): Promise<boolean>;
-  /** Postgres: a CancelRequest with a key no session of this engine holds (another data-plane thread's, src/gateway/workers) */
-  cancelElsewhere?(pid: number, key: number): void;
-  /** MySQL: the ids this door gives (default: any); an id of another thread is asked of killElsewhere */
+  /** the ids this door gives (default: any); a cancel or KILL naming another thread's id is asked of it */
   connectionIds?: ConnectionIds;
+  /** Postgres: a CancelRequest whose pid another data-plane thread gave (src/gateway/workers) */
+  cancelElsewhere?(pid: number, key: number): void;
+  /** MySQL: a KILL of an id another data-plane thread gave */
   killElsewhere?(id: number, by: Identity, connection: string): Promise<KillAnswer>;
 }

@@ -74,6 +74,8 @@ test('a CancelRequest stops the statement whichever worker took the cancel\'s co
   // The kernel spreads connections over the two workers: about half of these cancels land
   // on the thread that does not hold the session, and are found through the main thread.
   const cs = await Promise.all(Array.from({ length: 8 }, (_, i) => client(`w-cancel-${i}`)));
+  // a cancel key's pid names the thread that gave it: a worker's (1 or 2 modulo 3), never the main thread's (0)
+  for (const c of cs) assert.notEqual((c as unknown as { processID: number }).processID % 3, 0);
   try {
     const outcomes = await Promise.all(
       cs.map(async (c) => {
@@ -98,7 +100,7 @@ test('a CancelRequest with a key no thread gave (a guessed key, or the right pid
     const running = c.query('SELECT pg_sleep(1.5)').then(() => 'ran', (e: Error) => e.message);
     assert.ok(await until(active(pid)), 'the sleep is under way at the target');
     const keys = c as unknown as { processID: number; secretKey: number };
-    // several, so each lands on either worker and is asked of the other through the main thread
+    // several, so each lands on either worker, and goes through the main thread to the thread its pid names
     for (let i = 0; i < 6; i++) {
       await sendCancelRequest(t.pgPort, { processID: (keys.processID % 2_000_000_000) + 1 + i, secretKey: keys.secretKey });
       await sendCancelRequest(t.pgPort, { processID: keys.processID, secretKey: keys.secretKey ^ (1 << i) });

@@ -3,8 +3,8 @@
 // exec) and the main thread answers what they ask (messages.ts). Admission, reviews and the
 // audit log stay here, so a worker's caller is admitted, held and recorded by the same
 // code and the same store as the main thread's; revocations and console terminations are
-// sent to every worker; a cancel key no thread of its own holds is asked of the others; a
-// MySQL KILL goes to the thread whose id it names (ConnectionIds).
+// sent to every worker; a Postgres CancelRequest and a MySQL KILL go to the thread whose id
+// they name (ConnectionIds: a cancel key's pid, a connection id).
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { unpackItems, type PackedItems } from '../../audit/batch-wire.ts';
@@ -35,8 +35,8 @@ export interface PoolDeps {
   audit: AuditLog;
   revocations: Revocations;
   live: Map<string, LiveHandle>;
-  /** the main thread's own door: does a session here hold this cancel key? (it cancels when so) */
-  cancelHere(pid: number, key: number): Promise<boolean>;
+  /** the main thread's own Postgres door: cancel the session given this key, if it holds one */
+  cancelHere(pid: number, key: number): void;
   /** the main thread's MySQL door: a KILL of an id it gave (offset 0) */
   killHere(target: number, by: Identity, connection: string): KillAnswer;
   /** could this mysql_native_password scramble be an API key's? */
@@ -129,9 +129,16 @@ export class WorkerPool {
     return this.threads.reduce((n, t) => n + t.pending, 0);
   }
 
-  /** A CancelRequest the main thread's door could not place: every worker looks for the key. */
-  cancel(pid: number, key: number, except?: Thread): void {
-    for (const t of this.threads) if (t !== except) t.worker.postMessage({ t: 'cancel', pid, key } satisfies ToWorker);
+  /** A CancelRequest for the thread that gave its pid (pid modulo the thread count; 0 is the main thread's door). */
+  cancel(pid: number, key: number): void {
+    const owner = this.owner(pid);
+    if (owner === 0) return this.deps.cancelHere(pid, key);
+    this.threads[owner - 1]?.worker.postMessage({ t: 'cancel', pid, key } satisfies ToWorker);
+  }
+
+  /** Which thread gave an id: 0 the main thread's door, i + 1 worker i (ConnectionIds). */
+  private owner(id: number): number {
+    return id % (this.deps.count + 1);
   }
 
   /**
@@ -140,7 +147,7 @@ export class WorkerPool {
    * thread's door). A thread that is gone holds no session.
    */
   kill(target: number, by: Identity, connection: string): Promise<KillAnswer> {
-    const owner = target % (this.deps.count + 1);
+    const owner = this.owner(target);
     if (owner === 0) return Promise.resolve(this.deps.killHere(target, by, connection));
     const t = this.threads[owner - 1];
     if (!t?.alive) return Promise.resolve(noSuchConnection(target));
@@ -269,7 +276,7 @@ export class WorkerPool {
         t.pending = m.pending;
         break;
       case 'cancel':
-        void d.cancelHere(m.pid, m.key).then((found) => found || this.cancel(m.pid, m.key, t), () => this.cancel(m.pid, m.key, t));
+        this.cancel(m.pid, m.key);
         break;
       case 'drained':
         t.drains.get(m.id)?.();

@@ -29,6 +29,7 @@ export function postgresEngine(deps: EngineDeps<PostgresConnectionConfig>): Engi
     maxMessageBytes: deps.maxMessageBytes,
     limits: deps.limits,
     log: deps.log,
+    connectionIds: deps.connectionIds,
     cancelElsewhere: deps.cancelElsewhere,
   });
   return {

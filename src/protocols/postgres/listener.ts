@@ -21,6 +21,7 @@ import { catalogQueryOver, TableCatalog, type CatalogQuery } from './catalog.ts'
 import { FunctionCatalog, SessionFunctions } from './functions.ts';
 import { listenOn } from '../listen-on.ts';
 import { HandshakeSlots } from '../handshake-slots.ts';
+import type { ConnectionIds } from '../engine.ts';
 
 /** The deadline and slot of one connection until it is admitted. */
 interface HandshakeGuard {
@@ -46,7 +47,9 @@ export interface PostgresFrontDoorDeps {
   maxMessageBytes: number;
   limits: CaptureLimits;
   log: Logger;
-  /** a CancelRequest whose key this door did not give: another data-plane thread's session may hold it */
+  /** the cancel-key pids this door gives when other threads' doors share its port (default: any) */
+  connectionIds?: ConnectionIds;
+  /** a CancelRequest whose pid another data-plane thread gave (connectionIds) */
   cancelElsewhere?(pid: number, key: number): void;
 }
 
@@ -67,7 +70,7 @@ function upstreamTls(c: PostgresConnectionConfig): UpstreamTls {
 
 export class PostgresFrontDoor {
   private server: Server | null = null;
-  private readonly cancels = new CancelRegistry();
+  private readonly cancels: CancelRegistry;
   private readonly relays = new Set<PostgresRelay>();
   private readonly secure: SecureContext | null;
   /** table names per connection (per config object: a reloaded connection starts afresh) */
@@ -82,6 +85,7 @@ export class PostgresFrontDoor {
   constructor(private readonly deps: PostgresFrontDoorDeps) {
     this.secure = deps.tls ? createSecureContext({ cert: deps.tls.cert, key: deps.tls.key }) : null;
     this.slots = new HandshakeSlots(deps.handshake);
+    this.cancels = new CancelRegistry(deps.connectionIds);
   }
 
   listen(host: string, port: number, reusePort = false): Promise<{ host: string; port: number }> {
@@ -165,7 +169,7 @@ export class PostgresFrontDoor {
         raw.destroy();
         const target = this.cancels.lookup(startup.pid, startup.key);
         if (target) await target.cancel().catch(() => {});
-        else this.deps.cancelElsewhere?.(startup.pid, startup.key);
+        else if (!this.cancels.gave(startup.pid)) this.deps.cancelElsewhere?.(startup.pid, startup.key);
         return;
       }
       if (startup.type !== 'Startup') throw new ProtocolError('expected a startup message');
@@ -220,14 +224,9 @@ export class PostgresFrontDoor {
     }
   }
 
-  /**
-   * Cancel the statement running in the session whose client was given this key (an
-   * in-process client's timeout, another thread's CancelRequest). False: no session here has it.
-   */
-  async cancel(pid: number, key: number): Promise<boolean> {
-    const target = this.cancels.lookup(pid, key);
-    await target?.cancel();
-    return target !== undefined;
+  /** Cancel the statement running in the session whose client was given this key (an in-process client's timeout, another thread's CancelRequest). */
+  async cancel(pid: number, key: number): Promise<void> {
+    await this.cancels.lookup(pid, key)?.cancel();
   }
 
   /** An admitted caller: the gateway's own session to the target, the pipeline's session, the relay. */
